@@ -1,0 +1,169 @@
+"""The append-only, hash-chained audit trail that every write goes through.
+
+Each event stores the hash of the event before it; its own hash covers its
+content and that previous hash. Editing or deleting a stored event outside the
+app therefore breaks the chain at that event, which ``verify_chain`` reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, select, text
+from sqlalchemy.engine import Connection
+
+from store.models import AuditEvent
+
+GENESIS = "0" * 64
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _canonical_time(at: datetime) -> str:
+    # Databases round-trip microseconds but not always the offset: hash the UTC instant.
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(
+    *,
+    prev_hash: str,
+    at: datetime,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str | None,
+    before: str | None,
+    after: str | None,
+) -> str:
+    payload = json.dumps(
+        [prev_hash, _canonical_time(at), actor, action, entity, entity_id, before, after],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def to_json(value: Any) -> str | None:
+    """Stable JSON for before/after snapshots (sorted keys, dates as ISO strings)."""
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def record_event(
+    conn: Connection,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str | None = None,
+    before: Any = None,
+    after: Any = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Append one event inside the caller's transaction and return it.
+
+    Call it in the same transaction as the write it describes, so that either
+    both are stored or neither is.
+    """
+    if conn.dialect.name == "postgresql":
+        # Serialise writers of the chain: two concurrent events must not share a parent.
+        conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+    prev = conn.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)  # type: ignore[union-attr]
+    ).scalar_one_or_none()
+    prev_hash = prev or GENESIS
+    at = at or utcnow()
+    before_json, after_json = to_json(before), to_json(after)
+    digest = event_hash(
+        prev_hash=prev_hash,
+        at=at,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        before=before_json,
+        after=after_json,
+    )
+    values = {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "before": before_json,
+        "after": after_json,
+        "prev_hash": prev_hash,
+        "hash": digest,
+    }
+    result = conn.execute(AuditEvent.__table__.insert().values(**values))  # type: ignore[attr-defined]
+    return AuditEvent(id=result.inserted_primary_key[0], **values)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    n_events: int
+    first_broken_id: int | None = None
+    problem: str | None = None
+
+
+def verify_chain(engine: Engine) -> ChainReport:
+    """Recompute every hash in id order; report the first event that does not match."""
+    prev_hash = GENESIS
+    n = 0
+    with engine.connect() as conn:
+        table = AuditEvent.__table__  # type: ignore[attr-defined]
+        for ev in conn.execute(select(table).order_by(table.c.id)):
+            n += 1
+            if ev.prev_hash != prev_hash:
+                return ChainReport(
+                    False,
+                    n,
+                    ev.id,
+                    "previous-hash link broken: an event before it was deleted or edited",
+                )
+            expected = event_hash(
+                prev_hash=ev.prev_hash,
+                at=ev.at,
+                actor=ev.actor,
+                action=ev.action,
+                entity=ev.entity,
+                entity_id=ev.entity_id,
+                before=ev.before,
+                after=ev.after,
+            )
+            if expected != ev.hash:
+                return ChainReport(False, n, ev.id, "content does not match its hash: edited")
+            prev_hash = ev.hash
+    return ChainReport(True, n)
+
+
+def read_events(engine: Engine, *, limit: int | None = None) -> pd.DataFrame:
+    """Audit events newest first as a DataFrame (id, at, actor, action, entity, entity_id, before, after)."""
+    stmt = select(
+        AuditEvent.id,
+        AuditEvent.at,
+        AuditEvent.actor,
+        AuditEvent.action,
+        AuditEvent.entity,
+        AuditEvent.entity_id,
+        AuditEvent.before,
+        AuditEvent.after,
+    ).order_by(AuditEvent.id.desc())  # type: ignore[union-attr]
+    if limit:
+        stmt = stmt.limit(limit)
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(stmt).all(), columns=list(stmt.selected_columns.keys()))
+    if not df.empty:
+        df["at"] = pd.to_datetime(df["at"], utc=True)
+    return df

@@ -1,0 +1,251 @@
+"""Reading the log back as typed DataFrames, fast at a million rows.
+
+Each table is read from the database once per data version and kept as a
+Parquet snapshot beside the store (``<db file>.snapshots/`` for SQLite,
+``data/snapshots/<url hash>/`` otherwise); later reads of the same version
+come from the snapshot in well under a second. A write bumps the table's
+version (``store.db.bump_versions``), so a snapshot is never stale.
+
+Frames follow ``store/schema.py``: codes are ``category``, timestamps are
+``datetime64[us, UTC]``, and recommendations carry one column per ``f_*``
+feature (numbers as float64, text as category).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, text
+
+from store.db import REPO_ROOT, data_versions, sqlite_path
+from store.schema import DECISIONS, TABLES, TableSpec
+from store.sqlio import read_sql_frame
+
+_memo: dict[tuple[str, str, int], pd.DataFrame] = {}
+_memo_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The whole log, one DataFrame per contract table (empty with its columns when absent)."""
+
+    recommendations: pd.DataFrame
+    decisions: pd.DataFrame
+    outcomes: pd.DataFrame
+    orders: pd.DataFrame
+    kpi_periods: pd.DataFrame
+    owners: pd.DataFrame
+    version: str
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [c for c in self.recommendations.columns if c.startswith("f_")]
+
+    def present(self, table: str) -> bool:
+        return len(getattr(self, table)) > 0
+
+
+def snapshot_dir(engine: Engine) -> Path:
+    url = engine.url.render_as_string(hide_password=False)
+    path = sqlite_path(url)
+    if path is not None:
+        return path.with_name(path.name + ".snapshots")
+    digest = hashlib.sha1(url.encode()).hexdigest()[:12]
+    return REPO_ROOT / "data" / "snapshots" / digest
+
+
+def _expand_features(df: pd.DataFrame) -> pd.DataFrame:
+    features = df.pop("features")
+    if features.isna().all():
+        return df
+    lines = features.fillna("{}").astype(str)
+    parsed = pd.read_json(io.StringIO("\n".join(lines.tolist())), lines=True, dtype=False)
+    parsed.index = df.index
+    for name in sorted(parsed.columns):
+        col = parsed[name]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            df[name] = col.astype("float64")
+        else:
+            df[name] = col.astype("string").astype("category")
+    return df
+
+
+def _read_table(engine: Engine, spec: TableSpec) -> pd.DataFrame:
+    columns = list(spec.column_names)
+    if spec.name == "recommendations":
+        columns.append("features")
+    if spec.name == "decisions":
+        columns.append("source")
+    order = ", ".join(f'"{k}"' for k in spec.key)
+    with engine.connect() as conn:
+        df = read_sql_frame(conn, spec, columns, where=f"ORDER BY {order}")
+    if spec.name == "recommendations":
+        df = _expand_features(df)
+    if spec.name == "orders":
+        df["line"] = df["line"].mask(df["line"] == "")
+    if spec.name == "decisions":
+        df["source"] = df["source"].astype("category")
+    return df
+
+
+def read_table(engine: Engine, table: str) -> pd.DataFrame:
+    """One contract table, typed, through the Parquet snapshot of its current version.
+
+    Treat the result as read-only: it is shared by every caller of this version.
+    """
+    spec = TABLES[table]
+    version = data_versions(engine).get(table, 0)
+    url = engine.url.render_as_string(hide_password=False)
+    key = (url, table, version)
+    with _memo_lock:
+        if key in _memo:
+            return _memo[key]
+    if version == 0:
+        df = _read_table(engine, spec)
+    else:
+        folder = snapshot_dir(engine)
+        path = folder / f"{table}-v{version}.parquet"
+        df = None
+        if path.exists():
+            try:
+                df = pd.read_parquet(path)
+            except Exception:  # a damaged snapshot is only a cache: rebuild it
+                df = None
+        if df is None:
+            df = _read_table(engine, spec)
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            df.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+            for old in folder.glob(f"{table}-v*.parquet"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+    with _memo_lock:
+        for k in [k for k in _memo if k[:2] == key[:2] and k != key]:
+            del _memo[k]
+        _memo[key] = df
+    return df
+
+
+def _apply_decision_defaults(decisions: pd.DataFrame, recs: pd.DataFrame) -> pd.DataFrame:
+    """The contract's defaults for ``final_qty``: accepted → recommended_qty, rejected → 0."""
+    if decisions.empty:
+        return decisions
+    out = decisions.copy()
+    rec_qty = out["rec_id"].map(recs.set_index("rec_id")["recommended_qty"]) if len(recs) else None
+    missing = out["final_qty"].isna()
+    if rec_qty is not None:
+        accepted = missing & (out["decision"] == "accepted")
+        out.loc[accepted, "final_qty"] = rec_qty[accepted]
+    out.loc[missing & (out["decision"] == "rejected"), "final_qty"] = 0.0
+    return out
+
+
+def load_frames(engine: Engine) -> Frames:
+    """Every contract table as a typed DataFrame; ``final_qty`` carries the contract's defaults."""
+    tables = {name: read_table(engine, name) for name in TABLES}
+    decisions = _apply_decision_defaults(tables["decisions"], tables["recommendations"])
+    versions = data_versions(engine)
+    version = ".".join(f"{k}{versions.get(k, 0)}" for k in TABLES)
+    return Frames(
+        recommendations=tables["recommendations"],
+        decisions=decisions,
+        outcomes=tables["outcomes"],
+        orders=tables["orders"],
+        kpi_periods=tables["kpi_periods"],
+        owners=tables["owners"],
+        version=version,
+    )
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    """Row counts per contract table, straight from the database."""
+    with engine.connect() as conn:
+        return {
+            name: int(conn.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar_one())
+            for name in TABLES
+        }
+
+
+def import_batches(engine: Engine) -> pd.DataFrame:
+    """Import history, newest first, with per-table counts expanded from JSON."""
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                text(
+                    "SELECT id, started_at, finished_at, loaded_by, source, tz, files, loaded, unchanged, "
+                    "naive_timestamps, n_rejected FROM import_batch ORDER BY id DESC"
+                )
+            )
+            .mappings()
+            .all()
+        )
+    df = pd.DataFrame([dict(r) for r in rows])
+    if df.empty:
+        return pd.DataFrame(
+            columns=[
+                "id",
+                "started_at",
+                "finished_at",
+                "loaded_by",
+                "source",
+                "tz",
+                "files",
+                "loaded",
+                "unchanged",
+                "naive_timestamps",
+                "n_rejected",
+            ]
+        )
+    for col in ("files", "loaded", "unchanged", "naive_timestamps"):
+        df[col] = df[col].map(json.loads)
+    for col in ("started_at", "finished_at"):
+        df[col] = pd.to_datetime(df[col], utc=True)
+    return df
+
+
+def quarantine(
+    engine: Engine, *, batch_id: int | None = None, limit: int = 100_000
+) -> pd.DataFrame:
+    """Rejected rows with their reasons (newest batch first)."""
+    where = "WHERE batch_id = :b " if batch_id is not None else ""
+    sql = (
+        'SELECT batch_id, table_name AS "table", row_number AS "row", row_key AS "key", '
+        'column_name AS "column", reason, raw FROM quarantine '
+        + where
+        + "ORDER BY batch_id DESC, id LIMIT :n"
+    )
+    params: dict[str, object] = {"n": limit}
+    if batch_id is not None:
+        params["b"] = batch_id
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), params).mappings().all()
+    return pd.DataFrame(
+        [dict(r) for r in rows],
+        columns=["batch_id", "table", "row", "key", "column", "reason", "raw"],
+    )
+
+
+def decisions_for(engine: Engine, rec_ids: list[str]) -> pd.DataFrame:
+    """Stored decisions for a few recommendations, read directly (not through the snapshot)."""
+    if not rec_ids:
+        return pd.DataFrame(columns=DECISIONS.column_names)
+    with engine.connect() as conn:
+        names = {f"r{i}": r for i, r in enumerate(rec_ids)}
+        where = "WHERE rec_id IN (" + ", ".join(f":{k}" for k in names) + ")"
+        return read_sql_frame(
+            conn, DECISIONS, list(DECISIONS.column_names) + ["source"], where=where, params=names
+        )
+
+
+def clear_memo() -> None:
+    """Forget in-process frames (tests; after deleting a store)."""
+    with _memo_lock:
+        _memo.clear()

@@ -1,0 +1,68 @@
+"""Workbench settings kept in the store (go-live date, KPI targets…), each change audited."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from store.audit import record_event
+from store.db import bump_versions
+from store.models import Setting
+
+GO_LIVE = "go_live"
+
+
+def get_setting(engine: Engine, key: str, default: Any = None) -> Any:
+    with engine.connect() as conn:
+        value = conn.execute(select(Setting.value).where(Setting.key == key)).scalar_one_or_none()
+    return default if value is None else json.loads(value)
+
+
+def set_setting(engine: Engine, key: str, value: Any, *, actor: str) -> None:
+    """Store ``value`` (JSON-able) under ``key`` with an audit event holding before and after."""
+    table = Setting.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        before_raw = conn.execute(
+            select(Setting.value).where(Setting.key == key)
+        ).scalar_one_or_none()
+        before = None if before_raw is None else json.loads(before_raw)
+        if before == value:
+            return
+        payload = json.dumps(value, sort_keys=True, default=str)
+        if before_raw is None:
+            conn.execute(table.insert().values(key=key, value=payload))
+        else:
+            conn.execute(table.update().where(table.c.key == key).values(value=payload))
+        bump_versions(conn, ["settings"])
+        record_event(
+            conn,
+            actor=actor,
+            action="setting",
+            entity="settings",
+            entity_id=key,
+            before=before,
+            after=value,
+        )
+
+
+def inferred_go_live(recommendations: pd.DataFrame) -> date | None:
+    """The contract's default go-live: the earliest ``created_at`` of a recommendation that
+    has a ``model_version`` (before it, exceptions came from the pre-AI process)."""
+    if recommendations.empty or "model_version" not in recommendations:
+        return None
+    with_model = recommendations.loc[recommendations["model_version"].notna(), "created_at"]
+    if with_model.empty:
+        return None
+    return with_model.min().date()
+
+
+def go_live(engine: Engine, recommendations: pd.DataFrame) -> tuple[date | None, bool]:
+    """(go-live date, whether it was set by a user). Unset, it is inferred from the data."""
+    saved = get_setting(engine, GO_LIVE)
+    if saved:
+        return date.fromisoformat(saved), True
+    return inferred_go_live(recommendations), False

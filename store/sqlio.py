@@ -1,0 +1,140 @@
+"""Moving whole columns between pandas and the database, per dialect, fast.
+
+Bulk writes go straight to the driver (``executemany`` on SQLite, ``COPY`` on
+PostgreSQL) inside the caller's transaction; no ORM object is made per row.
+Reads select plain columns and type them with the contract's dtypes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from store.schema import TableSpec
+
+TS_DTYPE = "datetime64[us, UTC]"
+_META_INT = {"row_hash", "batch_id"}
+_TEXT_EXTRA = {"features", "extra", "source"}
+
+
+def _kind(spec: TableSpec, name: str) -> str:
+    if name in _META_INT:
+        return "meta_int"
+    if name in _TEXT_EXTRA:
+        return "text"
+    return spec.column(name).kind
+
+
+def _to_db(values: pd.Series, kind: str, dialect: str) -> list:
+    """One column as a list of driver-ready Python values (None for missing)."""
+    if kind in ("timestamp", "date"):
+        arr = np.asarray(values.astype(TS_DTYPE).dt.tz_localize(None), dtype="datetime64[us]")
+        text = np.datetime_as_string(arr, unit="us").astype(object)
+        # SQLite keeps SQLAlchemy's own layout, so ORM reads of these rows work too.
+        text = np.char.replace(text.astype(str), "T", " ").astype(object)
+        if dialect == "postgresql":
+            text = text + "+00:00"
+        text[np.isnat(arr)] = None
+        return text.tolist()
+    if kind in ("float",):
+        out = values.astype("float64").to_numpy()
+        if dialect == "sqlite":
+            return out.tolist()  # SQLite stores NaN as NULL
+        obj = out.astype(object)
+        obj[np.isnan(out)] = None
+        return obj.tolist()
+    if kind in ("int", "meta_int", "bool"):
+        obj = values.astype(object)
+        return [
+            None
+            if v is pd.NA or v is None or (isinstance(v, float) and v != v)
+            else (bool(v) if kind == "bool" else int(v))
+            for v in obj.tolist()
+        ]
+    obj = values.astype(object)
+    return obj.where(values.notna(), None).tolist()
+
+
+def bulk_insert(
+    conn: Connection, spec: TableSpec, frame: pd.DataFrame, *, batch_id: int | None
+) -> int:
+    """Insert ``frame``'s rows into ``spec``'s table inside the caller's transaction."""
+    frame = frame.copy()
+    frame["batch_id"] = batch_id
+    if spec.name == "orders":
+        frame["line"] = frame["line"].fillna("")
+    columns = list(spec.column_names) + ["row_hash", "batch_id"]
+    for optional in ("features", "extra"):
+        if optional in frame.columns and frame[optional].notna().any():
+            columns.append(optional)
+    if spec.name == "decisions":
+        if "source" not in frame.columns:
+            frame["source"] = "import"
+        columns.append("source")
+    dialect = conn.dialect.name
+    data = [_to_db(frame[c], _kind(spec, c), dialect) for c in columns]
+    raw = conn.connection.driver_connection
+    col_sql = ", ".join(f'"{c}"' for c in columns)
+    if dialect == "postgresql":
+        with raw.cursor() as cur, cur.copy(f'COPY "{spec.name}" ({col_sql}) FROM STDIN') as copy:
+            for row in zip(*data, strict=True):
+                copy.write_row(row)
+    else:
+        marks = ", ".join("?" for _ in columns)
+        cur = raw.cursor()
+        cur.executemany(
+            f'INSERT INTO "{spec.name}" ({col_sql}) VALUES ({marks})', zip(*data, strict=True)
+        )
+        cur.close()
+    return len(frame)
+
+
+def _select_expr(name: str, kind: str, dialect: str) -> str:
+    if kind in ("timestamp", "date") and dialect == "postgresql":
+        return f'CAST(EXTRACT(EPOCH FROM "{name}") * 1000000 AS BIGINT) AS "{name}"'
+    return f'"{name}"'
+
+
+def _from_db(values: list | np.ndarray, kind: str, dialect: str) -> pd.Series:
+    if kind in ("timestamp", "date"):
+        if dialect == "postgresql":
+            return pd.to_datetime(pd.Series(values, dtype="Int64"), unit="us", utc=True).astype(
+                TS_DTYPE
+            )
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601").astype(
+            TS_DTYPE
+        )
+    if kind == "float":
+        return pd.Series(values, dtype=object).astype("float64")
+    if kind in ("int", "meta_int"):
+        return pd.Series(values, dtype=object).astype("Int64")
+    if kind == "bool":
+        return pd.Series(values, dtype=object).astype("boolean")
+    if kind == "category":
+        return pd.Series(values, dtype=object).astype("string").astype("category")
+    if kind == "enum":
+        return pd.Series(values, dtype=object).astype("string").astype("category")
+    return pd.Series(values, dtype=object).astype("string")
+
+
+def read_sql_frame(
+    conn: Connection,
+    spec: TableSpec,
+    columns: list[str] | None = None,
+    *,
+    where: str = "",
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """Rows of ``spec``'s table as a typed DataFrame (contract dtypes, UTC timestamps)."""
+    columns = columns or list(spec.column_names)
+    dialect = conn.dialect.name
+    kinds = {c: _kind(spec, c) for c in columns}
+    sql = "SELECT " + ", ".join(_select_expr(c, kinds[c], dialect) for c in columns)
+    sql += f' FROM "{spec.name}" {where}'
+    rows = conn.execute(text(sql), params or {}).fetchall()
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    return pd.DataFrame(
+        {c: _from_db(list(cols[i]), kinds[c], dialect) for i, c in enumerate(columns)}
+    )
