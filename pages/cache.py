@@ -7,11 +7,14 @@ one). Engines, frames and fitted models are ``cache_resource`` and read-only.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from analytics.health import overview
 from store.db import data_version, get_engine, resolve_url
-from store.reads import Frames, load_frames
+from store.reads import Frames, import_batches, load_frames
+from store.schema import TABLES
 
 
 @st.cache_resource(show_spinner=False)
@@ -45,3 +48,11 @@ def get_frames() -> Frames:
 def clear_after_write() -> None:
     """Drop cached results after the store changed (new data version keys most of them anyway)."""
     st.cache_data.clear()
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner="Checking data health…")
+def data_overview(url: str, version: str) -> dict:
+    """Counts, date ranges and health findings for the Data page (small JSON-able dict)."""
+    frames = get_frames()
+    tables = {name: getattr(frames, name) for name in TABLES}
+    return overview(tables, import_batches(engine_for(url)), now=pd.Timestamp.now(tz="UTC"))

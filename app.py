@@ -1,0 +1,98 @@
+"""Override-learning workbench: page config, the shared sidebar and navigation — nothing else."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import streamlit as st
+
+from pages import cache, ui
+from store import roles
+from store.sample import ensure_sample, only_sample_data
+from store.settings import GO_LIVE, go_live, set_setting
+
+ROOT = Path(__file__).resolve().parent
+PAGES = [
+    ("pages/data.py", "Data", ":material/database:"),
+    ("pages/baseline.py", "Baseline vs go-live", ":material/monitoring:"),
+    ("pages/overrides.py", "Override patterns", ":material/psychology:"),
+    ("pages/why.py", "Why this fired", ":material/help:"),
+    ("pages/ownership.py", "Ownership & SLA", ":material/assignment_ind:"),
+    ("pages/audit.py", "Audit trail", ":material/history:"),
+]
+
+st.set_page_config(
+    page_title="Override-learning workbench", page_icon=":material/fact_check:", layout="wide"
+)
+
+engine = cache.current_engine()
+
+if "sample_checked" not in st.session_state:
+    with st.status("First start: loading the shipped sample bundle…", expanded=False) as status:
+        report = ensure_sample(engine)
+        if report is None:
+            status.update(label="Store ready", state="complete")
+        else:
+            status.update(
+                label=f"Loaded sample data ({sum(report.loaded.values()):,} rows)", state="complete"
+            )
+    st.session_state["sample_checked"] = True
+
+try:
+    from pages.auth import chain_banner, sign_in_gate  # sign-in and audit banner (ownership issue)
+except ImportError:  # pragma: no cover - until the sign-in module lands
+    sign_in_gate = chain_banner = None
+if sign_in_gate is not None:
+    sign_in_gate(engine)
+
+frames = cache.get_frames()
+
+with st.sidebar:
+    st.caption(f"Store: `{engine.url.render_as_string(hide_password=True)}`")
+    if only_sample_data(engine):
+        st.warning(
+            "You are looking at **sample data** (generated, not a real plant). "
+            "Load your own decision log on the **Data** page or with `python cli.py load BUNDLE`.",
+            icon=":material/science:",
+        )
+    saved, was_set = go_live(engine, frames.recommendations)
+    if saved is None:
+        st.session_state["go_live_value"] = None
+        st.caption("Go-live: load recommendations to set it.")
+    else:
+        chosen = st.date_input(
+            "Go-live date" + ("" if was_set else " (inferred)"),
+            value=saved,
+            key="app_go_live",
+            help="Before it is the pre-AI baseline, from it on is current. Inferred from the first "
+            "recommendation with a model_version until someone sets it.",
+        )
+        st.session_state["go_live_value"] = chosen
+        st.session_state["go_live_inferred"] = not was_set and chosen == saved
+        if chosen != saved or not was_set:
+            if roles.can(ui.current_role(), "settings"):
+                if st.button(
+                    "Save go-live for everyone",
+                    key="app_go_live_save",
+                    disabled=chosen == saved and was_set,
+                ):
+                    set_setting(engine, GO_LIVE, date.isoformat(chosen), actor=ui.current_user())
+                    st.rerun()
+            elif chosen != saved:
+                st.caption(
+                    "Only an admin can save the go-live; this choice lasts for your session."
+                )
+    st.caption(f"Signed in as **{ui.current_user()}** ({ui.current_role()})")
+
+if chain_banner is not None:
+    chain_banner(engine)
+
+nav = st.navigation(
+    [
+        st.Page(str(ROOT / path), title=title, icon=icon)
+        for path, title, icon in PAGES
+        if (ROOT / path).exists()
+    ]
+)
+nav.run()

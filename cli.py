@@ -1,0 +1,126 @@
+"""The workbench headless: the same analyses as the pages, JSON out, for schedulers and scripts.
+
+Every command takes ``--db URL`` (default: ``WORKBENCH_DB``, then the embedded
+SQLite file). Exit codes: 0 success; 1 the command ran but found a problem
+(rows quarantined, audit chain broken, a gate failed where asked); 2 bad usage
+or input that could not be processed at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from analytics.health import overview
+from store.bundle import BundleError
+from store.db import get_engine, resolve_url
+from store.load import load_bundle
+from store.reads import import_batches, load_frames
+from store.schema import TABLES
+
+Handler = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, Handler] = {}
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+
+
+def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    return get_engine(args.db)
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    try:
+        report = load_bundle(
+            args.bundle, engine=engine, tz=args.tz, strict=args.strict, loaded_by=args.by
+        )
+    except BundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        if report.strict_failed:
+            print(f"--strict: {report.n_rejected_rows} bad rows; nothing was written.")
+        else:
+            print(f"Loaded into {resolve_url(args.db)} (import batch {report.batch_id}):")
+        for table in report.loaded:
+            print(
+                f"  {table:16s} loaded {report.loaded[table]:>9,}   unchanged {report.unchanged[table]:>9,}"
+            )
+        if report.rejected:
+            print(
+                f"Rejected {report.n_rejected_rows:,} rows ({len(report.rejected):,} problems), kept in quarantine:"
+            )
+            for r in report.rejected[:50]:
+                print(
+                    f"  {r['table']} row {r['row']} key={r['key']} {r['column'] or ''}: {r['reason']}"
+                )
+            if len(report.rejected) > 50:
+                print(f"  … {len(report.rejected) - 50:,} more (use --json for all)")
+    if report.strict_failed:
+        return 1
+    return 1 if report.rejected else 0
+
+
+def info_payload(engine) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Row counts, date ranges and data-health findings (the Data page's content)."""
+    frames = load_frames(engine)
+    tables = {name: getattr(frames, name) for name in TABLES}
+    payload = overview(tables, import_batches(engine), now=pd.Timestamp.now(tz="UTC"))
+    return {"db": engine.url.render_as_string(hide_password=True), **payload}
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    payload = info_payload(_engine(args))
+    if args.json:
+        _print_json(payload)
+        return 0
+    print(f"Store: {payload['db']}  ({payload['imports']} imports)")
+    for name, r in payload["ranges"].items():
+        span = f"{r['first'][:10]} .. {r['last'][:10]}" if r["first"] else ""
+        print(f"  {name:16s} {r['rows']:>10,}  {span}")
+    print("Data health:")
+    for f in payload["findings"]:
+        print(f"  [{f['status']:>4}] {f['finding']}: {f['detail']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cli.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--db", help="database URL (default: WORKBENCH_DB or data/workbench.db)")
+        COMMANDS[name] = handler
+        return p
+
+    p = add("load", cmd_load, "Check a bundle against the data contract and load its good rows.")
+    p.add_argument("bundle", help="folder of CSV files, .zip or .xlsx")
+    p.add_argument(
+        "--tz", default="UTC", help="zone for timestamps without an offset (default UTC)"
+    )
+    p.add_argument("--strict", action="store_true", help="write nothing if any row is bad")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--by", default=None, help="who loads (default: the OS user)")
+
+    p = add("info", cmd_info, "Row counts, date ranges and data-health findings.")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Data: load a bundle, see what was rejected and why, and the health of the log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pages import cache, ui
+from store import roles
+from store.bundle import BundleError
+from store.load import load_bundle
+from store.reads import import_batches, quarantine
+
+STATUS_ICON = {"ok": "✅", "warn": "⚠️", "fail": "❌", "n/a": "➖"}
+
+st.title("Data")
+st.caption(
+    "The decision log as loaded into the workbench's own store. Nothing here writes to an ERP or any "
+    "source system; every import is recorded with who and when."
+)
+
+engine = cache.current_engine()
+url, version = cache.current_url(), cache.current_version()
+info = cache.data_overview(url, version)
+
+# --- Counts and ranges ---------------------------------------------------------------
+counts = info["counts"]
+cols = st.columns(len(counts))
+for col, (name, n) in zip(cols, counts.items(), strict=True):
+    col.metric(name.replace("_", " ").capitalize(), f"{n:,}")
+if counts["recommendations"] == 0:
+    ui.empty_state(
+        "The store has no recommendations yet.",
+        hint="Load a bundle below (a folder's CSV files, a .zip or an .xlsx), or run "
+        "`python cli.py load BUNDLE`. Only recommendations.csv is required.",
+    )
+else:
+    ranges = pd.DataFrame(
+        [
+            {
+                "table": t,
+                "rows": r["rows"],
+                "first event": (r["first"] or "")[:10],
+                "last event": (r["last"] or "")[:10],
+            }
+            for t, r in info["ranges"].items()
+        ]
+    )
+    st.dataframe(ranges, hide_index=True, key="data_ranges")
+
+# --- Health findings -------------------------------------------------------------------
+st.subheader("Data health")
+st.caption(
+    "Checks drawn from why AI recommendations stall: missing reasons, no owner, late detection, "
+    "missing time zones, mixed units, stale data."
+)
+for f in info["findings"]:
+    with st.expander(
+        f"{STATUS_ICON.get(f['status'], '')} {f['finding']}", expanded=f["status"] == "fail"
+    ):
+        st.markdown(f["detail"])
+        if f.get("table"):
+            st.dataframe(pd.DataFrame(f["table"]), hide_index=True)
+
+# --- Load ---------------------------------------------------------------------------------
+st.subheader("Load a bundle")
+can_import = roles.can(ui.current_role(), "import")
+if not can_import:
+    st.caption(f"Your role ({ui.current_role()}) can view data but not import it.")
+tab_upload, tab_path = st.tabs(["Upload files", "Server path"])
+with tab_upload:
+    uploads = st.file_uploader(
+        "The bundle's CSV files (recommendations.csv required), one .zip, or one .xlsx",
+        type=["csv", "zip", "xlsx"],
+        accept_multiple_files=True,
+        key="data_upload",
+        disabled=not can_import,
+    )
+with tab_path:
+    server_path = st.text_input(
+        "Folder, .zip or .xlsx on the server", key="data_path", disabled=not can_import
+    )
+c1, c2 = st.columns(2)
+tz = c1.text_input("Time zone for timestamps without an offset", value="UTC", key="data_tz")
+strict = c2.checkbox("Strict: write nothing if any row is bad", key="data_strict")
+
+if st.button("Check and load", type="primary", key="data_load", disabled=not can_import):
+    source: str | dict[str, bytes] | None = None
+    if uploads:
+        source = {f.name: f.getvalue() for f in uploads}
+    elif server_path.strip():
+        source = str(Path(server_path.strip()).expanduser())
+    if source is None:
+        st.error("Choose files to upload or give a server path first.")
+    else:
+        with st.status("Checking the bundle against the data contract…", expanded=True) as status:
+            bar = st.progress(0.0)
+            try:
+                report = load_bundle(
+                    source,
+                    engine=engine,
+                    tz=tz.strip() or "UTC",
+                    strict=strict,
+                    loaded_by=ui.current_user(),
+                    progress=lambda msg, frac: bar.progress(min(frac, 1.0), text=msg),
+                )
+            except BundleError as exc:
+                status.update(label="The bundle could not be read", state="error")
+                st.error(str(exc))
+                report = None
+            except Exception as exc:  # noqa: BLE001 - shown to the user; the load rolled back
+                status.update(label="Load failed; nothing was written", state="error")
+                st.error(f"{type(exc).__name__}: {exc}")
+                report = None
+            if report is not None:
+                state = (
+                    "error"
+                    if report.strict_failed
+                    else ("complete" if not report.rejected else "error")
+                )
+                label = (
+                    f"Strict mode: {report.n_rejected_rows:,} bad rows, nothing written"
+                    if report.strict_failed
+                    else f"Loaded {sum(report.loaded.values()):,} rows; {report.n_rejected_rows:,} rejected"
+                )
+                status.update(label=label, state=state)
+                st.session_state["data_last_report"] = report.to_json()
+                cache.clear_after_write()
+
+last = st.session_state.get("data_last_report")
+if last:
+    st.markdown("**Last load**")
+    summary = pd.DataFrame({"loaded": last["loaded"], "unchanged": last["unchanged"]})
+    st.dataframe(summary, key="data_last_summary")
+    if last["rejected"]:
+        rejected = pd.DataFrame(last["rejected"])
+        st.error(
+            f"{len(rejected):,} problems in {rejected[['table', 'row']].drop_duplicates().shape[0]:,} rows — "
+            "kept in quarantine, not loaded."
+        )
+        st.dataframe(rejected, hide_index=True, key="data_last_rejected")
+        st.download_button(
+            "Download the rejection report (CSV)",
+            rejected.to_csv(index=False),
+            "rejected_rows.csv",
+            "text/csv",
+            key="data_dl_rejected",
+        )
+
+# --- History and quarantine ---------------------------------------------------------------
+st.subheader("Import history and quarantine")
+batches = import_batches(engine)
+if batches.empty:
+    ui.empty_state("No imports yet.")
+else:
+    hist = batches.assign(
+        loaded=batches["loaded"].map(lambda d: sum(d.values())),
+        unchanged=batches["unchanged"].map(lambda d: sum(d.values())),
+    )[["id", "started_at", "loaded_by", "source", "tz", "loaded", "unchanged", "n_rejected"]]
+    st.dataframe(hist, hide_index=True, key="data_history")
+    q = quarantine(engine)
+    if q.empty:
+        st.success("Quarantine is empty: every row of every import passed the contract.")
+    else:
+        pick = st.selectbox(
+            "Quarantined rows of import",
+            ["all", *sorted(q["batch_id"].unique(), reverse=True)],
+            key="data_q_batch",
+        )
+        shown = q if pick == "all" else q[q["batch_id"] == pick]
+        st.dataframe(shown, hide_index=True, key="data_quarantine")
+        st.download_button(
+            "Download quarantine (CSV)",
+            shown.to_csv(index=False),
+            "quarantine.csv",
+            "text/csv",
+            key="data_dl_quarantine",
+        )
