@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
@@ -139,7 +140,10 @@ def _apply_decision_defaults(decisions: pd.DataFrame, recs: pd.DataFrame) -> pd.
     if decisions.empty:
         return decisions
     out = decisions.copy()
-    rec_qty = out["rec_id"].map(recs.set_index("rec_id")["recommended_qty"]) if len(recs) else None
+    rec_qty = None
+    if len(recs):
+        mapped = out["rec_id"].map(recs.set_index("rec_id")["recommended_qty"])
+        rec_qty = pd.Series(mapped.to_numpy(dtype="float64", na_value=np.nan), index=out.index)
     missing = out["final_qty"].isna()
     if rec_qty is not None:
         accepted = missing & (out["decision"] == "accepted")
