@@ -1,0 +1,492 @@
+"""Who owns each recommendation, whether they answer within their SLA, and how loaded they are.
+
+Definitions follow ``shared/DATA_CONTRACT.md``:
+
+* the owner of a recommendation is the most specific ``owners`` row (exact site over ``*``);
+* **SLA met** = decided (not ``expired``) within ``sla_hours`` of ``created_at``; rated over
+  recommendations that have an owner row with an SLA. ``expired`` decisions are breaches; an open
+  recommendation past its SLA is a breach; an open one still inside it is *pending* and not rated;
+* **decision latency** = ``decided_at − signal_at``, **response time** = ``decided_at − created_at``
+  (``expired`` rows excluded from both);
+* **override rate** = (modified + rejected) / (accepted + modified + rejected).
+
+Everything starts from ``decision_status``, one row per recommendation; the other
+functions summarise it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics.owners import resolve_owners
+from store.schema import OVERRIDES
+
+ANSWERED = ("accepted", *OVERRIDES)
+SLA_STATES = ("met", "breached", "pending", "no SLA", "unowned")
+_Z95 = 1.959963984540054
+
+
+def _as_utc(now: pd.Timestamp | str) -> pd.Timestamp:
+    ts = pd.Timestamp(now)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _hours(delta: pd.Series) -> pd.Series:
+    return delta.dt.total_seconds() / 3600.0
+
+
+def decision_status(
+    recommendations: pd.DataFrame,
+    decisions: pd.DataFrame,
+    owners: pd.DataFrame,
+    *,
+    now: pd.Timestamp | str,
+) -> pd.DataFrame:
+    """One row per recommendation: its owner, decision, times and SLA state as of ``now``.
+
+    Parameters
+    ----------
+    recommendations
+        Needs ``rec_id``, ``rec_type``, ``site``, ``signal_at``, ``created_at`` (UTC);
+        ``est_impact_usd`` and ``sku`` are carried when present.
+    decisions
+        The contract's decisions (``rec_id``, ``decided_at``, ``decided_by``, ``decision``).
+    owners
+        The ownership matrix.
+    now
+        The moment open recommendations are judged against (UTC; naive means UTC).
+
+    Returns
+    -------
+    DataFrame with ``rec_id, rec_type, site, sku, est_impact_usd, signal_at, created_at,
+    owner, escalation_to, sla_hours, owner_scope, decision, decided_by, decided_at,
+    is_open, latency_h, response_h, due_at, hours_overdue, sla_state``. ``hours_overdue``
+    is set only for open recommendations past their SLA; ``sla_state`` is one of
+    ``SLA_STATES``.
+    """
+    now_ts = _as_utc(now)
+    recs = recommendations
+    out = pd.DataFrame(
+        {
+            "rec_id": recs["rec_id"].to_numpy(),
+            "rec_type": recs["rec_type"].to_numpy(),
+            "site": recs["site"].to_numpy(),
+        }
+    )
+    for col in ("rec_type", "site"):
+        out[col] = out[col].astype("category")
+    out["sku"] = recs["sku"].to_numpy() if "sku" in recs else pd.Series(pd.NA, index=out.index)
+    out["est_impact_usd"] = (
+        recs["est_impact_usd"].to_numpy(dtype="float64", na_value=np.nan)
+        if "est_impact_usd" in recs
+        else np.full(len(out), np.nan)
+    )
+    out["signal_at"] = recs["signal_at"].to_numpy()
+    out["created_at"] = recs["created_at"].to_numpy()
+    for col in ("signal_at", "created_at"):
+        out[col] = pd.to_datetime(out[col], utc=True)
+
+    resolved = resolve_owners(recs, owners).reset_index(drop=True)
+    for col in ("owner", "escalation_to", "sla_hours", "owner_scope"):
+        out[col] = resolved[col].to_numpy()
+    out["sla_hours"] = out["sla_hours"].astype("float64")
+
+    # Positional lookup of each recommendation's decision (at most one per rec_id).
+    pos = pd.Index(decisions["rec_id"].astype("string")).get_indexer(out["rec_id"].astype("string"))
+    found = pos >= 0
+    safe = np.where(found, pos, 0)
+
+    def take(col: str) -> pd.Series:
+        values = decisions[col].reset_index(drop=True)
+        if len(values) == 0:
+            return pd.Series([pd.NA] * len(out), dtype="object")
+        picked = values.iloc[safe].reset_index(drop=True)
+        return picked.where(pd.Series(found))
+
+    out["decision"] = pd.array(take("decision").astype("object"), dtype="string")
+    out["decided_by"] = pd.array(take("decided_by").astype("object"), dtype="string")
+    decided_at = take("decided_at") if len(decisions) else pd.Series(pd.NaT, index=out.index)
+    out["decided_at"] = pd.to_datetime(decided_at, utc=True)
+    out["is_open"] = ~found
+
+    answered = out["decision"].isin(ANSWERED)
+    out["latency_h"] = _hours(out["decided_at"] - out["signal_at"]).where(answered)
+    out["response_h"] = _hours(out["decided_at"] - out["created_at"]).where(answered)
+    out["due_at"] = out["created_at"] + pd.to_timedelta(out["sla_hours"], unit="h")
+    overdue = _hours(now_ts - out["due_at"])
+
+    has_owner = out["owner"].notna()
+    has_sla = has_owner & out["sla_hours"].notna()
+    met = has_sla & answered & (out["response_h"] <= out["sla_hours"])
+    late = has_sla & answered & ~met
+    expired = has_sla & out["decision"].isin(["expired"])
+    open_late = has_sla & out["is_open"] & (overdue > 0)
+    state = np.select(
+        [~has_owner, ~has_sla, met, late | expired | open_late],
+        ["unowned", "no SLA", "met", "breached"],
+        default="pending",
+    )
+    out["sla_state"] = pd.Categorical(state, categories=list(SLA_STATES))
+    out["hours_overdue"] = overdue.where(open_late)
+    return out
+
+
+def _wilson(k: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """95% Wilson score interval for k successes in n trials (NaN where n = 0)."""
+    n_f = n.astype("float64")
+    p = k / n_f.where(n_f > 0)
+    z2 = _Z95**2
+    centre = (p + z2 / (2 * n_f)) / (1 + z2 / n_f)
+    half = _Z95 * np.sqrt(p * (1 - p) / n_f + z2 / (4 * n_f**2)) / (1 + z2 / n_f)
+    return centre - half, centre + half
+
+
+def period_start(times: pd.Series, freq: str) -> pd.Series:
+    """Start (UTC midnight) of the ISO week (``"week"``, Monday) or month (``"month"``) of each time."""
+    naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    if freq == "week":
+        start = naive.dt.normalize() - pd.to_timedelta(naive.dt.weekday, unit="D")
+    elif freq == "month":
+        start = naive.dt.to_period("M").dt.start_time
+    else:
+        raise ValueError(f"freq must be 'week' or 'month', got {freq!r}")
+    return start.dt.tz_localize("UTC")
+
+
+def sla_rates(
+    status: pd.DataFrame, *, by: str | None = None, freq: str | None = None
+) -> pd.DataFrame:
+    """SLA met rate per group (and per period of ``created_at`` when ``freq`` is given).
+
+    Parameters
+    ----------
+    status
+        Output of ``decision_status``.
+    by
+        ``"rec_type"``, ``"site"``, ``"owner"`` or None for one overall row.
+    freq
+        ``"week"``, ``"month"`` or None.
+
+    Returns
+    -------
+    DataFrame with the group (and ``period``) columns, ``n_rated`` (met + breached),
+    ``n_met``, ``n_breached``, ``n_expired``, ``n_pending``, ``sla_met_rate`` and its 95%
+    Wilson interval ``ci_low``/``ci_high``; only groups with an owner and SLA. Sorted by
+    group then period.
+    """
+    rated = status[status["sla_state"].isin(["met", "breached", "pending"])]
+    keys: list[str] = []
+    frame = pd.DataFrame(index=rated.index)
+    if by is not None:
+        frame[by] = rated[by].astype("string")
+        keys.append(by)
+    if freq is not None:
+        frame["period"] = period_start(rated["created_at"], freq)
+        keys.append("period")
+    state = rated["sla_state"].astype("string")
+    frame["met"] = (state == "met").astype("int64")
+    frame["breached"] = (state == "breached").astype("int64")
+    frame["pending"] = (state == "pending").astype("int64")
+    frame["expired"] = rated["decision"].isin(["expired"]).astype("int64")
+    if keys:
+        agg = frame.groupby(keys, sort=True, dropna=False)[
+            ["met", "breached", "pending", "expired"]
+        ].sum()
+        agg = agg.reset_index()
+    else:
+        agg = frame[["met", "breached", "pending", "expired"]].sum().to_frame().T
+    out = pd.DataFrame({k: agg[k] for k in keys})
+    out["n_met"] = agg["met"].astype("int64")
+    out["n_breached"] = agg["breached"].astype("int64")
+    out["n_rated"] = out["n_met"] + out["n_breached"]
+    out["n_expired"] = agg["expired"].astype("int64")
+    out["n_pending"] = agg["pending"].astype("int64")
+    out["sla_met_rate"] = out["n_met"] / out["n_rated"].where(out["n_rated"] > 0)
+    out["ci_low"], out["ci_high"] = _wilson(out["n_met"], out["n_rated"])
+    return out.reset_index(drop=True)
+
+
+def unowned_groups(status: pd.DataFrame) -> pd.DataFrame:
+    """Recommendation type × site combinations with no owner, or an owner but no SLA/escalation.
+
+    Returns
+    -------
+    DataFrame with ``rec_type, site, problem`` (``"no owner"``, ``"no SLA"``,
+    ``"no escalation"``), ``n_recs``, ``share_of_recs``, ``n_decided``,
+    ``median_latency_h`` and ``p90_latency_h`` (decision latency, ``expired``
+    excluded), ``owned_median_latency_h`` (all owned recommendations) and
+    ``latency_vs_owned_h`` (the difference; positive = slower than owned work).
+    Sorted by ``n_recs`` descending.
+    """
+    n_all = len(status)
+    problem = pd.Series(pd.NA, index=status.index, dtype="string")
+    problem[status["escalation_to"].isna()] = "no escalation"
+    problem[status["sla_hours"].isna()] = "no SLA"
+    problem[status["owner"].isna()] = "no owner"
+    owned = status["owner"].notna()
+    owned_median = float(status.loc[owned, "latency_h"].median()) if owned.any() else np.nan
+    sub = status.loc[problem.notna(), ["rec_type", "site", "latency_h", "decision"]].assign(
+        problem=problem[problem.notna()],
+        rec_type=lambda d: d["rec_type"].astype("string"),
+        site=lambda d: d["site"].astype("string"),
+    )
+    cols = [
+        "rec_type",
+        "site",
+        "problem",
+        "n_recs",
+        "share_of_recs",
+        "n_decided",
+        "median_latency_h",
+        "p90_latency_h",
+        "owned_median_latency_h",
+        "latency_vs_owned_h",
+    ]
+    if sub.empty:
+        return pd.DataFrame(columns=cols)
+    g = sub.groupby(["rec_type", "site", "problem"], sort=True)
+    out = g.agg(
+        n_recs=("latency_h", "size"),
+        n_decided=("decision", "count"),
+        median_latency_h=("latency_h", "median"),
+        p90_latency_h=("latency_h", lambda s: s.quantile(0.9)),
+    ).reset_index()
+    out["share_of_recs"] = out["n_recs"] / n_all
+    out["owned_median_latency_h"] = owned_median
+    out["latency_vs_owned_h"] = out["median_latency_h"] - owned_median
+    out = out.sort_values(
+        ["n_recs", "rec_type", "site"], ascending=[False, True, True], kind="stable"
+    )
+    return out[cols].reset_index(drop=True)
+
+
+def breach_queue(status: pd.DataFrame, *, limit: int | None = None) -> pd.DataFrame:
+    """Open recommendations past their SLA, largest ``est_impact_usd`` first.
+
+    Returns
+    -------
+    DataFrame with ``rec_id, rec_type, site, sku, est_impact_usd, owner, hours_overdue,
+    escalation_to, created_at, due_at``; ties (and missing impact, last) by hours
+    overdue, then ``rec_id``. ``limit`` keeps the first rows.
+    """
+    open_late = status[status["hours_overdue"].notna()]
+    cols = [
+        "rec_id",
+        "rec_type",
+        "site",
+        "sku",
+        "est_impact_usd",
+        "owner",
+        "hours_overdue",
+        "escalation_to",
+        "created_at",
+        "due_at",
+    ]
+    out = open_late[cols].sort_values(
+        ["est_impact_usd", "hours_overdue", "rec_id"],
+        ascending=[False, False, True],
+        na_position="last",
+        kind="stable",
+    )
+    if limit is not None:
+        out = out.head(limit)
+    return out.reset_index(drop=True)
+
+
+def breaches_by_owner(status: pd.DataFrame) -> pd.DataFrame:
+    """Open SLA breaches per owner: ``owner, escalation_to`` (most common), ``n_breaches``,
+    ``impact_usd`` (sum of known impacts), ``max_hours_overdue``; most impact first."""
+    late = status[status["hours_overdue"].notna()]
+    cols = ["owner", "escalation_to", "n_breaches", "impact_usd", "max_hours_overdue"]
+    if late.empty:
+        return pd.DataFrame(columns=cols)
+    frame = late[["owner", "escalation_to", "est_impact_usd", "hours_overdue"]].astype(
+        {"owner": "string", "escalation_to": "string"}
+    )
+    g = frame.groupby("owner", sort=True)
+    out = g.agg(
+        n_breaches=("hours_overdue", "size"),
+        impact_usd=("est_impact_usd", "sum"),
+        max_hours_overdue=("hours_overdue", "max"),
+    )
+    esc = frame.dropna(subset=["escalation_to"]).groupby("owner")["escalation_to"]
+    out["escalation_to"] = esc.agg(lambda s: s.value_counts().sort_index().idxmax())
+    out = out.reset_index().sort_values(
+        ["impact_usd", "n_breaches", "owner"], ascending=[False, False, True], kind="stable"
+    )
+    return out[cols].reset_index(drop=True)
+
+
+def fatigue_weekly(status: pd.DataFrame) -> pd.DataFrame:
+    """Recommendations per owner per week (of ``created_at``) with the response to them.
+
+    Returns
+    -------
+    DataFrame with ``owner, week, n_recs, n_answered`` (accepted/modified/rejected),
+    ``n_expired, n_open, median_response_h, override_rate``. Recommendations with no
+    owner are left out (see ``unowned_groups``).
+    """
+    owned = status[status["owner"].notna()]
+    cols = [
+        "owner",
+        "week",
+        "n_recs",
+        "n_answered",
+        "n_expired",
+        "n_open",
+        "median_response_h",
+        "override_rate",
+    ]
+    if owned.empty:
+        return pd.DataFrame(columns=cols)
+    frame = pd.DataFrame(
+        {
+            "owner": owned["owner"].astype("string"),
+            "week": period_start(owned["created_at"], "week"),
+            "response_h": owned["response_h"],
+            "answered": owned["decision"].isin(ANSWERED),
+            "override": owned["decision"].isin(OVERRIDES),
+            "expired": owned["decision"].isin(["expired"]),
+            "open": owned["is_open"],
+        }
+    )
+    g = frame.groupby(["owner", "week"], sort=True)
+    out = g.agg(
+        n_recs=("open", "size"),
+        n_answered=("answered", "sum"),
+        n_expired=("expired", "sum"),
+        n_open=("open", "sum"),
+        median_response_h=("response_h", "median"),
+        n_override=("override", "sum"),
+    ).reset_index()
+    out["override_rate"] = out["n_override"] / out["n_answered"].where(out["n_answered"] > 0)
+    for col in ("n_answered", "n_expired", "n_open"):
+        out[col] = out[col].astype("int64")
+    return out[cols]
+
+
+def fatigue_summary(weekly: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
+    """Per owner: load per week against response time and override rate.
+
+    ``busy_minus_quiet_response_h`` compares the owner's median response in weeks
+    above their median weekly load with weeks at or below it: positive means they
+    answer more slowly when loaded — the early sign of fatigue. ``load_response_corr``
+    is the Spearman correlation of weekly load and weekly median response (owners
+    with at least 4 weeks). Sorted by ``recs_per_week_median`` descending.
+    """
+    cols = [
+        "owner",
+        "weeks",
+        "n_recs",
+        "recs_per_week_median",
+        "recs_per_week_max",
+        "median_response_h",
+        "override_rate",
+        "expired_share",
+        "busy_minus_quiet_response_h",
+        "load_response_corr",
+    ]
+    if weekly.empty:
+        return pd.DataFrame(columns=cols)
+    owned = status[status["owner"].notna()]
+    overall = pd.DataFrame(
+        {
+            "owner": owned["owner"].astype("string"),
+            "response_h": owned["response_h"],
+            "override": owned["decision"].isin(OVERRIDES),
+            "answered": owned["decision"].isin(ANSWERED),
+            "expired": owned["decision"].isin(["expired"]),
+        }
+    ).groupby("owner", sort=True)
+    base = overall.agg(
+        median_response_h=("response_h", "median"),
+        n_override=("override", "sum"),
+        n_answered=("answered", "sum"),
+        n_expired=("expired", "sum"),
+        n_recs=("answered", "size"),
+    )
+    base["override_rate"] = base["n_override"] / base["n_answered"].where(base["n_answered"] > 0)
+    base["expired_share"] = base["n_expired"] / base["n_recs"]
+
+    w = weekly.copy()
+    w["owner_median_load"] = w.groupby("owner")["n_recs"].transform("median")
+    w["busy"] = w["n_recs"] > w["owner_median_load"]
+    busy = w[w["busy"]].groupby("owner")["median_response_h"].median()
+    quiet = w[~w["busy"]].groupby("owner")["median_response_h"].median()
+    ranks = w.dropna(subset=["median_response_h"]).copy()
+    ranks["load_rank"] = ranks.groupby("owner")["n_recs"].rank()
+    ranks["resp_rank"] = ranks.groupby("owner")["median_response_h"].rank()
+    counts = ranks.groupby("owner")["load_rank"].size()
+    corr = (
+        ranks.groupby("owner")[["load_rank", "resp_rank"]]
+        .corr()
+        .xs("load_rank", level=1)["resp_rank"]
+    )
+    corr = corr.where(counts.reindex(corr.index) >= 4)
+    load = w.groupby("owner").agg(
+        weeks=("week", "size"),
+        recs_per_week_median=("n_recs", "median"),
+        recs_per_week_max=("n_recs", "max"),
+    )
+    out = load.join(base, how="left")
+    out["busy_minus_quiet_response_h"] = busy.reindex(out.index) - quiet.reindex(out.index)
+    out["load_response_corr"] = corr.reindex(out.index)
+    out = out.reset_index().sort_values(
+        ["recs_per_week_median", "owner"], ascending=[False, True], kind="stable"
+    )
+    return out[cols].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class OwnershipOverview:
+    """Everything the Ownership page shows, from one ``decision_status`` pass."""
+
+    as_of: pd.Timestamp
+    n_recs: int
+    unowned: pd.DataFrame
+    sla_by_type: pd.DataFrame
+    sla_by_site: pd.DataFrame
+    sla_by_owner: pd.DataFrame
+    sla_trend: pd.DataFrame
+    sla_overall: pd.DataFrame
+    breach_queue: pd.DataFrame
+    n_breaches: int
+    breach_impact_usd: float
+    breaches_by_owner: pd.DataFrame
+    fatigue_weekly: pd.DataFrame
+    fatigue_summary: pd.DataFrame
+
+
+def ownership_overview(
+    recommendations: pd.DataFrame,
+    decisions: pd.DataFrame,
+    owners: pd.DataFrame,
+    *,
+    now: pd.Timestamp | str,
+    trend_by: str = "owner",
+    freq: str = "week",
+    queue_limit: int = 500,
+) -> OwnershipOverview:
+    """The page's figures in one call (see the functions above for each table)."""
+    status = decision_status(recommendations, decisions, owners, now=now)
+    queue = breach_queue(status)
+    weekly = fatigue_weekly(status)
+    return OwnershipOverview(
+        as_of=_as_utc(now),
+        n_recs=len(status),
+        unowned=unowned_groups(status),
+        sla_by_type=sla_rates(status, by="rec_type"),
+        sla_by_site=sla_rates(status, by="site"),
+        sla_by_owner=sla_rates(status, by="owner"),
+        sla_trend=sla_rates(status, by=trend_by, freq=freq),
+        sla_overall=sla_rates(status),
+        breach_queue=queue.head(queue_limit),
+        n_breaches=len(queue),
+        breach_impact_usd=float(queue["est_impact_usd"].sum()),
+        breaches_by_owner=breaches_by_owner(status),
+        fatigue_weekly=weekly,
+        fatigue_summary=fatigue_summary(weekly, status),
+    )
