@@ -122,15 +122,17 @@ def _month_start(month: np.ndarray) -> pd.Series:
 
 
 def _long(values: pd.DataFrame, keys: Sequence[str]) -> list[pd.DataFrame]:
+    """Wide per-group values as long trend rows, leaving out groups with no sample."""
     out = []
     for key in keys:
+        n = values[f"n:{key}"].to_numpy("int64")
         out.append(
             pd.DataFrame(
                 {
                     "kpi": key,
-                    "period_start": values.index,
-                    "value": values[key].to_numpy("float64"),
-                    "n": values[f"n:{key}"].to_numpy("int64"),
+                    "period_start": values.index[n > 0],
+                    "value": values[key].to_numpy("float64")[n > 0],
+                    "n": n[n > 0],
                 }
             )
         )
@@ -141,7 +143,7 @@ def weekly_trend(tables: KpiTables) -> pd.DataFrame:
     """Each KPI per week (Monday, UTC) of its table's event time; stockouts per calendar month
     (the figure is per month by definition).
 
-    Columns: ``kpi``, ``period_start`` (timestamp), ``value`` (NaN when no sample), ``n``.
+    Columns: ``kpi``, ``period_start`` (timestamp), ``value``, ``n`` (sample size, > 0).
     """
     parts = _long(rec_group_values(tables.recs, ["week"]), REC_KPIS)
     parts += _long(line_group_values(tables.lines, ["week"]), ["otif"])
