@@ -3,9 +3,10 @@
 Definitions follow ``shared/DATA_CONTRACT.md``:
 
 * the owner of a recommendation is the most specific ``owners`` row (exact site over ``*``);
-* **SLA met** = decided (not ``expired``) within ``sla_hours`` of ``created_at``; rated over
-  recommendations that have an owner row with an SLA. ``expired`` decisions are breaches; an open
-  recommendation past its SLA is a breach; an open one still inside it is *pending* and not rated;
+* **SLA met** = decided (not ``expired``) within ``sla_hours`` of ``created_at``; the rate is over
+  recommendations that have an owner row with an SLA, so ``expired`` and open ones count as not
+  met (as on the Baseline page). For the live queue an open recommendation past its SLA is a
+  *breach* and one still inside it is *pending* (``n_pending`` says how many the rate holds);
 * **decision latency** = ``decided_at − signal_at``, **response time** = ``decided_at − created_at``
   (``expired`` rows excluded from both);
 * **override rate** = (modified + rejected) / (accepted + modified + rejected).
@@ -172,8 +173,10 @@ def sla_rates(
 
     Returns
     -------
-    DataFrame with the group (and ``period``) columns, ``n_rated`` (met + breached),
-    ``n_met``, ``n_breached``, ``n_expired``, ``n_pending``, ``sla_met_rate`` and its 95%
+    DataFrame with the group (and ``period``) columns, ``n_rated`` (every recommendation
+    with an owner and SLA: met + breached + pending), ``n_met``, ``n_breached`` (late,
+    ``expired`` or open past due), ``n_expired``, ``n_pending`` (open, still inside the
+    SLA: counted as not met, as the contract's rate does), ``sla_met_rate`` and its 95%
     Wilson interval ``ci_low``/``ci_high``; only groups with an owner and SLA. Sorted by
     group then period.
     """
@@ -201,7 +204,7 @@ def sla_rates(
     out = pd.DataFrame({k: agg[k] for k in keys})
     out["n_met"] = agg["met"].astype("int64")
     out["n_breached"] = agg["breached"].astype("int64")
-    out["n_rated"] = out["n_met"] + out["n_breached"]
+    out["n_rated"] = out["n_met"] + out["n_breached"] + agg["pending"].astype("int64")
     out["n_expired"] = agg["expired"].astype("int64")
     out["n_pending"] = agg["pending"].astype("int64")
     out["sla_met_rate"] = out["n_met"] / out["n_rated"].where(out["n_rated"] > 0)

@@ -3,6 +3,13 @@
 Each event stores the hash of the event before it; its own hash covers its
 content and that previous hash. Editing or deleting a stored event outside the
 app therefore breaks the chain at that event, which ``verify_chain`` reports.
+
+Deleting the *newest* events leaves a chain that is still consistent, so every
+event also counts itself in ``data_version`` (row ``audit_event``, in the same
+transaction); ``verify_chain`` reports events missing from the end when fewer are
+stored than were recorded. (Someone able to rewrite every later hash and that
+counter too is beyond what a hash chain without a secret can catch: keep the
+``head_hash`` that ``verify`` prints somewhere else to pin it.)
 """
 
 from __future__ import annotations
@@ -17,9 +24,12 @@ import pandas as pd
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import Connection
 
-from store.models import AuditEvent
+from store.db import bump_versions
+from store.models import AuditEvent, DataVersion
 
 GENESIS = "0" * 64
+# The data_version row that counts every event ever recorded (detects deleted newest events).
+COUNTER = "audit_event"
 
 
 def utcnow() -> datetime:
@@ -106,6 +116,7 @@ def record_event(
         "hash": digest,
     }
     result = conn.execute(AuditEvent.__table__.insert().values(**values))  # type: ignore[attr-defined]
+    bump_versions(conn, [COUNTER])
     return AuditEvent(id=result.inserted_primary_key[0], **values)
 
 
@@ -115,14 +126,19 @@ class ChainReport:
     n_events: int
     first_broken_id: int | None = None
     problem: str | None = None
+    head_hash: str | None = None  # hash of the newest intact event (GENESIS when none)
 
 
 def verify_chain(engine: Engine) -> ChainReport:
     """Recompute every hash in id order; report the first event that does not match."""
     prev_hash = GENESIS
     n = 0
+    last_id = 0
     with engine.connect() as conn:
         table = AuditEvent.__table__  # type: ignore[attr-defined]
+        recorded = conn.execute(
+            select(DataVersion.version).where(DataVersion.table_name == COUNTER)
+        ).scalar_one_or_none()
         for ev in conn.execute(select(table).order_by(table.c.id)):
             n += 1
             if ev.prev_hash != prev_hash:
@@ -145,7 +161,20 @@ def verify_chain(engine: Engine) -> ChainReport:
             if expected != ev.hash:
                 return ChainReport(False, n, ev.id, "content does not match its hash: edited")
             prev_hash = ev.hash
-    return ChainReport(True, n)
+            last_id = ev.id
+    # Stores written before the counter existed have none (or a smaller one): only a
+    # counter above the events found can mean events were removed.
+    if recorded is not None and int(recorded) > n:
+        missing = int(recorded) - n
+        return ChainReport(
+            False,
+            n,
+            last_id + 1,
+            f"{missing} newest event(s) deleted: {int(recorded)} were recorded, "
+            f"the chain ends at event #{last_id}",
+            prev_hash,
+        )
+    return ChainReport(True, n, head_hash=prev_hash)
 
 
 def read_events(engine: Engine, *, limit: int | None = None) -> pd.DataFrame:

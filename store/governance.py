@@ -1,0 +1,221 @@
+"""Governance entry points: readiness gates, the daily digest and the audit-chain check.
+
+The gates and the digest are pure functions in ``analytics/``; this module reads
+their inputs from the store (frames, import history, saved targets, the rule
+lifecycle, the candidate rules of the override analysis) so that ``cli.py`` and
+the pages each call one function and show the same figures.
+"""
+
+from __future__ import annotations
+
+import getpass
+import importlib
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from analytics.digest import build_digest, digest_payload
+from analytics.gates import gates_report
+from store.audit import verify_chain
+from store.models import AuditEvent, RuleStatus
+from store.outbox import PostResult, post_digest
+from store.reads import Frames, import_batches, load_frames
+from store.settings import get_setting, go_live
+
+KPI_TARGETS = "kpi_targets"
+REVIEWED = ("adopted", "dismissed", "watch")
+
+
+def read_rule_status(engine: Engine) -> pd.DataFrame:
+    """The rule lifecycle table: ``rule_key, conditions, direction, status, owner, note, updated_by, updated_at``."""
+    table = RuleStatus.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        rows = conn.execute(select(table).order_by(table.c.rule_key)).mappings().all()
+    return pd.DataFrame(
+        [dict(r) for r in rows],
+        columns=[
+            "rule_key",
+            "conditions",
+            "direction",
+            "status",
+            "owner",
+            "note",
+            "updated_by",
+            "updated_at",
+        ],
+    )
+
+
+def candidate_rules(
+    frames: Frames, rule_status: pd.DataFrame
+) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """Candidate rules from the override analysis, best first, each with its lifecycle ``status``.
+
+    Returns ``(rules, None)``, or ``(None, why)`` when the analysis is not available
+    (module missing, or it failed): callers leave the section out and say why.
+    """
+    try:
+        rules = importlib.import_module("analytics.rules")
+    except ImportError:
+        return (
+            None,
+            "Rule candidates left out: the override analysis (analytics/rules.py) is not installed.",
+        )
+    report_fn = getattr(rules, "rules_report", None)
+    if report_fn is None:
+        return None, "Rule candidates left out: analytics.rules has no rules_report()."
+    try:
+        report = report_fn(frames)
+    except Exception as exc:  # the digest and the gates must still go out
+        return None, f"Rule candidates left out: the override analysis failed ({exc})."
+    found = report.get("rules", []) if isinstance(report, dict) else list(report)
+    stored = (
+        dict(zip(rule_status["rule_key"].astype(str), rule_status["status"], strict=True))
+        if not rule_status.empty
+        else {}
+    )
+    out = []
+    for rule in found:
+        rule = dict(rule)
+        key = str(rule.get("id", rule.get("rule_key", "")))
+        rule["status"] = stored.get(key) or rule.get("status")
+        out.append(rule)
+    return out, None
+
+
+def gates_for_store(
+    engine: Engine,
+    *,
+    now: pd.Timestamp | None = None,
+    go_live_date: date | None = None,
+    frames: Frames | None = None,
+) -> dict[str, Any]:
+    """``{"gates": [{"name", "hard", "status", "evidence"}], "ready", "as_of"}`` for the store.
+
+    ``go_live_date`` defaults to the saved (or inferred) go-live; ``now`` to the clock.
+    """
+    frames = frames if frames is not None else load_frames(engine)
+    if go_live_date is None:
+        go_live_date, _ = go_live(engine, frames.recommendations)
+    rule_status = read_rule_status(engine)
+    candidates, _ = candidate_rules(frames, rule_status)
+    return gates_report(
+        frames,
+        batches=import_batches(engine),
+        now=now if now is not None else pd.Timestamp.now(tz="UTC"),
+        go_live=go_live_date,
+        kpi_targets=get_setting(engine, KPI_TARGETS),
+        rule_status=rule_status,
+        rule_candidates=candidates,
+    )
+
+
+def digest_for_store(
+    engine: Engine,
+    *,
+    now: pd.Timestamp | None = None,
+    fmt: str = "json",
+    app_url: str | None = None,
+    top_n: int = 10,
+    frames: Frames | None = None,
+) -> dict[str, Any]:
+    """The digest and its payload for ``fmt``: ``{"digest_id", "format", "digest", "payload"}``.
+
+    New rule candidates are the ones nobody has adopted, dismissed or put on watch.
+    """
+    frames = frames if frames is not None else load_frames(engine)
+    rule_status = read_rule_status(engine)
+    candidates, note = candidate_rules(frames, rule_status)
+    new = None if candidates is None else [c for c in candidates if c.get("status") not in REVIEWED]
+    digest = build_digest(
+        frames.recommendations,
+        frames.decisions,
+        frames.owners,
+        now=now if now is not None else pd.Timestamp.now(tz="UTC"),
+        rule_candidates=new,
+        rules_note=note,
+        top_n=top_n,
+    )
+    return {
+        "digest_id": digest["digest_id"],
+        "format": fmt,
+        "digest": digest,
+        "payload": digest_payload(digest, fmt=fmt, app_url=app_url),
+    }
+
+
+def run_digest(
+    engine: Engine,
+    *,
+    webhook: str | None = None,
+    fmt: str = "json",
+    actor: str | None = None,
+    now: pd.Timestamp | None = None,
+    app_url: str | None = None,
+    force: bool = False,
+    max_attempts: int = 4,
+    base_delay: float = 1.0,
+) -> dict[str, Any]:
+    """Build the digest and, given a ``webhook``, post it once (see ``store.outbox.post_digest``).
+
+    Returns ``digest_for_store``'s dict plus ``"post"``: None without a webhook, else
+    ``PostResult.to_json()`` (``posted`` False when this digest id already went there).
+    Raises ``store.outbox.DigestError`` subclasses when posting fails.
+    """
+    built = digest_for_store(engine, now=now, fmt=fmt, app_url=app_url)
+    result: PostResult | None = None
+    if webhook:
+        result = post_digest(
+            engine,
+            digest_id=built["digest_id"],
+            payload=built["payload"],
+            webhook=webhook,
+            fmt=fmt,
+            actor=actor or getpass.getuser(),
+            force=force,
+            max_attempts=max_attempts,
+            base_delay=base_delay,
+        )
+    return {**built, "post": None if result is None else result.to_json()}
+
+
+def audit_verify(engine: Engine) -> dict[str, Any]:
+    """The audit chain's check: ``{"ok", "n_events", "first_broken_id", "problem", "event", "head_hash"}``.
+
+    ``event`` describes the first broken event as stored now (id, at, actor, action,
+    entity, entity_id), or is None when the chain is intact or its newest events were
+    deleted (then ``first_broken_id`` is the id after the last one left). ``n_events``
+    counts the events checked up to and including the first broken one. ``head_hash``
+    (intact chains) is the newest event's hash: note it elsewhere to pin the chain.
+    """
+    report = verify_chain(engine)
+    event = None
+    if report.first_broken_id is not None:
+        table = AuditEvent.__table__  # type: ignore[attr-defined]
+        with engine.connect() as conn:
+            row = (
+                conn.execute(
+                    select(
+                        table.c.id,
+                        table.c.at,
+                        table.c.actor,
+                        table.c.action,
+                        table.c.entity,
+                        table.c.entity_id,
+                    ).where(table.c.id == report.first_broken_id)
+                )
+                .mappings()
+                .first()
+            )
+        if row is not None:
+            event = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+    return {
+        "ok": report.ok,
+        "n_events": report.n_events,
+        "first_broken_id": report.first_broken_id,
+        "problem": report.problem,
+        "event": event,
+        "head_hash": report.head_hash,
+    }
