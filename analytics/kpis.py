@@ -17,7 +17,8 @@ Definitions (contract, "Definitions"):
 * SLA met: decided, not ``expired``, within ``sla_hours`` of ``created_at``, with
   ``sla_hours`` from the most specific owners row (exact site over ``*``). The
   rate is over recommendations that have an owner row with ``sla_hours``; an
-  open or ``expired`` one counts as not met.
+  ``expired`` one, or an open one whose SLA ran out before the log's last
+  timestamp, counts as not met; an open one still inside its SLA is left out.
 * override rate = (modified + rejected) / (accepted + modified + rejected).
 * OTIF = share of *delivered* lines with ``delivered_date <= promised_date`` and
   ``qty_delivered >= qty_ordered``; undelivered lines are outside it.
@@ -188,6 +189,11 @@ def _rec_table(recs: pd.DataFrame, decisions: pd.DataFrame, owners: pd.DataFrame
     if len(decisions):
         met = has_decision & ~expired & (response <= sla_hours)
         sla_met = np.where(np.isnan(sla_hours), np.nan, met.astype("float64"))
+        # An open recommendation still inside its SLA when the log ends is neither met nor
+        # breached yet: leave it out rather than count a breach that has not happened.
+        as_of = max(created.max(), decided.max())
+        pending = ~has_decision & (created + sla_hours * US_PER_HOUR > as_of)
+        sla_met[pending] = np.nan
         override = np.where(
             has_decision & ~expired, np.isin(codes, (1, 2)).astype("float64"), np.nan
         )

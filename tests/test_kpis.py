@@ -15,9 +15,12 @@ R7     E     A     02-28 23:00     +2       accepted  (+4)               2 / 4 /
                                                                          created after go-live)
 R6     S     A     03-01 00:00     +0.5     accepted  (+4.5)             0.5 / 4.5 / 4
 R8     S     B     03-02 00:00     +2       modified  (+8)               2 / 8 / 6
+R10    S     A     03-02 10:00     +1       open, SLA ran out            1 / – / –
+R9     S     A     03-03 00:00     +1       open, inside SLA at log end  1 / – / –
 =====  ====  ====  ==============  =======  ===========================  ==================
 
 Owners: (S, *, sla 12), (S, B, sla 48), (E, A, sla 24); no row for E at B.
+The log ends at 03-03 01:00 (R9's created_at).
 """
 
 from __future__ import annotations
@@ -97,6 +100,8 @@ REC_ROWS = [
     rec("R6", S, "A", "2025-03-01", 0.5),
     rec("R7", E, "A", "2025-02-28 23:00", 2),
     rec("R8", S, "B", "2025-03-02", 2),
+    rec("R10", S, "A", "2025-03-02 10:00", 1),
+    rec("R9", S, "A", "2025-03-03", 1),
 ]
 DEC_ROWS = [
     dec("R1", "2025-02-01", 10, "accepted"),
@@ -209,7 +214,7 @@ def test_current_latencies(report):
     c = report["current"]
     assert c["decision_latency_median_h"] == pytest.approx(6.25)
     assert c["decision_latency_p90_h"] == pytest.approx(7.65)  # 4.5 + 0.9 · 3.5
-    assert c["detection_latency_median_h"] == pytest.approx(1.25)
+    assert c["detection_latency_median_h"] == pytest.approx(1.0)  # [0.5, 1, 1, 2]
     assert c["response_time_median_h"] == pytest.approx(5.0)
     assert c["n_decisions"] == 2
 
@@ -218,7 +223,8 @@ def test_sla_uses_most_specific_owner_row_and_counts_expired_as_breach(report):
     # R1 met (8 ≤ 12), R2 not (16 > 12), R3 met against its exact-site 48 h (not '*' 12 h),
     # R4 expired = breach, R7 met (2 ≤ 24); R5 has no owner row and is outside the rate.
     assert report["baseline"]["sla_met_rate"] == pytest.approx(3 / 5)
-    assert report["current"]["sla_met_rate"] == pytest.approx(1.0)
+    # R6, R8 met; R10 open past its 12 h SLA = breach; R9 open inside its SLA = left out.
+    assert report["current"]["sla_met_rate"] == pytest.approx(2 / 3)
 
 
 def test_override_rate_ignores_expired(report):
