@@ -1,0 +1,274 @@
+"""Explanations in the planner's words: feature names, units, typical values, the sentence.
+
+A snapshot column such as ``f_supplier_otd_pct`` is shown as "supplier on-time
+delivery" with its value as a percentage; every driver sits beside the typical
+value (median, or most common category) among recommendations of the same type
+at the same site, and the value's percentile among them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Abbreviations planners read in feature names, spelled out.
+_WORDS = {
+    "otd": "on-time delivery",
+    "otif": "OTIF",
+    "po": "PO",
+    "pm": "PM",
+    "oee": "OEE",
+    "abc": "ABC",
+    "cv": "CV",
+    "qty": "quantity",
+    "sku": "SKU",
+    "moq": "MOQ",
+    "wip": "WIP",
+    "usd": "USD",
+    "eta": "ETA",
+    "mtbf": "MTBF",
+    "mttr": "MTTR",
+}
+_PHRASES = {("on", "hand"): "on-hand"}
+# Name endings that are units: (tokens, unit appended to the value).
+_UNITS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("mm", "s"), " mm/s"),
+    (("pct",), "%"),
+    (("usd",), " USD"),
+    (("days",), " days"),
+    (("hours",), " h"),
+    (("h",), " h"),
+    (("kg",), " kg"),
+)
+TYPE_FEATURE = "rec_type"
+_NO_PLURAL_ENDINGS = ("ance", "ence", "ing", "s")
+
+
+def _split_unit(name: str) -> tuple[list[str], str]:
+    tokens = name.removeprefix("f_").split("_")
+    for ending, unit in _UNITS:
+        if len(tokens) > len(ending) and tuple(tokens[-len(ending) :]) == ending:
+            return tokens[: -len(ending)], unit
+    return tokens, ""
+
+
+def feature_label(name: str) -> str:
+    """A feature column as words: ``f_supplier_otd_pct`` → ``supplier on-time delivery``."""
+    if name == TYPE_FEATURE:
+        return "recommendation type"
+    tokens, _unit = _split_unit(name)
+    words: list[str] = []
+    i = 0
+    while i < len(tokens):
+        pair = tuple(tokens[i : i + 2])
+        if pair in _PHRASES:
+            words.append(_PHRASES[pair])  # type: ignore[index]
+            i += 2
+            continue
+        words.append(_WORDS.get(tokens[i].lower(), tokens[i]))
+        i += 1
+    return " ".join(w for w in words if w)
+
+
+def feature_unit(name: str) -> str:
+    """The unit implied by a feature name's ending (``"%"``, ``" days"``, ``""``…)."""
+    return "" if name == TYPE_FEATURE else _split_unit(name)[1]
+
+
+def type_label(rec_type: str, *, plural: bool = False) -> str:
+    """``stockout_risk`` → ``stockout risk`` (``stockout risks`` when plural)."""
+    words = str(rec_type).replace("_", " ")
+    if not plural:
+        return words
+    if words.endswith(_NO_PLURAL_ENDINGS):
+        return words + " recommendations"
+    return words + "s"
+
+
+def format_number(x: float) -> str:
+    """A short planner-friendly number: 2.1, 11.4, 62, 1,250, 0.042."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    ax = abs(x)
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 100:
+        return f"{x:.0f}"
+    if ax >= 1:
+        text = f"{x:.1f}"
+        return text[:-2] if text.endswith(".0") and ax >= 10 else text
+    if ax == 0:
+        return "0"
+    return f"{x:.2g}"
+
+
+def format_value(name: str, value: Any, *, pct_fraction: bool = False) -> str:
+    """A raw snapshot value in the feature's unit (``62%``, ``2.1``, ``A``); ``n/a`` if missing.
+
+    ``pct_fraction`` says a ``*_pct`` column holds fractions (0.62), shown ×100.
+    """
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, str):
+        return value.replace("_", " ") if name == TYPE_FEATURE else value
+    x = float(value)
+    unit = feature_unit(name)
+    if unit == "%":
+        x = x * 100 if pct_fraction else x
+        return (f"{x:.0f}" if abs(x) >= 10 else format_number(x)) + "%"
+    if unit == " USD":
+        return "$" + format_number(x)
+    return format_number(x) + unit
+
+
+def peer_positions(recommendations: pd.DataFrame, rec_type: str, site: Any) -> np.ndarray:
+    """Row positions of recommendations with the same ``rec_type`` and ``site``."""
+    rt = recommendations["rec_type"]
+    st = recommendations["site"]
+    same_type = (rt == rec_type).to_numpy(dtype=bool, na_value=False)
+    if site is None or site is pd.NA:
+        same_site = st.isna().to_numpy()
+    else:
+        same_site = (st == site).to_numpy(dtype=bool, na_value=False)
+    return np.flatnonzero(same_type & same_site)
+
+
+def typical_values(
+    recommendations: pd.DataFrame, rec: pd.Series, features: Sequence[str]
+) -> pd.DataFrame:
+    """Each feature's typical value among recommendations of the rec's type at its site.
+
+    Parameters
+    ----------
+    recommendations : pd.DataFrame
+        The log (``rec_type``, ``site`` and the ``features`` columns); read only.
+    rec : pd.Series
+        The recommendation (one row of ``recommendations``).
+    features : sequence of str
+        Columns to describe; ``rec_type`` is described as itself.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per feature: ``feature``, ``value`` (raw), ``typical`` (median; most
+        common value for text), ``percentile`` (share of peers at or below the value,
+        0–100; NaN for text or missing), ``n_peers``, ``pct_fraction``.
+    """
+    pos = peer_positions(recommendations, rec["rec_type"], rec["site"])
+    rows = []
+    for f in features:
+        value = rec[f] if f in rec.index else None
+        if f == TYPE_FEATURE:
+            rows.append((f, str(value), str(value), float("nan"), len(pos), False))
+            continue
+        col = recommendations[f]
+        if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):
+            peers = col.iloc[pos].dropna()
+            counts = peers.astype("string").value_counts().sort_index()
+            # Most common value; ties go to the first name, so the answer is deterministic.
+            typical = (
+                str(counts.sort_values(ascending=False, kind="stable").index[0])
+                if len(counts)
+                else None
+            )
+            raw = None if value is None or pd.isna(value) else str(value)
+            rows.append((f, raw, typical, float("nan"), len(peers), False))
+            continue
+        vals = col.iloc[pos].to_numpy(dtype="float64", na_value=np.nan)
+        vals = vals[np.isfinite(vals)]
+        x = float(value) if value is not None and pd.notna(value) else float("nan")
+        if len(vals):
+            typical = float(np.median(vals))
+            pct = float(np.mean(vals <= x) * 100) if math.isfinite(x) else float("nan")
+            frac = f.endswith("_pct") and float(np.max(np.abs(vals))) <= 1.0
+        else:
+            typical, pct, frac = float("nan"), float("nan"), False
+        rows.append((f, x, typical, pct, len(vals), bool(frac)))
+    return pd.DataFrame(
+        rows, columns=["feature", "value", "typical", "percentile", "n_peers", "pct_fraction"]
+    )
+
+
+def _driver_phrase(row: pd.Series, typical_prefix: str) -> str:
+    name = str(row["feature"])
+    frac = bool(row.get("pct_fraction", False))
+    value = format_value(name, row["value"], pct_fraction=frac)
+    typical = format_value(name, row["typical"], pct_fraction=frac)
+    return f"{feature_label(name)} is {value} ({typical_prefix}{typical})"
+
+
+def _pick(drivers: pd.DataFrame, *, sign: int) -> pd.DataFrame:
+    """The one or two contributions that carry the push in direction ``sign``."""
+    shap = drivers["shap"].to_numpy(dtype="float64")
+    names = drivers["feature"].to_numpy(dtype=object)
+    cand = np.flatnonzero((np.sign(shap) == sign) & (names != TYPE_FEATURE))
+    if len(cand) == 0:
+        return drivers.iloc[:0]
+    cand = cand[np.argsort(-np.abs(shap[cand]), kind="stable")]
+    top = abs(shap[cand[0]])
+    # Name the runner-up only if it carries a real share of the push.
+    keep = cand[:1] if len(cand) < 2 or abs(shap[cand[1]]) < 0.25 * top else cand[:2]
+    return drivers.iloc[keep]
+
+
+def explain_sentence(
+    contributions: pd.DataFrame,
+    *,
+    rec_type: str,
+    site: Any,
+    prediction: float,
+    base_value: float,
+) -> str:
+    """One or two sentences naming the drivers, in the planner's units.
+
+    Parameters
+    ----------
+    contributions : pd.DataFrame
+        ``feature``, ``value``, ``typical``, ``shap`` (and optionally ``pct_fraction``).
+    rec_type, site
+        Where "typical" comes from (same type and site).
+    prediction, base_value : float
+        The surrogate's output for this rec and on average, in the model's units.
+
+    Examples
+    --------
+    "Fired mainly because days of cover is 2.1 (typical for P100 stockout risks: 11.4)
+    and supplier on-time delivery is 62% (typical: 81%)."
+    """
+    if contributions.empty:
+        return "No feature snapshot to explain this recommendation."
+    where = f"{site} " if site is not None and site is not pd.NA else ""
+    first_prefix = f"typical for {where}{type_label(rec_type, plural=True)}: "
+    up = prediction >= base_value
+    main = _pick(contributions, sign=1 if up else -1)
+    other = _pick(contributions, sign=-1 if up else 1)
+    if main.empty:
+        return (
+            f"The model output ({format_number(prediction)}) is about what is typical for "
+            f"{type_label(rec_type, plural=True)} ({format_number(base_value)}); no single "
+            "driver stands out."
+        )
+    phrases = [
+        _driver_phrase(row, first_prefix if i == 0 else "typical: ")
+        for i, (_, row) in enumerate(main.iterrows())
+    ]
+    lead = (
+        "Fired mainly because "
+        if up
+        else (
+            f"Scored below a typical {type_label(rec_type)} ({format_number(prediction)} vs "
+            f"{format_number(base_value)}) mainly because "
+        )
+    )
+    text = lead + " and ".join(phrases) + "."
+    if not other.empty:
+        top_main = abs(float(main["shap"].iloc[0]))
+        row = other.iloc[0]
+        if abs(float(row["shap"])) >= 0.25 * top_main:
+            label = "Holding it back: " if up else "Pushing it up: "
+            text += " " + label + _driver_phrase(row, "typical: ") + "."
+    return text
