@@ -15,7 +15,8 @@ check fails, else lacks data when any check lacks data, else passes.
    data for each KPI. Targets count only once someone saved them (setting
    ``kpi_targets``): the practitioners' figures the Baseline page starts from are a
    suggestion nobody in the organisation has agreed to, and undefined success is the
-   failure pattern this gate is about.
+   failure pattern this gate is about. Once targets are saved, a default left untouched
+   counts as accepted; a target cleared (None) does not.
 5. **Operational context** (soft): the top candidate rules are reviewed (adopted or
    dismissed) and at least one documented (adopted) rule exists.
 """
@@ -30,6 +31,7 @@ import pandas as pd
 
 from analytics import health
 from analytics.owners import resolve_owners
+from analytics.targets import resolve_targets
 
 PASS, FAIL, NO_DATA = "pass", "fail", "not enough data"
 PIPELINE_TARGET_MIN = health.PIPELINE_TARGET_H * 60
@@ -147,7 +149,8 @@ def _detection_check(recommendations: pd.DataFrame) -> dict[str, Any]:
             n=len(recs),
         )
     minutes = (recs["created_at"] - recs["signal_at"]).dt.total_seconds() / 60
-    p90 = float(minutes.quantile(0.9))
+    # Timestamps are exact to the microsecond: compare at that grain, not float noise.
+    p90 = round(float(minutes.quantile(0.9)), 6)
     status = PASS if p90 <= PIPELINE_TARGET_MIN else FAIL
     return _check(
         "detection latency p90",
@@ -201,13 +204,13 @@ def override_logging_gate(decisions: pd.DataFrame) -> dict[str, Any]:
     )
 
 
-# KPI -> (what its baseline needs, how a saved target key is recognised)
+# The KPIs with a practitioners' target: (label, what its baseline needs, target key).
 _KPI_BASELINES: tuple[tuple[str, str, str], ...] = (
-    ("decision latency", "decisions", "decision_latency"),
-    ("detection latency", "recommendations", "detection_latency"),
+    ("decision latency", "decisions", "decision_latency_median_h"),
+    ("detection latency", "recommendations", "detection_latency_median_h"),
     ("OTIF", "orders", "otif"),
-    ("expedite % of COGS", "kpi_expedite", "expedite"),
-    ("stockouts per month", "kpi_stockouts", "stockout"),
+    ("expedite % of COGS", "kpi_expedite", "expedite_pct_cogs"),
+    ("stockouts per month", "kpi_stockouts", "stockouts_per_month"),
 )
 
 
@@ -238,28 +241,28 @@ def success_criteria_gate(
 ) -> dict[str, Any]:
     """Gate 4: targets saved (``kpi_targets``) and a baseline with data for each KPI."""
     checks: list[dict[str, Any]] = []
-    targets = dict(kpi_targets or {})
-    set_keys = sorted(k for k, v in targets.items() if v is not None)
-    if not set_keys:
+    if kpi_targets is None:
         checks.append(
             _check(
                 "targets set",
                 FAIL,
                 "no KPI targets saved: the practitioners' figures shown by default are not "
-                "counted as agreed — an admin saves targets on the Baseline page",
+                "counted as agreed — save targets on the Baseline page",
             )
         )
     else:
-        lacking = [
-            label for label, _, stem in _KPI_BASELINES if not any(stem in k for k in set_keys)
-        ]
+        resolved = resolve_targets(kpi_targets)
+        targets = {label: resolved.get(key) for label, _, key in _KPI_BASELINES}
+        lacking = [label for label, value in targets.items() if value is None]
         checks.append(
             _check(
                 "targets set",
                 FAIL if lacking else PASS,
-                (f"no saved target for {', '.join(lacking)}; " if lacking else "")
-                + f"saved: {', '.join(set_keys)}",
-                saved=set_keys,
+                f"no target for {', '.join(lacking)} (cleared)"
+                if lacking
+                else "targets saved for every KPI: "
+                + ", ".join(f"{label} {value:g}" for label, value in targets.items()),
+                targets=targets,
             )
         )
     if frames.recommendations.empty:

@@ -149,7 +149,7 @@ def period_start(times: pd.Series, freq: str) -> pd.Series:
     """Start (UTC midnight) of the ISO week (``"week"``, Monday) or month (``"month"``) of each time."""
     naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
     if freq == "week":
-        start = naive.dt.normalize() - pd.to_timedelta(naive.dt.weekday, unit="D")
+        start = naive.dt.normalize() - pd.to_timedelta(naive.dt.day_of_week, unit="D")
     elif freq == "month":
         start = naive.dt.to_period("M").dt.start_time
     else:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, and_
 from sqlalchemy.engine import Connection
@@ -109,19 +110,15 @@ def make_entry(
 
 
 def owner_row_hash(entry: OwnerEntry) -> int:
-    """The loader's ``row_hash`` for this row: typed exactly as ``store.validate`` types a file row."""
-    frame = pd.DataFrame(
-        {
-            "rec_type": pd.array([entry.rec_type], dtype="string"),
-            "site": pd.array([entry.site], dtype="string"),
-            "owner": pd.array([entry.owner], dtype="string"),
-            "escalation_to": pd.array([entry.escalation_to], dtype="string"),
-            "sla_hours": pd.array(
-                [math.nan if entry.sla_hours is None else entry.sla_hours], dtype="float64"
-            ),
-        }
-    )
-    return int(row_hashes(frame, OWNERS).iloc[0])
+    """The loader's ``row_hash`` for this row: typed as ``store.validate`` types a file row
+    (trimmed text, None when empty; ``sla_hours`` float64)."""
+    text = {
+        c: pd.Series([getattr(entry, c)], dtype=object)
+        for c in ("rec_type", "site", "owner", "escalation_to")
+    }
+    sla = math.nan if entry.sla_hours is None else entry.sla_hours
+    frame = pd.DataFrame({**text, "sla_hours": pd.Series([sla], dtype="float64")})
+    return int(np.asarray(row_hashes(frame, OWNERS))[0])
 
 
 def _stored(conn: Connection, key: tuple[str, str]) -> dict[str, Any] | None:
