@@ -28,20 +28,32 @@ class BundleError(ValueError):
 class RawTable:
     name: str
     source: str  # file name (or workbook!sheet) for reports
-    frame: pd.DataFrame  # every column as str, "" for an empty cell
+    table: pa.Table  # every column text, "" for an empty cell
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
 
 
-def _csv_bytes_to_frame(data: bytes, source: str) -> pd.DataFrame:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if not data.strip():
-        return pd.DataFrame()
+def _from_frame(frame: pd.DataFrame) -> pa.Table:
+    frame = frame.fillna("").astype(str)
+    return pa.table({str(c): pa.array(frame[c].tolist(), type=pa.string()) for c in frame.columns})
+
+
+def _csv_bytes_to_frame(data: bytes | Path, source: str) -> pa.Table:
+    def stream() -> io.BytesIO | pa.NativeFile:
+        return pa.memory_map(str(data)) if isinstance(data, Path) else io.BytesIO(data)
+
+    size = data.stat().st_size if isinstance(data, Path) else len(data.strip())
+    if size == 0:
+        return pa.table({})
     try:
         # Read the header first so every column can be declared a string: no type
         # inference means "0012" stays "0012" and "abc" in a number column is seen.
-        header = pacsv.open_csv(io.BytesIO(data)).schema.names
+        # (Arrow skips a UTF-8 byte-order mark.)
+        header = pacsv.open_csv(stream()).schema.names
         table = pacsv.read_csv(
-            io.BytesIO(data),
+            stream(),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
                 strings_can_be_null=False,
@@ -50,8 +62,7 @@ def _csv_bytes_to_frame(data: bytes, source: str) -> pd.DataFrame:
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise BundleError(f"{source}: not a readable UTF-8 CSV file ({exc})") from exc
-    frame = table.to_pandas()
-    return frame.astype(str) if len(frame.columns) else frame
+    return table
 
 
 def _table_name(filename: str) -> str | None:
@@ -62,7 +73,7 @@ def _table_name(filename: str) -> str | None:
     return stem if stem in TABLE_ORDER else None
 
 
-def _from_files(files: dict[str, bytes]) -> dict[str, RawTable]:
+def _from_files(files: dict[str, bytes | Path]) -> dict[str, RawTable]:
     tables: dict[str, RawTable] = {}
     for filename, data in sorted(files.items()):
         name = _table_name(filename)
@@ -86,7 +97,7 @@ def _from_xlsx(data: bytes, source: str) -> dict[str, RawTable]:
     tables: dict[str, RawTable] = {}
     for sheet, frame in sheets.items():
         if sheet in TABLE_ORDER:
-            tables[sheet] = RawTable(sheet, f"{Path(source).name}!{sheet}", frame.astype(str))
+            tables[sheet] = RawTable(sheet, f"{Path(source).name}!{sheet}", _from_frame(frame))
     return tables
 
 
@@ -144,7 +155,7 @@ def read_bundle(source: str | Path | dict[str, bytes]) -> dict[str, RawTable]:
         path = Path(source)
         label = str(path)
         if path.is_dir():
-            tables = _from_files({p.name: p.read_bytes() for p in sorted(path.glob("*.csv"))})
+            tables = _from_files({p.name: p for p in sorted(path.glob("*.csv"))})
         elif path.suffix.lower() == ".zip" and path.is_file():
             tables = _from_zip(path.read_bytes(), path.name)
         elif path.suffix.lower() == ".xlsx" and path.is_file():

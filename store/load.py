@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
@@ -24,9 +25,9 @@ from store.audit import record_event, utcnow
 from store.bundle import RawTable, read_bundle
 from store.db import bump_versions
 from store.models import ImportBatch
-from store.schema import TABLES, TableSpec
+from store.schema import RECOMMENDATIONS, TABLES, TableSpec
 from store.sqlio import bulk_insert, read_sql_frame
-from store.validate import Parsed, _json_column, key_text, parse_table, row_hashes
+from store.validate import Parsed, Problems, key_text, parse_table, row_hashes
 
 
 @dataclass
@@ -53,97 +54,98 @@ class _Checked:
     spec: TableSpec
     raw: RawTable
     parsed: Parsed
-    bad: pd.Series  # bool per row
+    keys: np.ndarray  # key text per row
+    bad: np.ndarray  # bool per row
     problems: pd.DataFrame  # _idx, column, reason
-    new: pd.Series  # bool per row: good and not stored yet
+    new: np.ndarray  # bool per row: good and not stored yet
     unchanged: int = 0
 
 
-def _add(
-    problems: list[pd.DataFrame], mask: pd.Series, column: str | None, reason: str | pd.Series
-) -> None:
-    mask = mask.fillna(False).astype(bool)
-    if mask.any():
-        idx = mask.index[mask.to_numpy()]
-        reasons = reason.loc[idx].to_numpy() if isinstance(reason, pd.Series) else reason
-        problems.append(pd.DataFrame({"_idx": idx, "column": column, "reason": reasons}))
-
-
-def _stored(conn: Connection, spec: TableSpec, extra_cols: tuple[str, ...] = ()) -> pd.DataFrame:
-    cols = list(spec.key) + ["row_hash", "batch_id"] + [c for c in extra_cols if c not in spec.key]
-    df = read_sql_frame(conn, spec, cols)
-    df["_key"] = key_text(df, spec.key) if len(df) else pd.Series(dtype=object)
-    return df
+def _stored(conn: Connection, spec: TableSpec, columns: list[str]) -> pd.DataFrame:
+    return read_sql_frame(conn, spec, columns)
 
 
 def _check_table(
     conn: Connection, spec: TableSpec, raw: RawTable, tz: str, checked: dict[str, _Checked]
 ) -> _Checked:
-    parsed = parse_table(raw.frame, spec, tz=tz)
+    parsed = parse_table(raw.table, spec, tz=tz)
     frame = parsed.frame
-    problems = [parsed.problems]
+    probs = Problems()
     keys = key_text(frame, spec.key)
 
     if spec.name == "recommendations":
-        _add(
-            problems,
-            frame["created_at"] < frame["signal_at"],
+        probs.add(
+            (frame["created_at"] < frame["signal_at"]).to_numpy(),
             "created_at",
             "created_at is before signal_at",
         )
 
-    first_line = frame["_line"].groupby(keys.to_numpy()).transform("min")
-    dup = keys.duplicated(keep="first")
-    _add(
-        problems,
-        dup,
-        spec.key[-1] if len(spec.key) == 1 else None,
-        "duplicate key: first given at row " + first_line.astype(str),
-    )
-
-    if spec.depends_on:
-        _check_references(
-            conn,
-            frame,
-            problems,
-            checked["recommendations"] if "recommendations" in checked else None,
+    key_series = pd.Series(keys, dtype=object)
+    dup = key_series.duplicated(keep="first").to_numpy()
+    if dup.any():
+        first_line = pd.Series(frame["_line"].to_numpy()).groupby(keys).transform("min").to_numpy()
+        probs.add(
+            dup,
+            spec.key[0] if len(spec.key) == 1 else None,
+            "duplicate key: first given at row ",
+            first_line,
+            quote=False,
         )
 
-    all_problems = pd.concat(problems, ignore_index=True)
-    bad = pd.Series(False, index=frame.index)
-    bad[all_problems["_idx"].unique()] = True
+    if spec.depends_on:
+        _check_references(conn, frame, probs, checked.get("recommendations"))
+
+    all_problems = pd.concat([parsed.problems, probs.frame()], ignore_index=True)
+    bad = np.zeros(len(frame), dtype=bool)
+    bad[all_problems["_idx"].to_numpy(dtype="int64")] = True
 
     # Compare the good rows with what is stored under the same key.
     hashes = row_hashes(frame, spec)
     frame["row_hash"] = hashes
-    stored = _stored(conn, spec)
+    stored = _stored(conn, spec, list(spec.key) + ["row_hash", "batch_id"])
     new = ~bad
     unchanged = 0
     if len(stored):
-        lookup = stored.drop_duplicates("_key").set_index("_key")
-        stored_hash = keys.map(lookup["row_hash"])
-        present = stored_hash.notna() & ~bad
-        same = present & (stored_hash == hashes)
+        stored_keys = pd.Index(key_text(stored, spec.key))
+        pos = stored_keys.get_indexer(keys)
+        present = (pos >= 0) & ~bad
+        stored_hash = stored["row_hash"].to_numpy(dtype="int64", na_value=0)
+        same = present & (stored_hash[pos] == hashes)
         conflict = present & ~same
-        batch = keys.map(lookup["batch_id"]).astype("object")
-        where = batch.map(lambda b: f"import batch {int(b)}" if pd.notna(b) else "the workbench")
-        reason = (
-            "conflicts with the stored row (from "
-            + where.astype(str)
-            + "); stored rows are never overwritten"
-        )
-        conflict_df: list[pd.DataFrame] = []
-        _add(conflict_df, conflict, None, reason)
-        if conflict_df:
-            all_problems = pd.concat([all_problems, *conflict_df], ignore_index=True)
+        if conflict.any():
+            batch = stored["batch_id"].to_numpy(dtype="float64", na_value=np.nan)[pos]
+            where = np.where(
+                np.isnan(batch),
+                "the workbench",
+                "import batch " + np.nan_to_num(batch).astype("int64").astype(str),
+            )
+            conflict_probs = Problems()
+            conflict_probs.add(
+                conflict,
+                None,
+                "conflicts with the stored row (from ",
+                where,
+                quote=False,
+                suffix="); stored rows are never overwritten",
+            )
+            all_problems = pd.concat([all_problems, conflict_probs.frame()], ignore_index=True)
             bad |= conflict
         unchanged = int(same.sum())
         new = ~bad & ~present
-    return _Checked(spec, raw, parsed, bad, all_problems, new, unchanged)
+    return _Checked(spec, raw, parsed, keys, bad, all_problems, new, unchanged)
+
+
+_NAT = np.iinfo("int64").min
+
+
+def _micros(values: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 microseconds (NaT as the int64 minimum), without Python objects."""
+    naive = pd.Series(values).astype("datetime64[us, UTC]").dt.tz_localize(None)
+    return naive.to_numpy(dtype="datetime64[us]").view("int64")
 
 
 def _check_references(
-    conn: Connection, frame: pd.DataFrame, problems: list[pd.DataFrame], recs: _Checked | None
+    conn: Connection, frame: pd.DataFrame, probs: Problems, recs: _Checked | None
 ) -> None:
     """rec_id must name a recommendation that loads now or is stored; time order and
     ``final_qty`` rules that need the recommendation are checked here too."""
@@ -153,76 +155,80 @@ def _check_references(
     if recs is not None:
         rf = recs.parsed.frame
         parts.append(rf.loc[~recs.bad, rec_cols])
-        rejected = rf.loc[recs.bad, ["rec_id", "_line"]].dropna(subset=["rec_id"])
-        rejected_line = rejected.drop_duplicates("rec_id").set_index("rec_id")["_line"]
-    from store.schema import RECOMMENDATIONS
-
+        rej = rf.loc[recs.bad, ["rec_id", "_line"]].dropna(subset=["rec_id"])
+        rejected_line = rej.drop_duplicates("rec_id").set_index("rec_id")["_line"]
     stored = read_sql_frame(conn, RECOMMENDATIONS, rec_cols)
     if len(stored):
-        parts.append(stored)
+        parts.append(stored.assign(rec_id=stored["rec_id"].astype(object)))
     known = (
         pd.concat(parts, ignore_index=True).drop_duplicates("rec_id")
         if parts
-        else pd.DataFrame(columns=rec_cols)
+        else pd.DataFrame({c: pd.Series(dtype=object) for c in rec_cols})
     )
-    known = known.set_index("rec_id")
-    rec_id = frame["rec_id"]
-    has_id = rec_id.notna()
-    found = rec_id.isin(known.index)
-    dep_line = rec_id.map(rejected_line)
-    _add(
-        problems,
-        has_id & ~found & dep_line.notna(),
+    index = pd.Index(known["rec_id"].astype(object))
+    rec_id = frame["rec_id"].astype(object)
+    has_id = rec_id.notna().to_numpy()
+    pos = index.get_indexer(rec_id)
+    found = pos >= 0
+    dep_line = rec_id.map(rejected_line).to_numpy(dtype="float64", na_value=np.nan)
+    dependent = has_id & ~found & ~np.isnan(dep_line)
+    probs.add(
+        dependent,
         "rec_id",
-        "depends on rejected recommendations row " + dep_line.astype("Int64").astype(str),
+        "depends on rejected recommendations row ",
+        np.nan_to_num(dep_line).astype("int64"),
+        quote=False,
     )
-    _add(
-        problems,
-        has_id & ~found & dep_line.isna(),
+    probs.add(
+        has_id & ~found & np.isnan(dep_line),
         "rec_id",
-        "rec_id " + "'" + rec_id.astype(str) + "'" + " not found in recommendations",
+        "rec_id ",
+        rec_id.to_numpy(),
+        quote=True,
+        suffix=" not found in recommendations",
     )
-    created = rec_id.map(known["created_at"])
-    if "decided_at" in frame.columns:
-        _add(
-            problems,
-            found & (frame["decided_at"] < created),
-            "decided_at",
-            "decided_at is before the recommendation's created_at",
-        )
-        rec_qty = rec_id.map(known["recommended_qty"])
-        _add(
-            problems,
-            found & (frame["decision"] == "modified") & rec_qty.notna() & frame["final_qty"].isna(),
+    if "decided_at" in frame.columns and len(known):
+        created = _micros(known["created_at"])[np.where(found, pos, 0)]
+        decided = _micros(frame["decided_at"])
+        early = found & (decided != _NAT) & (created != _NAT) & (decided < created)
+        probs.add(early, "decided_at", "decided_at is before the recommendation's created_at")
+        rec_qty = known["recommended_qty"].to_numpy(dtype="float64", na_value=np.nan)[
+            np.where(found, pos, 0)
+        ]
+        modified = frame["decision"].to_numpy() == "modified"
+        probs.add(
+            found
+            & modified
+            & ~np.isnan(rec_qty)
+            & np.isnan(frame["final_qty"].to_numpy(dtype="float64")),
             "final_qty",
             "final_qty required for a modified decision when recommended_qty is set",
         )
 
 
-def _report_rows(c: _Checked, key_series: pd.Series) -> list[dict[str, Any]]:
+def _report_rows(c: _Checked) -> list[dict[str, Any]]:
     p = c.problems
     if p.empty:
         return []
-    lines = c.parsed.frame["_line"].to_numpy()[p["_idx"].to_numpy()]
-    keys = key_series.to_numpy()[p["_idx"].to_numpy()]
+    idx = p["_idx"].to_numpy(dtype="int64")
     out = pd.DataFrame(
         {
             "table": c.spec.name,
-            "row": lines.astype(int),
-            "key": [None if (k is None or k != k or k == "") else str(k) for k in keys],
-            "column": p["column"].to_numpy(),
+            "row": c.parsed.frame["_line"].to_numpy()[idx],
+            "key": c.keys[idx],
+            "column": p["column"].to_numpy(dtype=object),
             "reason": p["reason"].astype(str).to_numpy(),
         }
     ).sort_values(["row", "column"], na_position="first", kind="stable")
     return [
         {
-            "table": r[0],
-            "row": int(r[1]),
-            "key": r[2],
-            "column": (r[3] if isinstance(r[3], str) else None),
-            "reason": r[4],
+            "table": t,
+            "row": int(r),
+            "key": (k or None),
+            "column": (col if isinstance(col, str) else None),
+            "reason": reason,
         }
-        for r in out.itertuples(index=False, name=None)
+        for t, r, k, col, reason in out.itertuples(index=False, name=None)
     ]
 
 
@@ -261,7 +267,7 @@ def load_bundle(
     who = loaded_by or getpass.getuser()
     notify = progress or (lambda _msg, _frac: None)
     raws = read_bundle(source)
-    report = LoadReport(files={r.source: len(r.frame) for r in raws.values()})
+    report = LoadReport(files={r.source: r.num_rows for r in raws.values()})
     started = utcnow()
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
@@ -273,7 +279,7 @@ def load_bundle(
             checked[name] = _check_table(conn, TABLES[name], raw, tz, checked)
             report.naive_timestamps.update(checked[name].parsed.naive_timestamps)
         for name, c in checked.items():
-            report.rejected.extend(_report_rows(c, key_text(c.parsed.frame, c.spec.key)))
+            report.rejected.extend(_report_rows(c))
             report.unchanged[name] = c.unchanged
             report.loaded[name] = int(c.new.sum())
         if strict and report.rejected:
@@ -344,36 +350,35 @@ def _quarantine(conn: Connection, c: _Checked, batch_id: int) -> None:
     p = c.problems
     if p.empty:
         return
-    idx = p["_idx"].to_numpy()
-    raw = c.raw.frame.reset_index(drop=True)
-    raw_json = _json_column(raw.iloc[np.unique(idx)])
-    keys = key_text(c.parsed.frame, c.spec.key)
-    rows = pd.DataFrame(
+    idx = p["_idx"].to_numpy(dtype="int64")
+    rows_idx = np.unique(idx)
+    raw_rows = c.raw.table.take(pa.array(rows_idx)).to_pandas()
+    raw_json = dict(
+        zip(
+            rows_idx.tolist(),
+            raw_rows.to_json(orient="records", lines=True).splitlines(),
+            strict=True,
+        )
+    )
+    lines = c.parsed.frame["_line"].to_numpy()
+    params = [
         {
             "batch_id": batch_id,
             "table_name": c.spec.name,
-            "row_number": c.parsed.frame["_line"].to_numpy()[idx],
-            "row_key": keys.to_numpy()[idx],
-            "column_name": p["column"].to_numpy(),
-            "reason": p["reason"].astype(str).to_numpy(),
-            "raw": raw_json.reindex(idx).to_numpy(),
+            "row_number": int(lines[i]),
+            "row_key": c.keys[i] or None,
+            "column_name": col if isinstance(col, str) else None,
+            "reason": str(reason),
+            "raw": raw_json[int(i)],
         }
-    )
-    rows["row_key"] = rows["row_key"].where(rows["row_key"].astype(str) != "", None)
+        for i, col, reason in zip(
+            idx.tolist(), p["column"].tolist(), p["reason"].tolist(), strict=True
+        )
+    ]
     conn.execute(
         text(
             "INSERT INTO quarantine (batch_id, table_name, row_number, row_key, column_name, reason, raw) "
             "VALUES (:batch_id, :table_name, :row_number, :row_key, :column_name, :reason, :raw)"
         ),
-        [
-            {
-                k: (
-                    None
-                    if isinstance(v, float) and v != v
-                    else (int(v) if isinstance(v, np.integer) else v)
-                )
-                for k, v in r.items()
-            }
-            for r in rows.to_dict("records")
-        ],
+        params,
     )

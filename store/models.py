@@ -11,20 +11,54 @@ Timestamps are stored in UTC (``TIMESTAMP WITH TIME ZONE`` on PostgreSQL).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import BigInteger, Column, DateTime, Text
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-def _ts(nullable: bool = True, index: bool = False) -> Column:
-    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+
+class UTCDateTime(TypeDecorator):
+    """A UTC instant: ``TIMESTAMP WITH TIME ZONE`` on PostgreSQL; on SQLite, which has no
+    time type, whole microseconds since 1970-01-01 UTC in an INTEGER — unambiguous, compact,
+    and read or written in bulk without formatting text. ORM and Core code see aware datetimes."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):  # type: ignore[no-untyped-def]
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return (value - _EPOCH) // timedelta(microseconds=1)
+        return value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return _EPOCH + timedelta(microseconds=int(value))
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False, primary_key: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable, index=index, primary_key=primary_key)
 
 
 class Recommendation(SQLModel, table=True):
     __tablename__ = "recommendations"
     rec_id: str = Field(primary_key=True)
-    rec_type: str = Field(index=True)
+    rec_type: str
     signal_at: datetime = Field(sa_column=_ts(nullable=False))
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     site: str
@@ -93,7 +127,7 @@ class Order(SQLModel, table=True):
 
 class KpiPeriod(SQLModel, table=True):
     __tablename__ = "kpi_periods"
-    period_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    period_start: datetime = Field(sa_column=_ts(nullable=False, primary_key=True))
     site: str = Field(primary_key=True)
     cogs_usd: float | None = None
     expedite_usd: float | None = None

@@ -23,11 +23,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
 from sqlalchemy import Engine, text
 
 from store.db import REPO_ROOT, data_versions, sqlite_path
 from store.schema import DECISIONS, TABLES, TableSpec
 from store.sqlio import read_sql_frame
+from store.validate import parse_numbers
 
 _memo: dict[tuple[str, str, int], pd.DataFrame] = {}
 _memo_lock = threading.Lock()
@@ -63,18 +67,28 @@ def snapshot_dir(engine: Engine) -> Path:
 
 
 def _expand_features(df: pd.DataFrame) -> pd.DataFrame:
+    """One column per ``f_*`` feature from the stored JSON text: numbers where every
+    value of the feature is a number, else categories (the raw text a planner knows)."""
     features = df.pop("features")
-    if features.isna().all():
+    present = features.notna().to_numpy()
+    if not present.any():
         return df
-    lines = features.fillna("{}").astype(str)
-    parsed = pd.read_json(io.StringIO("\n".join(lines.tolist())), lines=True, dtype=False)
-    parsed.index = df.index
-    for name in sorted(parsed.columns):
-        col = parsed[name]
-        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            df[name] = col.astype("float64")
+    lines = features.where(features.notna(), "{}").astype(object).tolist()
+    table = pajson.read_json(
+        io.BytesIO("\n".join(lines).encode("utf-8")),
+        parse_options=pajson.ParseOptions(unexpected_field_behavior="infer"),
+    )
+    for name in sorted(table.column_names):
+        text = table.column(name).combine_chunks()
+        if not pa.types.is_string(text.type):
+            text = pc.cast(text, pa.string())
+        values, bad = parse_numbers(pc.fill_null(text, ""))
+        if not bad.any():
+            df[name] = values
         else:
-            df[name] = col.astype("string").astype("category")
+            df[name] = pd.Series(
+                text.to_numpy(zero_copy_only=False), index=df.index, dtype="string"
+            ).astype("category")
     return df
 
 

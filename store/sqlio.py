@@ -30,31 +30,33 @@ def _kind(spec: TableSpec, name: str) -> str:
 def _to_db(values: pd.Series, kind: str, dialect: str) -> list:
     """One column as a list of driver-ready Python values (None for missing)."""
     if kind in ("timestamp", "date"):
-        arr = np.asarray(values.astype(TS_DTYPE).dt.tz_localize(None), dtype="datetime64[us]")
-        text = np.datetime_as_string(arr, unit="us").astype(object)
-        # SQLite keeps SQLAlchemy's own layout, so ORM reads of these rows work too.
-        text = np.char.replace(text.astype(str), "T", " ").astype(object)
+        arr = (
+            pd.Series(values).astype(TS_DTYPE).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        )
+        missing = np.isnat(arr)
         if dialect == "postgresql":
-            text = text + "+00:00"
-        text[np.isnat(arr)] = None
+            text = np.datetime_as_string(arr, unit="us").astype(object) + "+00:00"
+        else:
+            # SQLite: microseconds since the epoch (see store.models.UTCDateTime).
+            text = arr.view("int64").astype(object)
+        text[missing] = None
         return text.tolist()
-    if kind in ("float",):
-        out = values.astype("float64").to_numpy()
+    if kind == "float":
+        out = np.asarray(values, dtype="float64")
         if dialect == "sqlite":
             return out.tolist()  # SQLite stores NaN as NULL
         obj = out.astype(object)
         obj[np.isnan(out)] = None
         return obj.tolist()
     if kind in ("int", "meta_int", "bool"):
-        obj = values.astype(object)
-        return [
-            None
-            if v is pd.NA or v is None or (isinstance(v, float) and v != v)
-            else (bool(v) if kind == "bool" else int(v))
-            for v in obj.tolist()
-        ]
-    obj = values.astype(object)
-    return obj.where(values.notna(), None).tolist()
+        series = pd.Series(values)
+        obj = series.astype(object).to_numpy().copy()
+        obj[series.isna().to_numpy()] = None
+        if kind == "bool":
+            return [None if v is None else bool(v) for v in obj.tolist()]
+        return [None if v is None else int(v) for v in obj.tolist()]
+    obj = np.asarray(pd.Series(values, dtype=object).to_numpy(), dtype=object)
+    return obj.tolist()
 
 
 def bulk_insert(
@@ -99,11 +101,8 @@ def _select_expr(name: str, kind: str, dialect: str) -> str:
 
 def _from_db(values: list | np.ndarray, kind: str, dialect: str) -> pd.Series:
     if kind in ("timestamp", "date"):
-        if dialect == "postgresql":
-            return pd.to_datetime(pd.Series(values, dtype="Int64"), unit="us", utc=True).astype(
-                TS_DTYPE
-            )
-        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601").astype(
+        # Both dialects select microseconds since the epoch (see _select_expr).
+        return pd.to_datetime(pd.Series(values, dtype="Int64"), unit="us", utc=True).astype(
             TS_DTYPE
         )
     if kind == "float":

@@ -1,262 +1,317 @@
 """Checking one raw table against the contract, column by column, vectorised.
 
-``parse_table`` turns a text table into typed columns and a list of problems.
-A value that cannot be read is a problem, never a silent NaN. Checks that need
+``parse_table`` turns a text table (every cell a string, as written in the file)
+into typed columns and a list of problems. A value that cannot be read is a
+problem, never a silent NaN. The work is done with Arrow compute kernels on the
+text and numpy on the results, so a million rows take seconds. Checks that need
 another table (references, time order against the recommendation, conflicts
 with the store) live in ``store/load.py``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from store.schema import Column, TableSpec
 
-_OFFSET_RE = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
+NUMBER_RE = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+OFFSET_RE = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
+_TRUE = ["true", "1", "yes"]
+_FALSE = ["false", "0", "no"]
 TS_DTYPE = "datetime64[us, UTC]"
 
 
 @dataclass
 class Parsed:
-    """A table after column checks.
+    """A table after its column checks.
 
-    ``frame`` has the spec's columns typed (see ``store/schema.py``) plus
-    ``features`` / ``extra`` JSON text columns, and ``_line`` (the row's line in
-    the file: the header is line 1). ``problems`` has one row per problem:
-    ``_idx`` (index into frame), ``column``, ``reason``.
+    ``frame`` holds the spec's columns typed — text as object arrays (None when
+    empty), numbers float64, ``int`` as Int64, ``bool`` as boolean, timestamps
+    ``datetime64[us, UTC]`` — plus ``features`` / ``extra`` (JSON text or None)
+    and ``_line``, the row's line in the file (the header is line 1).
+    ``problems`` has one row per problem: ``_idx`` (position), ``column``, ``reason``.
     """
 
     frame: pd.DataFrame
     problems: pd.DataFrame
     naive_timestamps: dict[str, int] = field(default_factory=dict)
-    feature_kinds: dict[str, str] = field(default_factory=dict)
 
 
-class _Problems:
+class Problems:
+    """Collects (row positions, column, reason) triples without per-row Python for clean rows."""
+
     def __init__(self) -> None:
         self.parts: list[pd.DataFrame] = []
 
-    def add(self, mask: pd.Series, column: str | None, reason: str | pd.Series) -> None:
-        mask = mask.fillna(False).astype(bool)
+    def add(
+        self,
+        mask: np.ndarray | pd.Series,
+        column: str | None,
+        reason: str,
+        values: np.ndarray | None = None,
+        *,
+        quote: bool = True,
+        suffix: str = "",
+    ) -> None:
+        """Record ``reason`` for every row in ``mask``; with ``values``, append each row's
+        value (quoted and cut to 60 characters unless ``quote`` is false), then ``suffix``."""
+        mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
-        idx = mask.index[mask.to_numpy()]
-        reasons = reason.loc[idx].to_numpy() if isinstance(reason, pd.Series) else reason
+        idx = np.flatnonzero(mask)
+        if values is not None:
+            q = "'" if quote else ""
+            reasons = [
+                f"{reason}{q}{str(v)[:60]}{q}{suffix}"
+                for v in np.asarray(values, dtype=object)[idx]
+            ]
+        else:
+            reasons = [reason + suffix] * len(idx)
         self.parts.append(pd.DataFrame({"_idx": idx, "column": column, "reason": reasons}))
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
-            return pd.DataFrame({"_idx": pd.Series(dtype="int64"), "column": [], "reason": []})
+            return pd.DataFrame(
+                {
+                    "_idx": pd.Series(dtype="int64"),
+                    "column": pd.Series(dtype=object),
+                    "reason": pd.Series(dtype=object),
+                }
+            )
         return pd.concat(self.parts, ignore_index=True)
 
 
-def _quoted(values: pd.Series) -> pd.Series:
-    return "'" + values.str.slice(0, 60) + "'"
+def _bool(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def parse_timestamps(text: pd.Series, tz: str) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Parse ISO 8601 text; values without an offset are read in ``tz``.
+def _objects(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
 
-    Returns (UTC timestamps, unreadable mask, no-offset mask). Empty text is NaT
-    and in neither mask.
+
+def parse_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Parse trimmed decimal text; returns (float64 values, unreadable mask). Empty is NaN."""
+    empty = _bool(pc.equal(text, ""))
+    ok = pc.match_substring_regex(text, NUMBER_RE)
+    values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
+    out = values.to_numpy(zero_copy_only=False).astype("float64")
+    bad = ~empty & ~_bool(ok)
+    return out, bad
+
+
+def parse_timestamps(text: pa.Array, tz: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Parse trimmed ISO 8601 text; values without an offset are read in ``tz``.
+
+    Returns (UTC timestamps, unreadable mask, no-offset mask). Empty is NaT, in neither mask.
     """
-    s = text.str.strip()
-    empty = s == ""
-    has_offset = s.str.contains(_OFFSET_RE, regex=True)
-    out = pd.Series(pd.NaT, index=s.index, dtype=TS_DTYPE)
+    n = len(text)
+    empty = _bool(pc.equal(text, ""))
+    has_offset = _bool(pc.match_substring_regex(text, OFFSET_RE))
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
     aware = ~empty & has_offset
     if aware.any():
-        out[aware] = pd.to_datetime(s[aware], utc=True, format="ISO8601", errors="coerce").astype(
-            TS_DTYPE
-        )
+        sub = pd.Series(pd.arrays.ArrowStringArray(pc.filter(text, pa.array(aware))))
+        parsed = pd.to_datetime(sub, utc=True, format="ISO8601", errors="coerce")
+        out[aware] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     naive = ~empty & ~has_offset
     if naive.any():
-        local = pd.to_datetime(s[naive], format="ISO8601", errors="coerce")
-        localized = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert(
-            "UTC"
-        )
-        out[naive] = localized.astype(TS_DTYPE)
-    bad = ~empty & out.isna()
-    return out, bad, naive & ~bad
-
-
-def parse_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse decimal numbers; returns (float64 values, unreadable mask). Empty is NaN."""
-    s = text.str.strip()
-    empty = s == ""
-    values = pd.to_numeric(s.where(~empty, None), errors="coerce").astype("float64")
-    bad = ~empty & ~np.isfinite(values.fillna(0.0))
-    bad |= ~empty & values.isna()
-    return values.where(~bad), bad
+        sub = pd.Series(pd.arrays.ArrowStringArray(pc.filter(text, pa.array(naive))))
+        local = pd.to_datetime(sub, format="ISO8601", errors="coerce")
+        utc = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+        out[naive] = utc.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    bad = ~empty & np.isnat(out)
+    series = pd.Series(out).dt.tz_localize("UTC")
+    return series, bad, naive & ~bad
 
 
 def _check_column(
-    col: Column, text: pd.Series, tz: str, probs: _Problems, naive: dict[str, int], table: str
-) -> pd.Series:
-    stripped = text.str.strip()
-    empty = stripped == ""
+    col: Column, text: pa.Array, tz: str, probs: Problems, naive: dict[str, int], table: str
+) -> pd.Series | np.ndarray:
+    trimmed = pc.utf8_trim_whitespace(text)
+    empty = _bool(pc.equal(trimmed, ""))
     if col.required:
         probs.add(empty, col.name, "required value missing")
     if col.kind in ("timestamp", "date"):
-        values, bad, no_offset = parse_timestamps(text, tz)
-        probs.add(bad, col.name, "not an ISO 8601 timestamp: " + _quoted(stripped))
+        values, bad, no_offset = parse_timestamps(trimmed, tz)
+        probs.add(bad, col.name, "not an ISO 8601 timestamp: ", _objects(trimmed))
         if col.kind == "timestamp" and no_offset.any():
             naive[f"{table}.{col.name}"] = int(no_offset.sum())
-        if col.kind == "date":
-            values = values.dt.floor("D")
-        return values
+        return values.dt.floor("D") if col.kind == "date" else values
     if col.kind in ("float", "int"):
-        values, bad = parse_numbers(text)
-        probs.add(bad, col.name, "not a number: " + _quoted(stripped))
+        values, bad = parse_numbers(trimmed)
+        shown = (
+            _objects(trimmed)
+            if (bad.any() or col.min_value is not None or col.max_value is not None)
+            else None
+        )
+        probs.add(bad, col.name, "not a number: ", shown)
+        with np.errstate(invalid="ignore"):
+            if col.kind == "int":
+                probs.add(
+                    ~np.isnan(values) & (values != np.floor(values)),
+                    col.name,
+                    "not a whole number: ",
+                    shown,
+                )
+            if col.min_value is not None:
+                probs.add(
+                    values < col.min_value, col.name, f"must be >= {col.min_value:g}, got ", shown
+                )
+            if col.max_value is not None:
+                probs.add(
+                    values > col.max_value, col.name, f"must be <= {col.max_value:g}, got ", shown
+                )
         if col.kind == "int":
-            frac = values.notna() & (values != np.floor(values.fillna(0)))
-            probs.add(frac, col.name, "not a whole number: " + _quoted(stripped))
-        if col.min_value is not None:
-            probs.add(
-                values < col.min_value,
-                col.name,
-                f"must be >= {col.min_value:g}, got " + _quoted(stripped),
-            )
-        if col.max_value is not None:
-            probs.add(
-                values > col.max_value,
-                col.name,
-                f"must be <= {col.max_value:g}, got " + _quoted(stripped),
-            )
-        if col.kind == "int":
-            return values.round().astype("Int64")
+            ints = pd.array(np.round(np.nan_to_num(values)).astype("int64"), dtype="Int64")
+            ints[np.isnan(values)] = pd.NA
+            return ints
         return values
     if col.kind == "bool":
-        low = stripped.str.lower()
-        bad = ~empty & ~low.isin(_TRUE | _FALSE)
-        probs.add(bad, col.name, "not a boolean (true/false/1/0/yes/no): " + _quoted(stripped))
-        out = pd.Series(pd.NA, index=text.index, dtype="boolean")
-        out[low.isin(_TRUE)] = True
-        out[low.isin(_FALSE)] = False
+        low = pc.utf8_lower(trimmed)
+        is_true = _bool(pc.is_in(low, pa.array(_TRUE)))
+        is_false = _bool(pc.is_in(low, pa.array(_FALSE)))
+        probs.add(
+            ~empty & ~is_true & ~is_false,
+            col.name,
+            "not a boolean (true/false/1/0/yes/no): ",
+            _objects(trimmed),
+        )
+        out = pd.array(is_true, dtype="boolean")
+        out[~is_true & ~is_false] = pd.NA
         return out
     if col.kind == "enum":
-        bad = ~empty & ~stripped.isin(col.enum)
-        probs.add(bad, col.name, f"not one of {'|'.join(col.enum)}: " + _quoted(stripped))
-        return stripped.where(~empty & ~bad).astype("string")
-    if col.kind == "category":
-        # Codes are trimmed of surrounding spaces: "P100 " and "P100" are one site.
-        return stripped.where(~empty).astype("string")
-    # Free text (reasons, actions) is kept exactly as typed.
-    return text.where(~empty).astype("string")
+        ok = _bool(pc.is_in(trimmed, pa.array(list(col.enum))))
+        probs.add(~empty & ~ok, col.name, f"not one of {'|'.join(col.enum)}: ", _objects(trimmed))
+        out = _objects(trimmed)
+        out[empty | ~ok] = None
+        return out
+    # Codes are trimmed of surrounding spaces ("P100 " and "P100" are one site);
+    # free text (reasons, actions) is kept exactly as typed.
+    out = _objects(trimmed if col.kind == "category" else text)
+    out[empty] = None
+    return out
 
 
-def _json_column(frame: pd.DataFrame) -> pd.Series:
-    """One JSON object per row (missing values left out), built by pandas in C."""
-    if frame.shape[1] == 0 or frame.empty:
-        return pd.Series(None, index=frame.index, dtype="object")
-    lines = frame.to_json(orient="records", lines=True, date_format="iso").splitlines()
-    return pd.Series(lines, index=frame.index, dtype="object")
+def json_objects(table: pa.Table, names: list[str]) -> np.ndarray:
+    """One JSON object of the non-empty text cells per row (None when all are empty),
+    keys sorted, built with Arrow string kernels rather than per-row Python."""
+    n = table.num_rows
+    if not names or n == 0:
+        return np.full(n, None, dtype=object)
+    pieces = []
+    for name in sorted(names):
+        text = pc.utf8_trim_whitespace(table.column(name).combine_chunks())
+        esc = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
+        esc = pc.replace_substring_regex(esc, r"[\x00-\x1f]", " ")
+        key = name.replace("\\", "\\\\").replace('"', '\\"')
+        piece = pc.binary_join_element_wise(f'"{key}":"', esc, '"', "")
+        pieces.append(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), piece))
+    body = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")
+    out = _objects(pc.binary_join_element_wise("{", body, "}", ""))
+    out[out == "{}"] = None
+    return out
 
 
-def _feature_frame(raw: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
-    out: dict[str, pd.Series] = {}
-    kinds: dict[str, str] = {}
-    for name in names:
-        text = raw[name]
-        values, bad = parse_numbers(text)
-        if not bad.any():
-            out[name] = values
-            kinds[name] = "number"
-        else:
-            stripped = text.str.strip()
-            out[name] = stripped.where(stripped != "").astype(object)
-            kinds[name] = "string"
-    return pd.DataFrame(out, index=raw.index), kinds
-
-
-def parse_table(raw: pd.DataFrame, spec: TableSpec, *, tz: str = "UTC") -> Parsed:
+def parse_table(raw: pa.Table, spec: TableSpec, *, tz: str = "UTC") -> Parsed:
     """Check ``raw`` (all text) against ``spec`` and return typed columns and problems.
 
-    A required column missing from the file makes every row a problem. Columns
-    the contract does not name are kept (as JSON in ``extra``) and not checked.
+    A required column missing from the file makes every row a problem. ``f_*``
+    features are kept as JSON text (typed when read back); columns the contract
+    does not name are kept as JSON in ``extra`` and not checked.
     """
-    probs = _Problems()
+    probs = Problems()
     naive: dict[str, int] = {}
-    raw = raw.reset_index(drop=True)
-    typed: dict[str, pd.Series] = {}
-    present = set(raw.columns)
+    n = raw.num_rows
+    present = set(raw.column_names)
+    typed: dict[str, object] = {}
+    blank = pa.array([""] * n, type=pa.string())
     for col in spec.columns:
         if col.name in present:
             typed[col.name] = _check_column(
-                col, raw[col.name].astype(str), tz, probs, naive, spec.name
+                col, raw.column(col.name).combine_chunks(), tz, probs, naive, spec.name
             )
         else:
             if col.required:
                 probs.add(
-                    pd.Series(True, index=raw.index),
+                    np.ones(n, dtype=bool),
                     col.name,
                     f"required column {col.name!r} missing from the file",
                 )
-            typed[col.name] = _check_column(
-                col, pd.Series("", index=raw.index, dtype=str), tz, _Problems(), {}, spec.name
+            typed[col.name] = _check_column(col, blank, tz, Problems(), {}, spec.name)
+    frame = pd.DataFrame(
+        {
+            k: (
+                v
+                if not isinstance(v, np.ndarray) or v.dtype != object
+                else pd.Series(v, dtype=object)
             )
-    frame = pd.DataFrame(typed, index=raw.index)
-    known = set(spec.column_names)
-    feature_names = sorted(
-        c for c in raw.columns if spec.feature_prefix and c.startswith(spec.feature_prefix)
+            for k, v in typed.items()
+        }
     )
-    extra_names = [c for c in raw.columns if c not in known and c not in feature_names]
-    kinds: dict[str, str] = {}
+    known = set(spec.column_names)
+    features = sorted(
+        c for c in raw.column_names if spec.feature_prefix and c.startswith(spec.feature_prefix)
+    )
+    extra = [c for c in raw.column_names if c not in known and c not in features]
     if spec.feature_prefix is not None:
-        features, kinds = _feature_frame(raw, feature_names)
-        frame["features"] = _json_column(features) if feature_names else None
-    frame["extra"] = _json_column(raw[extra_names]) if extra_names else None
-    frame["_line"] = np.arange(2, len(raw) + 2, dtype="int64")
-    return Parsed(frame=frame, problems=probs.frame(), naive_timestamps=naive, feature_kinds=kinds)
+        frame["features"] = pd.Series(json_objects(raw, features), dtype=object)
+    frame["extra"] = pd.Series(json_objects(raw, extra), dtype=object)
+    frame["_line"] = np.arange(2, n + 2, dtype="int64")
+    return Parsed(frame=frame, problems=probs.frame(), naive_timestamps=naive)
 
 
-def key_text(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
-    """The row key as one readable string (``a|b`` for composite keys)."""
+def key_text(frame: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
+    """The row key as one readable string per row (``a|b`` for composite keys), object array."""
     parts = []
     for name in key:
         col = frame[name]
         if str(col.dtype).startswith("datetime64"):
-            text = col.dt.strftime("%Y-%m-%d").astype("string")
+            text = col.dt.strftime("%Y-%m-%d").astype(object)
         else:
-            text = col.astype("string")
-        parts.append(text.fillna(""))
+            text = col.astype(object)
+        parts.append(np.asarray(text.where(text.notna(), ""), dtype=object))
     out = parts[0]
     for part in parts[1:]:
         out = out + "|" + part
-    return out.astype(object)
+    return np.asarray(out, dtype=object)
 
 
-def row_hashes(frame: pd.DataFrame, spec: TableSpec) -> pd.Series:
-    """A 64-bit hash of each row's contract values (and feature snapshot), as int64.
+def row_hashes(frame: pd.DataFrame, spec: TableSpec) -> np.ndarray:
+    """A 64-bit hash of each row's contract values and feature snapshot, as int64.
 
     Two rows hash alike exactly when they say the same thing, however the text
-    was spelled (``1`` vs ``1.0``, another offset for the same instant).
-    Extra columns are not part of it: the contract ignores them.
+    was spelled (``1`` vs ``1.0``, another offset for the same instant). Extra
+    columns are not part of it: the contract ignores them.
     """
-    cols: dict[str, pd.Series] = {}
+    cols: dict[str, object] = {}
     for col in spec.columns:
         s = frame[col.name]
         if col.kind in ("timestamp", "date"):
-            naive = s.astype(TS_DTYPE).dt.tz_localize(None)
-            cols[col.name] = pd.Series(
-                np.asarray(naive, dtype="datetime64[us]").view("int64"), index=frame.index
+            cols[col.name] = (
+                pd.Series(s)
+                .astype(TS_DTYPE)
+                .dt.tz_localize(None)
+                .to_numpy(dtype="datetime64[us]")
+                .view("int64")
             )
         elif col.kind in ("float", "int", "bool"):
-            cols[col.name] = s.astype("float64").fillna(-1.2345e300)
+            cols[col.name] = pd.Series(s).astype("float64").fillna(-1.2345e300).to_numpy()
         else:
-            cols[col.name] = s.astype(object).where(s.notna(), "\x00").astype(str)
+            values = pd.Series(s, dtype=object)
+            cols[col.name] = values.where(values.notna(), "\x00").astype(object).to_numpy()
     if "features" in frame.columns:
-        f = frame["features"]
-        cols["features"] = f.where(f.notna(), "").astype(str)
-    hashed = pd.util.hash_pandas_object(pd.DataFrame(cols, index=frame.index), index=False)
-    return pd.Series(hashed.to_numpy(dtype="uint64").view("int64"), index=frame.index)
-
-
-def json_dumps_row(values: dict) -> str:
-    return json.dumps(values, default=str, ensure_ascii=False, sort_keys=True)
+        f = pd.Series(frame["features"], dtype=object)
+        cols["features"] = f.where(f.notna(), "").to_numpy()
+    combined = pd.DataFrame(
+        {
+            k: (pd.Series(v, dtype=object) if np.asarray(v).dtype == object else v)
+            for k, v in cols.items()
+        }
+    )
+    hashed = pd.util.hash_pandas_object(combined, index=False)
+    return hashed.to_numpy(dtype="uint64").view("int64")

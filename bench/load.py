@@ -1,0 +1,118 @@
+"""Load benchmark: our checked, atomic bulk load against pandas' ``DataFrame.to_sql``.
+
+    python bench/load.py --rows 1000000
+
+Generates (once, cached under bench/out/) a bundle of N recommendations with their
+decisions, then in fresh subprocesses, each into a new SQLite file:
+
+* ``load``   — ``store.load.load_bundle``: reads the CSVs, checks every row against the
+  contract, hashes rows for idempotence, bulk-inserts, records batch and audit event;
+* ``to_sql`` — the reference: ``pandas.read_csv`` of the same two files (not timed),
+  then ``DataFrame.to_sql`` of both frames (timed) — no checking at all.
+
+Prints wall time and peak RSS of each, and the ratio. Target: load ≥ 3× faster than
+to_sql, peak memory < 3 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def bundle_path(rows: int, seed: int) -> Path:
+    return REPO / "bench" / "out" / f"bundle-{rows}-s{seed}"
+
+
+def ensure_bundle(rows: int, seed: int) -> Path:
+    out = bundle_path(rows, seed)
+    if (out / "recommendations.csv").exists():
+        return out
+    from sample_data.generate import generate_bundle
+
+    t0 = time.perf_counter()
+    generate_bundle(out, rows=rows, seed=seed)
+    print(f"generated {rows:,}-recommendation bundle in {time.perf_counter() - t0:.1f} s -> {out}")
+    return out
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_load(bundle: Path, db: Path) -> dict:
+    from store.db import get_engine
+    from store.load import load_bundle
+
+    # Only recommendations and decisions, so both sides move the same rows.
+    sub = Path(tempfile.mkdtemp(prefix="wb-bench-"))
+    for name in ("recommendations.csv", "decisions.csv"):
+        (sub / name).symlink_to(bundle / name)
+    engine = get_engine(f"sqlite:///{db}")
+    t0 = time.perf_counter()
+    report = load_bundle(sub, engine=engine, loaded_by="bench")
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "peak_mb": _peak_mb(), "loaded": report.loaded,
+            "rejected": len(report.rejected)}
+
+
+def phase_to_sql(bundle: Path, db: Path) -> dict:
+    import pandas as pd
+    from sqlalchemy import create_engine
+
+    recs = pd.read_csv(bundle / "recommendations.csv")
+    decs = pd.read_csv(bundle / "decisions.csv")
+    engine = create_engine(f"sqlite:///{db}")
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        recs.to_sql("recommendations", conn, index=False)
+        decs.to_sql("decisions", conn, index=False)
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "peak_mb": _peak_mb(), "rows": len(recs) + len(decs)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--phase", choices=["load", "to_sql"], help=argparse.SUPPRESS)
+    parser.add_argument("--bundle", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        result = (phase_load if args.phase == "load" else phase_to_sql)(args.bundle, args.db)
+        print(json.dumps(result))
+        return
+
+    bundle = ensure_bundle(args.rows, args.seed)
+    n_dec = sum(1 for _ in open(bundle / "decisions.csv", encoding="utf-8")) - 1
+    print(f"bundle: {args.rows:,} recommendations, {n_dec:,} decisions ({bundle})")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for phase in ("load", "to_sql"):
+            db = Path(tmp) / f"{phase}.db"
+            out = subprocess.run(
+                [sys.executable, __file__, "--phase", phase, "--bundle", str(bundle), "--db", str(db)],
+                check=True, capture_output=True, text=True,
+            )
+            results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
+            size = db.stat().st_size / 1e6
+            print(f"{phase:7s} {results[phase]['seconds']:8.1f} s   peak RSS {results[phase]['peak_mb']:7.0f} MB"
+                  f"   db {size:,.0f} MB")
+    ours, ref = results["load"], results["to_sql"]
+    print(f"load: {ours['loaded']}, rejected rows: {ours['rejected']}")
+    print(f"ratio to_sql / load = {ref['seconds'] / ours['seconds']:.2f}x  (target >= 3x; "
+          f"peak memory target < 3000 MB, measured {ours['peak_mb']:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The real thing: `streamlit run app.py` on a free port, opened in headless Chromium.
+
+Needs Debian's chromium at /usr/bin/chromium (``.ci/run`` installs it); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not CHROMIUM.exists():
+        pytest.skip("headless Chromium not installed at /usr/bin/chromium (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    port = _free_port()
+    db = tmp_path_factory.mktemp("browser") / "store.db"
+    env = {**os.environ, "WORKBENCH_DB": f"sqlite:///{db}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("streamlit did not become healthy within 90 s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def page(server: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(120_000)
+        try:
+            yield pg
+        finally:
+            browser.close()
+
+
+def _metric_value(pg, label: str) -> str:  # type: ignore[no-untyped-def]
+    metric = pg.locator('[data-testid="stMetric"]', has_text=label).first
+    metric.wait_for()
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def test_data_page_renders_real_counts(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    from store.sample import SAMPLE_BUNDLE
+
+    page.goto(server)
+    page.get_by_text("Data health").wait_for()
+    recs = _metric_value(page, "Recommendations")
+    expected = sum(1 for _ in open(SAMPLE_BUNDLE / "recommendations.csv", encoding="utf-8")) - 1
+    assert int(re.sub(r"[^\d]", "", recs)) == expected
+    assert page.get_by_text("sample data").first.is_visible()
+    assert page.locator('[data-testid="stException"]').count() == 0
