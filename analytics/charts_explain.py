@@ -6,11 +6,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analytics.explain_text import feature_label, format_number
+from analytics.explain_text import feature_label, format_output
 
 _UP = "#c0392b"  # pushes the output up (towards firing)
 _DOWN = "#2e86c1"
 _TOTAL = "#7f8c8d"
+
+
+def _fmt_step(x: float) -> str:
+    return f"{x:.3f}" if x < 10 else f"{x:,.1f}"
 
 
 def waterfall_figure(
@@ -31,9 +35,9 @@ def waterfall_figure(
     values = [base_value] + steps["shap"].astype(float).tolist() + [prediction]
     measure = ["absolute"] + ["relative"] * len(steps) + ["total"]
     text = (
-        [format_number(base_value)]
-        + [("+" if v >= 0 else "−") + format_number(abs(v)) for v in steps["shap"]]
-        + [format_number(prediction)]
+        [format_output(base_value)]
+        + [("+" if v >= 0 else "−") + _fmt_step(abs(v)) for v in steps["shap"]]
+        + [format_output(prediction)]
     )
     fig = go.Figure(
         go.Waterfall(

@@ -106,6 +106,13 @@ def format_number(x: float) -> str:
     return f"{x:.2g}"
 
 
+def format_output(x: float) -> str:
+    """A model output (probability, risk score): two decimals below 10, else as a number."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{x:.2f}" if abs(x) < 10 else format_number(x)
+
+
 def format_value(name: str, value: Any, *, pct_fraction: bool = False) -> str:
     """A raw snapshot value in the feature's unit (``62%``, ``2.1``, ``A``); ``n/a`` if missing.
 
@@ -248,8 +255,8 @@ def explain_sentence(
     other = _pick(contributions, sign=-1 if up else 1)
     if main.empty:
         return (
-            f"The model output ({format_number(prediction)}) is about what is typical for "
-            f"{type_label(rec_type, plural=True)} ({format_number(base_value)}); no single "
+            f"The model output ({format_output(prediction)}) is about what is typical for "
+            f"{type_label(rec_type, plural=True)} ({format_output(base_value)}); no single "
             "driver stands out."
         )
     phrases = [
@@ -260,8 +267,8 @@ def explain_sentence(
         "Fired mainly because "
         if up
         else (
-            f"Scored below a typical {type_label(rec_type)} ({format_number(prediction)} vs "
-            f"{format_number(base_value)}) mainly because "
+            f"Scored below a typical {type_label(rec_type)} ({format_output(prediction)} vs "
+            f"{format_output(base_value)}) mainly because "
         )
     )
     text = lead + " and ".join(phrases) + "."

@@ -254,7 +254,7 @@ def rec_attributes(rec: pd.Series, *, decided_by: str | None = None) -> dict[str
         ts = pd.Timestamp(ts).tz_convert("UTC")
         out["month"] = MONTHS[ts.month - 1]
         out["quarter"] = QUARTERS[(ts.month - 1) // 3]
-        out["weekday"] = WEEKDAYS[ts.dayofweek]
+        out["weekday"] = WEEKDAYS[ts.day_of_week]
     if decided_by:
         out["decided_by"] = str(decided_by)
     return out

@@ -14,6 +14,16 @@ Two strategies are fitted on the same sample and split: one surrogate per
 feature. Each type keeps whichever scores the higher held-out R² on its own
 recommendations (per-type wins ties: its explanations never mention the type).
 
+A probability output (every logged value of the type in 0..1) is fitted in
+log-odds, where a logistic scorer is additive and the trees need far fewer
+splits, and explained there exactly by ``TreeExplainer``. The contributions are
+then shown in the model's own units: each log-odds SHAP value is scaled by the
+same factor ``(p − p_base) / (z − z_base)``, so they keep their ranking and still
+add up exactly, ``p_base + Σ contributions = p`` (the surrogate's probability).
+Probability-space Shapley values would instead smear a logistic model's saturation
+over every feature, so a driver four standard deviations out could rank below a
+feature sitting at its median.
+
 Categorical features are encoded as ordinal codes, not as the estimator's native
 categories: shap 0.51 reads HistGradientBoosting trees as numeric threshold
 splits and ignores categorical bitsets, so on natively categorical trees its
@@ -101,8 +111,12 @@ class TypeModel:
         ``"per_type"`` or ``"pooled"`` (shared with other types, ``rec_type`` an input).
     encoding, estimator, explainer
         Input encoding, fitted regressor and its ``shap.TreeExplainer``.
+    link : str
+        ``"logit"`` (fitted and explained in log-odds, shown as probability) or ``"identity"``.
     base_value : float
-        The explainer's expected value, in the target's units.
+        The average output in the target's units (``base_link`` mapped through the link).
+    base_link : float
+        The explainer's expected value in the fitted space.
     fidelity_r2 : float
         R² of the surrogate on this type's held-out recommendations.
     alternative_r2 : float
@@ -117,10 +131,12 @@ class TypeModel:
     rec_type: str
     target: str
     strategy: str
+    link: str
     encoding: Encoding
     estimator: HistGradientBoostingRegressor
     explainer: Any
     base_value: float
+    base_link: float
     fidelity_r2: float
     alternative_r2: float
     n_train: int
@@ -133,12 +149,19 @@ class TypeModel:
         return self.encoding.columns
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
-        return _predict(self.estimator, self.encoding.encode(rows))
+        """The surrogate's output in the target's units (a probability for ``logit``)."""
+        return _inverse_link(self.link, _predict(self.estimator, self.encoding.encode(rows)))
 
-    def shap_values(self, rows: pd.DataFrame) -> np.ndarray:
-        """SHAP values ``(n, n_features)`` in the target's units."""
-        values = self.explainer.shap_values(self.encoding.encode(rows), check_additivity=False)
-        return np.asarray(values, dtype="float64").reshape(len(rows), len(self.features))
+    def shap_values(self, rows: pd.DataFrame, *, units: str = "output") -> np.ndarray:
+        """Contributions ``(n, n_features)``; ``base_value + row sum == predict`` exactly.
+
+        ``units="output"`` (default) gives the target's units; ``units="link"`` the raw
+        TreeExplainer values in the fitted space (log-odds for ``logit``).
+        """
+        raw = _tree_shap(self.explainer, self.encoding.encode(rows), len(self.features))
+        if units == "link":
+            return raw
+        return _output_contributions(self.link, raw, self.base_link)
 
 
 @dataclass(frozen=True)
@@ -227,13 +250,17 @@ def _target_values(recs: pd.DataFrame, target: pd.Series) -> np.ndarray:
 
 
 def stratified_sample(
-    recommendations: pd.DataFrame, *, max_rows: int, random_state: int = 0
+    recommendations: pd.DataFrame,
+    *,
+    max_rows: int,
+    random_state: int = 0,
+    min_per_type: int = 2_000,
 ) -> np.ndarray:
     """Positions of a deterministic sample stratified by ``rec_type`` × ``site``.
 
-    Every (type, site) cell keeps the same share ``max_rows / n`` (at least one
-    row), and each type keeps at least ``min(its rows, 2_000)`` so small types
-    stay explainable. All rows are returned when ``n <= max_rows``.
+    Every (type, site) cell keeps the same share ``max_rows / n`` (rounded up),
+    raised for a small type so that it keeps about ``min(its rows, min_per_type)``
+    and stays explainable. All rows are returned when ``n <= max_rows``.
     """
     n = len(recommendations)
     if n <= max_rows:
@@ -248,7 +275,7 @@ def stratified_sample(
     size = cells.groupby(["rt", "site"], sort=False)["pos"].transform("size").to_numpy()
     type_size = cells.groupby("rt", sort=False)["pos"].transform("size").to_numpy()
     share = max(max_rows / n, 0.0)
-    floor_share = np.minimum(1.0, 2_000 / type_size)
+    floor_share = np.minimum(1.0, min_per_type / type_size)
     quota = np.ceil(size * np.maximum(share, floor_share))
     return np.sort(cells["pos"].to_numpy()[rank < quota])
 
@@ -292,6 +319,38 @@ def _fit_one(
 def _predict(est: HistGradientBoostingRegressor, x: np.ndarray) -> np.ndarray:
     with one_thread():
         return est.predict(x)
+
+
+_EPS = 1e-4  # probabilities logged as exactly 0 or 1 are fitted at this distance from the edge
+
+
+def _forward_link(link: str, y: np.ndarray) -> np.ndarray:
+    if link == "identity":
+        return y
+    p = np.clip(y, _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+def _inverse_link(link: str, z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype="float64")
+    return z if link == "identity" else 1.0 / (1.0 + np.exp(-z))
+
+
+def _tree_shap(explainer: Any, x: np.ndarray, n_features: int) -> np.ndarray:
+    values = explainer.shap_values(x, check_additivity=False)
+    return np.asarray(values, dtype="float64").reshape(len(x), n_features)
+
+
+def _output_contributions(link: str, raw: np.ndarray, base_link: float) -> np.ndarray:
+    """Fitted-space SHAP values scaled per row to output units, keeping exact additivity."""
+    if link == "identity":
+        return raw
+    dz = raw.sum(axis=1)
+    p0 = 1.0 / (1.0 + np.exp(-base_link))
+    p = 1.0 / (1.0 + np.exp(-(base_link + dz)))
+    small = np.abs(dz) < 1e-12
+    factor = np.where(small, p0 * (1 - p0), (p - p0) / np.where(small, 1.0, dz))
+    return raw * factor[:, None]
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
@@ -366,39 +425,44 @@ def fit_surrogates(
         test = m & is_test
         if test.sum() < 2:
             test = m & (np.arange(len(m)) % 5 == 0)
+        y_t = y_all[m]
         plans[t] = {
             "mask": m,
             "train": m & ~test,
             "test": test,
             "features": used,
             "target": str(target[np.flatnonzero(m)[0]]),
+            "link": "logit" if bool(((y_t >= 0) & (y_t <= 1)).all()) else "identity",
         }
+    z_all = np.full(len(y_all), np.nan)
+    for p in plans.values():
+        z_all[p["mask"]] = _forward_link(p["link"], y_all[p["mask"]])
 
     per_type: dict[str, tuple[Encoding, HistGradientBoostingRegressor, float]] = {}
     if strategy in ("auto", "per_type"):
         for t, p in plans.items():
             enc, est = _fit_one(
-                sample.loc[p["train"]], y_all[p["train"]], p["features"], random_state
+                sample.loc[p["train"]], z_all[p["train"]], p["features"], random_state
             )
-            r2 = _r2(y_all[p["test"]], _predict(est, enc.encode(sample.loc[p["test"]])))
-            per_type[t] = (enc, est, r2)
+            pred = _inverse_link(p["link"], _predict(est, enc.encode(sample.loc[p["test"]])))
+            per_type[t] = (enc, est, _r2(y_all[p["test"]], pred))
 
     pooled: dict[str, tuple[Encoding, HistGradientBoostingRegressor, float]] = {}
     if strategy in ("auto", "pooled"):
-        groups: dict[str, list[str]] = {}
+        groups: dict[tuple[str, str], list[str]] = {}
         for t, p in plans.items():
-            groups.setdefault(p["target"], []).append(t)
-        for _target_name, group in sorted(groups.items()):
+            groups.setdefault((p["target"], p["link"]), []).append(t)
+        for (_target_name, link), group in sorted(groups.items()):
             if strategy == "auto" and len(group) < 2:
                 continue  # pooling one type is the per-type model plus a constant column
             train = np.logical_or.reduce([plans[t]["train"] for t in group])
             cols = [TYPE_FEATURE] + sorted({f for t in group for f in plans[t]["features"]})
             cols = [TYPE_FEATURE] + [f for f in features if f in cols]
-            enc, est = _fit_one(sample.loc[train], y_all[train], cols, random_state)
+            enc, est = _fit_one(sample.loc[train], z_all[train], cols, random_state)
             for t in group:
                 test = plans[t]["test"]
-                r2 = _r2(y_all[test], _predict(est, enc.encode(sample.loc[test])))
-                pooled[t] = (enc, est, r2)
+                pred = _inverse_link(link, _predict(est, enc.encode(sample.loc[test])))
+                pooled[t] = (enc, est, _r2(y_all[test], pred))
 
     types: dict[str, TypeModel] = {}
     explainers: dict[int, Any] = {}
@@ -413,17 +477,19 @@ def fit_surrogates(
         explainer = explainers[id(est)]
         test_pos = np.flatnonzero(p["test"])[:n_global]
         rows = sample.iloc[test_pos].reset_index(drop=True)
-        sv = np.asarray(
-            explainer.shap_values(enc.encode(rows), check_additivity=False), dtype="float64"
-        ).reshape(len(rows), len(enc.columns))
+        base_link = float(np.ravel(explainer.expected_value)[0])
+        raw = _tree_shap(explainer, enc.encode(rows), len(enc.columns))
+        sv = _output_contributions(p["link"], raw, base_link)
         types[t] = TypeModel(
             rec_type=t,
             target=p["target"],
             strategy="pooled" if use_pooled else "per_type",
+            link=p["link"],
             encoding=enc,
             estimator=est,
             explainer=explainer,
-            base_value=float(np.ravel(explainer.expected_value)[0]),
+            base_value=float(_inverse_link(p["link"], np.array([base_link]))[0]),
+            base_link=base_link,
             fidelity_r2=r2,
             alternative_r2=r2a if use_pooled else r2b,
             n_train=int(p["train"].sum()),
