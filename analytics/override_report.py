@@ -71,12 +71,52 @@ class OverrideAnalysis:
         return self.theme_model.labels()
 
 
-def _override_themes(log: pd.DataFrame, random_state: int) -> tuple[ThemeModel, np.ndarray]:
+def override_themes(log: pd.DataFrame, *, random_state: int = 0) -> tuple[ThemeModel, np.ndarray]:
+    """Themes of the overrides' reasons, and a ``theme_id`` per row of ``log``.
+
+    Rows that are not overrides get -1; overrides without a reason ``NO_REASON_ID``.
+    """
     is_override = log["is_override"].to_numpy(dtype=bool)
     model = fit_themes(log.loc[is_override, "reason"], random_state=random_state)
     theme_id = np.full(len(log), -1, dtype=np.int64)
     theme_id[is_override] = model.theme_id
     return model, theme_id
+
+
+def analyse_log(
+    log: pd.DataFrame,
+    *,
+    theme_model: ThemeModel,
+    theme_id: np.ndarray,
+    min_support: int | None = None,
+    max_conditions: int = 3,
+    min_confidence: float = MIN_CONFIDENCE,
+    min_lift: float = MIN_LIFT,
+    random_state: int = 0,
+    progress: Progress | None = None,
+) -> OverrideAnalysis:
+    """Rules and their evidence over a decided log whose themes are already known.
+
+    The second half of ``analyse_overrides``, for callers that cache the log and
+    the themes separately (the page does, so changing a rule setting does not
+    re-cluster the reasons).
+    """
+    step = progress or (lambda _msg, _frac: None)
+    log = log.assign(theme_id=theme_id)
+    step("Mining candidate rules", 0.55)
+    n_over = int(log["is_override"].sum())
+    support = min_support if min_support is not None else default_min_support(n_over)
+    rules = mine_rules(
+        log,
+        min_support=support,
+        max_conditions=max_conditions,
+        min_confidence=min_confidence,
+        min_lift=min_lift,
+    )
+    step("Weighing each rule's evidence and value added", 0.8)
+    rules = add_evidence(log, rules, theme_labels=theme_model.labels(), random_state=random_state)
+    step("Done", 1.0)
+    return OverrideAnalysis(log=log, theme_model=theme_model, rules=rules, min_support=support)
 
 
 def analyse_overrides(
@@ -106,22 +146,18 @@ def analyse_overrides(
     step("Joining recommendations, decisions and outcomes", 0.05)
     log = decided_log(frames)
     step("Clustering override reasons into themes", 0.25)
-    model, theme_id = _override_themes(log, random_state)
-    log = log.assign(theme_id=theme_id)
-    step("Mining candidate rules", 0.55)
-    n_over = int(log["is_override"].sum())
-    support = min_support if min_support is not None else default_min_support(n_over)
-    rules = mine_rules(
+    model, theme_id = override_themes(log, random_state=random_state)
+    return analyse_log(
         log,
-        min_support=support,
+        theme_model=model,
+        theme_id=theme_id,
+        min_support=min_support,
         max_conditions=max_conditions,
         min_confidence=min_confidence,
         min_lift=min_lift,
+        random_state=random_state,
+        progress=progress,
     )
-    step("Weighing each rule's evidence and value added", 0.8)
-    rules = add_evidence(log, rules, theme_labels=model.labels(), random_state=random_state)
-    step("Done", 1.0)
-    return OverrideAnalysis(log=log, theme_model=model, rules=rules, min_support=support)
 
 
 def status_map(statuses: pd.DataFrame | Mapping[str, Any] | None) -> dict[str, str]:
@@ -240,7 +276,7 @@ def theme_assignments(frames: LogFrames, *, random_state: int = 0) -> pd.DataFra
     the ones the page and ``rules_report`` show for the same data and seed.
     """
     log = decided_log(frames)
-    model, theme_id = _override_themes(log, random_state)
+    model, theme_id = override_themes(log, random_state=random_state)
     log = log.assign(theme_id=theme_id)
     analysis = OverrideAnalysis(log=log, theme_model=model, rules=pd.DataFrame(), min_support=0)
     return theme_rows(analysis)

@@ -56,3 +56,119 @@ def data_overview(url: str, version: str) -> dict:
     frames = get_frames()
     tables = {name: getattr(frames, name) for name in TABLES}
     return overview(tables, import_batches(engine_for(url)), now=pd.Timestamp.now(tz="UTC"))
+
+
+# --- Override patterns (pages/overrides.py) ----------------------------------------------
+# Keyed on Frames.version (contract tables) plus the mining settings; the rule lifecycle
+# has its own version, so adopting a rule does not recompute themes and rules.
+
+
+@st.cache_resource(show_spinner="Joining recommendations, decisions and outcomes…", max_entries=2)
+def _override_log(url: str, version: str, _frames: Frames) -> pd.DataFrame:
+    from analytics.override_log import decided_log
+
+    return decided_log(_frames)
+
+
+@st.cache_resource(show_spinner="Clustering override reasons into themes…", max_entries=2)
+def _override_themes(url: str, version: str, random_state: int, _frames: Frames):
+    from analytics.override_report import override_themes
+
+    return override_themes(_override_log(url, version, _frames), random_state=random_state)
+
+
+@st.cache_resource(
+    show_spinner="Mining candidate rules and weighing their value added…", max_entries=4
+)
+def _override_analysis(
+    url: str,
+    version: str,
+    min_support: int | None,
+    max_conditions: int,
+    random_state: int,
+    _frames: Frames,
+):  # -> analytics.override_report.OverrideAnalysis
+    from analytics.override_report import analyse_log
+
+    model, theme_id = _override_themes(url, version, random_state, _frames)
+    return analyse_log(
+        _override_log(url, version, _frames),
+        theme_model=model,
+        theme_id=theme_id,
+        min_support=min_support,
+        max_conditions=max_conditions,
+        random_state=random_state,
+    )
+
+
+def override_analysis(
+    *, min_support: int | None = None, max_conditions: int = 3, random_state: int = 0
+):  # -> analytics.override_report.OverrideAnalysis
+    """Themes, rules and evidence for the current data (shared, read-only).
+
+    Three cached stages (log, themes, rules), each with its own spinner, so a
+    first visit shows what is being computed and a rule setting change does not
+    re-cluster the reasons.
+    """
+    frames = get_frames()
+    return _override_analysis(
+        current_url(), frames.version, min_support, max_conditions, random_state, frames
+    )
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner="Weighing what the overrides were worth…")
+def override_value_tables(
+    url: str, version: str, min_support: int | None, max_conditions: int, random_state: int
+) -> dict[str, pd.DataFrame]:
+    """Value added overall and per direction × size band, planner, type and theme; stockouts."""
+    from analytics.value_added import stockout_rates, value_added
+
+    log = override_analysis(
+        min_support=min_support, max_conditions=max_conditions, random_state=random_state
+    ).log
+    out = {"overall": value_added(log, random_state=random_state)}
+    for name, by in {
+        "band": ["direction", "size_band"],
+        "direction": "direction",
+        "planner": "decided_by",
+        "rec_type": "rec_type",
+        "theme": "theme_id",
+    }.items():
+        out[name] = value_added(log, by=by, random_state=random_state)
+    out["stockout"] = stockout_rates(log)
+    return out
+
+
+def rule_status_version() -> int:
+    """Version of the rule lifecycle table (0 before the first change)."""
+    from store.db import data_versions
+
+    return data_versions(current_engine()).get("rule_status", 0)
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def rule_statuses(url: str, status_version: int) -> pd.DataFrame:
+    """Every rule lifecycle row (``store.rules_store.read_rule_statuses``)."""
+    from store.rules_store import read_rule_statuses
+
+    return read_rule_statuses(engine_for(url))
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner="Following adopted rules quarter by quarter…")
+def adopted_rule_monitor(
+    url: str,
+    version: str,
+    status_version: int,
+    min_support: int | None,
+    max_conditions: int,
+    random_state: int,
+) -> pd.DataFrame:
+    """Support and value added per quarter of every adopted rule."""
+    from analytics.rule_monitor import monitor_rules
+
+    statuses = rule_statuses(url, status_version)
+    adopted = statuses[statuses["status"] == "adopted"] if not statuses.empty else statuses
+    log = override_analysis(
+        min_support=min_support, max_conditions=max_conditions, random_state=random_state
+    ).log
+    return monitor_rules(log, adopted, random_state=random_state)

@@ -203,7 +203,9 @@ def rule_history(engine: Engine, rule_key: str) -> pd.DataFrame:
     """The audit events of one rule's lifecycle, oldest first: ``at``, ``actor``, ``action``,
     ``before`` and ``after`` (dicts)."""
     stmt = (
-        select(AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.before, AuditEvent.after)
+        select(
+            AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.before, AuditEvent.after
+        )
         .where(AuditEvent.entity == "rule_status", AuditEvent.entity_id == rule_key)
         .order_by(AuditEvent.id)  # type: ignore[arg-type]
     )
