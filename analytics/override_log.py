@@ -62,7 +62,7 @@ def calendar_attributes(created_at: pd.Series) -> dict[str, pd.Categorical]:
     """``month`` (Jan…Dec), ``quarter`` (Q1…Q4) and ``weekday`` (Mon…Sun) of timestamps."""
     ts = pd.DatetimeIndex(created_at)
     month = ts.month.to_numpy(dtype="float64", na_value=np.nan)
-    weekday = ts.dayofweek.to_numpy(dtype="float64", na_value=np.nan)
+    weekday = ts.day_of_week.to_numpy(dtype="float64", na_value=np.nan)
 
     def cat(codes: np.ndarray, labels: tuple[str, ...]) -> pd.Categorical:
         ints = np.where(np.isnan(codes), -1, codes).astype(np.int64)

@@ -286,10 +286,11 @@ def _fit_themes(
     new_id = np.empty(k, dtype=np.int64)
     new_id[order] = np.arange(1, k + 1)
 
-    row_doc = doc_index[codes] if n_rows else np.array([], dtype=np.int64)
-    theme_id = np.where(row_doc >= 0, new_id[doc_labels[np.maximum(row_doc, 0)]], NO_REASON_ID)
-    if not len(doc_labels):
-        theme_id = np.full(n_rows, NO_REASON_ID, dtype=np.int64)
+    theme_id = np.full(n_rows, NO_REASON_ID, dtype=np.int64)
+    if len(doc_labels):
+        row_doc = doc_index[codes]
+        has = row_doc >= 0
+        theme_id[has] = new_id[doc_labels[row_doc[has]]]
     themes = _theme_table(raw, norm, theme_id, names, new_id, doc_labels, docs, counts)
     return ThemeModel(theme_id=theme_id.astype(np.int64), themes=themes, k_scores=k_scores)
 
