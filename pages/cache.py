@@ -172,3 +172,118 @@ def adopted_rule_monitor(
         min_support=min_support, max_conditions=max_conditions, random_state=random_state
     ).log
     return monitor_rules(log, adopted, random_state=random_state)
+
+
+# --- Ownership & SLA, readiness gates, audit trail (pages/ownership.py, audit.py, auth.py) --
+
+
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def audit_chain(url: str) -> dict:
+    """The audit chain's check (``store.governance.audit_verify``), repeated at most once a
+    minute: an edit made outside the app changes no data version, so only time re-checks it."""
+    from store.governance import audit_verify
+
+    return audit_verify(engine_for(url))
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner="Reading the audit trail…")
+def audit_events(url: str, version: str) -> pd.DataFrame:
+    """Every audit event, newest first (``store.audit.read_events``); every event bumps the version."""
+    from store.audit import read_events
+
+    return read_events(engine_for(url))
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner="Working out owners, SLAs and breaches…")
+def ownership_overview(url: str, version: str, as_of: str, trend_by: str, freq: str):
+    """``analytics.ownership.ownership_overview`` for the current log judged at ``as_of`` (ISO)."""
+    from analytics.ownership import ownership_overview as overview_of
+
+    frames = get_frames()
+    return overview_of(
+        frames.recommendations,
+        frames.decisions,
+        frames.owners,
+        now=pd.Timestamp(as_of),
+        trend_by=trend_by,
+        freq=freq,
+    )
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner="Checking the readiness gates…")
+def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> dict:
+    """The five gates (``store.governance.gates_for_store``) for one go-live (ISO date) and day.
+
+    Reuses the Override patterns page's cached analysis for the candidate rules when present."""
+    from datetime import date
+
+    from store.governance import gates_for_store, read_rule_status
+
+    engine = engine_for(url)
+    candidates: object = ...
+    try:
+        from analytics.override_report import rules_payload
+
+        analysis = override_analysis()  # noqa: F821 (the Override patterns page's wrapper, above)
+        candidates = rules_payload(analysis, statuses=read_rule_status(engine))["rules"]
+    except (NameError, ImportError):
+        pass
+    return gates_for_store(
+        engine,
+        go_live_date=date.fromisoformat(go_live) if go_live else None,
+        frames=get_frames(),
+        candidates=candidates,  # type: ignore[arg-type]
+    )
+
+
+# --- Why this fired (pages/why.py) -------------------------------------------------------
+# The surrogates depend only on the recommendations, so they are keyed on that table's
+# version: recording a decision refits nothing, it only rebuilds the precedent index.
+
+
+def table_version(table: str) -> int:
+    """Version of one store table (0 before its first write)."""
+    from store.db import data_versions
+
+    return data_versions(current_engine()).get(table, 0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _why_surrogates(url: str, recs_version: int, _frames: Frames):  # -> Surrogates
+    from analytics.surrogate import fit_surrogates
+
+    return fit_surrogates(_frames)
+
+
+def why_surrogates():  # -> analytics.surrogate.Surrogates
+    """The fitted explanation surrogates for the current recommendations (shared, read-only)."""
+    frames = get_frames()
+    return _why_surrogates(current_url(), table_version("recommendations"), frames)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _why_precedents(url: str, version: str, recs_version: int, _frames: Frames, _model):
+    from analytics.precedent import build_precedent_index
+
+    return build_precedent_index(_frames, _model)
+
+
+def why_precedents():  # -> analytics.precedent.PrecedentIndex
+    """Decided recommendations indexed for precedent search (current data, read-only)."""
+    frames = get_frames()
+    recs_version = table_version("recommendations")
+    model = _why_surrogates(current_url(), recs_version, frames)
+    return _why_precedents(current_url(), frames.version, recs_version, frames, model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _why_pick_list(url: str, version: str, _frames: Frames) -> pd.DataFrame:
+    from analytics.explain import pick_list
+
+    return pick_list(_frames)
+
+
+def why_pick_list() -> pd.DataFrame:
+    """Every recommendation with type, site, SKU, supplier, owner, impact, decision (read-only)."""
+    frames = get_frames()
+    return _why_pick_list(current_url(), frames.version, frames)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import importlib
 from datetime import date
+from types import EllipsisType
 from typing import Any
 
 import pandas as pd
@@ -19,7 +20,7 @@ from sqlalchemy import Engine, select
 from analytics.digest import build_digest, digest_payload
 from analytics.gates import gates_report
 from store.audit import verify_chain
-from store.models import AuditEvent, RuleStatus
+from store.models import AuditEvent
 from store.outbox import PostResult, post_digest
 from store.reads import Frames, import_batches, load_frames
 from store.settings import get_setting, go_live
@@ -29,60 +30,30 @@ REVIEWED = ("adopted", "dismissed", "watch")
 
 
 def read_rule_status(engine: Engine) -> pd.DataFrame:
-    """The rule lifecycle table: ``rule_key, conditions, direction, status, owner, note, updated_by, updated_at``."""
-    table = RuleStatus.__table__  # type: ignore[attr-defined]
-    with engine.connect() as conn:
-        rows = conn.execute(select(table).order_by(table.c.rule_key)).mappings().all()
-    return pd.DataFrame(
-        [dict(r) for r in rows],
-        columns=[
-            "rule_key",
-            "conditions",
-            "direction",
-            "status",
-            "owner",
-            "note",
-            "updated_by",
-            "updated_at",
-        ],
-    )
+    """The rule lifecycle table (``rule_key, conditions, direction, status, owner, note, …``)."""
+    from store.rules_store import read_rule_statuses
+
+    return read_rule_statuses(engine)
 
 
 def candidate_rules(
-    frames: Frames, rule_status: pd.DataFrame
+    frames: Frames, rule_status: pd.DataFrame, *, top: int | None = None
 ) -> tuple[list[dict[str, Any]] | None, str | None]:
-    """Candidate rules from the override analysis, best first, each with its lifecycle ``status``.
+    """Candidate rules of the override analysis, best first, each with its lifecycle ``status``
+    (``"candidate"`` until someone adopts, dismisses or watches it).
 
     Returns ``(rules, None)``, or ``(None, why)`` when the analysis is not available
     (module missing, or it failed): callers leave the section out and say why.
     """
     try:
-        rules = importlib.import_module("analytics.rules")
+        report_module = importlib.import_module("analytics.override_report")
     except ImportError:
-        return (
-            None,
-            "Rule candidates left out: the override analysis (analytics/rules.py) is not installed.",
-        )
-    report_fn = getattr(rules, "rules_report", None)
-    if report_fn is None:
-        return None, "Rule candidates left out: analytics.rules has no rules_report()."
+        return None, "Rule candidates left out: the override analysis is not installed."
     try:
-        report = report_fn(frames)
-    except Exception as exc:  # the digest and the gates must still go out
+        report = report_module.rules_report(frames, top=top, statuses=rule_status)
+    except Exception as exc:  # the digest and the gates must still go out without it
         return None, f"Rule candidates left out: the override analysis failed ({exc})."
-    found = report.get("rules", []) if isinstance(report, dict) else list(report)
-    stored = (
-        dict(zip(rule_status["rule_key"].astype(str), rule_status["status"], strict=True))
-        if not rule_status.empty
-        else {}
-    )
-    out = []
-    for rule in found:
-        rule = dict(rule)
-        key = str(rule.get("id", rule.get("rule_key", "")))
-        rule["status"] = stored.get(key) or rule.get("status")
-        out.append(rule)
-    return out, None
+    return [dict(r) for r in report.get("rules", [])], None
 
 
 def gates_for_store(
@@ -91,16 +62,20 @@ def gates_for_store(
     now: pd.Timestamp | None = None,
     go_live_date: date | None = None,
     frames: Frames | None = None,
+    candidates: list[dict[str, Any]] | None | EllipsisType = ...,
 ) -> dict[str, Any]:
     """``{"gates": [{"name", "hard", "status", "evidence"}], "ready", "as_of"}`` for the store.
 
     ``go_live_date`` defaults to the saved (or inferred) go-live; ``now`` to the clock.
+    ``candidates`` (the override analysis's ``rules`` with statuses, or None when it is
+    unavailable) saves re-running that analysis when the caller already has it.
     """
     frames = frames if frames is not None else load_frames(engine)
     if go_live_date is None:
         go_live_date, _ = go_live(engine, frames.recommendations)
     rule_status = read_rule_status(engine)
-    candidates, _ = candidate_rules(frames, rule_status)
+    if candidates is ...:
+        candidates, _ = candidate_rules(frames, rule_status)
     return gates_report(
         frames,
         batches=import_batches(engine),

@@ -1,0 +1,155 @@
+"""The Ownership & SLA page as a user meets it (AppTest through app.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from sqlalchemy import Engine, text
+from streamlit.testing.v1 import AppTest
+
+from store.audit import read_events
+from store.db import dispose_engine, get_engine
+from store.load import load_bundle
+from store.reads import clear_memo
+from store.users import add_user
+from tests.conftest import write_bundle
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/ownership.py"
+
+# The hand-worked log of tests/test_ownership.py: judged "now" (long after), r3, r4 and r7
+# are open past their SLA; r1 met; r2 late; r5 expired; r6 (maintenance) has no owner.
+RECS = """rec_id,rec_type,signal_at,created_at,site,sku,est_impact_usd,model_version
+r1,stockout_risk,2024-12-31T23:00:00Z,2025-01-01T00:00:00Z,P1,A,10,m1
+r2,stockout_risk,2025-01-01T00:00:00Z,2025-01-01T00:00:00Z,P2,A,20,m1
+r3,stockout_risk,2025-01-09T12:00:00Z,2025-01-09T12:00:00Z,P1,A,30,m1
+r4,stockout_risk,2025-01-08T00:00:00Z,2025-01-08T00:00:00Z,P1,A,100,m1
+r5,expedite,2025-01-02T00:00:00Z,2025-01-02T00:00:00Z,P1,A,5,m1
+r6,maintenance,2025-01-01T22:00:00Z,2025-01-02T00:00:00Z,P1,A,1,m1
+r7,stockout_risk,2025-01-05T00:00:00Z,2025-01-05T00:00:00Z,P2,A,50,m1
+"""
+DECS = """rec_id,decided_at,decided_by,decision,final_qty,reason
+r1,2025-01-01T10:00:00Z,ana,accepted,,
+r2,2025-01-01T05:00:00Z,bea,modified,3,supplier late
+r5,2025-01-03T00:00:00Z,cy,expired,,
+r6,2025-01-02T02:00:00Z,dan,rejected,,not needed
+"""
+OWNERS = """rec_type,site,owner,escalation_to,sla_hours
+stockout_risk,*,ana,boss,24
+stockout_risk,P2,bea,boss2,4
+expedite,P1,cy,,8
+"""
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("WORKBENCH_DB", url)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    clear_memo()
+    engine = get_engine(url)
+    bundle = write_bundle(
+        tmp_path / "b", {"recommendations": RECS, "decisions": DECS, "owners": OWNERS}
+    )
+    load_bundle(bundle, engine=engine, loaded_by="tester")
+    yield engine
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    dispose_engine(url)
+    clear_memo()
+
+
+def _open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    # No users yet: the OS user acts as admin, and the sidebar says so plainly.
+    assert any("Local mode" in i.value and "admin" in i.value for i in at.sidebar.info)
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _df(at: AppTest, *columns: str):  # type: ignore[no-untyped-def]
+    """The first table showing all of ``columns`` (AppTest does not expose dataframe keys)."""
+    return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
+
+
+def test_page_shows_sla_breaches_unowned_and_gates(store: Engine) -> None:
+    at = _open_page()
+    metrics = {m.label: m.value for m in at.metric}
+    # 6 owned with an SLA, 1 met (r1); judged now, r3 is past due too.
+    assert metrics["SLA met"] == "16.7%"
+    assert metrics["Open past SLA"] == "3"
+    assert metrics["Impact at stake"] == "$180"
+    assert metrics["Recommendations with no owner"] == "14.3%"
+    queue = _df(at, "rec_id", "hours_overdue")
+    assert list(queue["rec_id"]) == ["r4", "r7", "r3"]
+    assert list(queue["escalation_to"]) == ["boss", "boss2", "boss"]
+    unowned = _df(at, "rec_type", "problem")
+    assert ("maintenance", "no owner") in set(
+        zip(unowned["rec_type"], unowned["problem"], strict=True)
+    )
+    gates = [e.label for e in at.expander if "(hard)" in e.label or "(soft)" in e.label]
+    assert len(gates) == 5
+    assert gates[0].startswith("❌ Decision ownership (hard)")
+
+
+def test_admin_adds_an_owner_row_through_the_form(store: Engine) -> None:
+    at = _open_page()
+    at.selectbox(key="ownership_edit_type").set_value("maintenance")
+    at.selectbox(key="ownership_edit_site").set_value("*")
+    at.text_input(key="ownership_edit_owner").input("mo")
+    at.text_input(key="ownership_edit_escalation").input("boss")
+    at.number_input(key="ownership_edit_sla").set_value(48.0)
+    next(b for b in at.button if b.label == "Save row").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Saved maintenance|*" in s.value for s in at.success)
+    with store.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT owner, escalation_to, sla_hours, batch_id FROM owners WHERE rec_type='maintenance'"
+            )
+        ).one()
+    assert tuple(row) == ("mo", "boss", 48.0, None)
+    event = read_events(store).iloc[0]
+    assert event["action"] == "ownership_add" and event["entity_id"] == "maintenance|*"
+    unowned = _df(at, "rec_type", "problem")
+    assert "maintenance" not in set(unowned["rec_type"])
+
+
+def test_non_admin_sees_the_matrix_read_only(store: Engine) -> None:
+    add_user(store, "root", role="admin", password="admin-pass", actor="t", actor_role="admin")
+    add_user(store, "eve", role="exec", password="exec-pass", actor="t", actor_role="admin")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert any("Local mode" in i.value for i in at.info)  # the sign-in screen
+    at.text_input(key="auth_name").input("eve")
+    at.text_input(key="auth_password").input("exec-pass")
+    next(b for b in at.button if b.label == "Sign in").click()
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Only an admin can change the matrix" in c.value for c in at.caption)
+    assert not [b for b in at.button if b.label == "Save row"]
+    assert len(_df(at, "rec_type", "site", "owner", "sla_hours")) == 3
+
+
+def test_wrong_password_is_refused(store: Engine) -> None:
+    add_user(store, "eve", role="exec", password="exec-pass", actor="t", actor_role="admin")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.text_input(key="auth_name").input("eve")
+    at.text_input(key="auth_password").input("guess-guess")
+    next(b for b in at.button if b.label == "Sign in").click()
+    at.run()
+    assert any("Wrong user name or password" in e.value for e in at.error)
+    assert not at.metric  # no page content behind the sign-in screen
