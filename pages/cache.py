@@ -58,6 +58,88 @@ def data_overview(url: str, version: str) -> dict:
     return overview(tables, import_batches(engine_for(url)), now=pd.Timestamp.now(tz="UTC"))
 
 
+# --- KPIs against the pre-AI baseline (pages/baseline.py) ---------------------------------
+# Keyed on Frames.version (contract tables only), so saving a setting such as the KPI
+# targets does not recompute the per-row KPI inputs.
+
+
+@st.cache_resource(show_spinner="Preparing the KPI inputs…", max_entries=2)
+def _kpi_tables(url: str, version: str, _frames: Frames):  # -> analytics.kpis.KpiTables
+    from analytics.kpis import kpi_tables
+
+    return kpi_tables(_frames)
+
+
+def kpi_tables():  # -> analytics.kpis.KpiTables
+    """Per-row inputs of every KPI for the current data (shared, read-only)."""
+    frames = get_frames()
+    return _kpi_tables(current_url(), frames.version, frames)
+
+
+def kpi_version() -> str:
+    """The cache key of the KPI figures: the contract tables' version."""
+    return get_frames().version
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner=False)
+def kpi_filter_options(url: str, version: str) -> tuple[list[str], list[str]]:
+    """(sites, recommendation types) present in the log, sorted."""
+    recs = kpi_tables().recs
+    return (
+        sorted(map(str, recs["site"].dropna().unique())),
+        sorted(map(str, recs["rec_type"].dropna().unique())),
+    )
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Comparing baseline and current…")
+def kpi_view(url: str, version: str, go_live: str, site: str | None, rec_type: str | None) -> dict:
+    """Everything the Baseline page shows for one go-live (ISO date) and filter: the KPI
+    comparison, weekly trend, baseline band, expedite money and data range."""
+    from datetime import date
+
+    from analytics.baseline import Change, compare_periods, expedite_money
+    from analytics.kpi_groups import baseline_band, weekly_trend
+    from analytics.kpis import data_range, filtered
+
+    day = date.fromisoformat(go_live)
+    tables = filtered(kpi_tables(), site=site, rec_type=rec_type)
+    comparison = compare_periods(tables, go_live=day)
+    trend = weekly_trend(tables)
+    exp = comparison.set_index("kpi").loc["expedite_pct_cogs"]
+    change = Change(
+        None if pd.isna(exp["delta"]) else float(exp["delta"]),
+        None if pd.isna(exp["ci_low"]) else float(exp["ci_low"]),
+        None if pd.isna(exp["ci_high"]) else float(exp["ci_high"]),
+        str(exp["verdict"]),
+    )
+    return {
+        "comparison": comparison,
+        "trend": trend,
+        "band": baseline_band(trend, go_live=day),
+        "money": expedite_money(tables, go_live=day, change=change),
+        "range": data_range(tables),
+    }
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Breaking the KPIs down…")
+def kpi_breakdown(
+    url: str,
+    version: str,
+    go_live: str,
+    site: str | None,
+    rec_type: str | None,
+    by: tuple[str, ...],
+) -> pd.DataFrame:
+    """KPIs per group of ``by`` (site, rec_type, owner) before and after go-live."""
+    from datetime import date
+
+    from analytics.kpi_groups import kpi_breakdown as breakdown
+    from analytics.kpis import filtered
+
+    tables = filtered(kpi_tables(), site=site, rec_type=rec_type)
+    return breakdown(tables, go_live=date.fromisoformat(go_live), by=list(by))
+
+
 # --- Override patterns (pages/overrides.py) ----------------------------------------------
 # Keyed on Frames.version (contract tables) plus the mining settings; the rule lifecycle
 # has its own version, so adopting a rule does not recompute themes and rules.
@@ -234,3 +316,56 @@ def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> 
         frames=get_frames(),
         candidates=candidates,  # type: ignore[arg-type]
     )
+
+
+# --- Why this fired (pages/why.py) -------------------------------------------------------
+# The surrogates depend only on the recommendations, so they are keyed on that table's
+# version: recording a decision refits nothing, it only rebuilds the precedent index.
+
+
+def table_version(table: str) -> int:
+    """Version of one store table (0 before its first write)."""
+    from store.db import data_versions
+
+    return data_versions(current_engine()).get(table, 0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _why_surrogates(url: str, recs_version: int, _frames: Frames):  # -> Surrogates
+    from analytics.surrogate import fit_surrogates
+
+    return fit_surrogates(_frames)
+
+
+def why_surrogates():  # -> analytics.surrogate.Surrogates
+    """The fitted explanation surrogates for the current recommendations (shared, read-only)."""
+    frames = get_frames()
+    return _why_surrogates(current_url(), table_version("recommendations"), frames)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _why_precedents(url: str, version: str, recs_version: int, _frames: Frames, _model):
+    from analytics.precedent import build_precedent_index
+
+    return build_precedent_index(_frames, _model)
+
+
+def why_precedents():  # -> analytics.precedent.PrecedentIndex
+    """Decided recommendations indexed for precedent search (current data, read-only)."""
+    frames = get_frames()
+    recs_version = table_version("recommendations")
+    model = _why_surrogates(current_url(), recs_version, frames)
+    return _why_precedents(current_url(), frames.version, recs_version, frames, model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _why_pick_list(url: str, version: str, _frames: Frames) -> pd.DataFrame:
+    from analytics.explain import pick_list
+
+    return pick_list(_frames)
+
+
+def why_pick_list() -> pd.DataFrame:
+    """Every recommendation with type, site, SKU, supplier, owner, impact, decision (read-only)."""
+    frames = get_frames()
+    return _why_pick_list(current_url(), frames.version, frames)

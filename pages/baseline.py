@@ -1,0 +1,265 @@
+"""Baseline vs go-live: are decisions faster and operations better since the AI went live?"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from analytics.baseline import with_targets
+from analytics.charts_kpi import trend_figure
+from analytics.kpi_format import (
+    display_factor,
+    display_unit,
+    fmt_delta,
+    fmt_gap,
+    fmt_interval,
+    fmt_target,
+    fmt_usd,
+    fmt_value,
+    verdict_colour,
+)
+from analytics.kpis import KPI_BY_KEY, KPIS
+from analytics.report import kpi_report_html
+from analytics.targets import SETTING_KEY, resolve_targets, target_op
+from pages import cache, ui
+from store import roles
+from store.settings import get_setting, set_setting
+
+ALL_SITES, ALL_TYPES = "All sites", "All types"
+BREAKDOWNS = {
+    "Site": ("site",),
+    "Type": ("rec_type",),
+    "Site × type": ("site", "rec_type"),
+    "Owner": ("owner",),
+}
+
+st.title("Baseline vs go-live")
+st.caption(
+    "Decision speed and operational results before the AI went live (baseline) and since "
+    "(current), each with a 95% bootstrap interval, so a real change can be told from noise."
+)
+
+frames = cache.get_frames()
+go_live = ui.go_live()
+if frames.recommendations.empty or go_live is None:
+    ui.empty_state(
+        "No recommendations in the store yet, so there is nothing to compare.",
+        hint="Load a decision log on the **Data** page; only recommendations.csv is required.",
+    )
+    st.stop()
+
+url, version = cache.current_url(), cache.kpi_version()
+sites, types = cache.kpi_filter_options(url, version)
+left, right = st.columns(2)
+site_choice = left.selectbox("Site", [ALL_SITES, *sites], key="baseline_site")
+type_choice = right.selectbox("Recommendation type", [ALL_TYPES, *types], key="baseline_type")
+site = None if site_choice == ALL_SITES else site_choice
+rec_type = None if type_choice == ALL_TYPES else type_choice
+
+view = cache.kpi_view(url, version, go_live.isoformat(), site, rec_type)
+engine = cache.current_engine()
+targets = resolve_targets(get_setting(engine, SETTING_KEY))
+table = with_targets(view["comparison"], targets)
+scope = f"{site or 'all sites'}, {rec_type or 'all types'}"
+
+st.markdown(
+    f"Go-live **{go_live.isoformat()}**"
+    + (" *(inferred — set it in the sidebar)*" if ui.go_live_inferred() else "")
+    + f" · scope: {scope}"
+)
+if rec_type is not None:
+    st.caption("OTIF, expedite and stockouts are not per recommendation type: shown for the site.")
+
+
+def _delta_colour(row: pd.Series) -> str:
+    colour = verdict_colour(row["verdict"])
+    if colour is None or pd.isna(row["delta"]):
+        return "off"
+    # Streamlit greens a rise under "normal" and a fall under "inverse".
+    return "normal" if (row["delta"] > 0) == (colour == "green") else "inverse"
+
+
+rows = list(table.itertuples(index=False))
+for start in range(0, len(rows), 3):
+    for col, row in zip(st.columns(3), rows[start : start + 3], strict=False):
+        row = pd.Series(row._asdict())
+        kpi = row["kpi"]
+        with col.container(border=True):
+            if row["note"]:
+                st.metric(row["label"], "—")
+                st.caption(row["note"])
+                continue
+            st.metric(
+                row["label"],
+                fmt_value(kpi, row["current"]),
+                delta=None if pd.isna(row["delta"]) else fmt_delta(kpi, row["delta"]),
+                delta_color=_delta_colour(row),
+                delta_description="vs baseline",
+                help=f"n = {row['n_baseline']:,} before go-live, {row['n_current']:,} since. "
+                + ("Lower is better." if row["better"] == "lower" else "Higher is better."),
+            )
+            gap = fmt_gap(kpi, row["gap"], row["meets_target"])
+            st.caption(
+                f"Baseline {fmt_value(kpi, row['baseline'])} · "
+                f"{fmt_interval(kpi, row['ci_low'], row['ci_high'])}  \n"
+                f"**{row['verdict']}** · {fmt_target(kpi, row['target'])}"
+                + (f" · {gap}" if gap else "")
+            )
+
+money = view["money"]
+with st.container(border=True):
+    saved = money["saved_usd"]
+    if saved is None:
+        st.metric("Expedite spend vs baseline rate", "—")
+        st.caption("Not available — load kpi_periods.csv with cogs_usd and expedite_usd.")
+    else:
+        st.metric(
+            "Expedite spend vs baseline rate, at current COGS",
+            f"{fmt_usd(abs(saved))} {'saved' if saved >= 0 else 'lost'}",
+            help="(baseline % − current %) × current COGS "
+            f"({fmt_usd(money['current_cogs_usd'])}) over the current period.",
+        )
+        parts = []
+        if money["saved_low_usd"] is not None:
+            parts.append(
+                f"95% CI {fmt_usd(money['saved_low_usd'])} to "
+                f"{fmt_usd(money['saved_high_usd'])} saved"
+            )
+        if money["bps_of_revenue"] is not None:
+            parts.append(
+                f"{money['bps_of_revenue']:+,.0f} bps of revenue "
+                f"({fmt_usd(money['current_revenue_usd'])})"
+            )
+        if parts:
+            st.caption(" · ".join(parts))
+
+st.subheader("Trends")
+st.caption(
+    "Per week of each table's event time (stockouts per month). Grey band: the baseline's "
+    "interquartile range, dashed: its median; black: go-live; red dotted: target."
+)
+trend, bands = view["trend"], view["band"].set_index("kpi")
+shown = [k for k in KPIS if not table.set_index("kpi").loc[k.key, "note"]]
+if trend.empty:
+    ui.empty_state("No data to draw a trend from in this scope.")
+for start in range(0, len(shown) if not trend.empty else 0, 2):
+    for col, kpi in zip(st.columns(2), shown[start : start + 2], strict=False):
+        col.plotly_chart(
+            trend_figure(
+                trend,
+                kpi=kpi.key,
+                go_live=go_live,
+                band=bands.loc[kpi.key] if kpi.key in bands.index else None,
+                target=targets.get(kpi.key),
+            ),
+            key=f"baseline_trend_{kpi.key}",
+            config={"displayModeBar": False},
+        )
+
+st.subheader("Breakdown")
+by_label = st.segmented_control(
+    "Break down by", list(BREAKDOWNS), default="Site", key="baseline_by", required=True
+)
+breakdown = cache.kpi_breakdown(
+    url, version, go_live.isoformat(), site, rec_type, BREAKDOWNS[by_label]
+)
+shown_breakdown = breakdown.copy()
+for key in KPI_BY_KEY:
+    if key in shown_breakdown:
+        shown_breakdown[key] = shown_breakdown[key] * display_factor(key)
+st.dataframe(
+    shown_breakdown,
+    hide_index=True,
+    key="baseline_breakdown",
+    column_config={
+        "site": "Site",
+        "rec_type": "Type",
+        "owner": "Owner",
+        "period": "Period",
+        "n_recs": st.column_config.NumberColumn("Recs", format="%d"),
+        "n_decisions": st.column_config.NumberColumn("Decisions", format="%d"),
+        **{
+            k.key: st.column_config.NumberColumn(
+                f"{k.label} ({display_unit(k.key)})", format="%.1f"
+            )
+            for k in KPIS
+        },
+    },
+)
+
+st.subheader("Export")
+stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+report = kpi_report_html(
+    table,
+    trend,
+    view["band"],
+    go_live=go_live,
+    go_live_inferred=ui.go_live_inferred(),
+    data_range=view["range"],
+    money=money,
+    scope=scope,
+    generated_at=stamp,
+    generated_by=ui.current_user(),
+)
+tag = f"{go_live.isoformat()}_{site or 'all'}_{rec_type or 'all'}"
+cols = st.columns(4)
+cols[0].download_button(
+    "KPI tiles (CSV)",
+    table.to_csv(index=False),
+    file_name=f"kpis_{tag}.csv",
+    mime="text/csv",
+    key="baseline_dl_kpis",
+    on_click="ignore",
+)
+cols[1].download_button(
+    "Trends (CSV)",
+    trend.to_csv(index=False),
+    file_name=f"kpi_trends_{tag}.csv",
+    mime="text/csv",
+    key="baseline_dl_trends",
+    on_click="ignore",
+)
+cols[2].download_button(
+    f"Breakdown by {by_label.lower()} (CSV)",
+    breakdown.to_csv(index=False),
+    file_name=f"kpi_breakdown_{'_'.join(BREAKDOWNS[by_label])}_{tag}.csv",
+    mime="text/csv",
+    key="baseline_dl_breakdown",
+    on_click="ignore",
+)
+cols[3].download_button(
+    "Printable report (HTML)",
+    report,
+    file_name=f"kpi_report_{tag}.html",
+    mime="text/html",
+    key="baseline_dl_report",
+    on_click="ignore",
+    type="primary",
+)
+
+can_edit = roles.can(ui.current_role(), "settings")
+with st.expander("Targets", icon=":material/flag:"):
+    st.caption(
+        "Defaults are the figures practitioners quote as working. Leave a box empty for no "
+        "target." + ("" if can_edit else " Only an admin can change them.")
+    )
+    with st.form("baseline_targets_form", border=False):
+        edited: dict[str, float | None] = {}
+        cols = st.columns(3)
+        for i, kpi in enumerate(KPIS):
+            factor = display_factor(kpi.key)
+            current = targets.get(kpi.key)
+            value = cols[i % 3].number_input(
+                f"{kpi.label} {target_op(kpi.key)} ({display_unit(kpi.key)})",
+                min_value=0.0,
+                value=None if current is None else round(current * factor, 4),
+                step=0.5,
+                key=f"baseline_target_{kpi.key}",
+                disabled=not can_edit,
+            )
+            edited[kpi.key] = None if value is None else round(float(value) / factor, 10)
+        if st.form_submit_button("Save targets", disabled=not can_edit) and can_edit:
+            set_setting(engine, SETTING_KEY, edited, actor=ui.current_user())
+            st.rerun()

@@ -1,0 +1,179 @@
+"""The Baseline page as an executive meets it, through Streamlit's AppTest on the sample data."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from store.db import dispose_engine, get_engine
+from store.load import load_bundle
+from store.reads import clear_memo
+from store.sample import SAMPLE_BUNDLE
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/baseline.py"
+GO_LIVE = date(2025, 10, 1)  # the sample bundle's planted go-live (truth/meta.json)
+
+
+def _clear() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    clear_memo()
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed 20k sample bundle loaded once into a SQLite file (copied per test).
+
+    Until the bundle is committed, the same generator writes one (20k rows, seed 7).
+    """
+    folder = tmp_path_factory.mktemp("baseline_sample")
+    bundle = SAMPLE_BUNDLE
+    if not (bundle / "recommendations.csv").exists():
+        from sample_data.generate import generate_bundle
+
+        bundle = folder / "bundle"
+        generate_bundle(bundle, rows=20_000, seed=7)
+    path = folder / "sample.db"
+    url = f"sqlite:///{path}"
+    load_bundle(bundle, engine=get_engine(url))
+    dispose_engine(url)
+    clear_memo()
+    return path
+
+
+@pytest.fixture
+def store(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    path = tmp_path / "store.db"
+    shutil.copy(sample_db, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("WORKBENCH_DB", url)
+    _clear()
+    yield url
+    _clear()
+    dispose_engine(url)
+
+
+def _page(role: str | None = None, go_live: date = GO_LIVE) -> AppTest:
+    """The app on the Baseline page. Under AppTest, ``switch_page`` runs the page without
+    app.py's sidebar, so go-live and role are set where the sidebar would put them."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    at.session_state["go_live_value"] = go_live
+    if role is not None:
+        at.session_state["role"] = role
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_page_renders_tiles_trends_and_breakdown(store: str) -> None:
+    at = _page()
+    metrics = _metrics(at)
+    for label in (
+        "Decision latency (median)",
+        "Detection latency (median)",
+        "SLA met",
+        "Override rate",
+        "OTIF",
+        "Expedite % of COGS",
+        "Stockouts per month",
+    ):
+        assert label in metrics and metrics[label] != "—"
+    # The sample plants OTIF ~88% before go-live and ~94% after, expedite 4.5% -> 2.8%.
+    otif = float(metrics["OTIF"].rstrip("%"))
+    assert 92.0 < otif < 96.0
+    assert 2.4 < float(metrics["Expedite % of COGS"].rstrip("%")) < 3.2
+    captions = " ".join(c.value for c in at.caption)
+    assert "improved" in captions and "95% CI" in captions and "target ≤ 24.0 h" in captions
+    assert "saved" in metrics["Expedite spend vs baseline rate, at current COGS"]
+    assert len(at.get("plotly_chart")) == 9
+    breakdown = at.dataframe[0].value
+    assert set(breakdown["period"]) == {"baseline", "current"}
+    assert breakdown["site"].nunique() == 5
+
+
+def test_changing_go_live_changes_the_figures(store: str) -> None:
+    at = _page()
+    before = _metrics(at)
+    captions_before = [c.value for c in at.caption]
+    at.session_state["go_live_value"] = date(2025, 4, 1)
+    at.run()
+    assert not at.exception
+    after = _metrics(at)
+    # Half the pre-AI year is now "current": its latency and OTIF pull the current figures back.
+    assert after["Decision latency (median)"] != before["Decision latency (median)"]
+    assert after["OTIF"] != before["OTIF"]
+    assert [c.value for c in at.caption] != captions_before
+    assert any("2025-04-01" in m.value for m in at.markdown)
+
+
+def test_site_filter_narrows_tiles_and_breakdown(store: str) -> None:
+    at = _page()
+    before = _metrics(at)
+    at.selectbox(key="baseline_site").set_value("P100").run()
+    assert not at.exception
+    breakdown = at.dataframe[0].value
+    assert set(breakdown["site"]) == {"P100"}
+    assert _metrics(at)["Stockouts per month"] != before["Stockouts per month"]
+
+
+def test_admin_edits_a_target_and_the_tile_shows_it(store: str) -> None:
+    at = _page()
+    at.number_input(key="baseline_target_decision_latency_median_h").set_value(12.0)
+    submit = [b for b in at.get("form_submit_button") if "Save targets" in b.label][0]
+    submit.click().run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "target ≤ 12.0 h" in captions
+    _clear()
+    from store.settings import get_setting
+
+    assert get_setting(get_engine(store), "kpi_targets")["decision_latency_median_h"] == 12.0
+
+
+def test_targets_are_read_only_for_a_non_admin(store: str) -> None:
+    at = _page(role="exec")
+    box = at.number_input(key="baseline_target_otif")
+    assert box.disabled
+    assert box.value == pytest.approx(94.0)
+
+
+def test_missing_tables_say_what_to_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = SAMPLE_BUNDLE if (SAMPLE_BUNDLE / "recommendations.csv").exists() else None
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    if source is None:
+        from sample_data.generate import generate_bundle
+
+        generate_bundle(tmp_path / "full", rows=2_000, seed=7)
+        source = tmp_path / "full"
+    for name in ("recommendations", "decisions"):
+        frame = pd.read_csv(source / f"{name}.csv", dtype=str, keep_default_na=False)
+        frame.to_csv(bundle / f"{name}.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'partial.db'}"
+    load_bundle(bundle, engine=get_engine(url))
+    monkeypatch.setenv("WORKBENCH_DB", url)
+    _clear()
+    try:
+        at = _page()
+        captions = [c.value for c in at.caption]
+        assert "not available — load orders.csv" in captions
+        assert "not available — load kpi_periods.csv" in captions
+        assert "not available — load owners.csv" in captions
+        assert _metrics(at)["Decision latency (median)"] != "—"
+    finally:
+        _clear()
+        dispose_engine(url)
