@@ -1,0 +1,223 @@
+"""Candidate rules: counts by hand, one clean rule per planted pattern, stable ids, the CLI payload."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.override_log import decided_log, match_mask
+from analytics.override_report import REPORT_KEYS, analyse_overrides, rules_report
+from analytics.rules import mine_rules, rule_id, rule_stats
+from store.db import dispose_engine, get_engine
+from store.load import load_bundle
+from store.reads import clear_memo, load_frames
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "bundle"
+
+
+def _frames(rows: pd.DataFrame) -> SimpleNamespace:
+    """Contract frames from one row per decided recommendation (rec_id … reason, actual)."""
+    n = len(rows)
+    recs = pd.DataFrame(
+        {
+            "rec_id": pd.array(rows["rec_id"], dtype="string"),
+            "rec_type": pd.Categorical(rows["rec_type"]),
+            "site": pd.Categorical(rows["site"]),
+            "supplier": pd.Categorical(rows["supplier"]),
+            "created_at": pd.to_datetime(rows["created_at"], utc=True).astype(
+                "datetime64[us, UTC]"
+            ),
+            "recommended_qty": rows["recommended_qty"].astype(float),
+        }
+    )
+    dec = pd.DataFrame(
+        {
+            "rec_id": pd.array(rows["rec_id"], dtype="string"),
+            "decided_at": recs["created_at"],
+            "decided_by": pd.Categorical(rows["decided_by"]),
+            "decision": pd.Categorical(rows["decision"]),
+            "final_qty": rows["final_qty"].astype(float),
+            "reason": pd.array(rows.get("reason", [None] * n), dtype="string"),
+        }
+    )
+    out = pd.DataFrame(
+        {
+            "rec_id": pd.array(rows["rec_id"], dtype="string"),
+            "observed_at": recs["created_at"],
+            "actual_qty": rows.get("actual_qty", pd.Series(np.nan, index=rows.index)).astype(float),
+        }
+    )
+    return SimpleNamespace(recommendations=recs, decisions=dec, outcomes=out)
+
+
+def _tiny() -> SimpleNamespace:
+    """40 recs: supplier S1 (10) has 8 overrides up 20%; S2 (30) has one up 10%."""
+    n = 40
+    supplier = ["S1"] * 10 + ["S2"] * 30
+    decision = ["modified"] * 8 + ["accepted"] * 2 + ["modified"] + ["accepted"] * 29
+    final = [120.0] * 8 + [100.0] * 2 + [110.0] + [100.0] * 29
+    return _frames(
+        pd.DataFrame(
+            {
+                "rec_id": [f"R{i:02d}" for i in range(n)],
+                "rec_type": ["stockout_risk"] * n,
+                "site": ["P1"] * n,
+                "supplier": supplier,
+                "created_at": ["2026-03-02T10:00:00Z"] * n,
+                "recommended_qty": [100.0] * n,
+                "decided_by": ["ann", "bob"] * (n // 2),
+                "decision": decision,
+                "final_qty": final,
+            }
+        )
+    )
+
+
+def test_tiny_log_gives_one_rule_with_hand_counted_figures() -> None:
+    log = decided_log(_tiny())
+    rules = mine_rules(log, min_support=5)
+    assert len(rules) == 1, rules[["conditions", "direction"]]
+    rule = rules.iloc[0]
+    assert rule["conditions"] == {"supplier": "S1"}
+    assert rule["direction"] == "increase"
+    assert (rule["support"], rule["coverage"]) == (8, 10)
+    assert rule["confidence"] == pytest.approx(0.8)
+    assert rule["base_rate"] == pytest.approx(9 / 40)
+    assert rule["lift"] == pytest.approx(0.8 / (9 / 40))
+    assert rule["z"] == pytest.approx((8 - 10 * 0.225) / np.sqrt(10 * 0.225 * 0.775))
+    # the same figures from the one-rule helper
+    stats = rule_stats(log, {"supplier": "S1"}, "increase")
+    assert stats == {
+        "support": 8,
+        "coverage": 10,
+        "confidence": 0.8,
+        "lift": pytest.approx(3.5556, abs=1e-4),
+    }
+
+
+def test_min_support_filters() -> None:
+    assert mine_rules(decided_log(_tiny()), min_support=9).empty
+
+
+def test_rule_id_is_stable_and_order_free() -> None:
+    a = rule_id({"supplier": "SUP-017", "quarter": "Q4"}, "increase")
+    b = rule_id({"quarter": "Q4", "supplier": "SUP-017"}, "increase")
+    assert a == b == rule_id({"quarter": "Q4", "supplier": "SUP-017"}, "increase")
+    assert a != rule_id({"quarter": "Q4", "supplier": "SUP-017"}, "decrease")
+    assert a.startswith("R") and len(a) == 11
+
+
+def _planted(seed: int = 0, n: int = 6000) -> SimpleNamespace:
+    """A random log with one planted 3-condition rule and 8% background overrides."""
+    rng = np.random.default_rng(seed)
+    days = pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 730, n), unit="D")
+    rows = pd.DataFrame(
+        {
+            "rec_id": [f"R{i:05d}" for i in range(n)],
+            "rec_type": rng.choice(
+                ["stockout_risk", "expedite", "demand_revision", "supplier_delay"], n
+            ),
+            "site": rng.choice(["P1", "P2", "P3"], n),
+            "supplier": rng.choice([f"SUP-{i}" for i in range(8)], n),
+            "created_at": days + pd.Timedelta(hours=10),
+            "recommended_qty": rng.integers(50, 500, n).astype(float),
+            "decided_by": rng.choice(["ann", "bob", "cy", "di", "ed", "fo"], n),
+        }
+    )
+    quarter = rows["created_at"].dt.quarter
+    planted = (rows["supplier"] == "SUP-3") & (quarter == 4) & (rows["rec_type"] == "stockout_risk")
+    u = rng.random(n)
+    follow = planted & (u < 0.9)
+    noise = ~planted & (u < 0.08)
+    sign = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    adj = np.where(
+        follow, 0.25 + rng.normal(0, 0.01, n), np.where(noise, sign * rng.uniform(0.05, 0.4, n), 0)
+    )
+    reject = noise & (rng.random(n) < 0.2)
+    rows["decision"] = np.where(
+        reject, "rejected", np.where(follow | noise, "modified", "accepted")
+    )
+    rows["final_qty"] = np.where(reject, 0.0, np.round(rows["recommended_qty"] * (1 + adj)))
+    return _frames(rows)
+
+
+def test_planted_three_condition_rule_comes_out_as_one_clean_rule() -> None:
+    log = decided_log(_planted())
+    rules = mine_rules(log)
+    planted = {"rec_type": "stockout_risk", "supplier": "SUP-3", "quarter": "Q4"}
+    top = rules.iloc[0]
+    assert top["conditions"] == planted and top["direction"] == "increase"
+    assert top["confidence"] > 0.8
+    # no fragment of it survives as a separate rule: no other increase rule whose
+    # supporting overrides overlap the planted ones
+    is_up = (log["direction"] == "increase").to_numpy()
+    mine = match_mask(log, planted) & is_up
+    for cond in rules.loc[rules["direction"] == "increase", "conditions"].iloc[1:]:
+        other = match_mask(log, cond) & is_up
+        assert (other & mine).sum() < 0.5 * other.sum(), cond
+    assert not any("month" in c and c.get("supplier") == "SUP-3" for c in rules["conditions"]), (
+        "a month-level fragment of a quarter rule survived"
+    )
+
+
+def test_same_input_same_rules_twice() -> None:
+    log = decided_log(_planted(seed=4))
+    pd.testing.assert_frame_equal(mine_rules(log), mine_rules(log))
+
+
+def test_rules_report_shape_status_and_top() -> None:
+    frames = _planted(seed=2)
+    best = analyse_overrides(frames).rules.iloc[0]
+    report = rules_report(frames, top=3, statuses={best["id"]: "adopted"})
+    assert list(report) == ["rules"]
+    assert 1 <= len(report["rules"]) <= 3
+    first = report["rules"][0]
+    assert tuple(first) == REPORT_KEYS
+    assert first["id"] == best["id"] and first["status"] == "adopted"
+    assert all(r["status"] == "candidate" for r in report["rules"][1:])
+    assert first["conditions"] == {
+        "rec_type": "stockout_risk",
+        "supplier": "SUP-3",
+        "quarter": "Q4",
+    }
+    assert first["median_adjustment_pct"] == pytest.approx(25.0, abs=1.0)
+    json.dumps(report)  # plain JSON throughout
+    statuses = pd.DataFrame({"rule_key": [best["id"]], "status": ["dismissed"]})
+    assert rules_report(frames, top=1, statuses=statuses)["rules"][0]["status"] == "dismissed"
+
+
+@pytest.fixture(scope="module")
+def sample_frames(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('rules') / 'sample.db'}"
+    engine = get_engine(url)
+    load_bundle(SAMPLE, engine=engine)
+    yield load_frames(engine)
+    dispose_engine(url)
+    clear_memo()
+
+
+def test_every_planted_rule_is_in_the_top_ten(sample_frames: object) -> None:
+    report = rules_report(sample_frames, top=10)["rules"]
+    planted = json.loads((SAMPLE / "truth" / "planted_rules.json").read_text())
+    for truth in planted:
+        hits = [r for r in report if r["conditions"] == truth["conditions"]]
+        assert len(hits) == 1, f"{truth['id']} not found once in the top 10"
+        rule = hits[0]
+        assert rule["direction"] == truth["direction"], truth["id"]
+        if truth["adjustment_pct"] is not None:
+            assert abs(rule["median_adjustment_pct"] - truth["adjustment_pct"]) <= 5, truth["id"]
+        # no fragment: no other top-10 rule in the same direction names a subset of it
+        own = set(truth["conditions"].items())
+        for other in report:
+            if other is not rule and other["direction"] == truth["direction"]:
+                assert not set(other["conditions"].items()) < own, (truth["id"], other)
+
+
+def test_sample_report_is_deterministic(sample_frames: object) -> None:
+    assert rules_report(sample_frames, top=10) == rules_report(sample_frames, top=10)
