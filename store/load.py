@@ -195,7 +195,7 @@ def _check_references(
         rec_qty = known["recommended_qty"].to_numpy(dtype="float64", na_value=np.nan)[
             np.where(found, pos, 0)
         ]
-        modified = frame["decision"].to_numpy() == "modified"
+        modified = (frame["decision"] == "modified").fillna(False).to_numpy(dtype=bool)
         probs.add(
             found
             & modified

@@ -51,12 +51,18 @@ class UTCDateTime(TypeDecorator):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+# Contract tables are looked up and loaded by their key: on SQLite, storing rows in the
+# key's B-tree (WITHOUT ROWID) halves the trees every insert has to update.
+_KEYED = {"sqlite_with_rowid": False}
+
+
 def _ts(nullable: bool = True, index: bool = False, primary_key: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable, index=index, primary_key=primary_key)
 
 
 class Recommendation(SQLModel, table=True):
     __tablename__ = "recommendations"
+    __table_args__ = _KEYED
     rec_id: str = Field(primary_key=True)
     rec_type: str
     signal_at: datetime = Field(sa_column=_ts(nullable=False))
@@ -82,6 +88,7 @@ class Recommendation(SQLModel, table=True):
 
 class Decision(SQLModel, table=True):
     __tablename__ = "decisions"
+    __table_args__ = _KEYED
     rec_id: str = Field(primary_key=True, foreign_key="recommendations.rec_id")
     decided_at: datetime = Field(sa_column=_ts(nullable=False))
     decided_by: str
@@ -98,6 +105,7 @@ class Decision(SQLModel, table=True):
 
 class Outcome(SQLModel, table=True):
     __tablename__ = "outcomes"
+    __table_args__ = _KEYED
     rec_id: str = Field(primary_key=True, foreign_key="recommendations.rec_id")
     observed_at: datetime = Field(sa_column=_ts(nullable=False))
     actual_qty: float | None = None
@@ -110,6 +118,7 @@ class Outcome(SQLModel, table=True):
 
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
+    __table_args__ = _KEYED
     order_id: str = Field(primary_key=True)
     # The contract's optional line number; "" when the file has none (a key cannot be NULL).
     line: str = Field(default="", primary_key=True)
@@ -127,6 +136,7 @@ class Order(SQLModel, table=True):
 
 class KpiPeriod(SQLModel, table=True):
     __tablename__ = "kpi_periods"
+    __table_args__ = _KEYED
     period_start: datetime = Field(sa_column=_ts(nullable=False, primary_key=True))
     site: str = Field(primary_key=True)
     cogs_usd: float | None = None
@@ -140,6 +150,7 @@ class KpiPeriod(SQLModel, table=True):
 
 class OwnerRow(SQLModel, table=True):
     __tablename__ = "owners"
+    __table_args__ = _KEYED
     rec_type: str = Field(primary_key=True)
     site: str = Field(primary_key=True)
     owner: str

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from store.schema import TableSpec
 
 TS_DTYPE = "datetime64[us, UTC]"
+CHUNK_ROWS = 50_000
 _META_INT = {"row_hash", "batch_id"}
 _TEXT_EXTRA = {"features", "extra", "source"}
 
@@ -55,8 +57,11 @@ def _to_db(values: pd.Series, kind: str, dialect: str) -> list:
         if kind == "bool":
             return [None if v is None else bool(v) for v in obj.tolist()]
         return [None if v is None else int(v) for v in obj.tolist()]
-    obj = np.asarray(pd.Series(values, dtype=object).to_numpy(), dtype=object)
-    return obj.tolist()
+    series = pd.Series(values)
+    if isinstance(series.array, pd.arrays.ArrowStringArray):
+        return pa.array(series.array).to_pylist()
+    obj = series.astype(object)
+    return obj.where(series.notna(), None).tolist()
 
 
 def bulk_insert(
@@ -76,19 +81,27 @@ def bulk_insert(
             frame["source"] = "import"
         columns.append("source")
     dialect = conn.dialect.name
-    data = [_to_db(frame[c], _kind(spec, c), dialect) for c in columns]
+    kinds = [_kind(spec, c) for c in columns]
     raw = conn.connection.driver_connection
     col_sql = ", ".join(f'"{c}"' for c in columns)
+
+    def rows():  # type: ignore[no-untyped-def]
+        # Convert to Python values a chunk at a time, so peak memory stays flat.
+        for start in range(0, len(frame), CHUNK_ROWS):
+            part = frame.iloc[start : start + CHUNK_ROWS]
+            yield from zip(
+                *[_to_db(part[c], k, dialect) for c, k in zip(columns, kinds, strict=True)],
+                strict=True,
+            )
+
     if dialect == "postgresql":
         with raw.cursor() as cur, cur.copy(f'COPY "{spec.name}" ({col_sql}) FROM STDIN') as copy:
-            for row in zip(*data, strict=True):
+            for row in rows():
                 copy.write_row(row)
     else:
         marks = ", ".join("?" for _ in columns)
         cur = raw.cursor()
-        cur.executemany(
-            f'INSERT INTO "{spec.name}" ({col_sql}) VALUES ({marks})', zip(*data, strict=True)
-        )
+        cur.executemany(f'INSERT INTO "{spec.name}" ({col_sql}) VALUES ({marks})', rows())
         cur.close()
     return len(frame)
 

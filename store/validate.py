@@ -94,6 +94,12 @@ def _objects(arr: pa.Array) -> np.ndarray:
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
 
 
+def _text_series(text: pa.Array, missing: np.ndarray) -> pd.Series:
+    """Text kept in Arrow (a million Python str objects would cost a gigabyte), null where missing."""
+    arr = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text)
+    return pd.Series(pd.arrays.ArrowStringArray(arr))
+
+
 def parse_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Parse trimmed decimal text; returns (float64 values, unreadable mask). Empty is NaN."""
     empty = _bool(pc.equal(text, ""))
@@ -187,14 +193,10 @@ def _check_column(
     if col.kind == "enum":
         ok = _bool(pc.is_in(trimmed, pa.array(list(col.enum))))
         probs.add(~empty & ~ok, col.name, f"not one of {'|'.join(col.enum)}: ", _objects(trimmed))
-        out = _objects(trimmed)
-        out[empty | ~ok] = None
-        return out
+        return _text_series(trimmed, empty | ~ok)
     # Codes are trimmed of surrounding spaces ("P100 " and "P100" are one site);
     # free text (reasons, actions) is kept exactly as typed.
-    out = _objects(trimmed if col.kind == "category" else text)
-    out[empty] = None
-    return out
+    return _text_series(trimmed if col.kind == "category" else text, empty)
 
 
 def json_objects(table: pa.Table, names: list[str]) -> np.ndarray:
