@@ -215,5 +215,5 @@ def rule_history(engine: Engine, rule_key: str) -> pd.DataFrame:
     if not df.empty:
         df["at"] = pd.to_datetime(df["at"], utc=True)
         for col in ("before", "after"):
-            df[col] = df[col].map(lambda s: json.loads(s) if s else None)
+            df[col] = df[col].map(lambda s: json.loads(s) if isinstance(s, str) and s else None)
     return df
