@@ -10,6 +10,9 @@ Transient failures (connection errors, timeouts, HTTP 408/429/5xx) are retried w
 exponential back-off; any other 4xx is a refusal, reported at once with the
 endpoint's answer. Webhook URLs carry their secret in the path, so only the
 scheme and host (and a hash to tell targets apart) are stored or audited.
+
+The module imports only SQLModel at load time (store helpers inside functions), so
+``store/db.py`` can import it to register the table without an import cycle.
 """
 
 from __future__ import annotations
@@ -28,9 +31,6 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Engine, Text, and_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
-
-from store.audit import record_event, utcnow
-from store.db import bump_versions
 
 
 class DigestPost(SQLModel, table=True):
@@ -190,6 +190,8 @@ def _claim(
     engine: Engine, digest_id: str, key: str, label: str, fmt: str, actor: str, force: bool
 ) -> dict[str, Any] | None:
     """Take the (digest, target) claim; returns the sent row instead when it was already sent."""
+    from store.audit import utcnow
+
     where = and_(_TABLE.c.digest_id == digest_id, _TABLE.c.target == key)
     now = utcnow()
     try:
@@ -238,6 +240,9 @@ def _finish(
     status_code: int | None,
     error: str | None,
 ) -> None:
+    from store.audit import record_event, utcnow
+    from store.db import bump_versions
+
     where = and_(_TABLE.c.digest_id == digest_id, _TABLE.c.target == key)
     with engine.begin() as conn:
         conn.execute(
