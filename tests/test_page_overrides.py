@@ -1,0 +1,143 @@
+"""The Override patterns page as an S&OP lead meets it (AppTest through app.py, sample data)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from store.audit import read_events
+from store.db import dispose_engine, get_engine
+from store.load import load_bundle
+from store.reads import clear_memo
+from store.rules_store import read_rule_statuses
+from store.sample import SAMPLE_BUNDLE
+from store.users import add_user
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/overrides.py"
+
+
+def _clear() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    clear_memo()
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("overrides_page") / "sample.db"
+    url = f"sqlite:///{path}"
+    load_bundle(SAMPLE_BUNDLE, engine=get_engine(url))
+    dispose_engine(url)
+    clear_memo()
+    return path
+
+
+@pytest.fixture
+def store(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    path = tmp_path / "store.db"
+    shutil.copy(sample_db, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("WORKBENCH_DB", url)
+    _clear()
+    yield url
+    _clear()
+    dispose_engine(url)
+
+
+def _open(at: AppTest) -> AppTest:
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _rules_table(at: AppTest) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if "direction" in d.value and "lift" in d.value)
+
+
+def test_page_shows_themes_rules_and_value_added(store: str) -> None:
+    at = _open(AppTest.from_file(APP, default_timeout=180))
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Overrides"].replace(",", "")) > 1000
+    assert metrics["Reason capture gap"].endswith("%")
+    assert int(metrics["Reason themes"]) >= 5
+    assert "units" in metrics["Value added per override"]
+    rules = _rules_table(at)
+    planted = json.loads((SAMPLE_BUNDLE / "truth" / "planted_rules.json").read_text())
+    top = rules.head(10)
+    for truth in planted:
+        wanted = " · ".join(f"{k} = {v}" for k, v in truth["conditions"].items())
+        names = {frozenset(r.split(" · ")) for r in top["rule"]}
+        assert frozenset(wanted.split(" · ")) in names, truth["id"]
+    assert set(top["status"]) == {"candidate"}
+    # evidence for the selected rule: example reasons as quotes, and the overrides behind it
+    assert any(md.value.startswith("> ") for md in at.markdown)
+    assert any("Costing more than they saved" in md.value for md in at.markdown)
+    assert any("No adopted rules yet" in i.value for i in at.info)
+
+
+def test_sop_lead_adopts_a_rule_and_it_is_monitored(store: str) -> None:
+    at = _open(AppTest.from_file(APP, default_timeout=180))
+    rid = at.selectbox(key="overrides_rule_pick").value
+    at.radio(key="overrides_new_status").set_value("adopted")
+    at.text_input(key="overrides_owner").input("m.garcia")
+    at.text_area(key="overrides_note").input("Encode as a planning parameter")
+    next(b for b in at.button if b.label == "Save").click()
+    at.run()
+    assert not at.exception, at.exception
+    engine = get_engine(store)
+    stored = read_rule_statuses(engine)
+    assert stored["rule_key"].tolist() == [rid]
+    assert stored.iloc[0]["status"] == "adopted" and stored.iloc[0]["owner"] == "m.garcia"
+    assert read_events(engine).iloc[0]["action"] == "rule_adopted"
+    assert any("Status: **adopted**" in md.value for md in at.markdown)
+    assert _rules_table(at).set_index("id").at[rid, "status"] == "adopted"
+    assert any("Encoding: Encode as a planning parameter" in md.value for md in at.markdown)
+    assert not any("No adopted rules yet" in i.value for i in at.info)
+
+
+def test_adopting_without_owner_shows_why(store: str) -> None:
+    at = _open(AppTest.from_file(APP, default_timeout=180))
+    at.radio(key="overrides_new_status").set_value("adopted")
+    next(b for b in at.button if b.label == "Save").click()
+    at.run()
+    assert any("needs an owner" in e.value for e in at.error)
+    assert read_rule_statuses(get_engine(store)).empty
+
+
+def test_a_planner_sees_rules_but_cannot_change_their_status(store: str) -> None:
+    engine = get_engine(store)
+    add_user(engine, "root", role="admin", password="admin-pass", actor="t", actor_role="admin")
+    add_user(engine, "pat", role="planner", password="planner-pass", actor="t", actor_role="admin")
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.text_input(key="auth_name").input("pat")
+    at.text_input(key="auth_password").input("planner-pass")
+    next(b for b in at.button if b.label == "Sign in").click()
+    _open(at)
+    assert next(b for b in at.button if b.label == "Save").disabled
+    assert any("Only an S&OP lead or admin" in c.value for c in at.caption)
+
+
+def test_store_without_decisions_shows_an_empty_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store.sample
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    monkeypatch.setenv("WORKBENCH_DB", url)
+    monkeypatch.setattr(store.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
+    _clear()
+    at = _open(AppTest.from_file(APP, default_timeout=60))
+    assert any("no overrides to learn from" in i.value for i in at.info)
+    _clear()
+    dispose_engine(url)
