@@ -316,3 +316,56 @@ def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> 
         frames=get_frames(),
         candidates=candidates,  # type: ignore[arg-type]
     )
+
+
+# --- Why this fired (pages/why.py) -------------------------------------------------------
+# The surrogates depend only on the recommendations, so they are keyed on that table's
+# version: recording a decision refits nothing, it only rebuilds the precedent index.
+
+
+def table_version(table: str) -> int:
+    """Version of one store table (0 before its first write)."""
+    from store.db import data_versions
+
+    return data_versions(current_engine()).get(table, 0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _why_surrogates(url: str, recs_version: int, _frames: Frames):  # -> Surrogates
+    from analytics.surrogate import fit_surrogates
+
+    return fit_surrogates(_frames)
+
+
+def why_surrogates():  # -> analytics.surrogate.Surrogates
+    """The fitted explanation surrogates for the current recommendations (shared, read-only)."""
+    frames = get_frames()
+    return _why_surrogates(current_url(), table_version("recommendations"), frames)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _why_precedents(url: str, version: str, recs_version: int, _frames: Frames, _model):
+    from analytics.precedent import build_precedent_index
+
+    return build_precedent_index(_frames, _model)
+
+
+def why_precedents():  # -> analytics.precedent.PrecedentIndex
+    """Decided recommendations indexed for precedent search (current data, read-only)."""
+    frames = get_frames()
+    recs_version = table_version("recommendations")
+    model = _why_surrogates(current_url(), recs_version, frames)
+    return _why_precedents(current_url(), frames.version, recs_version, frames, model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _why_pick_list(url: str, version: str, _frames: Frames) -> pd.DataFrame:
+    from analytics.explain import pick_list
+
+    return pick_list(_frames)
+
+
+def why_pick_list() -> pd.DataFrame:
+    """Every recommendation with type, site, SKU, supplier, owner, impact, decision (read-only)."""
+    frames = get_frames()
+    return _why_pick_list(current_url(), frames.version, frames)

@@ -13,8 +13,9 @@ import math
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from store import roles
@@ -180,8 +181,9 @@ def record_decision(
         if rec.empty:
             raise UnknownRecommendation(f"no recommendation with id {rec_id!r}")
         existing = conn.execute(
-            text("SELECT decision, decided_by, decided_at FROM decisions WHERE rec_id = :r"),
-            {"r": rec_id},
+            select(Decision.decision, Decision.decided_by, Decision.decided_at).where(
+                Decision.rec_id == rec_id
+            )
         ).first()
         if existing is not None:
             raise AlreadyDecided(
@@ -197,7 +199,7 @@ def record_decision(
         recommended = None if pd.isna(recommended) else float(recommended)
         stored_qty = _final_qty(decision, qty, recommended)
         row = _decision_frame(rec_id, decided_at, by, decision, stored_qty, reason)
-        row_hash = int(row_hashes(row, DECISIONS).iloc[0])
+        row_hash = int(np.asarray(row_hashes(row, DECISIONS))[0])
         values = {
             "rec_id": rec_id,
             "decided_at": decided_at,

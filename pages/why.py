@@ -1,0 +1,350 @@
+"""Why this fired: a recommendation's drivers in the planner's words, precedent, and the decision."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analytics.charts_explain import dependence_figure, drivers_figure, waterfall_figure
+from analytics.explain import (
+    NotExplainable,
+    dependence,
+    explain_rec,
+    filter_pick_list,
+    global_drivers,
+    waterfall_steps,
+)
+from analytics.explain_text import feature_label, format_output, type_label
+from analytics.precedent import matching_rules
+from pages import cache, ui
+from store import roles
+from store.decide import DecisionError, decision_for, record_decision
+
+st.title("Why this fired")
+st.caption(
+    "Why a recommendation fired, in your units, what happened the last times something like it "
+    "came up, and your decision. Decisions are recorded in the workbench's own store with who "
+    "and when; **nothing is written to the ERP or any other source system**."
+)
+
+frames = cache.get_frames()
+if frames.recommendations.empty:
+    ui.empty_state(
+        "No recommendations to explain yet.", hint="Load a decision log on the Data page."
+    )
+    st.stop()
+if not frames.feature_columns:
+    ui.empty_state(
+        "The log has no feature snapshot (f_* columns), so there is nothing to explain a "
+        "recommendation by.",
+        hint="Add the model's inputs at scoring time as f_<name> columns to recommendations.csv.",
+    )
+    st.stop()
+
+with st.spinner("Fitting the explanation model (once per data version)…"):
+    model = cache.why_surrogates()
+    table = cache.why_pick_list()
+if not model.types:
+    ui.empty_state(
+        "No recommendation type has enough logged scores to explain.",
+        hint="; ".join(f"{t}: {why}" for t, why in model.skipped.items()),
+    )
+    st.stop()
+
+# --- Pick a recommendation ------------------------------------------------------------------
+st.subheader("Pick a recommendation")
+c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 1.4])
+query = c1.text_input("Search id, SKU or supplier", key="why_search")
+all_types = sorted(map(str, table["rec_type"].dropna().unique()))
+rec_type = c2.selectbox("Type", ["All types", *all_types], key="why_type")
+site = c3.selectbox(
+    "Site", ["All sites", *sorted(map(str, table["site"].dropna().unique()))], key="why_site"
+)
+owner = c4.selectbox(
+    "Owner", ["All owners", *sorted(map(str, table["owner"].dropna().unique()))], key="why_owner"
+)
+open_only = c5.checkbox("Open only", value=True, key="why_open_only")
+picks = filter_pick_list(
+    table,
+    query=query,
+    open_only=open_only,
+    rec_type=None if rec_type == "All types" else rec_type,
+    site=None if site == "All sites" else site,
+    owner=None if owner == "All owners" else owner,
+    limit=500,
+)
+if picks.empty:
+    ui.empty_state(
+        "No recommendation matches these filters.",
+        hint="Clear the search, or untick *Open only* to see decided ones.",
+    )
+    st.stop()
+labels = {
+    r.rec_id: f"{r.rec_id} · {type_label(r.rec_type)} · {r.site}"
+    + (f" · {r.sku}" if pd.notna(r.sku) else "")
+    + (f" · ${r.est_impact_usd:,.0f}" if pd.notna(r.est_impact_usd) else "")
+    + ("" if pd.isna(r.decision) else f" · {r.decision}")
+    for r in picks.itertuples()
+}
+st.caption(
+    f"{len(picks):,} shown"
+    + (" (first 500)" if len(picks) == 500 else "")
+    + ", highest estimated impact first."
+)
+rec_id = st.selectbox("Recommendation", list(labels), format_func=labels.get, key="why_rec")
+
+try:
+    ex = explain_rec(model, frames, rec_id, index=cache.why_precedents())
+except NotExplainable as e:
+    st.warning(str(e))
+    st.stop()
+rec = frames.recommendations.loc[frames.recommendations["rec_id"] == rec_id].iloc[0]
+
+# --- Why -------------------------------------------------------------------------------------
+st.subheader("Why it fired")
+m1, m2, m3, m4 = st.columns(4)
+m1.metric(f"Logged {ex.target}", format_output(ex.logged_value))
+m2.metric(
+    f"Surrogate {ex.target}",
+    format_output(ex.prediction),
+    delta=f"{ex.prediction - ex.base_value:+.2f} vs typical",
+    delta_color="off",
+)
+m3.metric(f"Typical {type_label(ex.rec_type)}", format_output(ex.base_value))
+m4.metric("Fidelity (held-out R²)", f"{ex.fidelity_r2:.3f}")
+if ex.warning:
+    st.warning(ex.warning, icon=":material/warning:")
+st.info(ex.sentence, icon=":material/lightbulb:")
+st.plotly_chart(
+    waterfall_figure(
+        waterfall_steps(ex, top=6),
+        base_value=ex.base_value,
+        prediction=ex.prediction,
+        target=ex.target,
+    ),
+    key="why_waterfall",
+)
+tm = model.types[ex.rec_type]
+st.caption(
+    f"Exact SHAP contributions of a gradient-boosted surrogate ({tm.strategy.replace('_', '-')} "
+    f"model) fitted to the logged {ex.target} of {tm.n_train:,} {type_label(ex.rec_type, plural=True)}; "
+    f"it reproduces {ex.fidelity_r2:.0%} of the variance on {tm.n_test:,} held-out ones. "
+    f"Typical values are among {ex.site} {type_label(ex.rec_type, plural=True)}."
+)
+drivers = ex.contributions.head(8)
+st.dataframe(
+    pd.DataFrame(
+        {
+            "driver": drivers["label"],
+            "value": drivers["value_text"],
+            "typical (median)": drivers["typical_text"],
+            "percentile": drivers["percentile"].round(0),
+            f"effect on {ex.target}": drivers["shap"].round(4),
+        }
+    ),
+    hide_index=True,
+    key="why_drivers",
+)
+
+# --- Precedent ---------------------------------------------------------------------------
+st.subheader("Last times something like this came up")
+prec = ex.precedents
+if prec.empty:
+    st.caption(f"No {type_label(ex.rec_type)} was decided before this one.")
+else:
+    counts = prec["decision"].astype("string").value_counts()
+    va = prec["value_added"].dropna()
+    st.caption(
+        f"The {len(prec)} most similar {type_label(ex.rec_type, plural=True)} decided before it "
+        "(nearest in the features that drive the model): "
+        + ", ".join(f"{n} {d}" for d, n in counts.items())
+        + (
+            f". Value added where the outcome is known: {va.sum():+,.0f} units in total "
+            "(|recommended − actual| − |final − actual|; positive = the people improved on it)."
+            if len(va)
+            else "."
+        )
+    )
+    st.dataframe(
+        prec[
+            [
+                "rec_id",
+                "created_at",
+                "site",
+                "decision",
+                "decided_by",
+                "reason",
+                "recommended_qty",
+                "final_qty",
+                "actual_qty",
+                "stockout",
+                "value_added",
+            ]
+        ],
+        hide_index=True,
+        key="why_precedents",
+    )
+
+# --- Matching candidate rules -------------------------------------------------------------
+st.subheader("Candidate rules that match")
+existing = decision_for(cache.current_engine(), rec_id)
+analysis = None
+try:
+    from analytics.override_report import rules_payload
+
+    with st.spinner("Reading the override analysis…"):
+        analysis = cache.override_analysis()
+    rules = rules_payload(analysis)["rules"]
+except (ImportError, AttributeError):
+    rules = None
+if rules is None:
+    st.caption("The override analysis hasn't run, so there are no candidate rules to match.")
+else:
+    who = existing["decided_by"] if existing else ui.current_user()
+    hits = matching_rules(rules, rec, decided_by=who)
+    if not hits:
+        st.caption(
+            f"None of the {len(rules)} candidate rules from the override analysis matches this "
+            f"recommendation (with decided_by = {who})."
+        )
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "conditions": [
+                        " · ".join(f"{k} = {v}" for k, v in r["conditions"].items()) for r in hits
+                    ],
+                    "planners usually": [r["direction"] for r in hits],
+                    "median adjustment %": [r["median_adjustment_pct"] for r in hits],
+                    "support": [r["support"] for r in hits],
+                    "confidence": [r["confidence"] for r in hits],
+                    "value added": [r["value_added"] for r in hits],
+                    "theme": [r["theme_label"] for r in hits],
+                    "status": [r["status"] for r in hits],
+                }
+            ),
+            hide_index=True,
+            key="why_rules",
+        )
+
+# --- Decision -----------------------------------------------------------------------------
+st.subheader("Your decision")
+done = st.session_state.pop("why_recorded", None)
+if done:
+    st.success(
+        f"Recorded: {done['rec_id']} {done['decision']} by {done['decided_by']} at "
+        f"{done['decided_at'][:19]} UTC (audit event {done['audit_event_id']}).",
+        icon=":material/check_circle:",
+    )
+if existing:
+    qty = existing["final_qty"]
+    st.info(
+        f"Already decided: **{existing['decision']}** by {existing['decided_by']} at "
+        f"{existing['decided_at'][:19]} UTC"
+        + (f", final quantity {qty:,.0f}" if qty is not None else "")
+        + (f", reason: “{existing['reason']}”" if existing["reason"] else "")
+        + ". A decision is never overwritten.",
+        icon=":material/lock:",
+    )
+else:
+    role = ui.current_role()
+    allowed = roles.can(role, "decide")
+    if not allowed:
+        st.caption(f"Your role ({role}) can read explanations but not decide.")
+    themes: list[str] = []
+    if analysis is not None:
+        t = analysis.themes
+        themes = [
+            str(x)
+            for x, tid in zip(t["label"], t["theme_id"], strict=True)
+            if int(tid) != 0 and not str(x).startswith("theme ")
+        ][:8]
+    recommended = rec["recommended_qty"]
+    with st.form("why_decide_form", border=True):
+        choice = st.radio(
+            "Decision",
+            ["accepted", "modified", "rejected"],
+            format_func={"accepted": "Accept", "modified": "Modify", "rejected": "Reject"}.get,
+            horizontal=True,
+            key="why_decision",
+        )
+        new_qty = st.number_input(
+            "New quantity (for Modify)"
+            + (f" — recommended {recommended:,.0f}" if pd.notna(recommended) else ""),
+            min_value=0.0,
+            value=float(recommended) if pd.notna(recommended) else 0.0,
+            step=1.0,
+            key="why_qty",
+        )
+        pick = (
+            st.pills("Reason themes seen so far", themes, key="why_theme_pick") if themes else None
+        )
+        reason = st.text_area(
+            "Reason (required to modify or reject)",
+            key="why_reason",
+            placeholder="What do you know that the model doesn't?",
+        )
+        submitted = st.form_submit_button("Record decision", disabled=not allowed, type="primary")
+    if submitted:
+        text = " — ".join(x for x in (pick, reason.strip()) if x)
+        try:
+            result = record_decision(
+                cache.current_engine(),
+                rec_id,
+                decision=choice,
+                final_qty=new_qty if choice == "modified" else None,
+                reason=text or None,
+                by=ui.current_user(),
+                role=role,
+            )
+        except (DecisionError, roles.PermissionDenied) as e:
+            st.error(str(e), icon=":material/error:")
+        else:
+            cache.clear_after_write()
+            st.session_state["why_recorded"] = result
+            st.rerun()
+
+# --- Global view --------------------------------------------------------------------------
+st.subheader("What drives each recommendation type")
+g1, g2 = st.columns(2)
+types = sorted(model.types)
+g_type = g1.selectbox(
+    "Type",
+    types,
+    index=types.index(ex.rec_type),
+    format_func=type_label,
+    key="why_global_type",
+)
+gm = model.types[g_type]
+g_drivers = global_drivers(model, rec_type=g_type)
+g_feature = g2.selectbox(
+    "Dependence plot for",
+    list(g_drivers["feature"]),
+    format_func=feature_label,
+    key="why_dep_feature",
+)
+st.caption(
+    f"Mean |SHAP| on {len(gm.global_rows):,} held-out {type_label(g_type, plural=True)}, in "
+    f"{gm.target} units; surrogate fidelity R² {gm.fidelity_r2:.2f}."
+)
+if gm.fidelity_r2 < 0.8:
+    st.warning(f"Low fidelity for {type_label(g_type, plural=True)}: read these drivers loosely.")
+d1, d2 = st.columns(2)
+d1.plotly_chart(drivers_figure(g_drivers), key="why_global_drivers")
+highlight = rec.get(g_feature) if g_type == ex.rec_type else None
+d2.plotly_chart(
+    dependence_figure(
+        dependence(model, g_type, g_feature),
+        feature=g_feature,
+        highlight=float(highlight)
+        if isinstance(highlight, (int, float)) and pd.notna(highlight)
+        else None,
+    ),
+    key="why_dependence",
+)
+with st.expander("Surrogate fidelity by type"):
+    st.dataframe(model.fidelity_table(), hide_index=True, key="why_fidelity")
+    if model.skipped:
+        st.caption(
+            "Not explained: " + "; ".join(f"{t} ({why})" for t, why in model.skipped.items())
+        )

@@ -1,0 +1,166 @@
+"""Decision capture: the contract's decision row plus an audit event, refused when incomplete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine
+
+from store.audit import read_events, verify_chain
+from store.db import data_versions
+from store.decide import (
+    AlreadyDecided,
+    DecisionError,
+    InvalidDecision,
+    UnknownRecommendation,
+    decision_for,
+    record_decision,
+)
+from store.load import load_bundle
+from store.reads import load_frames
+from store.roles import PermissionDenied
+from tests.conftest import write_bundle
+
+RECS = """
+rec_id,rec_type,signal_at,created_at,site,sku,recommended_qty,score,f_days_of_cover
+R1,stockout_risk,2026-01-05T08:00:00Z,2026-01-05T09:00:00Z,P100,SKU-1,120,0.8,2.1
+R2,stockout_risk,2026-01-05T08:00:00Z,2026-01-05T09:30:00Z,P100,SKU-2,50,0.7,3.0
+R3,maintenance,2026-01-05T08:00:00Z,2026-01-05T10:00:00Z,P200,,,0.6,
+R4,stockout_risk,2026-01-04T08:00:00Z,2026-01-04T09:00:00Z,P100,SKU-3,10,0.9,1.0
+"""
+DECS = """
+rec_id,decided_at,decided_by,decision,final_qty,reason
+R4,2026-01-04T12:00:00Z,ana,accepted,,
+"""
+
+
+@pytest.fixture
+def store(engine: Engine, tmp_path: Path) -> Engine:
+    bundle = write_bundle(tmp_path / "b", {"recommendations": RECS, "decisions": DECS})
+    report = load_bundle(bundle, engine=engine)
+    assert not report.rejected
+    return engine
+
+
+def _n_decisions(engine: Engine) -> int:
+    return len(load_frames(engine).decisions)
+
+
+def test_accept_writes_the_contract_row_an_audit_event_and_bumps_the_version(store) -> None:
+    before = data_versions(store).get("decisions", 0)
+    out = record_decision(store, "R1", decision="accepted", by="ana", role="planner")
+    assert out["decision"] == "accepted" and out["final_qty"] == 120.0  # the recommended qty
+    assert out["source"] == "app" and out["decided_by"] == "ana"
+    assert data_versions(store)["decisions"] == before + 1
+
+    stored = decision_for(store, "R1")
+    assert stored["decision"] == "accepted" and stored["final_qty"] == 120.0
+    assert stored["source"] == "app" and stored["reason"] is None
+    decided_at = pd.Timestamp(stored["decided_at"])
+    assert decided_at.tzinfo is not None and decided_at >= pd.Timestamp("2026-01-05T09:00Z")
+
+    frames = load_frames(store)
+    row = frames.decisions.set_index("rec_id").loc["R1"]
+    assert row["decided_by"] == "ana" and row["source"] == "app"
+
+    ev = read_events(store, limit=1).iloc[0]
+    assert (ev["action"], ev["entity"], ev["entity_id"], ev["actor"]) == (
+        "decide",
+        "decisions",
+        "R1",
+        "ana",
+    )
+    assert '"decision": "accepted"' in ev["after"] and '"role": "planner"' in ev["after"]
+    assert verify_chain(store).ok
+
+
+def test_modify_and_reject_need_a_reason_and_modify_a_quantity(store) -> None:
+    for decision, qty in (("modified", 90), ("rejected", None)):
+        for reason in (None, "", "   "):
+            with pytest.raises(InvalidDecision, match="a reason is required"):
+                record_decision(
+                    store,
+                    "R1",
+                    decision=decision,
+                    final_qty=qty,
+                    reason=reason,
+                    by="ana",
+                    role="planner",
+                )
+    with pytest.raises(InvalidDecision, match="needs the new quantity"):
+        record_decision(store, "R1", decision="modified", reason="x", by="ana", role="planner")
+    with pytest.raises(InvalidDecision, match=">= 0"):
+        record_decision(
+            store, "R1", decision="modified", final_qty=-5, reason="x", by="ana", role="planner"
+        )
+    with pytest.raises(InvalidDecision, match="record it as accepted"):
+        record_decision(
+            store, "R1", decision="modified", final_qty=120, reason="x", by="ana", role="planner"
+        )
+    with pytest.raises(InvalidDecision, match="record it as modified"):
+        record_decision(store, "R1", decision="accepted", final_qty=80, by="ana", role="planner")
+    with pytest.raises(InvalidDecision, match="one of"):
+        record_decision(store, "R1", decision="expired", by="ana", role="planner")
+    assert decision_for(store, "R1") is None
+    assert _n_decisions(store) == 1
+
+    out = record_decision(
+        store,
+        "R1",
+        decision="modified",
+        final_qty=90,
+        reason=" sup late in Q4 ",
+        by="ana",
+        role="planner",
+    )
+    assert out["final_qty"] == 90.0 and out["reason"] == "sup late in Q4"
+    out = record_decision(
+        store, "R3", decision="rejected", reason="PM done yesterday", by="bo", role="sop_lead"
+    )
+    assert out["final_qty"] == 0.0
+    assert _n_decisions(store) == 3
+
+
+def test_unknown_second_and_unauthorised_decisions_are_refused(store) -> None:
+    with pytest.raises(UnknownRecommendation):
+        record_decision(store, "NOPE", decision="accepted", by="ana", role="planner")
+    # R4 was decided by an import: the app never overwrites it
+    with pytest.raises(AlreadyDecided, match="never overwritten"):
+        record_decision(store, "R4", decision="rejected", reason="x", by="ana", role="planner")
+    record_decision(store, "R2", decision="accepted", by="ana", role="planner")
+    with pytest.raises(AlreadyDecided, match="accepted by ana"):
+        record_decision(
+            store, "R2", decision="rejected", reason="changed my mind", by="bo", role="admin"
+        )
+    with pytest.raises(PermissionDenied):
+        record_decision(store, "R1", decision="accepted", by="eve", role="exec")
+    assert issubclass(AlreadyDecided, ValueError) and issubclass(
+        UnknownRecommendation, DecisionError
+    )
+    assert decision_for(store, "R1") is None
+    assert decision_for(store, "R2")["decision"] == "accepted"
+    actions = read_events(store)["action"].tolist()
+    assert actions.count("decide") == 1
+
+
+def test_row_hash_matches_a_reimport_of_the_same_decision(store, tmp_path: Path) -> None:
+    out = record_decision(
+        store, "R1", decision="modified", final_qty=90, reason="sup late", by="ana", role="planner"
+    )
+    at = pd.Timestamp(out["decided_at"]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    header = "rec_id,decided_at,decided_by,decision,final_qty,reason"
+
+    def reload(name: str, reason: str):  # noqa: ANN202
+        decisions = f"{header}\nR1,{at},ana,modified,90,{reason}"
+        bundle = write_bundle(tmp_path / name, {"recommendations": RECS, "decisions": decisions})
+        return load_bundle(bundle, engine=store)
+
+    # re-importing the same decision (as an export of the store writes it) is "unchanged"
+    report = reload("again", "sup late")
+    assert report.unchanged.get("decisions") == 1 and not report.rejected
+    # a different reason for the same recommendation is a conflict, never an overwrite
+    report = reload("other", "another reason")
+    assert report.rejected and "conflicts with the stored row" in report.rejected[0]["reason"]
+    assert decision_for(store, "R1")["reason"] == "sup late"
