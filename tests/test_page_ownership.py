@@ -153,3 +153,41 @@ def test_wrong_password_is_refused(store: Engine) -> None:
     at.run()
     assert any("Wrong user name or password" in e.value for e in at.error)
     assert not at.metric  # no page content behind the sign-in screen
+
+
+def test_oidc_configured_asks_to_sign_in_through_the_provider(store: Engine) -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "test-secret",
+        "client_id": "workbench",
+        "client_secret": "s3cret",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+    }
+    at.run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.metric and "user" not in at.session_state
+
+
+@pytest.mark.parametrize(("registered", "role"), [(True, "planner"), (False, "exec")])
+def test_oidc_user_gets_their_stored_role_or_reads_only(
+    store: Engine, monkeypatch: pytest.MonkeyPatch, registered: bool, role: str
+) -> None:
+    import streamlit.user_info
+
+    if registered:
+        add_user(
+            store, "ana@example.com", role="planner", password=None, actor="t", actor_role="admin"
+        )
+    claims = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana"}
+    monkeypatch.setattr(streamlit.user_info, "_get_user_info", lambda: claims)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["auth"] = {"client_id": "workbench", "server_metadata_url": "https://idp.example/x"}
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["user"] == "ana@example.com" and at.session_state["role"] == role
+    read_only_notice = [i.value for i in at.sidebar.info if "read but not change" in i.value]
+    assert bool(read_only_notice) is (not registered)
+    assert "Sign out" in [b.label for b in at.sidebar.button]
