@@ -199,12 +199,12 @@ def _check_column(
     return _text_series(trimmed if col.kind == "category" else text, empty)
 
 
-def json_objects(table: pa.Table, names: list[str]) -> np.ndarray:
-    """One JSON object of the non-empty text cells per row (None when all are empty),
+def json_objects(table: pa.Table, names: list[str]) -> pd.Series:
+    """One JSON object of the non-empty text cells per row (null when all are empty),
     keys sorted, built with Arrow string kernels rather than per-row Python."""
     n = table.num_rows
     if not names or n == 0:
-        return np.full(n, None, dtype=object)
+        return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.string())))
     pieces = []
     for name in sorted(names):
         text = pc.utf8_trim_whitespace(table.column(name).combine_chunks())
@@ -214,9 +214,9 @@ def json_objects(table: pa.Table, names: list[str]) -> np.ndarray:
         piece = pc.binary_join_element_wise(f'"{key}":"', esc, '"', "")
         pieces.append(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), piece))
     body = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")
-    out = _objects(pc.binary_join_element_wise("{", body, "}", ""))
-    out[out == "{}"] = None
-    return out
+    out = pc.binary_join_element_wise("{", body, "}", "")
+    out = pc.if_else(pc.equal(out, "{}"), pa.scalar(None, pa.string()), out)
+    return pd.Series(pd.arrays.ArrowStringArray(out))
 
 
 def parse_table(raw: pa.Table, spec: TableSpec, *, tz: str = "UTC") -> Parsed:
@@ -261,8 +261,8 @@ def parse_table(raw: pa.Table, spec: TableSpec, *, tz: str = "UTC") -> Parsed:
     )
     extra = [c for c in raw.column_names if c not in known and c not in features]
     if spec.feature_prefix is not None:
-        frame["features"] = pd.Series(json_objects(raw, features), dtype=object)
-    frame["extra"] = pd.Series(json_objects(raw, extra), dtype=object)
+        frame["features"] = json_objects(raw, features)
+    frame["extra"] = json_objects(raw, extra)
     frame["_line"] = np.arange(2, n + 2, dtype="int64")
     return Parsed(frame=frame, problems=probs.frame(), naive_timestamps=naive)
 
@@ -283,13 +283,22 @@ def key_text(frame: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
-def row_hashes(frame: pd.DataFrame, spec: TableSpec) -> np.ndarray:
+def row_hashes(frame: pd.DataFrame, spec: TableSpec, *, chunk_rows: int = 100_000) -> np.ndarray:
     """A 64-bit hash of each row's contract values and feature snapshot, as int64.
 
     Two rows hash alike exactly when they say the same thing, however the text
     was spelled (``1`` vs ``1.0``, another offset for the same instant). Extra
-    columns are not part of it: the contract ignores them.
+    columns are not part of it: the contract ignores them. Hashed a chunk at a
+    time so the temporary Python strings never exceed one chunk.
     """
+    out = np.empty(len(frame), dtype="int64")
+    for start in range(0, len(frame), chunk_rows):
+        part = frame.iloc[start : start + chunk_rows]
+        out[start : start + len(part)] = _row_hashes(part, spec)
+    return out
+
+
+def _row_hashes(frame: pd.DataFrame, spec: TableSpec) -> np.ndarray:
     cols: dict[str, object] = {}
     for col in spec.columns:
         s = frame[col.name]
@@ -304,16 +313,12 @@ def row_hashes(frame: pd.DataFrame, spec: TableSpec) -> np.ndarray:
         elif col.kind in ("float", "int", "bool"):
             cols[col.name] = pd.Series(s).astype("float64").fillna(-1.2345e300).to_numpy()
         else:
-            values = pd.Series(s, dtype=object)
-            cols[col.name] = values.where(values.notna(), "\x00").astype(object).to_numpy()
+            values = pd.Series(s).astype(object)
+            cols[col.name] = pd.Series(
+                values.where(values.notna(), "\x00").to_numpy(), dtype=object
+            )
     if "features" in frame.columns:
-        f = pd.Series(frame["features"], dtype=object)
-        cols["features"] = f.where(f.notna(), "").to_numpy()
-    combined = pd.DataFrame(
-        {
-            k: (pd.Series(v, dtype=object) if np.asarray(v).dtype == object else v)
-            for k, v in cols.items()
-        }
-    )
-    hashed = pd.util.hash_pandas_object(combined, index=False)
+        f = pd.Series(frame["features"]).astype(object)
+        cols["features"] = pd.Series(f.where(f.notna(), "").to_numpy(), dtype=object)
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False)
     return hashed.to_numpy(dtype="uint64").view("int64")
