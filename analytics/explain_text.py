@@ -9,6 +9,7 @@ at the same site, and the value's percentile among them.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,16 +133,30 @@ def format_value(name: str, value: Any, *, pct_fraction: bool = False) -> str:
     return format_number(x) + unit
 
 
+def _equal_mask(col: pd.Series, value: Any) -> np.ndarray:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return col.isna().to_numpy()
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        # Compare integer codes: a million-row string comparison per explanation is too slow.
+        cats = col.cat.categories
+        if value not in cats:
+            return np.zeros(len(col), dtype=bool)
+        return col.cat.codes.to_numpy() == cats.get_loc(value)
+    return (col == value).to_numpy(dtype=bool, na_value=False)
+
+
 def peer_positions(recommendations: pd.DataFrame, rec_type: str, site: Any) -> np.ndarray:
     """Row positions of recommendations with the same ``rec_type`` and ``site``."""
-    rt = recommendations["rec_type"]
-    st = recommendations["site"]
-    same_type = (rt == rec_type).to_numpy(dtype=bool, na_value=False)
-    if site is None or site is pd.NA:
-        same_site = st.isna().to_numpy()
-    else:
-        same_site = (st == site).to_numpy(dtype=bool, na_value=False)
-    return np.flatnonzero(same_type & same_site)
+    same_type = _equal_mask(recommendations["rec_type"], rec_type)
+    return np.flatnonzero(same_type & _equal_mask(recommendations["site"], site))
+
+
+def _mode(values: pd.Series) -> str | None:
+    counts = values.dropna().astype("string").value_counts().sort_index()
+    if counts.empty:
+        return None
+    # Most common value; ties go to the first name, so the answer is deterministic.
+    return str(counts.sort_values(ascending=False, kind="stable").index[0])
 
 
 def typical_values(
@@ -161,40 +176,48 @@ def typical_values(
     Returns
     -------
     pd.DataFrame
-        One row per feature: ``feature``, ``value`` (raw), ``typical`` (median; most
-        common value for text), ``percentile`` (share of peers at or below the value,
-        0–100; NaN for text or missing), ``n_peers``, ``pct_fraction``.
+        One row per feature, in the order given: ``feature``, ``value`` (raw),
+        ``typical`` (median; most common value for text), ``percentile`` (share of
+        peers at or below the value, 0–100; NaN for text or missing), ``n_peers``
+        (peers with a value), ``pct_fraction`` (a ``*_pct`` column holding fractions).
     """
     pos = peer_positions(recommendations, rec["rec_type"], rec["site"])
+    numeric = [
+        f
+        for f in features
+        if f != TYPE_FEATURE
+        and pd.api.types.is_numeric_dtype(recommendations[f])
+        and not isinstance(recommendations[f].dtype, pd.CategoricalDtype)
+    ]
+    out: dict[str, tuple[Any, Any, float, int, bool]] = {}
+    if numeric:
+        block = recommendations[numeric].iloc[pos].to_numpy(dtype="float64", na_value=np.nan)
+        x = np.array([rec[f] for f in numeric], dtype="float64")
+        ok = np.isfinite(block)
+        n = ok.sum(axis=0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns give NaN
+            median = np.nanmedian(block, axis=0) if len(block) else np.full(len(numeric), np.nan)
+            below = ((block <= x) & ok).sum(axis=0)
+            pct = np.where(np.isfinite(x) & (n > 0), below / np.maximum(n, 1) * 100, np.nan)
+            biggest = (
+                np.nanmax(np.abs(block), axis=0) if len(block) else np.full(len(numeric), np.nan)
+            )
+        for j, f in enumerate(numeric):
+            frac = f.endswith("_pct") and bool(n[j]) and float(biggest[j]) <= 1.0
+            out[f] = (float(x[j]), float(median[j]), float(pct[j]), int(n[j]), frac)
     rows = []
     for f in features:
+        if f in out:
+            rows.append((f, *out[f]))
+            continue
         value = rec[f] if f in rec.index else None
         if f == TYPE_FEATURE:
             rows.append((f, str(value), str(value), float("nan"), len(pos), False))
             continue
-        col = recommendations[f]
-        if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):
-            peers = col.iloc[pos].dropna()
-            counts = peers.astype("string").value_counts().sort_index()
-            # Most common value; ties go to the first name, so the answer is deterministic.
-            typical = (
-                str(counts.sort_values(ascending=False, kind="stable").index[0])
-                if len(counts)
-                else None
-            )
-            raw = None if value is None or pd.isna(value) else str(value)
-            rows.append((f, raw, typical, float("nan"), len(peers), False))
-            continue
-        vals = col.iloc[pos].to_numpy(dtype="float64", na_value=np.nan)
-        vals = vals[np.isfinite(vals)]
-        x = float(value) if value is not None and pd.notna(value) else float("nan")
-        if len(vals):
-            typical = float(np.median(vals))
-            pct = float(np.mean(vals <= x) * 100) if math.isfinite(x) else float("nan")
-            frac = f.endswith("_pct") and float(np.max(np.abs(vals))) <= 1.0
-        else:
-            typical, pct, frac = float("nan"), float("nan"), False
-        rows.append((f, x, typical, pct, len(vals), bool(frac)))
+        peers = recommendations[f].iloc[pos]
+        raw = None if value is None or pd.isna(value) else str(value)
+        rows.append((f, raw, _mode(peers), float("nan"), int(peers.notna().sum()), False))
     return pd.DataFrame(
         rows, columns=["feature", "value", "typical", "percentile", "n_peers", "pct_fraction"]
     )
@@ -279,3 +302,30 @@ def explain_sentence(
             label = "Holding it back: " if up else "Pushing it up: "
             text += " " + label + _driver_phrase(row, "typical: ") + "."
     return text
+
+
+def pick_label(row: Any) -> str:
+    """How a recommendation reads in a picker: ``REC-1 · stockout risk · P100 · SKU-9 · $1,234``.
+
+    ``row`` has ``rec_id``, ``rec_type``, ``site``, ``sku``, ``est_impact_usd``, ``decision``.
+    """
+    parts = [str(row.rec_id), type_label(row.rec_type), str(row.site)]
+    if pd.notna(row.sku):
+        parts.append(str(row.sku))
+    if pd.notna(row.est_impact_usd):
+        parts.append(f"${row.est_impact_usd:,.0f}")
+    if pd.notna(row.decision):
+        parts.append(str(row.decision))
+    return " · ".join(parts)
+
+
+def quick_pick_themes(themes: pd.DataFrame, *, limit: int = 8) -> list[str]:
+    """Reason-theme labels to offer as quick picks (no "no reason" bucket, no unnamed theme)."""
+    if themes is None or themes.empty:
+        return []
+    out = [
+        str(label)
+        for label, tid in zip(themes["label"], themes["theme_id"], strict=True)
+        if int(tid) != 0 and not str(label).startswith("theme ")
+    ]
+    return out[:limit]

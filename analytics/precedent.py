@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
-from analytics.surrogate import TYPE_FEATURE, Surrogates, global_drivers, one_thread
+from analytics.surrogate_model import TYPE_FEATURE, Surrogates, global_drivers, one_thread
 from store.schema import MONTHS, QUARTERS, WEEKDAYS
 
 PRECEDENT_COLUMNS = [
@@ -277,3 +277,42 @@ def matching_rules(
         if conditions and all(attrs.get(a) == str(v) for a, v in conditions.items()):
             out.append(dict(rule))
     return out
+
+
+def precedent_summary(precedents: pd.DataFrame, rec_type_label: str) -> str:
+    """One line on how the precedents were decided and what the overrides were worth.
+
+    ``rec_type_label`` is the plural type label (``"stockout risks"``).
+    """
+    if precedents.empty:
+        return f"No {rec_type_label} were decided before this one."
+    counts = precedents["decision"].astype("string").value_counts()
+    text = (
+        f"The {len(precedents)} most similar {rec_type_label} decided before it (nearest in the "
+        "features that drive the model): " + ", ".join(f"{n} {d}" for d, n in counts.items())
+    )
+    va = precedents["value_added"].dropna()
+    if len(va):
+        text += (
+            f". Value added where the outcome is known: {va.sum():+,.0f} units in total "
+            "(|recommended − actual| − |final − actual|; positive = the people improved on it)"
+        )
+    return text + "."
+
+
+def rules_table(rules: list[dict[str, Any]]) -> pd.DataFrame:
+    """Matching rules (``cli.py rules`` records) as a table a planner reads."""
+    return pd.DataFrame(
+        {
+            "conditions": [
+                " · ".join(f"{k} = {v}" for k, v in r["conditions"].items()) for r in rules
+            ],
+            "planners usually": [r.get("direction") for r in rules],
+            "median adjustment %": [r.get("median_adjustment_pct") for r in rules],
+            "support": [r.get("support") for r in rules],
+            "confidence": [r.get("confidence") for r in rules],
+            "value added": [r.get("value_added") for r in rules],
+            "theme": [r.get("theme_label") for r in rules],
+            "status": [r.get("status") for r in rules],
+        }
+    )

@@ -360,7 +360,7 @@ def why_precedents():  # -> analytics.precedent.PrecedentIndex
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _why_pick_list(url: str, version: str, _frames: Frames) -> pd.DataFrame:
-    from analytics.explain import pick_list
+    from analytics.rec_picker import pick_list
 
     return pick_list(_frames)
 

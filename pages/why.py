@@ -10,12 +10,18 @@ from analytics.explain import (
     NotExplainable,
     dependence,
     explain_rec,
-    filter_pick_list,
     global_drivers,
     waterfall_steps,
 )
-from analytics.explain_text import feature_label, format_output, type_label
-from analytics.precedent import matching_rules
+from analytics.explain_text import (
+    feature_label,
+    format_output,
+    pick_label,
+    quick_pick_themes,
+    type_label,
+)
+from analytics.precedent import matching_rules, precedent_summary, rules_table
+from analytics.rec_picker import filter_pick_list
 from pages import cache, ui
 from store import roles
 from store.decide import DecisionError, decision_for, record_decision
@@ -79,13 +85,7 @@ if picks.empty:
         hint="Clear the search, or untick *Open only* to see decided ones.",
     )
     st.stop()
-labels = {
-    r.rec_id: f"{r.rec_id} · {type_label(r.rec_type)} · {r.site}"
-    + (f" · {r.sku}" if pd.notna(r.sku) else "")
-    + (f" · ${r.est_impact_usd:,.0f}" if pd.notna(r.est_impact_usd) else "")
-    + ("" if pd.isna(r.decision) else f" · {r.decision}")
-    for r in picks.itertuples()
-}
+labels = {r.rec_id: pick_label(r) for r in picks.itertuples()}
 st.caption(
     f"{len(picks):,} shown"
     + (" (first 500)" if len(picks) == 500 else "")
@@ -128,7 +128,8 @@ tm = model.types[ex.rec_type]
 st.caption(
     f"Exact SHAP contributions of a gradient-boosted surrogate ({tm.strategy.replace('_', '-')} "
     f"model) fitted to the logged {ex.target} of {tm.n_train:,} {type_label(ex.rec_type, plural=True)}; "
-    f"it reproduces {ex.fidelity_r2:.0%} of the variance on {tm.n_test:,} held-out ones. "
+    f"on {tm.n_test:,} held-out ones it reproduces the logged {ex.target} with R² "
+    f"{ex.fidelity_r2:.3f}. "
     f"Typical values are among {ex.site} {type_label(ex.rec_type, plural=True)}."
 )
 drivers = ex.contributions.head(8)
@@ -149,41 +150,9 @@ st.dataframe(
 # --- Precedent ---------------------------------------------------------------------------
 st.subheader("Last times something like this came up")
 prec = ex.precedents
-if prec.empty:
-    st.caption(f"No {type_label(ex.rec_type)} was decided before this one.")
-else:
-    counts = prec["decision"].astype("string").value_counts()
-    va = prec["value_added"].dropna()
-    st.caption(
-        f"The {len(prec)} most similar {type_label(ex.rec_type, plural=True)} decided before it "
-        "(nearest in the features that drive the model): "
-        + ", ".join(f"{n} {d}" for d, n in counts.items())
-        + (
-            f". Value added where the outcome is known: {va.sum():+,.0f} units in total "
-            "(|recommended − actual| − |final − actual|; positive = the people improved on it)."
-            if len(va)
-            else "."
-        )
-    )
-    st.dataframe(
-        prec[
-            [
-                "rec_id",
-                "created_at",
-                "site",
-                "decision",
-                "decided_by",
-                "reason",
-                "recommended_qty",
-                "final_qty",
-                "actual_qty",
-                "stockout",
-                "value_added",
-            ]
-        ],
-        hide_index=True,
-        key="why_precedents",
-    )
+st.caption(precedent_summary(prec, type_label(ex.rec_type, plural=True)))
+if not prec.empty:
+    st.dataframe(prec.drop(columns=["distance"]), hide_index=True, key="why_precedents")
 
 # --- Matching candidate rules -------------------------------------------------------------
 st.subheader("Candidate rules that match")
@@ -208,24 +177,7 @@ else:
             f"recommendation (with decided_by = {who})."
         )
     else:
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    "conditions": [
-                        " · ".join(f"{k} = {v}" for k, v in r["conditions"].items()) for r in hits
-                    ],
-                    "planners usually": [r["direction"] for r in hits],
-                    "median adjustment %": [r["median_adjustment_pct"] for r in hits],
-                    "support": [r["support"] for r in hits],
-                    "confidence": [r["confidence"] for r in hits],
-                    "value added": [r["value_added"] for r in hits],
-                    "theme": [r["theme_label"] for r in hits],
-                    "status": [r["status"] for r in hits],
-                }
-            ),
-            hide_index=True,
-            key="why_rules",
-        )
+        st.dataframe(rules_table(hits), hide_index=True, key="why_rules")
 
 # --- Decision -----------------------------------------------------------------------------
 st.subheader("Your decision")
@@ -251,14 +203,7 @@ else:
     allowed = roles.can(role, "decide")
     if not allowed:
         st.caption(f"Your role ({role}) can read explanations but not decide.")
-    themes: list[str] = []
-    if analysis is not None:
-        t = analysis.themes
-        themes = [
-            str(x)
-            for x, tid in zip(t["label"], t["theme_id"], strict=True)
-            if int(tid) != 0 and not str(x).startswith("theme ")
-        ][:8]
+    themes = quick_pick_themes(analysis.themes) if analysis is not None else []
     recommended = rec["recommended_qty"]
     with st.form("why_decide_form", border=True):
         choice = st.radio(
@@ -325,7 +270,7 @@ g_feature = g2.selectbox(
 )
 st.caption(
     f"Mean |SHAP| on {len(gm.global_rows):,} held-out {type_label(g_type, plural=True)}, in "
-    f"{gm.target} units; surrogate fidelity R² {gm.fidelity_r2:.2f}."
+    f"{gm.target} units; surrogate fidelity R² {gm.fidelity_r2:.3f}."
 )
 if gm.fidelity_r2 < 0.8:
     st.warning(f"Low fidelity for {type_label(g_type, plural=True)}: read these drivers loosely.")

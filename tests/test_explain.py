@@ -28,6 +28,7 @@ from analytics.explain_text import (
     typical_values,
 )
 from analytics.precedent import build_precedent_index, find_precedents, matching_rules, value_added
+from analytics.rec_picker import filter_pick_list, pick_list
 from analytics.surrogate import model_target, stratified_sample
 from store.db import dispose_engine, get_engine
 from store.load import load_bundle
@@ -451,3 +452,38 @@ def test_bundle_sentence_names_the_dominant_driver_with_its_value(
             ex.prediction, abs=1e-6
         )
         assert (ex.precedents["created_at"] < recs.loc[rec_id, "created_at"]).all()
+
+
+def test_pick_list_orders_by_impact_and_filters_open_ones() -> None:
+    recs = pd.DataFrame(
+        {
+            "rec_id": pd.array(["R1", "R2", "R3", "R4"], dtype="string"),
+            "rec_type": pd.Categorical(["stockout_risk", "stockout_risk", "expedite", "expedite"]),
+            "site": pd.Categorical(["P100", "P200", "P100", "P100"]),
+            "sku": pd.Categorical(["SKU-1", "SKU-22", None, "SKU-9"]),
+            "supplier": pd.Categorical(["SUP-017", "SUP-002", "SUP-017", None]),
+            "created_at": pd.Series(pd.date_range("2026-01-01", periods=4, tz="UTC")).astype(TS),
+            "est_impact_usd": [50.0, np.nan, 900.0, 300.0],
+        }
+    )
+    owners = pd.DataFrame(
+        {
+            "rec_type": ["stockout_risk", "stockout_risk", "expedite"],
+            "site": ["*", "P200", "*"],
+            "owner": ["ana", "bo", "cy"],
+            "escalation_to": [None, None, None],
+            "sla_hours": [24.0, 24.0, 8.0],
+        }
+    )
+    decisions = pd.DataFrame({"rec_id": ["R3"], "decision": ["accepted"]})
+    table = pick_list(SimpleNamespace(recommendations=recs, decisions=decisions, owners=owners))
+    assert table["rec_id"].tolist() == ["R3", "R4", "R1", "R2"]  # impact desc, missing last
+    assert table["owner"].tolist() == ["cy", "cy", "ana", "bo"]  # exact site beats "*"
+    assert filter_pick_list(table)["rec_id"].tolist() == ["R4", "R1", "R2"]  # open only
+    assert filter_pick_list(table, query="sup-017", open_only=False)["rec_id"].tolist() == [
+        "R3",
+        "R1",
+    ]
+    assert filter_pick_list(table, query="sku-2")["rec_id"].tolist() == ["R2"]
+    assert filter_pick_list(table, owner="ana")["rec_id"].tolist() == ["R1"]
+    assert filter_pick_list(table, rec_type="expedite", site="P100")["rec_id"].tolist() == ["R4"]
