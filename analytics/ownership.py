@@ -26,6 +26,7 @@ from analytics.owners import resolve_owners
 from store.schema import OVERRIDES
 
 ANSWERED = ("accepted", *OVERRIDES)
+TS_DTYPE = "datetime64[us, UTC]"
 SLA_STATES = ("met", "breached", "pending", "no SLA", "unowned")
 _Z95 = 1.959963984540054
 
@@ -70,68 +71,90 @@ def decision_status(
     """
     now_ts = _as_utc(now)
     recs = recommendations
+    n = len(recs)
+    # Keep every column's dtype (no round trip through Python objects: 1M rows stay fast).
     out = pd.DataFrame(
         {
-            "rec_id": recs["rec_id"].to_numpy(),
-            "rec_type": recs["rec_type"].to_numpy(),
-            "site": recs["site"].to_numpy(),
+            "rec_id": recs["rec_id"].array,
+            "rec_type": _categorical(recs["rec_type"]),
+            "site": _categorical(recs["site"]),
+            "sku": recs["sku"].array if "sku" in recs else pd.array([pd.NA] * n, dtype="string"),
+            "est_impact_usd": recs["est_impact_usd"].to_numpy(dtype="float64", na_value=np.nan)
+            if "est_impact_usd" in recs
+            else np.full(n, np.nan),
+            "signal_at": _utc(recs["signal_at"]),
+            "created_at": _utc(recs["created_at"]),
         }
     )
-    for col in ("rec_type", "site"):
-        out[col] = out[col].astype("category")
-    out["sku"] = recs["sku"].to_numpy() if "sku" in recs else pd.Series(pd.NA, index=out.index)
-    out["est_impact_usd"] = (
-        recs["est_impact_usd"].to_numpy(dtype="float64", na_value=np.nan)
-        if "est_impact_usd" in recs
-        else np.full(len(out), np.nan)
-    )
-    out["signal_at"] = recs["signal_at"].to_numpy()
-    out["created_at"] = recs["created_at"].to_numpy()
-    for col in ("signal_at", "created_at"):
-        out[col] = pd.to_datetime(out[col], utc=True)
-
-    resolved = resolve_owners(recs, owners).reset_index(drop=True)
-    for col in ("owner", "escalation_to", "sla_hours", "owner_scope"):
-        out[col] = resolved[col].to_numpy()
-    out["sla_hours"] = out["sla_hours"].astype("float64")
+    for col, values in _owner_columns(out["rec_type"], out["site"], owners).items():
+        out[col] = values
 
     # Positional lookup of each recommendation's decision (at most one per rec_id).
-    pos = pd.Index(decisions["rec_id"].astype("string")).get_indexer(out["rec_id"].astype("string"))
+    pos = pd.Index(decisions["rec_id"].array).get_indexer(out["rec_id"].array)
     found = pos >= 0
-    safe = np.where(found, pos, 0)
-
-    def take(col: str) -> pd.Series:
-        values = decisions[col].reset_index(drop=True)
-        if len(values) == 0:
-            return pd.Series([pd.NA] * len(out), dtype="object")
-        picked = values.iloc[safe].reset_index(drop=True)
-        return picked.where(pd.Series(found))
-
-    out["decision"] = pd.array(take("decision").astype("object"), dtype="string")
-    out["decided_by"] = pd.array(take("decided_by").astype("object"), dtype="string")
-    decided_at = take("decided_at") if len(decisions) else pd.Series(pd.NaT, index=out.index)
-    out["decided_at"] = pd.to_datetime(decided_at, utc=True)
+    if len(decisions):
+        out["decision"] = decisions["decision"].astype("string").array.take(pos, allow_fill=True)
+        out["decided_by"] = _categorical(decisions["decided_by"]).take(pos, allow_fill=True)
+        out["decided_at"] = _utc(decisions["decided_at"]).array.take(pos, allow_fill=True)
+    else:
+        out["decision"] = pd.array([pd.NA] * n, dtype="string")
+        out["decided_by"] = pd.Categorical([None] * n)
+        out["decided_at"] = pd.Series(pd.NaT, index=out.index, dtype=TS_DTYPE)
     out["is_open"] = ~found
 
-    answered = out["decision"].isin(ANSWERED)
+    answered = out["decision"].isin(ANSWERED).to_numpy(dtype=bool)
     out["latency_h"] = _hours(out["decided_at"] - out["signal_at"]).where(answered)
     out["response_h"] = _hours(out["decided_at"] - out["created_at"]).where(answered)
     out["due_at"] = out["created_at"] + pd.to_timedelta(out["sla_hours"], unit="h")
     overdue = _hours(now_ts - out["due_at"])
 
-    has_owner = out["owner"].notna()
-    has_sla = has_owner & out["sla_hours"].notna()
-    met = has_sla & answered & (out["response_h"] <= out["sla_hours"])
+    has_owner = out["owner"].notna().to_numpy()
+    has_sla = has_owner & out["sla_hours"].notna().to_numpy()
+    met = has_sla & answered & (out["response_h"] <= out["sla_hours"]).to_numpy()
     late = has_sla & answered & ~met
-    expired = has_sla & out["decision"].isin(["expired"])
-    open_late = has_sla & out["is_open"] & (overdue > 0)
-    state = np.select(
-        [~has_owner, ~has_sla, met, late | expired | open_late],
-        ["unowned", "no SLA", "met", "breached"],
-        default="pending",
+    expired = has_sla & out["decision"].isin(["expired"]).to_numpy(dtype=bool)
+    open_late = has_sla & ~found & (overdue > 0).to_numpy()
+    # Codes into SLA_STATES: met, breached, pending, no SLA, unowned.
+    codes = np.select(
+        [~has_owner, ~has_sla, met, late | expired | open_late], [4, 3, 0, 1], default=2
     )
-    out["sla_state"] = pd.Categorical(state, categories=list(SLA_STATES))
+    out["sla_state"] = pd.Categorical.from_codes(codes.astype("int8"), categories=list(SLA_STATES))
     out["hours_overdue"] = overdue.where(open_late)
+    return out
+
+
+def _categorical(values: pd.Series) -> pd.Categorical:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.array  # type: ignore[return-value]
+    return pd.Categorical(values.astype("string"))
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    if str(values.dtype) == TS_DTYPE:
+        return values.reset_index(drop=True)
+    return pd.to_datetime(values, utc=True).astype(TS_DTYPE).reset_index(drop=True)
+
+
+def _owner_columns(rec_type: pd.Series, site: pd.Series, owners: pd.DataFrame) -> dict[str, object]:
+    """Owner, escalation, SLA and scope per row, resolved once per distinct type × site."""
+    rt, si = rec_type.array, site.array
+    n_sites = len(si.categories) + 1
+    key = (rt.codes.astype(np.int64) + 1) * n_sites + (si.codes.astype(np.int64) + 1)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    combos = pd.DataFrame(
+        {
+            "rec_type": pd.Categorical.from_codes(uniq // n_sites - 1, categories=rt.categories),
+            "site": pd.Categorical.from_codes(uniq % n_sites - 1, categories=si.categories),
+        }
+    )
+    resolved = resolve_owners(combos, owners)
+    out: dict[str, object] = {}
+    for col in ("owner", "escalation_to", "owner_scope"):
+        per_combo = pd.Categorical(resolved[col].astype("string"))
+        out[col] = pd.Categorical.from_codes(
+            per_combo.codes[inverse], categories=per_combo.categories
+        )
+    out["sla_hours"] = resolved["sla_hours"].to_numpy(dtype="float64", na_value=np.nan)[inverse]
     return out
 
 
@@ -184,24 +207,26 @@ def sla_rates(
     keys: list[str] = []
     frame = pd.DataFrame(index=rated.index)
     if by is not None:
-        frame[by] = rated[by].astype("string")
+        frame[by] = rated[by]
         keys.append(by)
     if freq is not None:
         frame["period"] = period_start(rated["created_at"], freq)
         keys.append("period")
-    state = rated["sla_state"].astype("string")
-    frame["met"] = (state == "met").astype("int64")
-    frame["breached"] = (state == "breached").astype("int64")
-    frame["pending"] = (state == "pending").astype("int64")
-    frame["expired"] = rated["decision"].isin(["expired"]).astype("int64")
+    codes = rated["sla_state"].cat.codes.to_numpy()
+    frame["met"] = (codes == SLA_STATES.index("met")).astype("int64")
+    frame["breached"] = (codes == SLA_STATES.index("breached")).astype("int64")
+    frame["pending"] = (codes == SLA_STATES.index("pending")).astype("int64")
+    frame["expired"] = rated["decision"].isin(["expired"]).to_numpy(dtype=bool).astype("int64")
     if keys:
-        agg = frame.groupby(keys, sort=True, dropna=False)[
+        agg = frame.groupby(keys, sort=True, observed=True)[
             ["met", "breached", "pending", "expired"]
         ].sum()
         agg = agg.reset_index()
     else:
         agg = frame[["met", "breached", "pending", "expired"]].sum().to_frame().T
     out = pd.DataFrame({k: agg[k] for k in keys})
+    if by is not None:
+        out[by] = out[by].astype("string")
     out["n_met"] = agg["met"].astype("int64")
     out["n_breached"] = agg["breached"].astype("int64")
     out["n_rated"] = out["n_met"] + out["n_breached"] + agg["pending"].astype("int64")
@@ -225,16 +250,19 @@ def unowned_groups(status: pd.DataFrame) -> pd.DataFrame:
     Sorted by ``n_recs`` descending.
     """
     n_all = len(status)
-    problem = pd.Series(pd.NA, index=status.index, dtype="string")
-    problem[status["escalation_to"].isna()] = "no escalation"
-    problem[status["sla_hours"].isna()] = "no SLA"
-    problem[status["owner"].isna()] = "no owner"
-    owned = status["owner"].notna()
+    no_owner = status["owner"].isna().to_numpy()
+    no_sla = status["sla_hours"].isna().to_numpy()
+    no_escalation = status["escalation_to"].isna().to_numpy()
+    flagged = no_owner | no_sla | no_escalation
+    owned = ~no_owner
     owned_median = float(status.loc[owned, "latency_h"].median()) if owned.any() else np.nan
-    sub = status.loc[problem.notna(), ["rec_type", "site", "latency_h", "decision"]].assign(
-        problem=problem[problem.notna()],
-        rec_type=lambda d: d["rec_type"].astype("string"),
-        site=lambda d: d["site"].astype("string"),
+    sub = status.loc[flagged, ["rec_type", "site", "latency_h", "decision"]]
+    sub = sub.assign(
+        problem=np.select(
+            [no_owner[flagged], no_sla[flagged]], ["no owner", "no SLA"], default="no escalation"
+        ),
+        rec_type=sub["rec_type"].astype("string"),
+        site=sub["site"].astype("string"),
     )
     cols = [
         "rec_type",
@@ -347,7 +375,7 @@ def fatigue_weekly(status: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     frame = pd.DataFrame(
         {
-            "owner": owned["owner"].astype("string"),
+            "owner": owned["owner"],
             "week": period_start(owned["created_at"], "week"),
             "response_h": owned["response_h"],
             "answered": owned["decision"].isin(ANSWERED),
@@ -356,7 +384,7 @@ def fatigue_weekly(status: pd.DataFrame) -> pd.DataFrame:
             "open": owned["is_open"],
         }
     )
-    g = frame.groupby(["owner", "week"], sort=True)
+    g = frame.groupby(["owner", "week"], sort=True, observed=True)
     out = g.agg(
         n_recs=("open", "size"),
         n_answered=("answered", "sum"),
@@ -365,6 +393,7 @@ def fatigue_weekly(status: pd.DataFrame) -> pd.DataFrame:
         median_response_h=("response_h", "median"),
         n_override=("override", "sum"),
     ).reset_index()
+    out["owner"] = out["owner"].astype("string")
     out["override_rate"] = out["n_override"] / out["n_answered"].where(out["n_answered"] > 0)
     for col in ("n_answered", "n_expired", "n_open"):
         out[col] = out[col].astype("int64")
@@ -397,13 +426,13 @@ def fatigue_summary(weekly: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
     owned = status[status["owner"].notna()]
     overall = pd.DataFrame(
         {
-            "owner": owned["owner"].astype("string"),
+            "owner": owned["owner"],
             "response_h": owned["response_h"],
             "override": owned["decision"].isin(OVERRIDES),
             "answered": owned["decision"].isin(ANSWERED),
             "expired": owned["decision"].isin(["expired"]),
         }
-    ).groupby("owner", sort=True)
+    ).groupby("owner", sort=True, observed=True)
     base = overall.agg(
         median_response_h=("response_h", "median"),
         n_override=("override", "sum"),
@@ -411,6 +440,7 @@ def fatigue_summary(weekly: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
         n_expired=("expired", "sum"),
         n_recs=("answered", "size"),
     )
+    base.index = base.index.astype("string")
     base["override_rate"] = base["n_override"] / base["n_answered"].where(base["n_answered"] > 0)
     base["expired_share"] = base["n_expired"] / base["n_recs"]
 

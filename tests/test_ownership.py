@@ -217,8 +217,18 @@ def test_decision_status_by_hand() -> None:
     before = recs.copy()
     s = decision_status(recs, dec, own, now=NOW)
     pd.testing.assert_frame_equal(recs, before)  # input untouched
-    assert list(s["owner"].fillna("-")) == ["ana", "bea", "ana", "ana", "cy", "-", "bea"]
-    assert list(s["owner_scope"].fillna("-")) == ["*", "site", "*", "*", "site", "-", "site"]
+    assert list(s["owner"].astype("string").fillna("-")) == [
+        "ana",
+        "bea",
+        "ana",
+        "ana",
+        "cy",
+        "-",
+        "bea",
+    ]
+    assert list(s["owner_scope"].astype("string").fillna("-")) == [
+        "*", "site", "*", "*", "site", "-", "site"
+    ]  # fmt: skip
     assert list(s["sla_state"].astype(str)) == [
         "met", "breached", "pending", "breached", "breached", "unowned", "breached"
     ]  # fmt: skip
