@@ -119,7 +119,23 @@ def compare_periods(
     when a table the KPI needs is missing, else empty).
     """
     base_t, cur_t = split(tables, go_live)
-    base_s, cur_s = kpi_statistics(base_t), kpi_statistics(cur_t)
+    return _comparison(
+        tables,
+        kpi_statistics(base_t),
+        kpi_statistics(cur_t),
+        n_boot=n_boot,
+        random_state=random_state,
+    )
+
+
+def _comparison(
+    tables: KpiTables,
+    base_s: dict[str, Statistic],
+    cur_s: dict[str, Statistic],
+    *,
+    n_boot: int,
+    random_state: int,
+) -> pd.DataFrame:
     rows = []
     for kpi in KPIS:
         change = compare_kpi(
@@ -213,6 +229,37 @@ def expedite_money(
     return out
 
 
+def kpi_export(comparison: pd.DataFrame, money: dict[str, float | None]) -> pd.DataFrame:
+    """Every figure of the page as one table: the KPI rows of ``comparison`` (with targets)
+    and two rows for the expedite money (``saved``, ``bps`` in ``current`` with their
+    interval in ``ci_low``/``ci_high``)."""
+    extra = pd.DataFrame(
+        [
+            {
+                "kpi": "expedite_saved_usd",
+                "label": "Expedite spend saved vs baseline rate, at current COGS",
+                "unit": "usd",
+                "current": money.get("saved_usd"),
+                "ci_low": money.get("saved_low_usd"),
+                "ci_high": money.get("saved_high_usd"),
+                "note": "(baseline % − current %) × current COGS",
+            },
+            {
+                "kpi": "expedite_saved_bps_of_revenue",
+                "label": "Expedite spend saved, basis points of current revenue",
+                "unit": "bps",
+                "current": money.get("bps_of_revenue"),
+                "ci_low": money.get("bps_low"),
+                "ci_high": money.get("bps_high"),
+                "note": "needs revenue_usd on every current period row",
+            },
+        ]
+    )
+    for col in ("current", "ci_low", "ci_high"):
+        extra[col] = extra[col].astype("float64")
+    return pd.concat([comparison, extra], ignore_index=True)
+
+
 def _type_values(tables: KpiTables, decisions_loaded: bool) -> dict[str, dict[str, Any]]:
     values = rec_group_values(tables.recs, ["rec_type"]) if len(tables.recs) else pd.DataFrame()
     out = {}
@@ -244,13 +291,14 @@ def report_from_tables(
     """:func:`kpi_report` over already prepared :class:`~analytics.kpis.KpiTables`."""
     if site is not None:
         tables = filtered(tables, site=site)
-    comparison = compare_periods(tables, go_live=go_live, n_boot=n_boot, random_state=random_state)
     base_t, cur_t = split(tables, go_live)
+    base_s, cur_s = kpi_statistics(base_t), kpi_statistics(cur_t)
+    comparison = _comparison(tables, base_s, cur_s, n_boot=n_boot, random_state=random_state)
     decisions_loaded = "decisions" in tables.loaded
     report: dict[str, Any] = {
         "go_live": go_live.isoformat(),
-        "baseline": kpi_values(base_t),
-        "current": kpi_values(cur_t),
+        "baseline": kpi_values(base_t, stats=base_s),
+        "current": kpi_values(cur_t, stats=cur_s),
         "change": {
             row.kpi: Change(
                 _finite(row.delta), _finite(row.ci_low), _finite(row.ci_high), row.verdict

@@ -22,7 +22,6 @@ the statistic allows it:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -43,34 +42,35 @@ class Statistic(Protocol):
 
 @dataclass(frozen=True, eq=False)
 class QuantileSample:
-    """The ``q`` quantile (numpy's linear interpolation) of the finite ``values``."""
+    """The ``q`` quantile (numpy's linear interpolation) of ``values``: finite, sorted."""
 
     values: np.ndarray
     q: float
 
     @classmethod
     def of(cls, values: np.ndarray, q: float) -> QuantileSample:
+        """From raw values: NaN and infinities are dropped, the rest sorted once."""
         values = np.asarray(values, dtype="float64")
-        return cls(values[np.isfinite(values)], q)
+        return cls(np.sort(values[np.isfinite(values)]), q)
+
+    def at(self, q: float) -> QuantileSample:
+        """Another quantile of the same (already sorted) sample."""
+        return QuantileSample(self.values, q)
 
     @property
     def n(self) -> int:
         return int(self.values.size)
 
-    @cached_property
-    def _sorted(self) -> np.ndarray:
-        return np.sort(self.values)
-
     def estimate(self) -> float:
         if self.n == 0:
             return float("nan")
-        return float(np.quantile(self.values, self.q))
+        return float(_interpolate(self.values, np.array([self.q]), self.n)[0])
 
     def resample(self, n_boot: int, rng: np.random.Generator) -> np.ndarray:
         n = self.n
         if n == 0:
             return np.full(n_boot, np.nan)
-        x = self._sorted
+        x = self.values
         h = (n - 1) * self.q
         lo = int(np.floor(h))
         frac = h - lo
@@ -82,6 +82,16 @@ class QuantileSample:
             j_hi = np.minimum((u_hi * n).astype(np.int64), n - 1)
             out = out + frac * (x[j_hi] - out)
         return out
+
+
+def _interpolate(sorted_values: np.ndarray, q: np.ndarray, n: int) -> np.ndarray:
+    """numpy's "linear" quantile of a sorted array, without re-sorting it."""
+    h = (n - 1) * q
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = h - lo
+    a, b = sorted_values[lo], sorted_values[hi]
+    return a + frac * (b - a)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analytics.bootstrap import ProportionSample, QuantileSample, RatioSample, Statistic
 
@@ -162,6 +163,52 @@ def _owner_rows(recs: pd.DataFrame, owners: pd.DataFrame) -> tuple[pd.Categorica
     return owner, np.asarray(sla_of, dtype="float64")[inverse]
 
 
+def _fixed_width_bytes(ids: pd.Series) -> np.ndarray | None:
+    """``ids`` as a numpy ``S<width>`` array over Arrow's own buffer (no copy), when none is
+    missing and all have the same byte length; else None."""
+    try:
+        arr = pa.array(ids.array)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if len(arr) == 0 or arr.null_count:
+        return None
+    if pa.types.is_string(arr.type):
+        offset_type = np.int32
+    elif pa.types.is_large_string(arr.type):
+        offset_type = np.int64
+    else:
+        return None
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=offset_type)[arr.offset : arr.offset + len(arr) + 1]
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or not (np.diff(offsets) == width).all():
+        return None
+    return np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]].view(f"S{width}")
+
+
+def _positions(haystack: pd.Series, needles: pd.Series) -> np.ndarray:
+    """Row position in ``haystack`` (unique ids) of each of ``needles``; -1 when absent.
+
+    Ids of one width (the usual ``REC-0000001`` kind) are matched by binary search over
+    fixed-width bytes: ~0.1 s at a million rows against ~1–3 s for hashing them as
+    strings, which remains the fallback for anything else.
+    """
+    a, b = _fixed_width_bytes(haystack), _fixed_width_bytes(needles)
+    if a is None or b is None or a.dtype != b.dtype:
+        return pd.Index(haystack).get_indexer(needles)
+    order = None
+    if not (a[1:] > a[:-1]).all():  # the store reads by key, so this is rare
+        order = np.argsort(a, kind="stable")
+        a = a[order]
+    pos = np.minimum(np.searchsorted(a, b), len(a) - 1)
+    found = a[pos] == b
+    if order is not None:
+        pos = order[pos]
+    return np.where(found, pos, -1)
+
+
 def _rec_table(recs: pd.DataFrame, decisions: pd.DataFrame, owners: pd.DataFrame) -> pd.DataFrame:
     n = len(recs)
     nat = np.iinfo("int64").min
@@ -170,7 +217,7 @@ def _rec_table(recs: pd.DataFrame, decisions: pd.DataFrame, owners: pd.DataFrame
     codes = np.full(n, -1, dtype="int8")
     kinds = ("accepted", "modified", "rejected", "expired")
     if len(decisions):
-        pos = pd.Index(recs["rec_id"]).get_indexer(decisions["rec_id"])
+        pos = _positions(recs["rec_id"], decisions["rec_id"])
         ok = pos >= 0
         decided[pos[ok]] = _us(decisions["decided_at"])[ok]
         codes[pos[ok]] = pd.Categorical(decisions["decision"], categories=kinds).codes[ok]
@@ -316,7 +363,7 @@ def rec_statistics(recs: pd.DataFrame) -> dict[str, Statistic]:
     latency = QuantileSample.of(recs["decision_h"].to_numpy(), 0.5)
     return {
         "decision_latency_median_h": latency,
-        "decision_latency_p90_h": QuantileSample(latency.values, 0.9),
+        "decision_latency_p90_h": latency.at(0.9),
         "detection_latency_median_h": QuantileSample.of(recs["detection_h"].to_numpy(), 0.5),
         "response_time_median_h": QuantileSample.of(recs["response_h"].to_numpy(), 0.5),
         "sla_met_rate": ProportionSample.of(recs["sla_met"].to_numpy()),
@@ -357,11 +404,13 @@ def _clean(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def kpi_values(tables: KpiTables) -> dict[str, float | int | None]:
+def kpi_values(
+    tables: KpiTables, *, stats: dict[str, Statistic] | None = None
+) -> dict[str, float | int | None]:
     """Every KPI of ``tables`` plus the sample sizes ``n_decisions`` (decision rows, any
     decision) and ``n_order_lines`` (delivered lines, OTIF's denominator); None where a
-    figure cannot be computed."""
-    stats = kpi_statistics(tables)
+    figure cannot be computed. ``stats``: :func:`kpi_statistics` of ``tables`` if at hand."""
+    stats = kpi_statistics(tables) if stats is None else stats
     out: dict[str, float | int | None] = {k: _clean(s.estimate()) for k, s in stats.items()}
     out["n_decisions"] = (
         int(tables.recs["decision"].notna().sum()) if "decisions" in tables.loaded else None

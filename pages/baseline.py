@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from analytics.baseline import with_targets
+from analytics.baseline import kpi_export, with_targets
 from analytics.charts_kpi import trend_figure
 from analytics.kpi_format import (
     display_factor,
@@ -190,24 +190,30 @@ st.dataframe(
 )
 
 st.subheader("Export")
-stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-report = kpi_report_html(
-    table,
-    trend,
-    view["band"],
-    go_live=go_live,
-    go_live_inferred=ui.go_live_inferred(),
-    data_range=view["range"],
-    money=money,
-    scope=scope,
-    generated_at=stamp,
-    generated_by=ui.current_user(),
-)
 tag = f"{go_live.isoformat()}_{site or 'all'}_{rec_type or 'all'}"
+by_cols = BREAKDOWNS[by_label]
+
+
+def _report() -> str:
+    return kpi_report_html(
+        table,
+        trend,
+        view["band"],
+        go_live=go_live,
+        go_live_inferred=ui.go_live_inferred(),
+        data_range=view["range"],
+        money=money,
+        scope=scope,
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated_by=ui.current_user(),
+    )
+
+
+# Callables: each file is built only when its button is clicked.
 cols = st.columns(4)
 cols[0].download_button(
     "KPI tiles (CSV)",
-    table.to_csv(index=False),
+    lambda: kpi_export(table, money).to_csv(index=False),
     file_name=f"kpis_{tag}.csv",
     mime="text/csv",
     key="baseline_dl_kpis",
@@ -215,7 +221,7 @@ cols[0].download_button(
 )
 cols[1].download_button(
     "Trends (CSV)",
-    trend.to_csv(index=False),
+    lambda: trend.to_csv(index=False),
     file_name=f"kpi_trends_{tag}.csv",
     mime="text/csv",
     key="baseline_dl_trends",
@@ -223,15 +229,15 @@ cols[1].download_button(
 )
 cols[2].download_button(
     f"Breakdown by {by_label.lower()} (CSV)",
-    breakdown.to_csv(index=False),
-    file_name=f"kpi_breakdown_{'_'.join(BREAKDOWNS[by_label])}_{tag}.csv",
+    lambda: breakdown.to_csv(index=False),
+    file_name=f"kpi_breakdown_{'_'.join(by_cols)}_{tag}.csv",
     mime="text/csv",
     key="baseline_dl_breakdown",
     on_click="ignore",
 )
 cols[3].download_button(
     "Printable report (HTML)",
-    report,
+    _report,
     file_name=f"kpi_report_{tag}.html",
     mime="text/html",
     key="baseline_dl_report",

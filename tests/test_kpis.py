@@ -40,9 +40,13 @@ from analytics.baseline import (
     compare_kpi,
     compare_periods,
     expedite_money,
+    kpi_export,
     kpi_report,
+    with_targets,
 )
 from analytics.bootstrap import ProportionSample, QuantileSample, RatioSample, delta_interval
+from analytics.kpi_groups import baseline_band, weekly_trend
+from analytics.report import kpi_report_html
 from analytics.targets import DEFAULT_TARGETS, meets_target, resolve_targets, target_gap
 from store.reads import Frames
 from store.schema import TABLES
@@ -494,3 +498,66 @@ def test_report_with_targets_adds_gaps():
     r = kpi_report(make_frames(), go_live=GO_LIVE, targets={"decision_latency_median_h": 6})
     assert r["targets"]["decision_latency_median_h"] == {"target": 6.0, "gap": 0.25, "met": False}
     assert r["targets"]["otif"]["met"] is True
+
+
+# --- matching decisions to recommendations ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("recs", "decs", "expected"),
+    [
+        (["A01", "A02", "A03", "A04"], ["A02", "A04", "A09"], [1, 3, -1]),  # fixed width, sorted
+        (["A03", "A01", "A04", "A02"], ["A02", "A04", "A00"], [3, 2, -1]),  # fixed width, unsorted
+        (["R1", "R10", "R2"], ["R2", "R10", "R3"], [2, 1, -1]),  # mixed widths: hash lookup
+        (["É1", "É2"], ["É2"], [1]),  # non-ASCII bytes
+    ],
+)
+def test_positions_of_decisions_among_recommendations(recs, decs, expected):
+    haystack = pd.Series(recs, dtype="string[pyarrow]")
+    needles = pd.Series(decs, dtype="string[pyarrow]")
+    assert kpis._positions(haystack, needles).tolist() == expected
+
+
+# --- export and printable report ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def page_figures():
+    tables = kpis.kpi_tables(make_frames())
+    table = with_targets(compare_periods(tables, go_live=GO_LIVE), resolve_targets(None))
+    trend = weekly_trend(tables)
+    return tables, table, trend, baseline_band(trend, go_live=GO_LIVE)
+
+
+def test_export_holds_every_figure(page_figures):
+    tables, table, _, _ = page_figures
+    out = kpi_export(table, expedite_money(tables, go_live=GO_LIVE)).set_index("kpi")
+    assert list(out.index[:9]) == KPI_KEYS
+    assert out.loc["expedite_saved_usd", "current"] == pytest.approx(40.0)
+    assert out.loc["expedite_saved_bps_of_revenue", "current"] == pytest.approx(10.0)
+    assert out.loc["otif", "target"] == pytest.approx(0.94)
+
+
+def test_printable_report_states_range_go_live_and_every_tile(page_figures):
+    tables, table, trend, band = page_figures
+    html = kpi_report_html(
+        table,
+        trend,
+        band,
+        go_live=GO_LIVE,
+        go_live_inferred=True,
+        data_range=kpis.data_range(tables),
+        money=expedite_money(tables, go_live=GO_LIVE),
+        scope="all sites, all types",
+        generated_at="2025-06-01 09:00 UTC",
+        generated_by="ceo",
+    )
+    assert html.startswith("<!DOCTYPE html>") and "<script" not in html
+    assert "Go-live <b>2025-03-01</b> (inferred" in html
+    assert "recommendations signalled 2025-02-01 – 2025-03-03 (10)" in html
+    assert "KPI periods starting 2025-01-27 – 2025-05-05 (7)" in html
+    for kpi in kpis.KPIS:
+        assert kpi.label in html
+    assert "$40 saved" in html and "+10 bps of revenue" in html
+    assert html.count("<svg") == 9
+    assert "Generated 2025-06-01 09:00 UTC by ceo" in html
