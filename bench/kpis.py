@@ -12,6 +12,8 @@ they are after any app start. Each measurement runs in a fresh Python process:
   in the app and the CLI's second call). Target: warm ≤ 2 s.
 * ``page``: AppTest renders ``pages/baseline.py`` with empty Streamlit caches — frames,
   KPI inputs, comparison, trends, breakdown and the nine Plotly figures. Target: ≤ 5 s.
+  Then: the page's own cold share (KPI caches cleared, frames kept, as when the app shell
+  has loaded them), a rerun with everything cached, and another go-live.
 
 Prints each figure with peak RSS. Timings depend on the machine (shared, 2 cores here).
 """
@@ -105,17 +107,27 @@ def phase_page(db: Path) -> dict:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
     at.session_state["go_live_value"] = go_live
     at.switch_page("pages/baseline.py")
-    t0 = time.perf_counter()
-    at.run()
-    elapsed = time.perf_counter() - t0
-    if at.exception:
-        raise SystemExit(f"page failed: {at.exception}")
-    return {
-        "page_s": elapsed,
-        "tiles": len(at.metric),
-        "charts": len(at.get("plotly_chart")),
-        "peak_mb": _peak_mb(),
-    }
+
+    def render() -> float:
+        t0 = time.perf_counter()
+        at.run()
+        if at.exception:
+            raise SystemExit(f"page failed: {at.exception}")
+        return time.perf_counter() - t0
+
+    out = {"first_s": render()}  # nothing cached: frames read, KPI inputs, figures
+    out["tiles"], out["charts"] = len(at.metric), len(at.get("plotly_chart"))
+    out["rerun_s"] = render()  # everything cached
+    at.session_state["go_live_value"] = go_live.replace(year=go_live.year - 1)
+    out["new_go_live_s"] = render()  # KPI inputs cached, comparison and trends recomputed
+    from pages import cache
+
+    for wrapper in (cache._kpi_tables, cache.kpi_view, cache.kpi_breakdown):
+        wrapper.clear()
+    at.session_state["go_live_value"] = go_live
+    out["own_cold_s"] = render()  # frames in memory (the app shell's), every KPI cache cold
+    out["peak_mb"] = _peak_mb()
+    return out
 
 
 def _subprocess(phase: str, db: Path) -> dict:
@@ -152,17 +164,28 @@ def main() -> None:
         f"KPIs {cold['kpis_s']:.2f} s)"
     )
     print(
-        f"KPI set warm: {warm['total_s']:.2f} s (read {warm['read_s']:.2f} s + "
-        f"KPIs {warm['kpis_s']:.2f} s)   target ≤ {WARM_TARGET_S:.0f} s: "
-        f"{'OK' if warm['total_s'] <= WARM_TARGET_S else 'MISSED'}"
+        f"KPI set warm: {warm['kpis_s']:.2f} s from the frames in memory (as the app and a "
+        f"second CLI call hold them)   target ≤ {WARM_TARGET_S:.0f} s: "
+        f"{'OK' if warm['kpis_s'] <= WARM_TARGET_S else 'MISSED'}"
+    )
+    print(
+        f"  with load_frames called again: {warm['total_s']:.2f} s (its tables are memoised; "
+        f"{warm['read_s']:.2f} s is its per-call decision-defaults pass)"
     )
     print(f"  peak RSS {kpis['peak_mb']:,.0f} MB; verdicts: {kpis['change']}")
     print(
-        f"Baseline page first render (cold caches): {page['page_s']:.2f} s, "
-        f"{page['tiles']} tiles, {page['charts']} charts   target ≤ {PAGE_TARGET_S:.0f} s: "
-        f"{'OK' if page['page_s'] <= PAGE_TARGET_S else 'MISSED'}"
+        f"Baseline page, first render in a fresh process (frames read from the store + all KPI "
+        f"work + {page['charts']} charts): {page['first_s']:.2f} s   target ≤ {PAGE_TARGET_S:.0f} s: "
+        f"{'OK' if page['first_s'] <= PAGE_TARGET_S else 'MISSED'}"
     )
-    print(f"  peak RSS {page['peak_mb']:,.0f} MB")
+    print(
+        f"  of which the page's own cold work (frames already loaded by the app shell, KPI "
+        f"caches empty): {page['own_cold_s']:.2f} s"
+    )
+    print(
+        f"  rerun, all cached: {page['rerun_s']:.2f} s; another go-live: "
+        f"{page['new_go_live_s']:.2f} s; peak RSS {page['peak_mb']:,.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ The log ends at 03-03 01:00 (R9's created_at).
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import numpy as np
@@ -200,6 +201,7 @@ def test_report_has_exactly_the_cli_shape(report):
     assert list(report["by_type"]) == [E, S]
     assert list(report["by_type"][S]) == ["baseline", "current"]
     assert list(report["by_type"][S]["current"]) == VALUE_KEYS
+    assert json.loads(json.dumps(report, allow_nan=False)) == report  # strict JSON, no NaN
 
 
 def test_baseline_latencies_exclude_expired_and_split_by_signal_time(report):
