@@ -8,12 +8,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
+from analytics.fatigue import fatigue_summary, fatigue_weekly
 from analytics.ownership import (
     breach_queue,
     breaches_by_owner,
     decision_status,
-    fatigue_summary,
-    fatigue_weekly,
     ownership_overview,
     sla_rates,
     unowned_groups,
