@@ -77,7 +77,13 @@ with st.sidebar:
                     key="app_go_live_save",
                     disabled=chosen == saved and was_set,
                 ):
-                    set_setting(engine, GO_LIVE, date.isoformat(chosen), actor=ui.current_user())
+                    set_setting(
+                        engine,
+                        GO_LIVE,
+                        date.isoformat(chosen),
+                        actor=ui.current_user(),
+                        role=ui.current_role(),
+                    )
                     st.rerun()
             elif chosen != saved:
                 st.caption(

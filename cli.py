@@ -9,9 +9,11 @@ or input that could not be processed at all.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -21,6 +23,7 @@ from store.bundle import BundleError
 from store.db import get_engine, resolve_url
 from store.load import load_bundle
 from store.reads import import_batches, load_frames
+from store.roles import ROLES
 from store.schema import TABLES
 
 Handler = Callable[[argparse.Namespace], int]
@@ -93,6 +96,106 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gates(args: argparse.Namespace) -> int:
+    from store.governance import gates_for_store
+
+    go = date.fromisoformat(args.go_live) if args.go_live else None
+    report = gates_for_store(_engine(args), go_live_date=go)
+    if args.json:
+        _print_json(report)
+    else:
+        for g in report["gates"]:
+            ev = g["evidence"]
+            summary = ev.get("summary") if isinstance(ev, dict) else ev
+            print(f"[{g['status']:>15}] {'hard' if g['hard'] else 'soft'}  {g['name']}: {summary}")
+        print(
+            "Ready for go-live." if report.get("ready") else "Not ready: a hard gate is not passed."
+        )
+    return 1 if args.fail_if_not_ready and not report.get("ready") else 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from store.governance import audit_verify
+
+    result = audit_verify(_engine(args))
+    if args.json:
+        _print_json(result)
+    if not result["ok"]:
+        ev = result.get("event") or {}
+        detail = f" ({ev.get('action')} by {ev.get('actor')} at {ev.get('at')})" if ev else ""
+        print(
+            f"audit chain broken at event #{result['first_broken_id']}: {result['problem']}{detail}",
+            file=sys.stderr,
+        )
+        return 1
+    if not args.json:
+        print(f"audit chain intact: {result['n_events']:,} events; head hash {result['head_hash']}")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from store.users import UserError, add_user, list_users
+
+    engine = _engine(args)
+    if args.action == "list":
+        users = list_users(engine)
+        if args.json:
+            _print_json(users.to_dict("records"))
+        else:
+            print(
+                users.to_string(index=False)
+                if len(users)
+                else "no local users (the app runs in open local mode)"
+            )
+        return 0
+    if not args.name or not args.role:
+        print("error: users add needs NAME and --role", file=sys.stderr)
+        return 2
+    if args.no_password:
+        password = None
+    elif args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Repeat: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 2
+    try:
+        # Whoever runs the command line on the server is its operator: an admin.
+        change = add_user(
+            engine,
+            args.name,
+            role=args.role,
+            password=password,
+            actor=getpass.getuser(),
+            actor_role="admin",
+        )
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _print_json(change.to_json())
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from store.governance import run_digest
+    from store.outbox import DigestError
+
+    try:
+        result = run_digest(
+            _engine(args),
+            webhook=args.webhook,
+            fmt=args.format,
+            actor=getpass.getuser(),
+            force=args.force,
+        )
+    except DigestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    _print_json(result["post"] if args.webhook else result["payload"])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cli.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +217,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("info", cmd_info, "Row counts, date ranges and data-health findings.")
     p.add_argument("--json", action="store_true")
+
+    p = add("gates", cmd_gates, "The five readiness gates before go-live, with evidence.")
+    p.add_argument("--go-live", help="YYYY-MM-DD (default: the saved or inferred go-live)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--fail-if-not-ready", action="store_true", help="exit 1 when a hard gate is not passed"
+    )
+
+    p = add(
+        "audit",
+        cmd_audit,
+        "Check the hash-chained audit trail: exit 1 and name the first broken event.",
+    )
+    p.add_argument("action", choices=["verify"])
+    p.add_argument("--json", action="store_true")
+
+    p = add("users", cmd_users, "Manage local users (sign-in without an identity provider).")
+    p.add_argument("action", choices=["add", "list"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--role", choices=list(ROLES))
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from one line of stdin"
+    )
+    p.add_argument(
+        "--no-password",
+        action="store_true",
+        help="user signs in only through the identity provider",
+    )
+    p.add_argument("--json", action="store_true")
+
+    p = add(
+        "digest", cmd_digest, "Build the daily digest and post it to a chat webhook (or print it)."
+    )
+    p.add_argument("--webhook", help="incoming-webhook URL (without it the message is printed)")
+    p.add_argument("--format", choices=["teams", "slack", "json"], default="json")
+    p.add_argument(
+        "--force", action="store_true", help="re-send after an unfinished earlier attempt"
+    )
     return parser
 
 

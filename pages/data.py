@@ -104,6 +104,7 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
                     tz=tz.strip() or "UTC",
                     strict=strict,
                     loaded_by=ui.current_user(),
+                    role=ui.current_role(),
                     progress=lambda msg, frac: bar.progress(min(frac, 1.0), text=msg),
                 )
             except BundleError as exc:

@@ -16,7 +16,10 @@ from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from store import (
+    models,  # noqa: F401  (registers the tables on SQLModel.metadata)
+    outbox,  # noqa: F401  (its digest_outbox table)
+)
 from store.models import DataVersion
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

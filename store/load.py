@@ -25,6 +25,7 @@ from store.audit import record_event, utcnow
 from store.bundle import RawTable, read_bundle
 from store.db import bump_versions
 from store.models import ImportBatch
+from store.roles import require
 from store.schema import RECOMMENDATIONS, TABLES, TableSpec
 from store.sqlio import bulk_insert, read_sql_frame
 from store.validate import Parsed, Problems, key_text, parse_table, row_hashes
@@ -239,6 +240,7 @@ def load_bundle(
     tz: str = "UTC",
     strict: bool = False,
     loaded_by: str | None = None,
+    role: str | None = "admin",
     progress: Callable[[str, float], None] | None = None,
     _after_table: Callable[[str], None] | None = None,
 ) -> LoadReport:
@@ -256,6 +258,9 @@ def load_bundle(
         If any row is bad, write nothing at all (the report still lists every problem).
     loaded_by
         Who loads, for the batch record and audit trail (default: the OS user).
+    role
+        The loader's role, checked before anything is read (``import`` needs ``sop_lead``
+        or ``admin``). The command line and scheduled loads run as the server's operator.
     progress
         Called with (step description, fraction done) as the load goes.
 
@@ -264,6 +269,7 @@ def load_bundle(
     LoadReport
         Counts loaded and unchanged per table, every rejected row, the batch id.
     """
+    require(role, "import")
     who = loaded_by or getpass.getuser()
     notify = progress or (lambda _msg, _frac: None)
     raws = read_bundle(source)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from store.audit import record_event
 from store.db import bump_versions
 from store.models import Setting
+from store.roles import require
 
 GO_LIVE = "go_live"
 
@@ -22,8 +23,15 @@ def get_setting(engine: Engine, key: str, default: Any = None) -> Any:
     return default if value is None else json.loads(value)
 
 
-def set_setting(engine: Engine, key: str, value: Any, *, actor: str) -> None:
-    """Store ``value`` (JSON-able) under ``key`` with an audit event holding before and after."""
+def set_setting(
+    engine: Engine, key: str, value: Any, *, actor: str, role: str | None = "admin"
+) -> None:
+    """Store ``value`` (JSON-able) under ``key`` with an audit event holding before and after.
+
+    ``role`` is the acting user's role, checked here (only ``admin`` may change settings);
+    the command line runs as the server's operator, an admin.
+    """
+    require(role, "settings")
     table = Setting.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
         before_raw = conn.execute(

@@ -3,7 +3,6 @@ refused, and nothing is written or audited. Allowed roles follow ``store.roles.P
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -119,27 +118,19 @@ def test_permission_table() -> None:
         require("admin", "format_disk")
 
 
-@pytest.mark.skipif(
-    "role" not in inspect.signature(set_setting).parameters,
-    reason="store.settings.set_setting takes no role yet: settings writes are checked only in the UI",
-)
 @pytest.mark.parametrize("role", ALL_ROLES, ids=lambda r: str(r))
 def test_settings_check_the_role(sqlite_engine: Engine, role: str | None) -> None:
     if role in PERMISSIONS["settings"]:
-        set_setting(sqlite_engine, "go_live", "2025-01-01", actor="x", role=role)  # type: ignore[call-arg]
+        set_setting(sqlite_engine, "go_live", "2025-01-01", actor="x", role=role)
     else:
         with pytest.raises(PermissionDenied):
-            set_setting(sqlite_engine, "go_live", "2025-01-01", actor="x", role=role)  # type: ignore[call-arg]
+            set_setting(sqlite_engine, "go_live", "2025-01-01", actor="x", role=role)
         assert _state(sqlite_engine)[-1] == 0
 
 
-@pytest.mark.skipif(
-    "role" not in inspect.signature(load_bundle).parameters,
-    reason="store.load.load_bundle takes no role yet: imports are checked only in the UI",
-)
 @pytest.mark.parametrize("role", ["planner", "exec", None])
 def test_import_checks_the_role(sqlite_engine: Engine, tmp_path: Path, role: str | None) -> None:
     with pytest.raises(PermissionDenied):
         load_bundle(
             write_bundle(tmp_path / "b", {"recommendations": RECS}), engine=sqlite_engine, role=role
-        )  # type: ignore[call-arg]
+        )
