@@ -28,8 +28,10 @@ from analytics.explain_text import (
 )
 from analytics.precedent import (
     PRECEDENT_COLUMNS,
+    DecisionLookup,
     PrecedentIndex,
     build_precedent_index,
+    decision_lookup,
     find_precedents,
 )
 from analytics.surrogate import fit_surrogates
@@ -122,6 +124,7 @@ def explain_rec(
     rec_id: str,
     *,
     index: PrecedentIndex | None = None,
+    lookup: DecisionLookup | None = None,
     k: int = 5,
 ) -> RecExplanation:
     """Explain one recommendation.
@@ -136,6 +139,8 @@ def explain_rec(
     index : PrecedentIndex, optional
         A prebuilt precedent index (``build_precedent_index``); built for this
         recommendation's type when omitted.
+    lookup : DecisionLookup, optional
+        Decisions and outcomes by rec id (``decision_lookup``); built when omitted.
     k : int
         Number of precedents.
 
@@ -194,7 +199,9 @@ def explain_rec(
     )
     if index is None or rec_type not in index.types:
         index = build_precedent_index(frames, model, rec_types=[rec_type])
-    precedents = find_precedents(index, row, k=k)
+    if lookup is None:
+        lookup = decision_lookup(frames)
+    precedents = find_precedents(index, row, lookup, k=k)
     logged = rec.get(tm.target)
     return RecExplanation(
         rec_id=str(rec["rec_id"]),
@@ -224,7 +231,12 @@ def _json_value(v: Any) -> Any:
 
 
 def explain_report(
-    model: Surrogates, frames: Any, rec_id: str, *, index: PrecedentIndex | None = None
+    model: Surrogates,
+    frames: Any,
+    rec_id: str,
+    *,
+    index: PrecedentIndex | None = None,
+    lookup: DecisionLookup | None = None,
 ) -> dict[str, Any]:
     """The CLI's ``explain`` JSON for one recommendation.
 
@@ -241,7 +253,7 @@ def explain_report(
     ------
     RecNotFound, NotExplainable
     """
-    ex = explain_rec(model, frames, rec_id, index=index)
+    ex = explain_rec(model, frames, rec_id, index=index, lookup=lookup)
     return {
         "rec_id": ex.rec_id,
         "base_value": float(ex.base_value),

@@ -14,6 +14,7 @@ recommendation against candidate rules (``{"conditions": {attr: value}}``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,7 +23,13 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
-from analytics.surrogate_model import TYPE_FEATURE, Surrogates, global_drivers, one_thread
+from analytics.surrogate_model import (
+    TYPE_FEATURE,
+    Surrogates,
+    category_codes,
+    global_drivers,
+    one_thread,
+)
 from store.schema import MONTHS, QUARTERS, WEEKDAYS
 
 PRECEDENT_COLUMNS = [
@@ -55,7 +62,11 @@ def value_added(recommended: Any, final: Any, actual: Any) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TypePrecedents:
-    """Decided recommendations of one type, sorted by ``created_at``, as a search space."""
+    """Every recommendation of one type, sorted by ``created_at``, as a search space.
+
+    Only features carrying at least ``MIN_WEIGHT`` of the surrogate's mean |SHAP|
+    are dimensions: the others could not change who is nearest anyway.
+    """
 
     rec_type: str
     numeric: tuple[str, ...]
@@ -66,22 +77,22 @@ class TypePrecedents:
     cat_weight: dict[str, float]
     matrix: np.ndarray
     created_at: np.ndarray
-    table: pd.DataFrame
+    rec_id: np.ndarray
+    site: np.ndarray
+    recommended_qty: np.ndarray
 
     def embed(self, rows: pd.DataFrame) -> np.ndarray:
         """Rows (raw snapshot values) as points of this space (float32)."""
         parts = []
         if self.numeric:
-            x = np.column_stack(
-                [rows[c].to_numpy(dtype="float64", na_value=np.nan) for c in self.numeric]
-            )
+            x = rows[list(self.numeric)].to_numpy(dtype="float64", na_value=np.nan)
             z = (x - self.center) / self.scale
             parts.append(np.nan_to_num(z, nan=0.0) * np.sqrt(self.num_weight))
         for col, cats in self.categories.items():
-            codes = pd.Categorical(rows[col].astype("string"), categories=cats).codes
+            codes = category_codes(rows[col], cats)
+            ok = np.isfinite(codes)
             onehot = np.zeros((len(rows), len(cats)), dtype="float64")
-            ok = codes >= 0
-            onehot[np.flatnonzero(ok), codes[ok]] = 1.0
+            onehot[np.flatnonzero(ok), codes[ok].astype(np.int64)] = 1.0
             # Two one-hot rows that differ are sqrt(2) apart; scale so a mismatch costs its weight.
             parts.append(onehot * np.sqrt(self.cat_weight[col] / 2.0))
         if not parts:
@@ -91,93 +102,140 @@ class TypePrecedents:
 
 @dataclass(frozen=True)
 class PrecedentIndex:
+    """Per explained type, its recommendations in feature space (depends on recommendations only)."""
+
     types: dict[str, TypePrecedents]
 
 
-def decided_table(frames: Any) -> pd.DataFrame:
-    """Recommendations joined with their decision and outcome (decided ones only).
+@dataclass(frozen=True)
+class DecisionLookup:
+    """Decisions and outcomes by ``rec_id`` (rebuilt when either table changes, cheaply).
 
-    Columns: the recommendation's columns, ``decision``, ``decided_by``, ``reason``,
-    ``final_qty``, ``actual_qty``, ``stockout``, ``value_added``.
+    ``table`` has one row per decided recommendation, sorted by ``rec_id``:
+    ``rec_id``, ``decision``, ``decided_by``, ``reason``, ``final_qty``,
+    ``actual_qty``, ``stockout``.
     """
-    recs = frames.recommendations
+
+    rec_ids: np.ndarray
+    table: pd.DataFrame
+
+    def decided(self, rec_ids: np.ndarray) -> np.ndarray:
+        """Position in ``table`` of each id, -1 when the recommendation is open."""
+        if len(self.rec_ids) == 0:
+            return np.full(len(rec_ids), -1)
+        pos = np.searchsorted(self.rec_ids, rec_ids)
+        pos = np.minimum(pos, len(self.rec_ids) - 1)
+        return np.where(self.rec_ids[pos] == rec_ids, pos, -1)
+
+
+def _sorted_ids(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    arr = ids.to_numpy(dtype=str)
+    order = np.argsort(arr, kind="stable")
+    return arr[order], order
+
+
+def decision_lookup(frames: Any) -> DecisionLookup:
+    """Index ``frames.decisions`` (final_qty with contract defaults) and ``frames.outcomes``."""
     dec = frames.decisions
-    if recs.empty or dec.empty:
-        return recs.iloc[:0].assign(
-            decision=pd.Series(dtype="string"),
-            decided_by=pd.Series(dtype="string"),
-            reason=pd.Series(dtype="string"),
-            final_qty=pd.Series(dtype="float64"),
-            actual_qty=pd.Series(dtype="float64"),
-            stockout=pd.Series(dtype="boolean"),
-            value_added=pd.Series(dtype="float64"),
+    if dec.empty:
+        empty = pd.DataFrame(
+            {
+                "rec_id": pd.Series(dtype="str"),
+                "decision": pd.Series(dtype="string"),
+                "decided_by": pd.Series(dtype="string"),
+                "reason": pd.Series(dtype="string"),
+                "final_qty": pd.Series(dtype="float64"),
+                "actual_qty": pd.Series(dtype="float64"),
+                "stockout": pd.Series(dtype="boolean"),
+            }
         )
-    d = dec[["rec_id", "decision", "decided_by", "reason", "final_qty"]]
-    out = recs.merge(d, on="rec_id", how="inner", sort=False)
+        return DecisionLookup(np.array([], dtype=str), empty)
+    ids, order = _sorted_ids(dec["rec_id"])
+    table = pd.DataFrame(
+        {
+            "rec_id": ids,
+            "decision": dec["decision"].astype("string").to_numpy()[order],
+            "decided_by": dec["decided_by"].astype("string").to_numpy()[order],
+            "reason": dec["reason"].astype("string").to_numpy()[order],
+            "final_qty": dec["final_qty"].to_numpy(dtype="float64", na_value=np.nan)[order],
+        }
+    )
     outc = frames.outcomes
+    actual = np.full(len(ids), np.nan)
+    stockout = pd.array([pd.NA] * len(ids), dtype="boolean")
     if len(outc):
-        out = out.merge(
-            outc[["rec_id", "actual_qty", "stockout"]], on="rec_id", how="left", sort=False
-        )
-    else:
-        out["actual_qty"] = np.nan
-        out["stockout"] = pd.Series(pd.NA, index=out.index, dtype="boolean")
-    out["value_added"] = value_added(out["recommended_qty"], out["final_qty"], out["actual_qty"])
-    return out
+        o_ids, o_order = _sorted_ids(outc["rec_id"])
+        pos = np.minimum(np.searchsorted(o_ids, ids), len(o_ids) - 1)
+        hit = o_ids[pos] == ids
+        rows = o_order[pos[hit]]
+        actual[hit] = outc["actual_qty"].to_numpy(dtype="float64", na_value=np.nan)[rows]
+        stockout[hit] = outc["stockout"].astype("boolean").array[rows]
+    table["actual_qty"] = actual
+    table["stockout"] = stockout
+    return DecisionLookup(ids, table)
 
 
 def _weights(model: Surrogates, rec_type: str, features: list[str]) -> dict[str, float]:
+    """Each feature's share of the type's mean |SHAP| (equal shares when all are zero)."""
     imp = global_drivers(model, rec_type=rec_type).set_index("feature")["mean_abs_shap"]
     w = imp.reindex(features).fillna(0.0).clip(lower=0.0)
     if float(w.sum()) <= 0:
-        return dict.fromkeys(features, 1.0)
-    w = w / w.sum() * len(features)
-    return {f: float(v) for f, v in w.items()}
+        return dict.fromkeys(features, 1.0 / max(len(features), 1))
+    return {f: float(v) for f, v in (w / w.sum()).items()}
+
+
+MIN_WEIGHT = 0.01
 
 
 def build_precedent_index(
     frames: Any, model: Surrogates, *, rec_types: Iterable[str] | None = None
 ) -> PrecedentIndex:
-    """Index the decided recommendations of each explained type (see module doc).
+    """Index the recommendations of each explained type (see module doc).
 
     Parameters
     ----------
     frames : Frames
-        ``recommendations``, ``decisions`` (final_qty with contract defaults), ``outcomes``.
+        Needs ``recommendations`` only: decisions are looked up at query time
+        (``decision_lookup``), so recording a decision does not rebuild this.
     model : Surrogates
         Fitted surrogates: they say which features each type uses and how much each matters.
     rec_types : iterable of str, optional
         Only these types (default: every type the model explains).
     """
-    wanted = list(model.types) if rec_types is None else [t for t in rec_types]
-    decided = decided_table(frames)
+    recs = frames.recommendations
+    wanted = list(model.types) if rec_types is None else list(rec_types)
     types: dict[str, TypePrecedents] = {}
-    rt = decided["rec_type"].astype("string")
     for t in wanted:
         if t not in model.types:
             continue
-        rows = decided.loc[(rt == t).fillna(False).to_numpy(dtype=bool)]
-        rows = rows.sort_values(["created_at", "rec_id"], kind="stable").reset_index(drop=True)
+        pos = peer_type_positions(recs, t)
+        rows = recs.iloc[pos]
+        order = np.lexsort(
+            (
+                rows["rec_id"].to_numpy(dtype=str),
+                rows["created_at"].to_numpy(dtype="datetime64[us]"),
+            )
+        )
+        rows = rows.iloc[order]
         feats = [f for f in model.types[t].features if f != TYPE_FEATURE]
         weights = _weights(model, t, feats)
+        kept = [f for f in feats if weights[f] >= MIN_WEIGHT] or feats
+        total = sum(weights[f] for f in kept) or 1.0
+        weights = {f: weights[f] / total * len(kept) for f in kept}
         numeric, categories = [], {}
-        for f in feats:
+        for f in kept:
             col = rows[f]
             if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):
                 cats = col.astype("string").dropna().unique()
                 categories[f] = tuple(sorted(str(c) for c in cats))
             else:
                 numeric.append(f)
-        if numeric:
-            x = np.column_stack(
-                [rows[c].to_numpy(dtype="float64", na_value=np.nan) for c in numeric]
-            )
-            with np.errstate(all="ignore"):
-                center = np.nan_to_num(np.nanmean(x, axis=0)) if len(x) else np.zeros(len(numeric))
-                scale = np.nanstd(x, axis=0) if len(x) else np.ones(len(numeric))
-            scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-        else:
-            center, scale = np.zeros(0), np.ones(0)
+        x = rows[numeric].to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
+            center = np.nan_to_num(np.nanmean(x, axis=0)) if len(x) else np.zeros(len(numeric))
+            scale = np.nanstd(x, axis=0) if len(x) else np.ones(len(numeric))
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
         tp = TypePrecedents(
             rec_type=t,
             numeric=tuple(numeric),
@@ -188,57 +246,86 @@ def build_precedent_index(
             cat_weight={f: weights[f] for f in categories},
             matrix=np.zeros((0, 0), dtype="float32"),
             created_at=rows["created_at"].to_numpy(dtype="datetime64[us]"),
-            table=rows[
-                [
-                    "rec_id",
-                    "created_at",
-                    "site",
-                    "decision",
-                    "decided_by",
-                    "reason",
-                    "recommended_qty",
-                    "final_qty",
-                    "actual_qty",
-                    "stockout",
-                    "value_added",
-                ]
-            ],
+            rec_id=rows["rec_id"].to_numpy(dtype=str),
+            site=rows["site"].astype("string").to_numpy(dtype=object, na_value=None),
+            recommended_qty=rows["recommended_qty"].to_numpy(dtype="float64", na_value=np.nan)
+            if "recommended_qty" in rows.columns
+            else np.full(len(rows), np.nan),
         )
         types[t] = replace(tp, matrix=tp.embed(rows))
     return PrecedentIndex(types=types)
 
 
+def peer_type_positions(recommendations: pd.DataFrame, rec_type: str) -> np.ndarray:
+    col = recommendations["rec_type"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories
+        if rec_type not in cats:
+            return np.array([], dtype=np.int64)
+        return np.flatnonzero(col.cat.codes.to_numpy() == cats.get_loc(rec_type))
+    return np.flatnonzero((col == rec_type).to_numpy(dtype=bool, na_value=False))
+
+
+def _empty_precedents() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in PRECEDENT_COLUMNS})
+
+
 def find_precedents(
-    index: PrecedentIndex, rec: pd.DataFrame | pd.Series, *, k: int = 5
+    index: PrecedentIndex,
+    rec: pd.DataFrame | pd.Series,
+    lookup: DecisionLookup,
+    *,
+    k: int = 5,
 ) -> pd.DataFrame:
     """The ``k`` decided recommendations of the same type nearest to ``rec``, created before it.
 
-    ``rec`` is one row of the recommendations frame (a one-row DataFrame or a
-    Series). Returns ``PRECEDENT_COLUMNS``, nearest first (ties by rec_id); empty
-    when the type is not indexed or nothing of its type was decided before.
+    Parameters
+    ----------
+    index : PrecedentIndex
+    rec : one-row DataFrame or Series
+        The recommendation (a row of the recommendations frame).
+    lookup : DecisionLookup
+        How each candidate was decided and what happened.
+    k : int
+
+    Returns
+    -------
+    pd.DataFrame
+        ``PRECEDENT_COLUMNS``, nearest first (ties by rec_id); empty when the type is
+        not indexed or nothing of its type was decided before.
     """
     row = rec if isinstance(rec, pd.DataFrame) else rec.to_frame().T
-    rec = row.iloc[0]
-    tp = index.types.get(str(rec["rec_type"]))
+    first = row.iloc[0]
+    tp = index.types.get(str(first["rec_type"]))
     if tp is None or k <= 0:
-        return pd.DataFrame(columns=PRECEDENT_COLUMNS)
-    created = np.datetime64(pd.Timestamp(rec["created_at"]).tz_convert("UTC").tz_localize(None))
-    n_past = int(np.searchsorted(tp.created_at, created.astype("datetime64[us]"), side="left"))
+        return _empty_precedents()
+    created = pd.Timestamp(first["created_at"]).tz_convert("UTC").tz_localize(None)
+    n_past = int(np.searchsorted(tp.created_at, np.datetime64(created, "us"), side="left"))
     if n_past == 0:
-        return pd.DataFrame(columns=PRECEDENT_COLUMNS)
+        return _empty_precedents()
     query = tp.embed(row)
-    n = min(k, n_past)
-    if tp.matrix.shape[1] == 0:
-        idx = np.arange(n_past - n, n_past)[::-1]  # no features: the most recent ones
-        dist = np.zeros(n)
-    else:
-        with one_thread():
-            nn = NearestNeighbors(n_neighbors=n, algorithm="brute").fit(tp.matrix[:n_past])
-            d, i = nn.kneighbors(query)
-        idx, dist = i[0], d[0]
-    out = tp.table.iloc[idx].copy()
-    out["distance"] = dist.astype("float64")
-    out = out.sort_values(["distance", "rec_id"], kind="stable").reset_index(drop=True)
+    want = min(n_past, 4 * k)
+    while True:
+        if tp.matrix.shape[1] == 0:
+            idx = np.arange(n_past - want, n_past)[::-1]  # no features: the most recent ones
+            dist = np.zeros(want)
+        else:
+            with one_thread():
+                nn = NearestNeighbors(n_neighbors=want, algorithm="brute").fit(tp.matrix[:n_past])
+                d, i = nn.kneighbors(query)
+            idx, dist = i[0], d[0]
+        at = lookup.decided(tp.rec_id[idx])
+        if (at >= 0).sum() >= k or want == n_past:
+            break
+        want = min(n_past, want * 8)  # mostly open neighbours: look further out
+    keep = np.flatnonzero(at >= 0)
+    out = lookup.table.iloc[at[keep]].reset_index(drop=True)
+    out["created_at"] = pd.to_datetime(tp.created_at[idx[keep]]).tz_localize("UTC")
+    out["distance"] = dist[keep].astype("float64")
+    out["site"] = tp.site[idx[keep]]
+    out["recommended_qty"] = tp.recommended_qty[idx[keep]]
+    out["value_added"] = value_added(out["recommended_qty"], out["final_qty"], out["actual_qty"])
+    out = out.sort_values(["distance", "rec_id"], kind="stable").head(k).reset_index(drop=True)
     return out[PRECEDENT_COLUMNS]
 
 

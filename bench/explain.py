@@ -8,7 +8,9 @@ Generates (once, cached under bench/out/) a bundle of N recommendations, loads i
 * ``read``    — ``store.reads.load_frames`` (snapshot reads);
 * ``fit``     — ``analytics.surrogate.fit_surrogates``: stratified sample, both
   strategies (per type and pooled), held-out fidelity, global SHAP;
-* ``index``   — ``analytics.precedent.build_precedent_index`` over every decided rec;
+* ``index``   — ``analytics.precedent.build_precedent_index`` over every recommendation;
+* ``lookup``  — ``analytics.precedent.decision_lookup``: decisions and outcomes by rec id
+  (the only precedent work redone after a planner records a decision);
 * ``explain`` — ``analytics.explain.explain_report`` for random recommendations,
   warm (model and index built): SHAP, typical values among the same type and site,
   the sentence and five precedents.
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     from analytics.explain import explain_report
-    from analytics.precedent import build_precedent_index
+    from analytics.precedent import build_precedent_index, decision_lookup
     from analytics.surrogate import fit_surrogates
     from store.reads import load_frames
 
@@ -89,14 +91,20 @@ def main(argv: list[str] | None = None) -> int:
     index = build_precedent_index(frames, model)
     t_index = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
+    lookup = decision_lookup(frames)
+    t_lookup = time.perf_counter() - t0
+
     rng = np.random.default_rng(a.seed)
     ids = frames.recommendations["rec_id"].to_numpy(dtype=object)
     sample = ids[rng.choice(len(ids), size=a.explanations + 1, replace=False)]
-    explain_report(model, frames, sample[0], index=index)  # warm-up: first-call imports
+    explain_report(
+        model, frames, sample[0], index=index, lookup=lookup
+    )  # warm-up: first-call imports
     times = []
     for rec_id in sample[1:]:
         t0 = time.perf_counter()
-        explain_report(model, frames, rec_id, index=index)
+        explain_report(model, frames, rec_id, index=index, lookup=lookup)
         times.append((time.perf_counter() - t0) * 1000)
     ms = np.array(times)
 
@@ -107,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{model.n_sampled:,} sampled recs, {len(model.types)} types)"
         + ("" if t_fit <= FIT_TARGET_S else "   OVER TARGET")
     )
-    print(f"  precedent index       {t_index:7.1f} s")
+    print(f"  precedent index       {t_index:7.1f} s   (once per recommendations version)")
+    print(f"  decision lookup       {t_lookup:7.1f} s   (again after each recorded decision)")
     print(
         f"  one explanation, warm median {np.median(ms):6.1f} ms  p95 {np.percentile(ms, 95):6.1f} ms"
         f"  max {ms.max():6.1f} ms  over {len(ms)} recs (target <= {EXPLAIN_TARGET_MS:.0f} ms)"

@@ -319,8 +319,8 @@ def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> 
 
 
 # --- Why this fired (pages/why.py) -------------------------------------------------------
-# The surrogates depend only on the recommendations, so they are keyed on that table's
-# version: recording a decision refits nothing, it only rebuilds the precedent index.
+# The surrogates and the precedent index depend only on the recommendations, so they are
+# keyed on that table's version: recording a decision only re-indexes decisions by rec id.
 
 
 def table_version(table: str) -> int:
@@ -344,18 +344,31 @@ def why_surrogates():  # -> analytics.surrogate.Surrogates
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _why_precedents(url: str, version: str, recs_version: int, _frames: Frames, _model):
+def _why_precedents(url: str, recs_version: int, _frames: Frames, _model):
     from analytics.precedent import build_precedent_index
 
     return build_precedent_index(_frames, _model)
 
 
 def why_precedents():  # -> analytics.precedent.PrecedentIndex
-    """Decided recommendations indexed for precedent search (current data, read-only)."""
+    """Recommendations indexed for precedent search (rebuilt only when recommendations change)."""
     frames = get_frames()
     recs_version = table_version("recommendations")
     model = _why_surrogates(current_url(), recs_version, frames)
-    return _why_precedents(current_url(), frames.version, recs_version, frames, model)
+    return _why_precedents(current_url(), recs_version, frames, model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _why_decisions(url: str, version: str, _frames: Frames):
+    from analytics.precedent import decision_lookup
+
+    return decision_lookup(_frames)
+
+
+def why_decisions():  # -> analytics.precedent.DecisionLookup
+    """Decisions and outcomes by rec id, for precedents (current data, read-only)."""
+    frames = get_frames()
+    return _why_decisions(current_url(), frames.version, frames)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

@@ -94,7 +94,9 @@ st.caption(
 rec_id = st.selectbox("Recommendation", list(labels), format_func=labels.get, key="why_rec")
 
 try:
-    ex = explain_rec(model, frames, rec_id, index=cache.why_precedents())
+    ex = explain_rec(
+        model, frames, rec_id, index=cache.why_precedents(), lookup=cache.why_decisions()
+    )
 except NotExplainable as e:
     st.warning(str(e))
     st.stop()

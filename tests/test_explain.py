@@ -27,7 +27,13 @@ from analytics.explain_text import (
     type_label,
     typical_values,
 )
-from analytics.precedent import build_precedent_index, find_precedents, matching_rules, value_added
+from analytics.precedent import (
+    build_precedent_index,
+    decision_lookup,
+    find_precedents,
+    matching_rules,
+    value_added,
+)
 from analytics.rec_picker import filter_pick_list, pick_list
 from analytics.surrogate import model_target, stratified_sample
 from store.db import dispose_engine, get_engine
@@ -343,8 +349,8 @@ def test_value_added_is_the_contract_definition() -> None:
 
 def test_precedents_are_past_same_type_and_nearest_first(synth, synth_model) -> None:
     recs = synth.recommendations.copy()
-    # R01400 (open, late) gets exactly the snapshot of R00004 (an early modified stockout risk)
-    src = recs.index[recs["rec_id"] == "R00004"][0]
+    # R01400 (open, late) gets exactly the snapshot of R00016 (an early modified stockout risk)
+    src = recs.index[recs["rec_id"] == "R00016"][0]
     dst = recs.index[recs["rec_id"] == "R01400"][0]
     assert recs.loc[src, "rec_type"] == recs.loc[dst, "rec_type"] == "stockout_risk"
     for f in [c for c in recs.columns if c.startswith("f_")]:
@@ -353,8 +359,9 @@ def test_precedents_are_past_same_type_and_nearest_first(synth, synth_model) -> 
         recommendations=recs, decisions=synth.decisions, outcomes=synth.outcomes
     )
     index = build_precedent_index(frames, synth_model)
-    prec = find_precedents(index, recs.loc[[dst]], k=5)
-    assert prec["rec_id"].iloc[0] == "R00004"
+    lookup = decision_lookup(frames)
+    prec = find_precedents(index, recs.loc[[dst]], lookup, k=5)
+    assert prec["rec_id"].iloc[0] == "R00016"
     assert prec["distance"].iloc[0] == pytest.approx(0.0, abs=1e-6)
     assert prec["decision"].iloc[0] == "modified" and prec["reason"].iloc[0] == "supplier late"
     assert prec["value_added"].iloc[0] == pytest.approx(10.0)  # |100-85| - |80-85|
@@ -363,7 +370,9 @@ def test_precedents_are_past_same_type_and_nearest_first(synth, synth_model) -> 
     types = recs.set_index("rec_id").loc[prec["rec_id"], "rec_type"]
     assert (types == "stockout_risk").all()
     # the first recommendation of a type has no precedent
-    assert find_precedents(index, recs.iloc[[1]], k=5).empty
+    assert find_precedents(index, recs.iloc[[1]], lookup, k=5).empty
+    # open neighbours are skipped: only decided recommendations are precedents
+    assert set(prec["rec_id"]) <= set(synth.decisions["rec_id"])
 
 
 def test_matching_rules_checks_every_condition() -> None:
@@ -442,9 +451,10 @@ def test_bundle_sentence_names_the_dominant_driver_with_its_value(
     frames, truth = bundle_frames
     dom = pd.read_csv(truth / "dominant_driver.csv").iloc[::25]
     index = build_precedent_index(frames, bundle_model)
+    lookup = decision_lookup(frames)
     recs = frames.recommendations.set_index("rec_id")
     for rec_id, feature in zip(dom["rec_id"], dom["feature"], strict=True):
-        ex = explain_rec(bundle_model, frames, rec_id, index=index)
+        ex = explain_rec(bundle_model, frames, rec_id, index=index, lookup=lookup)
         raw = recs.loc[rec_id, feature]
         phrase = f"{feature_label(feature)} is {format_value(feature, raw)} (typical for "
         assert ex.sentence.startswith("Fired mainly because " + phrase), ex.sentence
