@@ -110,7 +110,8 @@ def kpi_breakdown(tables: KpiTables, *, go_live: date, by: Sequence[str]) -> pd.
     out = pd.concat(parts, ignore_index=True)
     for key in by:
         out[key] = out[key].astype("string")
-    return out
+    # Each group's baseline row directly above its current row.
+    return out.sort_values([*by, "period"], kind="stable", ignore_index=True)
 
 
 def _month_start(month: np.ndarray) -> pd.Series:
