@@ -267,5 +267,7 @@ with st.expander("Targets", icon=":material/flag:"):
             )
             edited[kpi.key] = None if value is None else round(float(value) / factor, 10)
         if st.form_submit_button("Save targets", disabled=not can_edit) and can_edit:
-            set_setting(engine, SETTING_KEY, edited, actor=ui.current_user(), role=ui.current_role())
+            set_setting(
+                engine, SETTING_KEY, edited, actor=ui.current_user(), role=ui.current_role()
+            )
             st.rerun()
