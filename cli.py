@@ -96,6 +96,39 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kpis(args: argparse.Namespace) -> int:
+    from analytics.baseline import kpi_report
+
+    engine = _engine(args)
+    frames = load_frames(engine)
+    if args.go_live:
+        go = date.fromisoformat(args.go_live)
+    else:
+        from store.settings import go_live
+
+        go, _ = go_live(engine, frames.recommendations)
+        if go is None:
+            print(
+                "error: no go-live given and none can be inferred (no recommendation has a model_version)",
+                file=sys.stderr,
+            )
+            return 2
+    report = kpi_report(frames, go_live=go, site=args.site)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"go-live {report['go_live']}" + (f", site {args.site}" if args.site else ""))
+    print(f"{'figure':32s} {'baseline':>12s} {'current':>12s} {'change':>12s}  verdict")
+    for key, cur in report["current"].items():
+        base = report["baseline"].get(key)
+        ch = report["change"].get(key) or {}
+        fmt = lambda v: "—" if v is None else f"{v:,.3f}"  # noqa: E731
+        print(
+            f"{key:32s} {fmt(base):>12s} {fmt(cur):>12s} {fmt(ch.get('delta')):>12s}  {ch.get('verdict', '')}"
+        )
+    return 0
+
+
 def cmd_gates(args: argparse.Namespace) -> int:
     from store.governance import gates_for_store
 
@@ -216,6 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", default=None, help="who loads (default: the OS user)")
 
     p = add("info", cmd_info, "Row counts, date ranges and data-health findings.")
+    p.add_argument("--json", action="store_true")
+
+    p = add(
+        "kpis",
+        cmd_kpis,
+        "Decision latency, SLA, overrides, OTIF, expedite and stockouts vs the baseline.",
+    )
+    p.add_argument("--go-live", help="YYYY-MM-DD (default: the saved or inferred go-live)")
+    p.add_argument("--site", help="only this site")
     p.add_argument("--json", action="store_true")
 
     p = add("gates", cmd_gates, "The five readiness gates before go-live, with evidence.")

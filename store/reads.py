@@ -153,34 +153,52 @@ def _apply_decision_defaults(decisions: pd.DataFrame, recs: pd.DataFrame) -> pd.
     """The contract's defaults for ``final_qty``: accepted → recommended_qty, rejected → 0."""
     if decisions.empty:
         return decisions
+    missing = decisions["final_qty"].isna().to_numpy()
+    if not missing.any():
+        return decisions
     out = decisions.copy()
-    rec_qty = None
+    final = out["final_qty"].to_numpy(dtype="float64", copy=True)
+    decision = out["decision"].astype(object).to_numpy()
     if len(recs):
-        mapped = out["rec_id"].map(recs.set_index("rec_id")["recommended_qty"])
-        rec_qty = pd.Series(mapped.to_numpy(dtype="float64", na_value=np.nan), index=out.index)
-    missing = out["final_qty"].isna()
-    if rec_qty is not None:
-        accepted = missing & (out["decision"] == "accepted")
-        out.loc[accepted, "final_qty"] = rec_qty[accepted]
-    out.loc[missing & (out["decision"] == "rejected"), "final_qty"] = 0.0
+        pos = pd.Index(recs["rec_id"].astype(object)).get_indexer(out["rec_id"].astype(object))
+        rec_qty = recs["recommended_qty"].to_numpy(dtype="float64")[np.where(pos >= 0, pos, 0)]
+        rec_qty[pos < 0] = np.nan
+        accepted = missing & (decision == "accepted")
+        final[accepted] = rec_qty[accepted]
+    final[missing & (decision == "rejected")] = 0.0
+    out["final_qty"] = final
     return out
 
 
+_frames_memo: dict[tuple[str, str], Frames] = {}
+
+
 def load_frames(engine: Engine) -> Frames:
-    """Every contract table as a typed DataFrame; ``final_qty`` carries the contract's defaults."""
-    tables = {name: read_table(engine, name) for name in TABLES}
-    decisions = _apply_decision_defaults(tables["decisions"], tables["recommendations"])
+    """Every contract table as a typed DataFrame; ``final_qty`` carries the contract's defaults.
+
+    Kept in memory per data version: treat the frames as read-only.
+    """
     versions = data_versions(engine)
     version = ".".join(f"{k}{versions.get(k, 0)}" for k in TABLES)
-    return Frames(
+    key = (engine.url.render_as_string(hide_password=False), version)
+    with _memo_lock:
+        if key in _frames_memo:
+            return _frames_memo[key]
+    tables = {name: read_table(engine, name) for name in TABLES}
+    frames = Frames(
         recommendations=tables["recommendations"],
-        decisions=decisions,
+        decisions=_apply_decision_defaults(tables["decisions"], tables["recommendations"]),
         outcomes=tables["outcomes"],
         orders=tables["orders"],
         kpi_periods=tables["kpi_periods"],
         owners=tables["owners"],
         version=version,
     )
+    with _memo_lock:
+        for old in [k for k in _frames_memo if k[0] == key[0]]:
+            del _frames_memo[old]
+        _frames_memo[key] = frames
+    return frames
 
 
 def table_counts(engine: Engine) -> dict[str, int]:
@@ -267,3 +285,4 @@ def clear_memo() -> None:
     """Forget in-process frames (tests; after deleting a store)."""
     with _memo_lock:
         _memo.clear()
+        _frames_memo.clear()
