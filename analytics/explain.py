@@ -118,6 +118,27 @@ def _locate(recommendations: pd.DataFrame, rec_id: str) -> int:
     return int(hits[0])
 
 
+_ROW_COLUMNS = (
+    "rec_id",
+    "rec_type",
+    "site",
+    "created_at",
+    "score",
+    "confidence",
+    "recommended_qty",
+)
+
+
+def _one_row(recs: pd.DataFrame, pos: int, columns: list[str]) -> pd.DataFrame:
+    """One recommendation as a one-row frame of raw values (only ``columns``).
+
+    Reads scalars column by column: taking a row of a million-row frame with Arrow
+    string columns would cost a take per column and block.
+    """
+    data = {c: [recs[c].iloc[pos]] for c in columns if c in recs.columns}
+    return pd.DataFrame(data, index=[pos])
+
+
 def explain_rec(
     model: Surrogates,
     frames: Any,
@@ -153,15 +174,15 @@ def explain_rec(
     """
     recs = frames.recommendations
     pos = _locate(recs, rec_id)
-    row = recs.iloc[[pos]]
-    rec = row.iloc[0]
-    rec_type = str(rec["rec_type"])
+    rec_type = str(recs["rec_type"].iloc[pos])
     tm = model.types.get(rec_type)
     if tm is None:
         why = model.skipped.get(rec_type, "no surrogate was fitted for it")
         raise NotExplainable(f"cannot explain {rec_type} recommendations: {why}")
-    shap_row = tm.shap_values(row)[0]
-    prediction = float(tm.predict(row)[0])
+    row = _one_row(recs, pos, [*_ROW_COLUMNS, *(f for f in tm.features if f not in _ROW_COLUMNS)])
+    rec = row.iloc[0]
+    pred, shap_rows = tm.explain(row)
+    shap_row, prediction = shap_rows[0], float(pred[0])
     typical = typical_values(recs, rec, list(tm.features))
     contrib = typical.assign(shap=shap_row)
     contrib.insert(1, "label", [feature_label(f) for f in contrib["feature"]])

@@ -151,12 +151,29 @@ def peer_positions(recommendations: pd.DataFrame, rec_type: str, site: Any) -> n
     return np.flatnonzero(same_type & _equal_mask(recommendations["site"], site))
 
 
-def _mode(values: pd.Series) -> str | None:
-    counts = values.dropna().astype("string").value_counts().sort_index()
-    if counts.empty:
-        return None
-    # Most common value; ties go to the first name, so the answer is deterministic.
-    return str(counts.sort_values(ascending=False, kind="stable").index[0])
+def _floats(col: pd.Series) -> np.ndarray:
+    """A numeric column as float64 without copying it when it already is one."""
+    if col.dtype == np.float64:
+        return col.to_numpy()
+    return col.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _mode(col: pd.Series, pos: np.ndarray) -> tuple[str | None, int]:
+    """Most common value of ``col`` at ``pos`` (ties: the first name) and how many have one."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()[pos]
+        codes = codes[codes >= 0]
+        if len(codes) == 0:
+            return None, 0
+        counts = np.bincount(codes, minlength=len(col.cat.categories))
+        names = np.asarray(col.cat.categories, dtype=str)
+        best = np.flatnonzero(counts == counts.max())
+        return str(min(names[best])), len(codes)
+    values = col.iloc[pos].dropna().astype("string")
+    if values.empty:
+        return None, 0
+    counts = values.value_counts().sort_index()
+    return str(counts.sort_values(ascending=False, kind="stable").index[0]), len(values)
 
 
 def typical_values(
@@ -191,13 +208,16 @@ def typical_values(
     ]
     out: dict[str, tuple[Any, Any, float, int, bool]] = {}
     if numeric:
-        block = recommendations[numeric].iloc[pos].to_numpy(dtype="float64", na_value=np.nan)
+        # Column by column: selecting the columns first would copy the whole log.
+        block = np.column_stack([_floats(recommendations[f])[pos] for f in numeric])
         x = np.array([rec[f] for f in numeric], dtype="float64")
         ok = np.isfinite(block)
         n = ok.sum(axis=0)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns give NaN
-            median = np.nanmedian(block, axis=0) if len(block) else np.full(len(numeric), np.nan)
+            median = np.array(
+                [np.median(block[ok[:, j], j]) if n[j] else np.nan for j in range(len(numeric))]
+            )
             below = ((block <= x) & ok).sum(axis=0)
             pct = np.where(np.isfinite(x) & (n > 0), below / np.maximum(n, 1) * 100, np.nan)
             biggest = (
@@ -215,9 +235,9 @@ def typical_values(
         if f == TYPE_FEATURE:
             rows.append((f, str(value), str(value), float("nan"), len(pos), False))
             continue
-        peers = recommendations[f].iloc[pos]
+        typical, n_peers = _mode(recommendations[f], pos)
         raw = None if value is None or pd.isna(value) else str(value)
-        rows.append((f, raw, _mode(peers), float("nan"), int(peers.notna().sum()), False))
+        rows.append((f, raw, typical, float("nan"), n_peers, False))
     return pd.DataFrame(
         rows, columns=["feature", "value", "typical", "percentile", "n_peers", "pct_fraction"]
     )

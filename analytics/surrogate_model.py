@@ -75,6 +75,12 @@ class Encoding:
 
 def category_codes(values: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
     """Position of each value in ``categories`` as float64 (NaN when missing or unknown)."""
+    if len(values) <= 16:  # one explanation: a dict lookup beats building a hash index
+        where = {c: float(i) for i, c in enumerate(categories)}
+        return np.array(
+            [np.nan if v is None or v is pd.NA else where.get(str(v), np.nan) for v in values],
+            dtype="float64",
+        )
     text = values.astype("string").to_numpy(dtype=object, na_value=None)
     codes = pd.Index(categories, dtype=object).get_indexer(text)
     out = codes.astype("float64")
@@ -135,6 +141,13 @@ class TypeModel:
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         """The surrogate's output in the target's units (a probability for ``logit``)."""
         return inverse_link(self.link, predict_raw(self.estimator, self.encoding.encode(rows)))
+
+    def explain(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(prediction, contributions)`` in output units, encoding ``rows`` once."""
+        x = self.encoding.encode(rows)
+        pred = inverse_link(self.link, predict_raw(self.estimator, x))
+        raw = tree_shap(self.explainer, x, len(self.features))
+        return pred, output_contributions(self.link, raw, self.base_link)
 
     def shap_values(self, rows: pd.DataFrame, *, units: str = "output") -> np.ndarray:
         """Contributions ``(n, n_features)``; ``base_value + row sum == predict`` exactly.
