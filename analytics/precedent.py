@@ -109,70 +109,70 @@ class PrecedentIndex:
 
 @dataclass(frozen=True)
 class DecisionLookup:
-    """Decisions and outcomes by ``rec_id`` (rebuilt when either table changes, cheaply).
+    """Decisions and outcomes by ``rec_id``; cheap to rebuild after a recorded decision.
 
-    ``table`` has one row per decided recommendation, sorted by ``rec_id``:
-    ``rec_id``, ``decision``, ``decided_by``, ``reason``, ``final_qty``,
-    ``actual_qty``, ``stockout``.
+    Holds sorted ids and row positions into the (shared, read-only) decisions and
+    outcomes frames; rows are only read for the few precedents shown.
     """
 
     rec_ids: np.ndarray
-    table: pd.DataFrame
+    rows: np.ndarray
+    decisions: pd.DataFrame
+    outcome_ids: np.ndarray
+    outcome_rows: np.ndarray
+    outcomes: pd.DataFrame
 
     def decided(self, rec_ids: np.ndarray) -> np.ndarray:
-        """Position in ``table`` of each id, -1 when the recommendation is open."""
-        if len(self.rec_ids) == 0:
-            return np.full(len(rec_ids), -1)
-        pos = np.searchsorted(self.rec_ids, rec_ids)
-        pos = np.minimum(pos, len(self.rec_ids) - 1)
-        return np.where(self.rec_ids[pos] == rec_ids, pos, -1)
+        """Index into ``rec_ids`` of each id, -1 when the recommendation is open."""
+        return _find(self.rec_ids, rec_ids)
+
+    def table(self, at: np.ndarray) -> pd.DataFrame:
+        """``rec_id``, ``decision``, ``decided_by``, ``reason``, ``final_qty``, ``actual_qty``,
+        ``stockout`` for the decided positions ``at`` (from ``decided``)."""
+        d = self.decisions.iloc[self.rows[at]]
+        out = pd.DataFrame(
+            {
+                "rec_id": self.rec_ids[at].astype(str),
+                "decision": d["decision"].astype("string").to_numpy(),
+                "decided_by": d["decided_by"].astype("string").to_numpy(),
+                "reason": d["reason"].astype("string").to_numpy(),
+                "final_qty": d["final_qty"].to_numpy(dtype="float64", na_value=np.nan),
+            }
+        )
+        o_at = _find(self.outcome_ids, self.rec_ids[at])
+        hit = o_at >= 0
+        actual = np.full(len(at), np.nan)
+        stockout = pd.array([pd.NA] * len(at), dtype="boolean")
+        if hit.any():
+            o = self.outcomes.iloc[self.outcome_rows[o_at[hit]]]
+            actual[hit] = o["actual_qty"].to_numpy(dtype="float64", na_value=np.nan)
+            stockout[hit] = o["stockout"].astype("boolean").array
+        out["actual_qty"] = actual
+        out["stockout"] = stockout
+        return out
+
+
+def _find(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    if len(sorted_ids) == 0:
+        return np.full(len(ids), -1)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos] == ids, pos, -1)
 
 
 def _sorted_ids(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    arr = ids.to_numpy(dtype=str)
+    arr = ids.to_numpy(dtype=object)
+    # Frames are read ORDER BY rec_id, so checking is enough; sort only otherwise.
+    if len(arr) < 2 or bool(np.all(arr[1:] >= arr[:-1])):
+        return arr, np.arange(len(arr))
     order = np.argsort(arr, kind="stable")
     return arr[order], order
 
 
 def decision_lookup(frames: Any) -> DecisionLookup:
     """Index ``frames.decisions`` (final_qty with contract defaults) and ``frames.outcomes``."""
-    dec = frames.decisions
-    if dec.empty:
-        empty = pd.DataFrame(
-            {
-                "rec_id": pd.Series(dtype="str"),
-                "decision": pd.Series(dtype="string"),
-                "decided_by": pd.Series(dtype="string"),
-                "reason": pd.Series(dtype="string"),
-                "final_qty": pd.Series(dtype="float64"),
-                "actual_qty": pd.Series(dtype="float64"),
-                "stockout": pd.Series(dtype="boolean"),
-            }
-        )
-        return DecisionLookup(np.array([], dtype=str), empty)
-    ids, order = _sorted_ids(dec["rec_id"])
-    table = pd.DataFrame(
-        {
-            "rec_id": ids,
-            "decision": dec["decision"].astype("string").to_numpy()[order],
-            "decided_by": dec["decided_by"].astype("string").to_numpy()[order],
-            "reason": dec["reason"].astype("string").to_numpy()[order],
-            "final_qty": dec["final_qty"].to_numpy(dtype="float64", na_value=np.nan)[order],
-        }
-    )
-    outc = frames.outcomes
-    actual = np.full(len(ids), np.nan)
-    stockout = pd.array([pd.NA] * len(ids), dtype="boolean")
-    if len(outc):
-        o_ids, o_order = _sorted_ids(outc["rec_id"])
-        pos = np.minimum(np.searchsorted(o_ids, ids), len(o_ids) - 1)
-        hit = o_ids[pos] == ids
-        rows = o_order[pos[hit]]
-        actual[hit] = outc["actual_qty"].to_numpy(dtype="float64", na_value=np.nan)[rows]
-        stockout[hit] = outc["stockout"].astype("boolean").array[rows]
-    table["actual_qty"] = actual
-    table["stockout"] = stockout
-    return DecisionLookup(ids, table)
+    ids, rows = _sorted_ids(frames.decisions["rec_id"])
+    o_ids, o_rows = _sorted_ids(frames.outcomes["rec_id"])
+    return DecisionLookup(ids, rows, frames.decisions, o_ids, o_rows, frames.outcomes)
 
 
 def _weights(model: Surrogates, rec_type: str, features: list[str]) -> dict[str, float]:
@@ -246,7 +246,7 @@ def build_precedent_index(
             cat_weight={f: weights[f] for f in categories},
             matrix=np.zeros((0, 0), dtype="float32"),
             created_at=rows["created_at"].to_numpy(dtype="datetime64[us]"),
-            rec_id=rows["rec_id"].to_numpy(dtype=str),
+            rec_id=rows["rec_id"].to_numpy(dtype=object),
             site=rows["site"].astype("string").to_numpy(dtype=object, na_value=None),
             recommended_qty=rows["recommended_qty"].to_numpy(dtype="float64", na_value=np.nan)
             if "recommended_qty" in rows.columns
@@ -319,7 +319,7 @@ def find_precedents(
             break
         want = min(n_past, want * 8)  # mostly open neighbours: look further out
     keep = np.flatnonzero(at >= 0)
-    out = lookup.table.iloc[at[keep]].reset_index(drop=True)
+    out = lookup.table(at[keep])
     out["created_at"] = pd.to_datetime(tp.created_at[idx[keep]]).tz_localize("UTC")
     out["distance"] = dist[keep].astype("float64")
     out["site"] = tp.site[idx[keep]]
