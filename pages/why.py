@@ -26,6 +26,8 @@ from pages import cache, ui
 from store import roles
 from store.decide import DecisionError, decision_for, record_decision
 
+LARGE_LOG = 200_000
+
 st.title("Why this fired")
 st.caption(
     "Why a recommendation fired, in your units, what happened the last times something like it "
@@ -159,17 +161,27 @@ if not prec.empty:
 # --- Matching candidate rules -------------------------------------------------------------
 st.subheader("Candidate rules that match")
 existing = decision_for(cache.current_engine(), rec_id)
-analysis = None
-try:
-    from analytics.override_report import rules_payload
+analysis, rules, why_not = None, None, "The override analysis hasn't run"
+use_rules = st.toggle(
+    "Match against the override analysis",
+    # On a big log the analysis takes a while after each new decision: the planner opts in.
+    value=len(frames.recommendations) <= LARGE_LOG,
+    key="why_rules_on",
+    help="Candidate rules and reason themes come from the Override patterns analysis.",
+)
+if use_rules:
+    try:
+        from analytics.override_report import rules_payload
 
-    with st.spinner("Reading the override analysis…"):
-        analysis = cache.override_analysis()
-    rules = rules_payload(analysis)["rules"]
-except (ImportError, AttributeError):
-    rules = None
+        with st.spinner("Reading the override analysis…"):
+            analysis = cache.override_analysis()
+        rules = rules_payload(analysis)["rules"]
+    except (ImportError, AttributeError):
+        why_not = "The override analysis isn't available in this workbench"
+    except Exception as e:  # another page's analysis must not take this one down
+        why_not = f"The override analysis failed ({e})"
 if rules is None:
-    st.caption("The override analysis hasn't run, so there are no candidate rules to match.")
+    st.caption(f"{why_not}, so there are no candidate rules to match.")
 else:
     who = existing["decided_by"] if existing else ui.current_user()
     hits = matching_rules(rules, rec, decided_by=who)
@@ -260,7 +272,7 @@ g_type = g1.selectbox(
     types,
     index=types.index(ex.rec_type),
     format_func=type_label,
-    key="why_global_type",
+    key=f"why_global_type_{ex.rec_type}",  # follows the picked recommendation's type
 )
 gm = model.types[g_type]
 g_drivers = global_drivers(model, rec_type=g_type)

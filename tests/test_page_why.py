@@ -14,7 +14,7 @@ from store.audit import read_events
 from store.db import dispose_engine, get_engine
 from store.decide import decision_for
 from store.load import load_bundle
-from store.reads import clear_memo
+from store.reads import clear_memo, load_frames
 from store.sample import SAMPLE_BUNDLE
 from store.users import add_user
 
@@ -116,3 +116,18 @@ def test_a_read_only_role_sees_the_explanation_but_cannot_decide(store: str) -> 
     assert at.info[0].value.startswith(("Fired mainly because", "Scored below a typical"))
     assert any("can read explanations but not decide" in c.value for c in at.caption)
     assert at.button(key="FormSubmitter:why_decide_form-Record decision").disabled
+
+    # an open line-7 reschedule matches the planted rule "resource = L07 → reject"
+    frames = load_frames(engine)
+    recs = frames.recommendations
+    open_l07 = recs[
+        (recs["rec_type"] == "production_reschedule")
+        & (recs["resource"] == "L07")
+        & ~recs["rec_id"].isin(frames.decisions["rec_id"])
+    ]
+    rec_id = str(open_l07["rec_id"].iloc[0])
+    at.text_input(key="why_search").set_value(rec_id).run()
+    assert at.selectbox(key="why_rec").value == rec_id
+    rules = next(d.value for d in at.dataframe if "conditions" in d.value.columns)
+    hit = rules[rules["conditions"].str.contains("resource = L07")]
+    assert not hit.empty and (hit["planners usually"] == "reject").all()
