@@ -10,14 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics.charts_explain import dependence_figure, drivers_figure, waterfall_figure
 from analytics.explain import (
     NotExplainable,
     RecNotFound,
+    dependence,
     drivers_report,
     explain_rec,
     explain_report,
     fidelity_warning,
     fit_surrogates,
+    global_drivers,
     waterfall_steps,
 )
 from analytics.explain_text import (
@@ -497,3 +500,34 @@ def test_pick_list_orders_by_impact_and_filters_open_ones() -> None:
     assert filter_pick_list(table, query="sku-2")["rec_id"].tolist() == ["R2"]
     assert filter_pick_list(table, owner="ana")["rec_id"].tolist() == ["R1"]
     assert filter_pick_list(table, rec_type="expedite", site="P100")["rec_id"].tolist() == ["R4"]
+
+
+def test_figures_start_at_the_base_and_end_at_the_prediction(synth, synth_model) -> None:
+    ex = explain_rec(synth_model, synth, "R00001")
+    steps = waterfall_steps(ex, top=3)
+    fig = waterfall_figure(steps, base_value=ex.base_value, prediction=ex.prediction)
+    bar = fig.data[0]
+    assert list(bar.measure) == [
+        "absolute",
+        "relative",
+        "relative",
+        "relative",
+        "relative",
+        "total",
+    ]
+    assert bar.x[0] == ex.base_value and bar.x[-1] == ex.prediction
+    assert list(bar.y[1:4]) == steps["label"].tolist()[:3]
+    drivers = drivers_figure(global_drivers(synth_model, rec_type="stockout_risk"))
+    assert drivers.data[0].y[0] == "days of cover"
+    cat = dependence(synth_model, "stockout_risk", "f_abc_class")
+    assert set(cat["value"].astype(str)) <= {"A", "B", "C"}  # raw categories, not codes
+    assert len(dependence_figure(cat, feature="f_abc_class").data[0].x) == len(cat)
+
+
+def test_a_log_without_snapshot_explains_nothing_and_says_why() -> None:
+    recs = _synthetic(n=200).recommendations
+    bare = recs[[c for c in recs.columns if not c.startswith("f_")]]
+    model = fit_surrogates(bare)
+    assert model.types == {} and set(model.skipped) == {"stockout_risk", "supplier_delay"}
+    assert "no f_* feature snapshot" in model.skipped["stockout_risk"]
+    assert drivers_report(model) == {"fidelity_r2": None, "drivers": []}
