@@ -55,7 +55,7 @@ def theme_trend_figure(trend: pd.DataFrame, *, height: int = 320) -> go.Figure:
     fig.update_layout(
         title="Themes by month (share of overrides)",
         yaxis={"title": "% of overrides", "range": [0, 100]},
-        legend={"orientation": "h", "y": -0.2},
+        legend={"font": {"size": 10}},
         height=height,
         **_LAYOUT,
     )
@@ -77,7 +77,7 @@ def theme_size_figure(themes: pd.DataFrame, *, height: int = 300) -> go.Figure:
             orientation="h",
             marker_color=colours,
             text=[f"{s:.0%}" for s in rows["share"]],
-            textposition="outside",
+            textposition="auto",
             hovertemplate="%{y}: %{x} overrides<extra></extra>",
         )
     )
@@ -143,7 +143,7 @@ def value_added_group_figure(
     fig.add_vline(x=0, line={"color": "#333333", "width": 1})
     fig.update_layout(
         title=title,
-        xaxis={"title": "units closer to actual per override (value added)"},
+        xaxis={"title": "value added (units per override)"},
         height=height or max(220, 40 + 28 * len(rows)),
         **_LAYOUT,
     )

@@ -86,22 +86,23 @@ c1.metric(
     help=f"{gap['n_overrides'] / len(log):.0%} of {len(log):,} decided recommendations",
 )
 c2.metric(
-    "Reason capture gap",
+    "Capture gap",
     f"{gap['gap']:.0%}",
     delta="target ≤ 10%",
     delta_color="off",
-    help="Overrides with no reason: the earliest sign that a deployment is failing.",
+    help="Reason capture gap: share of overrides with no reason, the earliest sign that a "
+    "deployment is failing.",
 )
-c3.metric("Reason themes", f"{len(analysis.themes) - 1}")
+c3.metric("Themes", f"{len(analysis.themes) - 1}", help="Reason themes, plus 'no reason given'.")
 c4.metric(
-    "Candidate rules",
+    "Rules",
     f"{len(analysis.rules):,}",
-    help=f"Minimum support {analysis.min_support} overrides.",
+    help=f"Candidate rules; minimum support {analysis.min_support} overrides.",
 )
 c5.metric(
-    "Value added per override",
-    f"{overall['value_added']:+,.1f} units",
-    help=f"90% CI {overall['ci_low']:+,.1f} to {overall['ci_high']:+,.1f} over "
+    "Value added",
+    f"{overall['value_added']:+,.1f}",
+    help=f"Units closer to actual per override. 90% CI {overall['ci_low']:+,.1f} to {overall['ci_high']:+,.1f} over "
     f"{int(overall['n_scored']):,} overrides with an outcome; positive = people improved "
     "on the model.",
 )
@@ -114,9 +115,8 @@ tab_themes, tab_rules, tab_value, tab_adopted = st.tabs(
 with tab_themes:
     themes = analysis.themes.drop(columns=["terms"])
     themes["representatives"] = themes["representatives"].map(" | ".join)
-    left, right = st.columns(2)
-    left.plotly_chart(theme_size_figure(analysis.themes), key="overrides_theme_sizes")
-    right.plotly_chart(theme_trend_figure(theme_trend(log, labels=labels)), key="overrides_trend")
+    st.plotly_chart(theme_size_figure(analysis.themes), key="overrides_theme_sizes")
+    st.plotly_chart(theme_trend_figure(theme_trend(log, labels=labels)), key="overrides_trend")
     st.dataframe(themes, hide_index=True, key="overrides_themes", column_config={"share": PCT})
     st.markdown("**Reason capture gap by planner** — a coaching prompt, not a score.")
     by_planner = capture_gap(log, by="decided_by").sort_values("gap", ascending=False)

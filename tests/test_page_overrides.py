@@ -68,9 +68,9 @@ def test_page_shows_themes_rules_and_value_added(store: str) -> None:
     at = _open(AppTest.from_file(APP, default_timeout=180))
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Overrides"].replace(",", "")) > 1000
-    assert metrics["Reason capture gap"].endswith("%")
-    assert int(metrics["Reason themes"]) >= 5
-    assert "units" in metrics["Value added per override"]
+    assert metrics["Capture gap"].endswith("%")
+    assert int(metrics["Themes"]) >= 5
+    assert float(metrics["Value added"].replace(",", "")) < 0  # noise overrides dominate
     rules = _rules_table(at)
     planted = json.loads((SAMPLE_BUNDLE / "truth" / "planted_rules.json").read_text())
     top = rules.head(10)
