@@ -229,6 +229,134 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from analytics.override_report import rules_report
+    from store.rules_store import read_rule_statuses
+
+    engine = _engine(args)
+    report = rules_report(load_frames(engine), top=args.top, statuses=read_rule_statuses(engine))
+    if args.json:
+        _print_json(report)
+        return 0
+    if not report["rules"]:
+        print("no candidate rules: too few overrides with a consistent pattern")
+        return 0
+    print(
+        f"{'id':14s} {'direction':9s} {'support':>8s} {'conf':>6s} {'lift':>6s} {'VA':>8s}  conditions"
+    )
+    for r in report["rules"]:
+        cond = ", ".join(f"{k}={v}" for k, v in r["conditions"].items())
+        va = "—" if r["value_added"] is None else f"{r['value_added']:+.2f}"
+        print(
+            f"{r['id']:14s} {r['direction']:9s} {r['support']:>8,} {r['confidence']:>6.2f} "
+            f"{r['lift']:>6.1f} {va:>8s}  {cond}  [{r['status']}] {r['theme_label']}"
+        )
+    return 0
+
+
+def cmd_themes(args: argparse.Namespace) -> int:
+    from analytics.override_report import theme_assignments
+
+    rows = theme_assignments(load_frames(_engine(args)))
+    if args.out in (None, "-"):
+        rows.to_csv(sys.stdout, index=False)
+        return 0
+    rows.to_csv(args.out, index=False)
+    counts = rows.groupby(["theme_id", "theme_label"], sort=True).size()
+    print(f"wrote {len(rows):,} overrides in {len(counts)} themes to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _surrogates(engine):  # type: ignore[no-untyped-def]
+    from analytics.explain import fit_surrogates
+
+    frames = load_frames(engine)
+    return frames, fit_surrogates(frames)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from analytics.explain import NotExplainable, RecNotFound, explain_report
+
+    frames, model = _surrogates(_engine(args))
+    try:
+        report = explain_report(model, frames, args.rec_id)
+    except (RecNotFound, NotExplainable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        _print_json(report)
+        return 0
+    r2 = report["fidelity_r2"]
+    print(f"{report['rec_id']}: {report['sentence']}")
+    print(
+        f"prediction {report['prediction']:.4g} = base {report['base_value']:.4g} + contributions"
+        f"  (surrogate fidelity R² {'—' if r2 is None else f'{r2:.2f}'})"
+    )
+    for c in report["contributions"][:8]:
+        print(
+            f"  {c['shap']:+10.4g}  {c['feature']:28s} {c['value']!s:>12s}  typical {c['typical']!s}"
+        )
+    if report["precedents"]:
+        print("precedents:")
+        for p in report["precedents"]:
+            print(f"  {p['rec_id']:14s} {p['decision'] or 'open':9s} {p['reason'] or ''}")
+    return 0
+
+
+def cmd_drivers(args: argparse.Namespace) -> int:
+    from analytics.explain import NotExplainable, drivers_report
+
+    _, model = _surrogates(_engine(args))
+    try:
+        report = drivers_report(model, rec_type=args.rec_type)
+    except NotExplainable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        _print_json(report)
+        return 0
+    r2 = report["fidelity_r2"]
+    print(f"surrogate fidelity R² {'—' if r2 is None else f'{r2:.2f}'}")
+    for d in report["drivers"]:
+        print(f"  {d['mean_abs_shap']:10.4g}  {d['feature']}")
+    return 0
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from store.decide import DecisionError, record_decision
+    from store.roles import PermissionDenied
+    from store.users import role_of, user_count
+
+    engine = _engine(args)
+    # With local users set up, the decider must be one of them and act in their role;
+    # with none (open local mode) the operator of the command line acts as admin, as in the app.
+    role = role_of(engine, args.by) if user_count(engine) else "admin"
+    if role is None:
+        print(
+            f"error: {args.by!r} is not a user of this workbench (see: cli.py users list)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        row = record_decision(
+            engine,
+            args.rec_id,
+            decision=args.decision,
+            final_qty=args.qty,
+            reason=args.reason,
+            by=args.by,
+            role=role,
+        )
+    except PermissionDenied as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except DecisionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _print_json(row)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cli.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -259,6 +387,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--go-live", help="YYYY-MM-DD (default: the saved or inferred go-live)")
     p.add_argument("--site", help="only this site")
     p.add_argument("--json", action="store_true")
+
+    p = add("rules", cmd_rules, "Candidate operational rules mined from overrides, best first.")
+    p.add_argument("--top", type=int, help="only the best N rules")
+    p.add_argument("--json", action="store_true")
+
+    p = add(
+        "themes", cmd_themes, "Write each override's reason theme: rec_id,theme_id,theme_label."
+    )
+    p.add_argument("--out", help="CSV file to write (default: standard output)")
+
+    p = add(
+        "explain", cmd_explain, "Why one recommendation fired: SHAP contributions and precedent."
+    )
+    p.add_argument("rec_id")
+    p.add_argument("--json", action="store_true")
+
+    p = add("drivers", cmd_drivers, "What drives recommendations overall: mean |SHAP| per feature.")
+    p.add_argument("--rec-type", help="one recommendation type (default: all, weighted by volume)")
+    p.add_argument("--json", action="store_true")
+
+    p = add("decide", cmd_decide, "Record a decision on an open recommendation (the app's checks).")
+    p.add_argument("rec_id")
+    p.add_argument("--decision", required=True, choices=["accepted", "modified", "rejected"])
+    p.add_argument("--qty", type=float, help="the new quantity (required for modified)")
+    p.add_argument("--reason", help="why (required for modified and rejected)")
+    p.add_argument("--by", required=True, help="who decides")
 
     p = add("gates", cmd_gates, "The five readiness gates before go-live, with evidence.")
     p.add_argument("--go-live", help="YYYY-MM-DD (default: the saved or inferred go-live)")
