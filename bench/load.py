@@ -61,8 +61,12 @@ def phase_load(bundle: Path, db: Path) -> dict:
     t0 = time.perf_counter()
     report = load_bundle(sub, engine=engine, loaded_by="bench")
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "peak_mb": _peak_mb(), "loaded": report.loaded,
-            "rejected": len(report.rejected)}
+    return {
+        "seconds": seconds,
+        "peak_mb": _peak_mb(),
+        "loaded": report.loaded,
+        "rejected": len(report.rejected),
+    }
 
 
 def phase_to_sql(bundle: Path, db: Path) -> dict:
@@ -101,17 +105,32 @@ def main() -> None:
         for phase in ("load", "to_sql"):
             db = Path(tmp) / f"{phase}.db"
             out = subprocess.run(
-                [sys.executable, __file__, "--phase", phase, "--bundle", str(bundle), "--db", str(db)],
-                check=True, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--phase",
+                    phase,
+                    "--bundle",
+                    str(bundle),
+                    "--db",
+                    str(db),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             )
             results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
             size = db.stat().st_size / 1e6
-            print(f"{phase:7s} {results[phase]['seconds']:8.1f} s   peak RSS {results[phase]['peak_mb']:7.0f} MB"
-                  f"   db {size:,.0f} MB")
+            print(
+                f"{phase:7s} {results[phase]['seconds']:8.1f} s   peak RSS {results[phase]['peak_mb']:7.0f} MB"
+                f"   db {size:,.0f} MB"
+            )
     ours, ref = results["load"], results["to_sql"]
     print(f"load: {ours['loaded']}, rejected rows: {ours['rejected']}")
-    print(f"ratio to_sql / load = {ref['seconds'] / ours['seconds']:.2f}x  (target >= 3x; "
-          f"peak memory target < 3000 MB, measured {ours['peak_mb']:.0f} MB)")
+    print(
+        f"ratio to_sql / load = {ref['seconds'] / ours['seconds']:.2f}x  (target >= 3x; "
+        f"peak memory target < 3000 MB, measured {ours['peak_mb']:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

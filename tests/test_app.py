@@ -46,7 +46,9 @@ def test_first_start_loads_sample_and_data_page_shows_counts(fresh_store: str) -
     assert "inferred" in at.sidebar.date_input[0].label
 
 
-def test_empty_store_without_sample_shows_empty_state(fresh_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_store_without_sample_shows_empty_state(
+    fresh_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import store.sample
 
     monkeypatch.setattr(store.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
