@@ -4,6 +4,10 @@ Reasons are messy (abbreviations, typos, pasted codes like ``sup017``, several
 languages), so each distinct *normalised* reason is represented by TF-IDF over
 character n-grams inside words (2–5, which survive typos and abbreviations)
 beside whole words, reduced with truncated SVD (latent semantic analysis).
+Short numbers are a third, language-free block: ``sup017``, ``SUP-017``,
+``proveedor 017`` and ``Lieferant SUP017`` all carry the number 17, and
+``L07`` / ``line 7`` / ``Linie 7`` the number 7, so the same rule written in
+another language joins its theme instead of forming a theme of that language.
 Average-linkage clustering over cosine distance runs on a deterministic sample
 of distinct reasons and is cut at every theme count in a range; the cut with the
 best silhouette (weighted by how many overrides use each reason) wins — the
@@ -19,6 +23,7 @@ share is the reason capture gap.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +42,8 @@ NO_REASON_LABEL = "no reason given"
 SILHOUETTE_TOLERANCE = 0.005
 N_COMPONENTS = 100
 _WORD_WEIGHT = 0.7  # words sharpen themes; character n-grams carry typos and codes
+_NUMBER_WEIGHT = 0.5  # codes and numbers read the same in every language
+_SHORT_NUMBER = re.compile(r"\d{1,3}")
 _TOKEN = r"(?u)\w+(?:&\w+)*"  # keeps "s&op" whole
 
 
@@ -82,6 +89,14 @@ def normalize_reasons(reasons: pd.Series) -> pd.Series:
     return pd.Series(out, index=reasons.index, dtype="string")
 
 
+def number_tokens(doc: str) -> list[str]:
+    """The short numbers in a normalised reason, leading zeros dropped: ``"sup017 q4"`` → ``["#17", "#4"]``.
+
+    Longer digit runs (order numbers) are already gone (``normalize_reasons``).
+    """
+    return [f"#{int(m)}" for m in _SHORT_NUMBER.findall(doc)]
+
+
 def _embed(docs: np.ndarray, random_state: int) -> tuple[np.ndarray, sp.csr_matrix, list[str]]:
     """LSA vectors (rows unit length), the word TF-IDF matrix and its vocabulary."""
     chars = TfidfVectorizer(
@@ -92,7 +107,13 @@ def _embed(docs: np.ndarray, random_state: int) -> tuple[np.ndarray, sp.csr_matr
     )
     xc = chars.fit_transform(docs)
     xw = words.fit_transform(docs)
-    x = sp.hstack([xc, xw * _WORD_WEIGHT]).tocsr()
+    blocks = [xc, xw * _WORD_WEIGHT]
+    if any(_SHORT_NUMBER.search(d) for d in docs):
+        numbers = TfidfVectorizer(
+            analyzer=number_tokens, binary=True, sublinear_tf=True, dtype=np.float32
+        )
+        blocks.append(numbers.fit_transform(docs) * _NUMBER_WEIGHT)
+    x = sp.hstack(blocks).tocsr()
     n_comp = min(N_COMPONENTS, x.shape[0] - 1, x.shape[1] - 1)
     if n_comp >= 2:
         z = TruncatedSVD(n_components=n_comp, random_state=random_state).fit_transform(x)

@@ -14,7 +14,13 @@ from sklearn.metrics import adjusted_rand_score
 from analytics.override_log import decided_log
 from analytics.override_report import override_themes, theme_assignments
 from analytics.theme_views import capture_gap, theme_concentration, theme_trend
-from analytics.themes import NO_REASON_ID, NO_REASON_LABEL, fit_themes, normalize_reasons
+from analytics.themes import (
+    NO_REASON_ID,
+    NO_REASON_LABEL,
+    fit_themes,
+    normalize_reasons,
+    number_tokens,
+)
 from store.db import dispose_engine, get_engine
 from store.load import load_bundle
 from store.reads import clear_memo, load_frames
@@ -162,3 +168,21 @@ def test_sample_bundle_themes_match_the_planted_themes(sample_frames: object) ->
     assert adjusted_rand_score(truth["theme"], ours) >= 0.8
     again = theme_assignments(sample_frames)
     pd.testing.assert_frame_equal(rows, again)
+
+
+def test_a_rule_written_in_another_language_joins_its_theme(sample_frames: object) -> None:
+    """The German and Spanish reasons of a planted rule share its codes, not its words."""
+    rows = theme_assignments(sample_frames).set_index("rec_id")
+    truth = pd.read_csv(SAMPLE / "truth" / "override_themes.csv").set_index("rec_id")
+    joined = truth.join(rows)
+    planted = joined[joined["theme"] != "noise"]
+    for rule, group in planted.groupby("theme"):
+        # every planted rule is one theme, and no theme mixes two rules
+        assert group["theme_id"].nunique() == 1, (rule, group["theme_id"].value_counts())
+    assert planted.groupby("theme_id")["theme"].nunique().max() == 1
+
+
+def test_number_tokens_drop_leading_zeros() -> None:
+    assert number_tokens("lieferant sup017 im q4") == ["#17", "#4"]
+    assert number_tokens("linie 7 l07") == ["#7", "#7"]
+    assert number_tokens("no numbers") == []
