@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages import cache, ui
 from store import roles
-from store.sample import ensure_sample, only_sample_data
+from store.sample import ensure_sample, only_sample_data, store_is_empty
 from store.settings import GO_LIVE, go_live, set_setting
 
 ROOT = Path(__file__).resolve().parent
@@ -29,14 +29,19 @@ st.set_page_config(
 engine = cache.current_engine()
 
 if "sample_checked" not in st.session_state:
-    with st.status("First start: loading the shipped sample bundle…", expanded=False) as status:
-        report = ensure_sample(engine)
-        if report is None:
-            status.update(label="Store ready", state="complete")
-        else:
-            status.update(
-                label=f"Loaded sample data ({sum(report.loaded.values()):,} rows)", state="complete"
-            )
+    # Only a first start on an empty store has work to show; otherwise say nothing.
+    if store_is_empty(engine):
+        with st.status("First start: loading the shipped sample bundle…", expanded=False) as status:
+            report = ensure_sample(engine)
+            if report is None:
+                status.update(
+                    label="The store is empty: load a bundle on the Data page", state="complete"
+                )
+            else:
+                status.update(
+                    label=f"Loaded sample data ({sum(report.loaded.values()):,} rows)",
+                    state="complete",
+                )
     st.session_state["sample_checked"] = True
 
 try:

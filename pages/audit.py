@@ -23,7 +23,7 @@ chain = cache.audit_chain(url)
 if chain["ok"]:
     head = (chain["head_hash"] or "")[:16]
     c1.success(
-        f"Chain intact: {chain['n_events']:,} events verified. Head hash `{head}…` — note it "
+        f"Chain intact: {chain['n_events']:,} event{'' if chain['n_events'] == 1 else 's'} verified. Head hash `{head}…` — note it "
         "elsewhere to pin today's history.",
         icon=":material/verified:",
     )

@@ -13,7 +13,13 @@ from store.bundle import BundleError
 from store.load import load_bundle
 from store.reads import import_batches, quarantine
 
-STATUS_ICON = {"ok": "✅", "warn": "⚠️", "fail": "❌", "n/a": "➖"}
+STATUS_ICON = {
+    "ok": ":material/check_circle:",
+    "warn": ":material/warning:",
+    "fail": ":material/error:",
+    "n/a": ":material/remove:",
+}
+STATUS_WORD = {"ok": "OK", "warn": "Check", "fail": "Problem", "n/a": "Not available"}
 
 st.title("Data")
 st.caption(
@@ -58,7 +64,9 @@ st.caption(
 )
 for f in info["findings"]:
     with st.expander(
-        f"{STATUS_ICON.get(f['status'], '')} {f['finding']}", expanded=f["status"] == "fail"
+        f"{STATUS_WORD.get(f['status'], f['status'])} — {f['finding']}",
+        expanded=f["status"] == "fail",
+        icon=STATUS_ICON.get(f["status"]),
     ):
         st.markdown(f["detail"])
         if f.get("table"):

@@ -10,7 +10,11 @@ from pages import cache, ui
 from store import roles
 from store.ownership import OwnershipError, apply_owner_changes, make_entry
 
-GATE_ICON = {"pass": "✅", "fail": "❌", "not enough data": "➖"}
+GATE_ICON = {
+    "pass": ":material/check_circle:",
+    "fail": ":material/cancel:",
+    "not enough data": ":material/remove:",
+}
 
 st.title("Ownership & SLA")
 st.caption(
@@ -241,8 +245,11 @@ with tab_gates:
     for gate in report["gates"]:
         kind = "hard" if gate["hard"] else "soft"
         with st.expander(
-            f"{GATE_ICON[gate['status']]} {gate['name']} ({kind}) — {gate['status']}",
+            f"{gate['name']} ({kind}) — {gate['status']}",
             expanded=gate["status"] != "pass",
+            icon=GATE_ICON[gate["status"]],
         ):
             for check in gate["evidence"]["checks"]:
-                st.markdown(f"{GATE_ICON[check['status']]} **{check['check']}**: {check['detail']}")
+                st.markdown(
+                    f"{GATE_ICON[check['status']]} **{check['check']}** ({check['status']}): {check['detail']}"
+                )

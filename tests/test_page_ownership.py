@@ -97,7 +97,7 @@ def test_page_shows_sla_breaches_unowned_and_gates(store: Engine) -> None:
     )
     gates = [e.label for e in at.expander if "(hard)" in e.label or "(soft)" in e.label]
     assert len(gates) == 5
-    assert gates[0].startswith("❌ Decision ownership (hard)")
+    assert gates[0] == "Decision ownership (hard) — fail"
 
 
 def test_admin_adds_an_owner_row_through_the_form(store: Engine) -> None:
