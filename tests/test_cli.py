@@ -139,3 +139,17 @@ def test_every_command_is_documented_in_the_readme() -> None:
     cli.build_parser()
     for name in cli.COMMANDS:
         assert f"python cli.py {name}" in readme, name
+
+
+def test_load_builds_the_analysis_snapshot_unless_told_not_to(store, tmp_path, capsys) -> None:
+    from store.db import get_engine
+    from store.reads import snapshot_dir
+
+    for flag, expect in (([], True), (["--no-snapshot"], False)):
+        db = f"sqlite:///{tmp_path / f'snap{len(flag)}.db'}"
+        assert cli.main(["load", str(store["bundle"]), "--db", db, "--json", *flag]) == 0
+        err = capsys.readouterr().err
+        folder = snapshot_dir(get_engine(db))
+        built = sorted(p.name.split("-v")[0] for p in folder.glob("*-v*.parquet"))
+        assert ("analysis snapshot ready" in err) is expect
+        assert (built[:2] == ["decisions", "kpi_periods"]) is expect, built
