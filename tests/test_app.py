@@ -56,3 +56,42 @@ def test_empty_store_without_sample_shows_empty_state(
     at.run()
     assert not at.exception
     assert any("no recommendations yet" in i.value for i in at.info)
+
+
+def test_data_page_loads_a_server_path_and_reports_bad_rows(
+    fresh_store: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import store.sample
+    from tests.conftest import write_bundle
+
+    monkeypatch.setattr(store.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
+    bundle = write_bundle(
+        tmp_path / "bundle",
+        {
+            "recommendations": """
+rec_id,rec_type,signal_at,created_at,site,sku,recommended_qty,confidence,model_version
+R1,stockout_risk,2025-03-03T08:00:00Z,2025-03-03T09:00:00Z,P100,S1,100,0.8,v1
+R2,stockout_risk,2025-03-04T08:00:00Z,2025-03-04T08:30:00Z,P100,S2,fifty,0.6,v1
+R3,expedite,2025-03-05T08:00:00Z,2025-03-05T09:00:00Z,P200,S3,10,1.7,v1
+""",
+        },
+    )
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.text_input(key="data_path").set_value(str(bundle))
+    at.button(key="data_load").click()
+    at.run()
+    assert not at.exception
+    assert any("problems in 2 rows" in e.value for e in at.error)
+    frames = [d.value for d in at.dataframe]
+    rejected = next(f for f in frames if "reason" in f.columns and "key" in f.columns)
+    assert sorted(zip(rejected["row"], rejected["column"], strict=True)) == [
+        (3, "recommended_qty"),
+        (4, "confidence"),
+    ]
+    summary = next(f for f in frames if list(f.columns) == ["loaded", "unchanged"])
+    assert summary.loc["recommendations", "loaded"] == 1
+    kept = next(f for f in frames if "raw" in f.columns)
+    assert sorted(kept["row"]) == [3, 4] and kept["raw"].str.contains("fifty").any()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Recommendations"] == "1"
