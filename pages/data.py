@@ -137,12 +137,20 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
                 status.update(label=label, state=state)
                 st.session_state["data_last_report"] = report.to_json()
                 cache.clear_after_write()
+        if report is not None:
+            # The counts and health above were drawn before the load: draw the page again.
+            st.rerun()
 
 last = st.session_state.get("data_last_report")
 if last:
     st.markdown("**Last load**")
     summary = pd.DataFrame({"loaded": last["loaded"], "unchanged": last["unchanged"]})
     st.dataframe(summary, key="data_last_summary")
+    if not last["rejected"]:
+        st.success(
+            f"Loaded {sum(last['loaded'].values()):,} rows "
+            f"({sum(last['unchanged'].values()):,} already stored, unchanged); no row was rejected."
+        )
     if last["rejected"]:
         rejected = pd.DataFrame(last["rejected"])
         st.error(
