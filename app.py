@@ -106,4 +106,5 @@ nav = st.navigation(
         if (ROOT / path).exists()
     ]
 )
-nav.run()
+with ui.shell():
+    nav.run()

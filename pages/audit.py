@@ -6,6 +6,8 @@ import streamlit as st
 
 from pages import cache, ui
 
+ui.ensure_shell()  # before anything renders: see pages/ui.py
+
 st.title("Audit trail")
 st.caption(
     "Every change made through the workbench, with who, when, and the record before and after. "

@@ -151,3 +151,9 @@ def chain_banner(engine: Engine) -> None:
         "restore the store from a backup.",
         icon=":material/gpp_bad:",
     )
+
+
+if __name__ == "__main__":  # opened as a page by Streamlit's folder discovery: show the app
+    from pages.ui import ensure_shell
+
+    ensure_shell()

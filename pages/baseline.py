@@ -27,6 +27,8 @@ from pages import cache, ui
 from store import roles
 from store.settings import get_setting, set_setting
 
+ui.ensure_shell()  # before anything renders: see pages/ui.py
+
 ALL_SITES, ALL_TYPES = "All sites", "All types"
 BREAKDOWNS = {
     "Site": ("site",),

@@ -382,3 +382,9 @@ def why_pick_list() -> pd.DataFrame:
     """Every recommendation with type, site, SKU, supplier, owner, impact, decision (read-only)."""
     frames = get_frames()
     return _why_pick_list(current_url(), frames.version, frames)
+
+
+if __name__ == "__main__":  # opened as a page by Streamlit's folder discovery: show the app
+    from pages.ui import ensure_shell
+
+    ensure_shell()

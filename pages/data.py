@@ -13,6 +13,8 @@ from store.bundle import BundleError
 from store.load import load_bundle
 from store.reads import import_batches, quarantine
 
+ui.ensure_shell()  # before anything renders: see pages/ui.py
+
 STATUS_ICON = {
     "ok": ":material/check_circle:",
     "warn": ":material/warning:",

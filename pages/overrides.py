@@ -27,6 +27,8 @@ from pages import cache, ui
 from store import roles
 from store.rules_store import STATUSES, RuleStatusError, rule_history, set_rule_status
 
+ui.ensure_shell()  # before anything renders: see pages/ui.py
+
 DRILL = ["rec_id", "created_at", "rec_type", "site", "sku", "supplier", "customer", "resource",
          "decided_by", "decision", "adjustment_pct", "reason", "actual_qty"]  # fmt: skip
 RULE_COLUMNS = ["id", "rule", "direction", "median_adjustment_pct", "support", "coverage",

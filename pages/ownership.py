@@ -10,6 +10,8 @@ from pages import cache, ui
 from store import roles
 from store.ownership import OwnershipError, apply_owner_changes, make_entry
 
+ui.ensure_shell()  # before anything renders: see pages/ui.py
+
 GATE_ICON = {
     "pass": ":material/check_circle:",
     "fail": ":material/cancel:",

@@ -26,6 +26,8 @@ from pages import cache, ui
 from store import roles
 from store.decide import DecisionError, decision_for, record_decision
 
+ui.ensure_shell()  # before anything renders: see pages/ui.py
+
 LARGE_LOG = 200_000
 
 st.title("Why this fired")

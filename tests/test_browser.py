@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,15 +30,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "headless Chromium not installed at /usr/bin/chromium (apt-get install chromium)"
-        )
-    pytest.importorskip("playwright.sync_api")
+@contextmanager
+def _serve(db: Path) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port over the store ``db``; yields its URL."""
     port = _free_port()
-    db = tmp_path_factory.mktemp("browser") / "store.db"
     env = {**os.environ, "WORKBENCH_DB": f"sqlite:///{db}"}
     proc = subprocess.Popen(
         [
@@ -57,8 +53,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ],
         cwd=REPO,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -80,6 +76,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def store_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "headless Chromium not installed at /usr/bin/chromium (apt-get install chromium)"
+        )
+    pytest.importorskip("playwright.sync_api")
+    return tmp_path_factory.mktemp("browser") / "store.db"
+
+
+@pytest.fixture(scope="module")
+def server(store_db: Path) -> Iterator[str]:
+    with _serve(store_db) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +161,16 @@ def test_each_page_opens_by_url_and_renders(
     # Only the six pages are navigable: helper modules in pages/ never show up as pages.
     assert nav.count() == 6
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_page_url_on_a_freshly_started_server_still_gets_the_app(page, store_db: Path) -> None:  # type: ignore[no-untyped-def]
+    """A bookmark opened right after a restart: Streamlit's folder discovery of pages/ must not
+    run the page bare (no sign-in, no sidebar, helper modules listed as pages)."""
+    with _serve(store_db) as fresh:
+        page.goto(f"{fresh}/why")
+        page.get_by_role("heading", name="Why this fired").first.wait_for()
+        page.get_by_text("Signed in as").first.wait_for()
+        nav = page.locator('[data-testid="stSidebarNavLink"]')
+        assert nav.count() == 6
+        assert "cache" not in nav.all_inner_texts()
+        assert page.locator('[data-testid="stException"]').count() == 0

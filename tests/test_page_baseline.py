@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -62,16 +63,22 @@ def store(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 def _page(role: str | None = None, go_live: date = GO_LIVE) -> AppTest:
-    """The app on the Baseline page. Under AppTest, ``switch_page`` runs the page without
-    app.py's sidebar, so go-live and role are set where the sidebar would put them."""
+    """The app on the Baseline page, with go-live set in the shared sidebar and, for
+    ``role``, a local user of that role signed in."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception
-    at.session_state["go_live_value"] = go_live
     if role is not None:
-        at.session_state["role"] = role
+        from store.users import add_user
+
+        engine = get_engine(os.environ["WORKBENCH_DB"])
+        add_user(engine, "eve", role=role, password=None, actor="test", actor_role="admin")
+        at.session_state["user"] = "eve"
+        at.session_state["auth_mode"] = "local"
+    at.date_input(key="app_go_live").set_value(go_live)
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
+    assert any(f"({role or 'admin'})" in c.value for c in at.sidebar.caption)
     return at
 
 
@@ -109,8 +116,7 @@ def test_changing_go_live_changes_the_figures(store: str) -> None:
     at = _page()
     before = _metrics(at)
     captions_before = [c.value for c in at.caption]
-    at.session_state["go_live_value"] = date(2025, 4, 1)
-    at.run()
+    at.date_input(key="app_go_live").set_value(date(2025, 4, 1)).run()
     assert not at.exception
     after = _metrics(at)
     # Half the pre-AI year is now "current": its latency and OTIF pull the current figures back.
