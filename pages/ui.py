@@ -57,7 +57,8 @@ def current_user() -> str:
 
 
 def current_role() -> str:
-    return st.session_state.get("role") or "admin"
+    """The acting role the sign-in gate set; read-only when none was set (fail closed)."""
+    return st.session_state.get("role") or "exec"
 
 
 def empty_state(message: str, *, hint: str | None = None) -> None:
