@@ -99,6 +99,13 @@ with tab_queue:
                 "hours_overdue": st.column_config.NumberColumn("h overdue", format="%.1f"),
             },
         )
+        st.download_button(
+            "Download the breach queue (CSV)",
+            ov.breach_queue.to_csv(index=False),
+            f"sla_breaches_{ov.as_of:%Y%m%d_%H%M}.csv",
+            "text/csv",
+            key="ownership_dl_queue",
+        )
 
 rate_cols = {
     "sla_met_rate": st.column_config.NumberColumn("SLA met", format="percent"),
@@ -187,6 +194,13 @@ with tab_matrix:
         {c: "string" for c in ("rec_type", "site", "owner", "escalation_to")}
     )
     st.dataframe(matrix, hide_index=True, key="ownership_matrix")
+    st.download_button(
+        "Download the ownership matrix (CSV, the owners.csv layout)",
+        matrix.to_csv(index=False),
+        "owners.csv",
+        "text/csv",
+        key="ownership_dl_matrix",
+    )
     if not roles.can(ui.current_role(), "ownership"):
         st.caption(
             f"Only an admin can change the matrix (you are {ui.current_user()}, {ui.current_role()})."

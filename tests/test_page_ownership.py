@@ -90,6 +90,9 @@ def test_page_shows_sla_breaches_unowned_and_gates(store: Engine) -> None:
     assert metrics["Recommendations with no owner"] == "14.3%"
     queue = _df(at, "rec_id", "hours_overdue")
     assert list(queue["rec_id"]) == ["r4", "r7", "r3"]
+    downloads = [b.proto.label for b in at.get("download_button")]
+    assert "Download the breach queue (CSV)" in downloads
+    assert any(label.startswith("Download the ownership matrix") for label in downloads)
     assert list(queue["escalation_to"]) == ["boss", "boss2", "boss"]
     unowned = _df(at, "rec_type", "problem")
     assert ("maintenance", "no owner") in set(
