@@ -343,6 +343,34 @@ def test_extra_columns_are_kept(engine: Engine, tmp_path: Path) -> None:
         )
 
 
+def test_rows_with_every_feature_or_extra_empty_keep_the_others_aligned(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A row with no feature snapshot (or no extra values) must not shift later rows' values."""
+    csv = (
+        "rec_id,rec_type,signal_at,created_at,site,f_days_of_cover,f_abc,planner_note\n"
+        "R1,expedite,2025-03-03T08:00:00Z,2025-03-03T09:00:00Z,P1,2.5,A,call Jo\n"
+        "R2,expedite,2025-03-04T08:00:00Z,2025-03-04T09:00:00Z,P1,,,\n"
+        'R3,expedite,2025-03-05T08:00:00Z,2025-03-05T09:00:00Z,P1,7,"B ""x""",\n'
+        "R4,expedite,2025-03-06T08:00:00Z,2025-03-06T09:00:00Z,P1,,C,ask \\ Al\n"
+    )
+    _load(engine, write_bundle(tmp_path / "b", {"recommendations": csv}))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT rec_id, features, extra FROM recommendations ORDER BY rec_id")
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("R1", '{"f_abc":"A","f_days_of_cover":"2.5"}', '{"planner_note":"call Jo"}'),
+        ("R2", None, None),
+        ("R3", '{"f_abc":"B \\"x\\"","f_days_of_cover":"7"}', None),
+        ("R4", '{"f_abc":"C"}', '{"planner_note":"ask \\\\ Al"}'),
+    ]
+    recs = load_frames(engine).recommendations.set_index("rec_id")
+    assert recs.loc["R3", "f_days_of_cover"] == 7
+    assert pd.isna(recs.loc["R2", "f_days_of_cover"]) and pd.isna(recs.loc["R4", "f_days_of_cover"])
+    assert recs.loc["R4", "f_abc"] == "C"
+
+
 def test_import_is_audited(engine: Engine, tmp_path: Path) -> None:
     from store.audit import read_events, verify_chain
 
