@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.core.util.hashing import combine_hash_arrays, hash_array
 
 from store.schema import Column, TableSpec
 
@@ -325,27 +326,43 @@ def row_hashes(frame: pd.DataFrame, spec: TableSpec, *, chunk_rows: int = 100_00
     return out
 
 
+def _text_hashes(values: pd.Series, missing: str) -> np.ndarray:
+    """``pandas.util.hash_array`` of the values as Python strings (``missing`` for NA),
+    computed once per distinct value through Arrow's dictionary encoding: the same
+    numbers, without building a million Python strings per column."""
+    arr = pa.array(values)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    uniq = np.array([*arr.dictionary.to_pylist(), missing], dtype=object)
+    codes = pc.fill_null(arr.indices, len(uniq) - 1).to_numpy(zero_copy_only=False)
+    return hash_array(uniq, categorize=False)[codes]
+
+
 def _row_hashes(frame: pd.DataFrame, spec: TableSpec) -> np.ndarray:
-    cols: dict[str, object] = {}
+    # Same value as ``pd.util.hash_pandas_object(DataFrame(columns), index=False)``, which
+    # stored row hashes were made with: per-column ``hash_array``, then pandas' combination.
+    cols: list[np.ndarray] = []
     for col in spec.columns:
         s = frame[col.name]
         if col.kind in ("timestamp", "date"):
-            cols[col.name] = (
+            stamps = (
                 pd.Series(s)
                 .astype(TS_DTYPE)
                 .dt.tz_localize(None)
                 .to_numpy(dtype="datetime64[us]")
                 .view("int64")
             )
+            cols.append(hash_array(stamps))
         elif col.kind in ("float", "int", "bool"):
-            cols[col.name] = pd.Series(s).astype("float64").fillna(-1.2345e300).to_numpy()
+            numbers = pd.Series(s).astype("float64").fillna(-1.2345e300).to_numpy()
+            cols.append(hash_array(numbers))
         else:
-            values = pd.Series(s).astype(object)
-            cols[col.name] = pd.Series(
-                values.where(values.notna(), "\x00").to_numpy(), dtype=object
-            )
+            # A missing code hashes as "" (what the stored hashes were made with; empty
+            # text is always read as missing, so the two never need telling apart).
+            cols.append(_text_hashes(pd.Series(s), ""))
     if "features" in frame.columns:
-        f = pd.Series(frame["features"]).astype(object)
-        cols["features"] = pd.Series(f.where(f.notna(), "").to_numpy(), dtype=object)
-    hashed = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False)
-    return hashed.to_numpy(dtype="uint64").view("int64")
+        cols.append(_text_hashes(pd.Series(frame["features"]), ""))
+    hashed = combine_hash_arrays(iter(cols), len(cols))
+    return hashed.view("int64")

@@ -379,3 +379,43 @@ def test_import_is_audited(engine: Engine, tmp_path: Path) -> None:
     assert list(events["action"]) == ["import"]
     assert events.iloc[0]["actor"] == "tester"
     assert verify_chain(engine).ok
+
+
+def test_row_hashes_keep_the_definition_stored_hashes_were_made_with(tmp_path: Path) -> None:
+    """Re-loading a bundle compares its row hashes with the stored ones, so their definition
+    must never drift: hash_pandas_object over the contract columns, missing text as "",
+    missing numbers as -1.2345e300, timestamps as UTC microseconds."""
+    import numpy as np
+    import pyarrow as pa
+
+    from store.schema import TABLES
+    from store.validate import parse_table, row_hashes
+
+    raw = pa.table(
+        {
+            "rec_id": ["R1", "R2", "R3"],
+            "rec_type": ["expedite", "expedite", "stockout_risk"],
+            "signal_at": ["2025-03-03T08:00:00Z", "2025-03-04T08:00:00+01:00", ""],
+            "created_at": ["2025-03-03T09:00:00Z", "2025-03-04T09:00:00Z", "2025-03-05T09:00:00Z"],
+            "site": ["P1", "P1", "P2"],
+            "supplier": ["SUP-1", "", "SUP-2"],
+            "recommended_qty": ["10", "", "2.5"],
+            "f_days_of_cover": ["2.5", "", ""],
+        }
+    )
+    spec = TABLES["recommendations"]
+    frame = parse_table(raw, spec).frame
+    cols: dict[str, object] = {}
+    for col in spec.columns:
+        s = frame[col.name]
+        if col.kind in ("timestamp", "date"):
+            cols[col.name] = s.dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view("int64")
+        elif col.kind in ("float", "int", "bool"):
+            cols[col.name] = s.astype("float64").fillna(-1.2345e300).to_numpy()
+        else:
+            text = s.astype(object)
+            cols[col.name] = pd.Series(text.where(text.notna(), "").to_numpy(), dtype=object)
+    feats = frame["features"].astype(object)
+    cols["features"] = pd.Series(feats.where(feats.notna(), "").to_numpy(), dtype=object)
+    expected = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy()
+    np.testing.assert_array_equal(row_hashes(frame, spec), expected.view("int64"))
