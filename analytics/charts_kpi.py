@@ -8,12 +8,16 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.kpi_format import display_factor, display_unit, fmt_value
-from analytics.kpis import KPI_BY_KEY, go_live_timestamp
+from analytics.kpis import KPI_BY_KEY, KPIS, go_live_timestamp
 from analytics.targets import target_op
 
 _LINE = "#1f4e79"
 _BAND = "rgba(120, 120, 120, 0.18)"
 _TARGET = "#b03a2e"
+
+
+# KPIs that need a decision: recent weeks read low while their recommendations are open.
+DECISION_KPIS = frozenset(k.key for k in KPIS if "decisions" in k.needs)
 
 
 def trend_figure(
@@ -23,6 +27,7 @@ def trend_figure(
     go_live: date,
     band: pd.Series | None = None,
     target: float | None = None,
+    decisions_until: pd.Timestamp | None = None,
     height: int = 260,
 ) -> go.Figure:
     """One KPI's trend with the baseline median and IQR band behind it, go-live and target.
@@ -37,6 +42,10 @@ def trend_figure(
         ``q25``, ``q75``).
     target : float, optional
         In the KPI's stored unit (fractions for rates).
+    decisions_until : Timestamp, optional
+        The newest ``decided_at`` in the log. For KPIs that need a decision, the weeks
+        after it are shaded: their recommendations are still open, so by the contract's
+        definitions they read as not met, not as a real drop.
     """
     info = KPI_BY_KEY[kpi]
     factor, unit = display_factor(kpi), display_unit(kpi)
@@ -70,6 +79,41 @@ def trend_figure(
             "font": {"size": 10},
         }
     ]
+    last = rows["period_start"].max() if len(rows) else None
+    if (
+        decisions_until is not None
+        and kpi in DECISION_KPIS
+        and last is not None
+        and last >= decisions_until - pd.Timedelta(days=7)
+    ):
+        x0 = (decisions_until - pd.Timedelta(days=7)).isoformat()
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "x0": x0,
+                "x1": (last + pd.Timedelta(days=7)).isoformat(),
+                "yref": "paper",
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": "rgba(255, 193, 7, 0.15)",
+                "line": {"width": 0},
+                "layer": "below",
+            }
+        )
+        notes.append(
+            {
+                "x": x0,
+                "y": 0,
+                "xref": "x",
+                "yref": "paper",
+                "text": "still open",
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"size": 9, "color": "#8a6d00"},
+            }
+        )
     if band is not None:
         shapes.append(
             {

@@ -143,6 +143,16 @@ st.caption(
     "interquartile range, dashed: its median; black: go-live; red dotted: target."
 )
 trend, bands = view["trend"], view["band"].set_index("kpi")
+decided_at = (
+    frames.decisions["decided_at"] if len(frames.decisions) else pd.Series([], dtype=object)
+)
+decisions_until = decided_at.max() if decided_at.notna().any() else None
+if decisions_until is not None and len(trend) and trend["period_start"].max() >= decisions_until:
+    st.caption(
+        f"Decisions are logged up to {decisions_until:%Y-%m-%d}; the shaded weeks after it hold "
+        "recommendations that are still open, so SLA met, override rate and latency read low "
+        "or blank there until they are decided (an open recommendation is not an SLA met)."
+    )
 shown = [k for k in KPIS if not table.set_index("kpi").loc[k.key, "note"]]
 if trend.empty:
     ui.empty_state("No data to draw a trend from in this scope.")
@@ -155,6 +165,7 @@ for start in range(0, len(shown) if not trend.empty else 0, 2):
                 go_live=go_live,
                 band=bands.loc[kpi.key] if kpi.key in bands.index else None,
                 target=targets.get(kpi.key),
+                decisions_until=decisions_until,
             ),
             key=f"baseline_trend_{kpi.key}",
             config={"displayModeBar": False},

@@ -563,3 +563,30 @@ def test_printable_report_states_range_go_live_and_every_tile(page_figures):
     assert "$40 saved" in html and "+10 bps of revenue" in html
     assert html.count("<svg") == 9
     assert "Generated 2025-06-01 09:00 UTC by ceo" in html
+
+
+def test_trend_shades_the_weeks_whose_recommendations_are_still_open() -> None:
+    from analytics.charts_kpi import trend_figure
+
+    weeks = pd.date_range("2026-09-07", periods=6, freq="7D", tz="UTC")
+    trend = pd.DataFrame(
+        {
+            "kpi": ["sla_met_rate"] * 6 + ["otif"] * 6,
+            "period_start": list(weeks) * 2,
+            "value": [0.8, 0.8, 0.8, 0.8, 0.1, 0.0] * 2,
+            "n": [10] * 12,
+        }
+    )
+    until = pd.Timestamp("2026-10-06", tz="UTC")
+
+    def shaded(kpi: str, decided: pd.Timestamp | None) -> list[dict]:
+        fig = trend_figure(trend, kpi=kpi, go_live=date(2026, 1, 1), decisions_until=decided)
+        return [s for s in fig.layout.shapes if s.type == "rect" and s.xref == "x"]
+
+    rects = shaded("sla_met_rate", until)
+    assert len(rects) == 1
+    assert pd.Timestamp(rects[0].x0) == pd.Timestamp("2026-09-29", tz="UTC")
+    assert pd.Timestamp(rects[0].x1) == weeks[-1] + pd.Timedelta(days=7)
+    assert shaded("otif", until) == []  # OTIF does not wait for a decision
+    assert shaded("sla_met_rate", None) == []
+    assert shaded("sla_met_rate", pd.Timestamp("2027-01-01", tz="UTC")) == []  # all decided
