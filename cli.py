@@ -281,6 +281,10 @@ def _surrogates(engine):  # type: ignore[no-untyped-def]
     return frames, fit_surrogates(frames)
 
 
+def _fidelity_text(r2: float | None) -> str:
+    return f"surrogate fidelity R² {'—' if r2 is None else f'{r2:.2f}'}"
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from analytics.explain import NotExplainable, RecNotFound, explain_report
 
@@ -293,11 +297,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
         return 0
-    r2 = report["fidelity_r2"]
     print(f"{report['rec_id']}: {report['sentence']}")
     print(
         f"prediction {report['prediction']:.4g} = base {report['base_value']:.4g} + contributions"
-        f"  (surrogate fidelity R² {'—' if r2 is None else f'{r2:.2f}'})"
+        f"  ({_fidelity_text(report['fidelity_r2'])})"
     )
     for c in report["contributions"][:8]:
         print(
@@ -322,8 +325,7 @@ def cmd_drivers(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
         return 0
-    r2 = report["fidelity_r2"]
-    print(f"surrogate fidelity R² {'—' if r2 is None else f'{r2:.2f}'}")
+    print(_fidelity_text(report["fidelity_r2"]))
     for d in report["drivers"]:
         print(f"  {d['mean_abs_shap']:10.4g}  {d['feature']}")
     return 0

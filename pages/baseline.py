@@ -143,10 +143,8 @@ st.caption(
     "interquartile range, dashed: its median; black: go-live; red dotted: target."
 )
 trend, bands = view["trend"], view["band"].set_index("kpi")
-decided_at = (
-    frames.decisions["decided_at"] if len(frames.decisions) else pd.Series([], dtype=object)
-)
-decisions_until = decided_at.max() if decided_at.notna().any() else None
+newest_decision = frames.decisions["decided_at"].max()  # NaT on an empty log
+decisions_until = None if pd.isna(newest_decision) else newest_decision
 if decisions_until is not None and len(trend) and trend["period_start"].max() >= decisions_until:
     st.caption(
         f"Decisions are logged up to {decisions_until:%Y-%m-%d}; the shaded weeks after it hold "
