@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
+from store import staging
 from store.audit import record_event, utcnow
 from store.bundle import RawTable, read_bundle
 from store.db import bump_versions
@@ -28,6 +30,7 @@ from store.models import ImportBatch
 from store.roles import require
 from store.schema import RECOMMENDATIONS, TABLES, TableSpec
 from store.sqlio import bulk_insert, read_sql_frame
+from store.staging import Stage
 from store.validate import Parsed, Problems, key_text, parse_table, row_hashes
 
 
@@ -275,15 +278,18 @@ def load_bundle(
     raws = read_bundle(source)
     report = LoadReport(files={r.source: r.num_rows for r in raws.values()})
     started = utcnow()
-    with engine.begin() as conn:
+    with engine.connect() as conn, _stage_for(conn) as stage, conn.begin():
         if conn.dialect.name == "sqlite":
             # Take the write lock now so the checks see the same store the insert writes to.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         checked: dict[str, _Checked] = {}
         for i, (name, raw) in enumerate(raws.items()):
             notify(f"checking {raw.source}", i / (2 * len(raws)))
-            checked[name] = _check_table(conn, TABLES[name], raw, tz, checked)
-            report.naive_timestamps.update(checked[name].parsed.naive_timestamps)
+            c = checked[name] = _check_table(conn, TABLES[name], raw, tz, checked)
+            report.naive_timestamps.update(c.parsed.naive_timestamps)
+            if stage is not None and not strict:
+                # Staged in the background while the next table is checked.
+                stage.put(name, c.spec, c.parsed.frame.loc[c.new])
         for name, c in checked.items():
             report.rejected.extend(_report_rows(c))
             report.unchanged[name] = c.unchanged
@@ -292,6 +298,9 @@ def load_bundle(
             report.loaded = {name: 0 for name in checked}
             report.strict_failed = True
             return report  # nothing was written: the transaction commits empty
+        if stage is not None and strict:
+            for name, c in checked.items():
+                stage.put(name, c.spec, c.parsed.frame.loc[c.new])
 
         batch_id = conn.execute(
             ImportBatch.__table__.insert().values(  # type: ignore[attr-defined]
@@ -313,9 +322,10 @@ def load_bundle(
         report.batch_id = int(batch_id)
         for i, (name, c) in enumerate(checked.items()):
             notify(f"writing {name}", 0.5 + i / (2 * len(checked)))
-            rows = c.parsed.frame.loc[c.new]
-            if len(rows):
-                bulk_insert(conn, c.spec, rows, batch_id=report.batch_id)
+            if stage is not None:
+                stage.insert(name, c.spec, batch_id=report.batch_id)
+            elif c.new.any():
+                bulk_insert(conn, c.spec, c.parsed.frame.loc[c.new], batch_id=report.batch_id)
             _quarantine(conn, c, report.batch_id)
             if _after_table is not None:
                 _after_table(name)
@@ -350,6 +360,13 @@ def load_bundle(
         )
     notify("done", 1.0)
     return report
+
+
+def _stage_for(conn: Connection) -> AbstractContextManager[Stage | None]:
+    """A scratch stage for SQLite loads when the ADBC driver is there, else nothing."""
+    if conn.dialect.name == "sqlite" and staging.available():
+        return Stage(conn)
+    return nullcontext()
 
 
 def _quarantine(conn: Connection, c: _Checked, batch_id: int) -> None:

@@ -14,19 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from store.schema import TableSpec
+from store.staging import column_kind, insert_columns
 
 TS_DTYPE = "datetime64[us, UTC]"
 CHUNK_ROWS = 50_000
-_META_INT = {"row_hash", "batch_id"}
-_TEXT_EXTRA = {"features", "extra", "source"}
-
-
-def _kind(spec: TableSpec, name: str) -> str:
-    if name in _META_INT:
-        return "meta_int"
-    if name in _TEXT_EXTRA:
-        return "text"
-    return spec.column(name).kind
 
 
 def _to_db(values: pd.Series, kind: str, dialect: str) -> list:
@@ -67,21 +58,16 @@ def _to_db(values: pd.Series, kind: str, dialect: str) -> list:
 def bulk_insert(
     conn: Connection, spec: TableSpec, frame: pd.DataFrame, *, batch_id: int | None
 ) -> int:
-    """Insert ``frame``'s rows into ``spec``'s table inside the caller's transaction."""
-    frame = frame.copy()
+    """Insert ``frame``'s rows into ``spec``'s table inside the caller's transaction.
+
+    SQLite loads normally go through ``store.staging`` instead; this path serves
+    PostgreSQL (``COPY``) and SQLite when the ADBC driver is missing.
+    """
+    frame, columns = insert_columns(spec, frame)
     frame["batch_id"] = batch_id
-    if spec.name == "orders":
-        frame["line"] = frame["line"].fillna("")
-    columns = list(spec.column_names) + ["row_hash", "batch_id"]
-    for optional in ("features", "extra"):
-        if optional in frame.columns and frame[optional].notna().any():
-            columns.append(optional)
-    if spec.name == "decisions":
-        if "source" not in frame.columns:
-            frame["source"] = "import"
-        columns.append("source")
+    columns.append("batch_id")
     dialect = conn.dialect.name
-    kinds = [_kind(spec, c) for c in columns]
+    kinds = [column_kind(spec, c) for c in columns]
     raw = conn.connection.driver_connection
     col_sql = ", ".join(f'"{c}"' for c in columns)
 
@@ -146,7 +132,7 @@ def read_sql_frame(
     """Rows of ``spec``'s table as a typed DataFrame (contract dtypes, UTC timestamps)."""
     columns = columns or list(spec.column_names)
     dialect = conn.dialect.name
-    kinds = {c: _kind(spec, c) for c in columns}
+    kinds = {c: column_kind(spec, c) for c in columns}
     sql = "SELECT " + ", ".join(_select_expr(c, kinds[c], dialect) for c in columns)
     sql += f' FROM "{spec.name}" {where}'
     if dialect == "sqlite":

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.core.util.hashing import combine_hash_arrays, hash_array
 
+from store.json_rows import json_objects
 from store.schema import Column, TableSpec
 
 NUMBER_RE = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
@@ -198,53 +199,6 @@ def _check_column(
     # Codes are trimmed of surrounding spaces ("P100 " and "P100" are one site);
     # free text (reasons, actions) is kept exactly as typed.
     return _text_series(trimmed if col.kind == "category" else text, empty)
-
-
-def _has_json_specials(text: pa.Array) -> bool:
-    """Whether any value holds a quote, a backslash or a control character.
-
-    Scans the array's UTF-8 bytes with numpy: most columns (numbers, codes) hold none,
-    and then the three escaping kernels can be skipped (a third of the JSON work).
-    """
-    if len(text) == 0:
-        return False
-    offsets_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
-    _, offsets_buf, data_buf = text.buffers()
-    if data_buf is None:
-        return False
-    offsets = np.frombuffer(offsets_buf, dtype=offsets_type)
-    start, end = offsets[text.offset], offsets[text.offset + len(text)]
-    data = np.frombuffer(data_buf, dtype=np.uint8)[start:end]
-    return bool(((data < 0x20) | (data == 0x22) | (data == 0x5C)).any())
-
-
-def json_objects(table: pa.Table, names: list[str]) -> pd.Series:
-    """One JSON object of the non-empty text cells per row (null when all are empty),
-    keys sorted, built with Arrow string kernels rather than per-row Python.
-
-    Every cell becomes ``,"key":"value"`` or ``""`` and the pieces are joined without
-    nulls: ``binary_join_element_wise(..., null_handling="skip")`` drops a row whose
-    inputs are all null (pyarrow 26), which would shift every later row's values.
-    """
-    n = table.num_rows
-    if not names or n == 0:
-        return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.string())))
-    pieces = []
-    for name in sorted(names):
-        text = pc.fill_null(pc.utf8_trim_whitespace(table.column(name).combine_chunks()), "")
-        esc = text
-        if _has_json_specials(text):
-            esc = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
-            esc = pc.replace_substring_regex(esc, r"[\x00-\x1f]", " ")
-        key = name.replace("\\", "\\\\").replace('"', '\\"')
-        piece = pc.binary_join_element_wise(f',"{key}":"', esc, '"', "")
-        pieces.append(pc.if_else(pc.equal(text, ""), "", piece))
-    body = pc.binary_join_element_wise(*pieces, "")  # ',"a":"1","b":"x"' or ""
-    out = pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(body, 1), "}", "")
-    out = pc.if_else(pc.equal(body, ""), pa.scalar(None, pa.string()), out)
-    if len(out) != n:  # the guarantee the rest of the load relies on
-        raise RuntimeError(f"JSON of {len(out)} rows for {n} rows")
-    return pd.Series(pd.arrays.ArrowStringArray(out))
 
 
 def parse_table(raw: pa.Table, spec: TableSpec, *, tz: str = "UTC") -> Parsed:
