@@ -419,3 +419,33 @@ def test_row_hashes_keep_the_definition_stored_hashes_were_made_with(tmp_path: P
     cols["features"] = pd.Series(feats.where(feats.notna(), "").to_numpy(), dtype=object)
     expected = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy()
     np.testing.assert_array_equal(row_hashes(frame, spec), expected.view("int64"))
+
+
+def test_timestamp_spellings_parse_alike_and_odd_ones_are_reported_not_fatal() -> None:
+    """The fast Arrow path and the pandas path read every spelling the same; an offset of
+    hours only is an offset (it used to crash the load as a "naive" value)."""
+    import pyarrow as pa
+
+    from store.validate import parse_timestamps
+
+    good = [
+        "2024-10-01T01:07:46+08:00",
+        "2024-10-01 01:07:46-0530",
+        "2024-10-01T01:07:46.123456Z",
+        "2024-10-01T01:07+02:00",
+        "2024-10-01T01:07:46+08",
+        "2024-10-01T01:07:46",
+    ]
+    fast, bad, naive = parse_timestamps(pa.array(good), "Europe/Berlin")
+    # an impossible date in the batch sends every value down the pandas path
+    slow, bad2, naive2 = parse_timestamps(
+        pa.array([*good, "2024-02-30T01:00:00Z"]), "Europe/Berlin"
+    )
+    assert list(fast) == list(slow[: len(good)])
+    assert not bad.any() and list(bad2) == [False] * len(good) + [True]
+    assert list(naive) == [False] * 5 + [True] and list(naive2[: len(good)]) == list(naive)
+    assert str(fast[4]) == "2024-09-30 17:07:46+00:00"
+    assert str(fast[5]) == "2024-09-30 23:07:46+00:00"  # Berlin summer time
+    odd = ["2024-10-01T01:07:46+08:00:00", "2024-10-01T23:59:60Z", "soon", "2024-10-01"]
+    values, bad3, naive3 = parse_timestamps(pa.array(odd), "UTC")
+    assert list(bad3) == [True, True, True, False] and list(naive3) == [False, False, False, True]
