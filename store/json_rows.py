@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def _buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def string_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(int64 offsets of ``len + 1`` from 0, UTF-8 bytes) of a string array without nulls."""
     offsets_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
     _, offsets_buf, data_buf = text.buffers()
@@ -51,10 +51,10 @@ def _clean(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     text = text.cast(pa.large_string())
     if text.null_count:
         text = pc.fill_null(text, "")
-    _, data = _buffers(text)
+    _, data = string_buffers(text)
     if _needs_trim(data):
         text = pc.utf8_trim_whitespace(text)
-        _, data = _buffers(text)
+        _, data = string_buffers(text)
     if _has_json_specials(data):
         text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
         text = pc.replace_substring_regex(text, r"[\x00-\x1f]", " ")
@@ -83,7 +83,7 @@ def json_objects(table: pa.Table, names: list[str]) -> pd.Series:
         return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string())))
     names = sorted(names)
     values = [_clean(table.column(name)) for name in names]
-    filled = np.vstack([np.diff(_buffers(v)[0]) > 0 for v in values])  # (keys, rows)
+    filled = np.vstack([np.diff(string_buffers(v)[0]) > 0 for v in values])  # (keys, rows)
     any_value = filled.any(axis=0)
     first = filled.argmax(axis=0)  # the key that opens each row's object
     parts: list[pa.Array] = []

@@ -14,7 +14,6 @@ feature (numbers as float64, text as category).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import threading
@@ -29,6 +28,7 @@ import pyarrow.json as pajson
 from sqlalchemy import Engine, text
 
 from store.db import REPO_ROOT, data_versions, sqlite_path
+from store.json_rows import string_buffers
 from store.schema import DECISIONS, TABLES, TableSpec
 from store.sqlio import read_sql_frame
 from store.validate import parse_numbers
@@ -73,9 +73,19 @@ def _expand_features(df: pd.DataFrame) -> pd.DataFrame:
     present = features.notna().to_numpy()
     if not present.any():
         return df
-    lines = features.where(features.notna(), "{}").astype(object).tolist()
+    # JSON Lines straight from the Arrow buffer: each value with "\n" appended, in order.
+    text = (
+        pa.array(features.array) if isinstance(features.array, pd.arrays.ArrowStringArray) else None
+    )
+    if text is None:
+        text = pa.array(features.astype(object).where(features.notna(), None), type=pa.string())
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    lines = pc.binary_join_element_wise(
+        pc.fill_null(text, "{}"), pa.scalar("\n", text.type), pa.scalar("", text.type)
+    )
     table = pajson.read_json(
-        io.BytesIO("\n".join(lines).encode("utf-8")),
+        pa.BufferReader(pa.py_buffer(string_buffers(lines)[1])),
         parse_options=pajson.ParseOptions(unexpected_field_behavior="infer"),
     )
     for name in sorted(table.column_names):

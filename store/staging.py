@@ -10,6 +10,11 @@ transaction, so atomicity, constraints and the audit trail are exactly those of
 the direct insert, and the values stored are the same (pinned by a test). The
 scratch file is attached under a name used once and deleted when the load ends.
 Without the driver (a platform with no wheel) loads use ``executemany``.
+
+The driver carries its own copy of SQLite, so it must never open the store's file:
+two SQLite libraries in one process on the same file defeat each other's POSIX locks
+(sqlite.org/howtocorrupt.html, 2.2.1). It only ever writes its own scratch files,
+each closed before the store's connection attaches it.
 """
 
 from __future__ import annotations
