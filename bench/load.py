@@ -7,7 +7,8 @@ decisions, then in fresh subprocesses, each into a new SQLite file:
 
 * ``load``   — ``store.load.load_bundle``: reads the CSVs, checks every row against the
   contract, hashes rows for idempotence, bulk-inserts, records batch and audit event
-  (timed); then the log is read back twice with ``load_frames`` (reported apart);
+  (timed to its commit); it then writes the new version's Parquet snapshots from the
+  loaded rows, and the log is read back twice with ``load_frames`` (all reported apart);
 * ``to_sql`` — the reference: ``pandas.read_csv`` of the same two files (not timed),
   then ``DataFrame.to_sql`` of both frames (timed) — no checking at all.
 
@@ -66,7 +67,9 @@ def phase_load(bundle: Path, db: Path) -> dict:
     engine = get_engine(f"sqlite:///{db}")
     t0 = time.perf_counter()
     report = load_bundle(sub, engine=engine, loaded_by="bench")
-    seconds = time.perf_counter() - t0
+    total = time.perf_counter() - t0
+    seconds = report.seconds["load"]  # to the commit: what to_sql is compared with
+    snapshot = report.seconds["snapshot"]
     peak = _peak_mb()
     # Reading it back: the first read of a new data version builds the Parquet
     # snapshots (as `cli.py load` does at the end); later reads come from them.
@@ -84,6 +87,8 @@ def phase_load(bundle: Path, db: Path) -> dict:
         "peak_mb": peak,
         "loaded": report.loaded,
         "rejected": len(report.rejected),
+        "total_s": total,
+        "snapshot_s": snapshot,
         "first_read_s": first_read,
         "snapshot_read_s": snapshot_read,
     }
@@ -149,11 +154,13 @@ def main() -> None:
                 )
     ours = runs["load"][-1]
     print(f"load: {ours['loaded']}, rejected rows: {ours['rejected']}")
+    snap = statistics.median(r["snapshot_s"] for r in runs["load"])
     first = statistics.median(r["first_read_s"] for r in runs["load"])
     again = statistics.median(r["snapshot_read_s"] for r in runs["load"])
     print(
-        f"read back (not in the ratio): first read of the new version {first:.1f} s "
-        f"(builds the Parquet snapshots), then {again:.1f} s from the snapshots"
+        f"read back (not in the ratio): Parquet snapshots written from the loaded rows "
+        f"after the commit {snap:.1f} s; first read of the new version {first:.1f} s; "
+        f"read again in a fresh process's way (memo cleared) {again:.1f} s"
     )
     load_s = statistics.median(r["seconds"] for r in runs["load"])
     ref_s = statistics.median(r["seconds"] for r in runs["to_sql"])

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, text
 from store.db import REPO_ROOT, data_versions, sqlite_path
 from store.json_rows import string_buffers
 from store.schema import DECISIONS, TABLES, TableSpec
-from store.sqlio import read_sql_frame
+from store.sqlio import frame_as_read, read_sql_frame
 from store.validate import parse_numbers
 
 _memo: dict[tuple[str, str, int], pd.DataFrame] = {}
@@ -102,15 +102,16 @@ def _expand_features(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _read_table(engine: Engine, spec: TableSpec) -> pd.DataFrame:
+def _read_columns(spec: TableSpec) -> list[str]:
     columns = list(spec.column_names)
     if spec.name == "recommendations":
         columns.append("features")
     if spec.name == "decisions":
         columns.append("source")
-    order = ", ".join(f'"{k}"' for k in spec.key)
-    with engine.connect() as conn:
-        df = read_sql_frame(conn, spec, columns, where=f"ORDER BY {order}")
+    return columns
+
+
+def _finish(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
     if spec.name == "recommendations":
         df = _expand_features(df)
     if spec.name == "orders":
@@ -118,6 +119,35 @@ def _read_table(engine: Engine, spec: TableSpec) -> pd.DataFrame:
     if spec.name == "decisions":
         df["source"] = df["source"].astype("category")
     return df
+
+
+def _read_table(engine: Engine, spec: TableSpec) -> pd.DataFrame:
+    columns = _read_columns(spec)
+    order = ", ".join(f'"{k}"' for k in spec.key)
+    with engine.connect() as conn:
+        df = read_sql_frame(conn, spec, columns, where=f"ORDER BY {order}")
+    return _finish(spec, df)
+
+
+def _write_snapshot(engine: Engine, table: str, version: int, df: pd.DataFrame) -> None:
+    folder = snapshot_dir(engine)
+    path = folder / f"{table}-v{version}.parquet"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    for old in folder.glob(f"{table}-v*.parquet"):
+        if old != path:
+            old.unlink(missing_ok=True)
+
+
+def snapshot_loaded_rows(engine: Engine, table: str, version: int, rows: pd.DataFrame) -> None:
+    """Write the snapshot of ``version`` of a table whose only rows are ``rows`` (just
+    loaded into an empty table), so its first read needs no pass over the database."""
+    spec = TABLES[table]
+    _write_snapshot(
+        engine, table, version, _finish(spec, frame_as_read(spec, rows, _read_columns(spec)))
+    )
 
 
 def read_table(engine: Engine, table: str) -> pd.DataFrame:
@@ -145,13 +175,7 @@ def read_table(engine: Engine, table: str) -> pd.DataFrame:
                 df = None
         if df is None:
             df = _read_table(engine, spec)
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            df.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-            for old in folder.glob(f"{table}-v*.parquet"):
-                if old != path:
-                    old.unlink(missing_ok=True)
+            _write_snapshot(engine, table, version, df)
     with _memo_lock:
         for k in [k for k in _memo if k[:2] == key[:2] and k != key]:
             del _memo[k]

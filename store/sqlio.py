@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from store.schema import TableSpec
-from store.staging import column_kind, insert_columns
+from store.staging import arrow_rows, column_kind, insert_columns
 
 TS_DTYPE = "datetime64[us, UTC]"
 CHUNK_ROWS = 50_000
@@ -102,23 +103,55 @@ def _arrow(values: list, type_: pa.DataType) -> pa.Array:
     return pa.array(values, type=type_, from_pandas=True)
 
 
+_ARROW_TYPE = {"timestamp": pa.int64(), "date": pa.int64(), "float": pa.float64()}
+
+
 def _from_db(values: list | np.ndarray, kind: str, dialect: str) -> pd.Series:
     # Python values from the driver become Arrow arrays in C, then pandas: several times
     # faster than pandas' own conversion of object lists at a million rows.
-    if kind in ("timestamp", "date"):
-        # Both dialects select microseconds since the epoch (see _select_expr).
-        stamps = _arrow(values, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-        return pd.Series(stamps.to_pandas(), dtype=TS_DTYPE)
-    if kind == "float":
-        return pd.Series(_arrow(values, pa.float64()).to_numpy(zero_copy_only=False))
-    if kind in ("int", "meta_int"):
-        return pd.Series(pd.arrays.ArrowExtensionArray(_arrow(values, pa.int64()))).astype("Int64")
     if kind == "bool":
         return pd.Series(values, dtype=object).astype("boolean")
-    strings = pd.Series(pd.arrays.ArrowStringArray(_arrow(values, pa.string())))
+    default = pa.int64() if kind in ("int", "meta_int") else pa.string()
+    return from_arrow(_arrow(values, _ARROW_TYPE.get(kind, default)), kind)
+
+
+def from_arrow(values: pa.Array, kind: str) -> pd.Series:
+    """A stored column (as SQLite holds it: microseconds since the epoch for timestamps,
+    integers for int and bool) in the contract's pandas dtype."""
+    if kind in ("timestamp", "date"):
+        # Both dialects select microseconds since the epoch (see _select_expr).
+        stamps = values.cast(pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+        return pd.Series(stamps.to_pandas(), dtype=TS_DTYPE)
+    if kind == "float":
+        return pd.Series(values.cast(pa.float64()).to_numpy(zero_copy_only=False))
+    if kind in ("int", "meta_int"):
+        return pd.Series(pd.arrays.ArrowExtensionArray(values.cast(pa.int64()))).astype("Int64")
+    if kind == "bool":
+        return pd.Series(values.to_pylist(), dtype=object).astype("boolean")
+    strings = pd.Series(pd.arrays.ArrowStringArray(values.cast(pa.string())))
     if kind in ("category", "enum"):
         return strings.astype("category")
     return strings
+
+
+def frame_as_read(spec: TableSpec, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """What ``read_sql_frame(..., columns, where="ORDER BY key")`` returns once ``frame``'s
+    rows are the table's only rows: they pass through the same stored values (see
+    ``store.staging.arrow_rows``) and are sorted by key as SQLite's BINARY collation does."""
+    rows, stored = insert_columns(spec, frame)
+    table = arrow_rows(spec, rows, stored)
+    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in spec.key])
+    table = table.take(order)
+    n = table.num_rows
+    return pd.DataFrame(
+        {
+            c: from_arrow(
+                table.column(c).combine_chunks() if c in stored else pa.nulls(n, pa.string()),
+                column_kind(spec, c),
+            )
+            for c in columns
+        }
+    )
 
 
 def read_sql_frame(

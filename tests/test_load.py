@@ -449,3 +449,35 @@ def test_timestamp_spellings_parse_alike_and_odd_ones_are_reported_not_fatal() -
     odd = ["2024-10-01T01:07:46+08:00:00", "2024-10-01T23:59:60Z", "soon", "2024-10-01"]
     values, bad3, naive3 = parse_timestamps(pa.array(odd), "UTC")
     assert list(bad3) == [True, True, True, False] and list(naive3) == [False, False, False, True]
+
+
+def test_first_load_writes_the_snapshot_a_read_of_the_store_would_build(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Tables empty before a load get their snapshot from the loaded rows; it must be the
+    frame that reading the table back from the database gives (after the same Parquet trip)."""
+    import io
+
+    from store.db import data_versions
+    from store.reads import _read_table, clear_memo, read_table, snapshot_dir
+    from store.schema import TABLES
+    from tests.conftest import SAMPLE
+
+    report = load_bundle(SAMPLE, engine=engine, loaded_by="t")
+    versions = data_versions(engine)
+    written = sorted(p.name for p in snapshot_dir(engine).glob("*.parquet"))
+    assert written == sorted(f"{t}-v{versions[t]}.parquet" for t, n in report.loaded.items() if n)
+    assert len(written) == len(TABLES)
+    clear_memo()
+    for name, spec in TABLES.items():
+        from_load = read_table(engine, name)
+        buffer = io.BytesIO()
+        _read_table(engine, spec).to_parquet(buffer, index=False)
+        from_store = pd.read_parquet(buffer)
+        assert len(from_load) == report.loaded[name]
+        pd.testing.assert_frame_equal(from_load, from_store, check_exact=True, obj=name)
+    # a later load appends: that table's next snapshot is built from the store again
+    more = RECS.replace("R1,", "X1,").replace("R2,", "X2,").replace("R3,", "X3,")
+    load_bundle(write_bundle(tmp_path / "more", {"recommendations": more}), engine=engine)
+    clear_memo()
+    assert len(read_table(engine, "recommendations")) == report.loaded["recommendations"] + 3
