@@ -282,6 +282,7 @@ def load_bundle(
             if _after_table is not None:
                 _after_table(name)
         changed = [name for name, n in report.loaded.items() if n]
+        before = dict(conn.execute(text("SELECT table_name, version FROM data_version")).all())
         bump_versions(
             conn, changed + (["quarantine"] if report.rejected else []) + ["import_batch"]
         )
@@ -312,17 +313,23 @@ def load_bundle(
             },
         )
     report.seconds["load"] = time.perf_counter() - t0
-    # A table that was empty now holds exactly the rows just loaded: its snapshot for the
-    # new version is written from them, so the first read skips a pass over the database.
+    # The new version of each changed table is the previous one plus the rows just loaded
+    # (or only them, when the table was empty): its snapshot is written from them, so the
+    # first read skips a pass over the database.
     t1 = time.perf_counter()
     for name in changed if snapshot else []:
         c = checked[name]
-        if c.was_empty:
-            notify(f"preparing fast reads of {name}", 0.99)
-            try:
-                snapshot_loaded_rows(engine, name, int(versions[name]), c.parsed.frame.loc[c.new])
-            except Exception as exc:  # only a cache: the first read builds it instead
-                log.warning("snapshot of loaded %s not written: %s", name, exc)
+        notify(f"preparing fast reads of {name}", 0.99)
+        try:
+            snapshot_loaded_rows(
+                engine,
+                name,
+                int(versions[name]),
+                c.parsed.frame.loc[c.new],
+                previous=None if c.was_empty else int(before.get(name, 0)),
+            )
+        except Exception as exc:  # only a cache: the first read builds it instead
+            log.warning("snapshot of loaded %s not written: %s", name, exc)
     report.seconds["snapshot"] = time.perf_counter() - t1
     notify("done", 1.0)
     return report

@@ -141,13 +141,53 @@ def _write_snapshot(engine: Engine, table: str, version: int, df: pd.DataFrame) 
             old.unlink(missing_ok=True)
 
 
-def snapshot_loaded_rows(engine: Engine, table: str, version: int, rows: pd.DataFrame) -> None:
-    """Write the snapshot of ``version`` of a table whose only rows are ``rows`` (just
-    loaded into an empty table), so its first read needs no pass over the database."""
+def snapshot_loaded_rows(
+    engine: Engine, table: str, version: int, rows: pd.DataFrame, *, previous: int | None = None
+) -> bool:
+    """Write the snapshot of ``version`` of ``table`` from the rows a load just added, so its
+    first read needs no pass over the database.
+
+    ``previous`` is the table's version before the load when it was not empty: the new
+    snapshot is then that version's snapshot plus ``rows``. Returns False, writing nothing,
+    when that snapshot is missing or the two cannot be joined exactly as a read of the
+    store would type them (a feature numeric before and text now); the first read then
+    builds the snapshot from the store.
+    """
     spec = TABLES[table]
-    _write_snapshot(
-        engine, table, version, _finish(spec, frame_as_read(spec, rows, _read_columns(spec)))
-    )
+    df = _finish(spec, frame_as_read(spec, rows, _read_columns(spec)))
+    if previous is not None:
+        path = snapshot_dir(engine) / f"{table}-v{previous}.parquet"
+        if not path.exists():
+            return False
+        df = _append_rows(spec, pd.read_parquet(path), df)
+        if df is None:
+            return False
+    _write_snapshot(engine, table, version, df)
+    return True
+
+
+def _append_rows(spec: TableSpec, old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame | None:
+    """``old`` and ``new`` as one frame typed and ordered as ``_read_table`` reads it."""
+    names = list(old.columns) + [c for c in new.columns if c not in old.columns]
+    features = sorted(c for c in names if c.startswith("f_"))
+    columns = {}
+    for name in [c for c in names if not c.startswith("f_")] + features:
+        a, b = old.get(name), new.get(name)
+        a = a if a is not None else _missing_like(b, len(old))
+        b = b if b is not None else _missing_like(a, len(new))
+        if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
+            cats = a.cat.categories.union(b.cat.categories)  # sorted, as a read's astype is
+            a, b = a.cat.set_categories(cats), b.cat.set_categories(cats)
+        elif a.dtype != b.dtype:
+            return None
+        columns[name] = pd.concat([a, b], ignore_index=True)
+    df = pd.DataFrame(columns)
+    return df.sort_values(list(spec.key), kind="stable", ignore_index=True)
+
+
+def _missing_like(values: pd.Series, n: int) -> pd.Series:
+    """``n`` missing values of ``values``' dtype (a feature one side never had)."""
+    return pd.Series(pd.array([None] * n, dtype=values.dtype)) if n else values.iloc[:0].copy()
 
 
 def read_table(engine: Engine, table: str) -> pd.DataFrame:
