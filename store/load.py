@@ -33,7 +33,7 @@ from store.reads import snapshot_loaded_rows
 from store.references import check_references
 from store.roles import require
 from store.schema import TABLES, TableSpec
-from store.sqlio import bulk_insert, read_sql_frame
+from store.sqlio import bulk_insert, read_sql_frame, read_sql_matching
 from store.staging import Stage
 from store.validate import Parsed, Problems, key_text, parse_table
 
@@ -72,8 +72,15 @@ class _Checked:
     was_empty: bool = False  # the table held no rows before this load
 
 
-def _stored(conn: Connection, spec: TableSpec, columns: list[str]) -> pd.DataFrame:
-    return read_sql_frame(conn, spec, columns)
+def _stored(
+    conn: Connection, spec: TableSpec, columns: list[str], frame: pd.DataFrame
+) -> pd.DataFrame:
+    """Stored rows that may share a key with ``frame``'s (all of them when the first key
+    column is not text)."""
+    first = spec.key[0]
+    if spec.column(first).kind in ("timestamp", "date"):
+        return read_sql_frame(conn, spec, columns)
+    return read_sql_matching(conn, spec, columns, first, frame[first])
 
 
 def _check_table(
@@ -119,7 +126,7 @@ def _check_table(
 
     # Compare the good rows with what is stored under the same key.
     hashes = frame["row_hash"].to_numpy(dtype="int64")
-    stored = _stored(conn, spec, list(spec.key) + ["row_hash", "batch_id"])
+    stored = _stored(conn, spec, list(spec.key) + ["row_hash", "batch_id"], frame)
     new = ~bad
     unchanged = 0
     if len(stored):
@@ -150,8 +157,13 @@ def _check_table(
         unchanged = int(same.sum())
         new = ~bad & ~present
     return _Checked(
-        spec, raw, parsed, keys, bad, all_problems, new, unchanged, was_empty=len(stored) == 0
+        spec, raw, parsed, keys, bad, all_problems, new, unchanged, was_empty=_is_empty(conn, spec)
     )
+
+
+def _is_empty(conn: Connection, spec: TableSpec) -> bool:
+    """Whether the table holds no rows at all (``_stored`` reads only the matching ones)."""
+    return conn.execute(text(f'SELECT 1 FROM "{spec.name}" LIMIT 1')).first() is None
 
 
 log = logging.getLogger(__name__)

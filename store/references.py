@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
 
 from store.schema import RECOMMENDATIONS
-from store.sqlio import read_sql_frame
+from store.sqlio import read_sql_matching
 from store.validate import Problems
 
 _NAT = np.iinfo("int64").min
@@ -58,7 +58,7 @@ def check_references(
     if recs is not None and recs_bad is not None:
         parts.append(recs.loc[~recs_bad, rec_cols])
         rejected = recs.loc[recs_bad, ["rec_id", "_line"]].dropna(subset=["rec_id"])
-    stored = read_sql_frame(conn, RECOMMENDATIONS, rec_cols)
+    stored = read_sql_matching(conn, RECOMMENDATIONS, rec_cols, "rec_id", frame["rec_id"])
     if len(stored):
         parts.append(stored.assign(rec_id=stored["rec_id"].astype(object)))
     known = (

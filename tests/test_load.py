@@ -521,3 +521,32 @@ def test_appending_load_extends_the_snapshot_as_a_read_of_the_store_would(
         pd.testing.assert_frame_equal(
             read_table(engine, name), pd.read_parquet(buffer), check_exact=True, obj=name
         )
+
+
+def test_decisions_in_a_later_bundle_are_checked_against_the_stored_recommendations(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A later load reads back only the stored rows its keys name; the checks against them
+    (reference, time order, conflicts) must be those against the whole store."""
+    _load(engine, write_bundle(tmp_path / "a", {"recommendations": RECS}))
+    decs = """
+rec_id,decided_at,decided_by,decision,final_qty,reason
+R1,2025-03-03T07:30:00Z,ann,accepted,,
+R2,2025-03-05T08:00:00Z,bob,accepted,,
+RX,2025-03-05T10:00:00Z,bob,accepted,,
+"""
+    other = RECS.strip().splitlines()[0] + "\n" + RECS.strip().splitlines()[1].replace("R1,", "R4,")
+    report = _load(
+        engine, write_bundle(tmp_path / "b", {"recommendations": other, "decisions": decs})
+    )
+    assert {(r["row"], r["column"], r["reason"]) for r in report.rejected} == {
+        (2, "decided_at", "decided_at is before the recommendation's created_at"),
+        (4, "rec_id", "rec_id 'RX' not found in recommendations"),
+    }
+    assert report.loaded == {"recommendations": 1, "decisions": 1}
+    changed = RECS.replace("R3,expedite,", "R3,stockout_risk,")
+    again = _load(engine, write_bundle(tmp_path / "c", {"recommendations": changed}))
+    assert again.unchanged == {"recommendations": 2}
+    assert [(r["key"], r["reason"][:29]) for r in again.rejected] == [
+        ("R3", "conflicts with the stored row")
+    ]
