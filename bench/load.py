@@ -88,7 +88,11 @@ def phase_load(bundle: Path, db: Path) -> dict:
     t0 = time.perf_counter()
     load_frames(engine)
     snapshot_read = time.perf_counter() - t0
+    append_s, append_snapshot_s, appended = _append(engine, bundle)
     return {
+        "append_s": append_s,
+        "append_snapshot_s": append_snapshot_s,
+        "appended": appended,
         "seconds": seconds,
         "peak_mb": peak_at["load"],
         "peak_with_snapshot_mb": peak,
@@ -99,6 +103,24 @@ def phase_load(bundle: Path, db: Path) -> dict:
         "first_read_s": first_read,
         "snapshot_read_s": snapshot_read,
     }
+
+
+def _append(engine, bundle: Path, rows: int = 20_000) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
+    """A nightly-style load on top: the bundle's first ``rows`` recommendations and their
+    decisions under new ids, appended to the store just loaded."""
+    import pandas as pd
+
+    from store.load import load_bundle
+
+    folder = Path(tempfile.mkdtemp(prefix="wb-bench-append-"))
+    recs = pd.read_csv(bundle / "recommendations.csv", dtype=str, keep_default_na=False, nrows=rows)
+    decs = pd.read_csv(bundle / "decisions.csv", dtype=str, keep_default_na=False, nrows=rows)
+    decs = decs[decs["rec_id"].isin(set(recs["rec_id"]))]
+    for name, table in (("recommendations", recs), ("decisions", decs)):
+        table = table.assign(rec_id="NEW-" + table["rec_id"])
+        table.to_csv(folder / f"{name}.csv", index=False)
+    report = load_bundle(folder, engine=engine, loaded_by="bench")
+    return report.seconds["load"], report.seconds["snapshot"], sum(report.loaded.values())
 
 
 def phase_to_sql(bundle: Path, db: Path) -> dict:
@@ -165,6 +187,12 @@ def main() -> None:
     snap_peak = max(r["peak_with_snapshot_mb"] for r in runs["load"])
     first = statistics.median(r["first_read_s"] for r in runs["load"])
     again = statistics.median(r["snapshot_read_s"] for r in runs["load"])
+    append = statistics.median(r["append_s"] for r in runs["load"])
+    append_snap = statistics.median(r["append_snapshot_s"] for r in runs["load"])
+    print(
+        f"append (not in the ratio): {ours['appended']:,} new rows on top of the loaded store "
+        f"in {append:.1f} s, its snapshots extended in {append_snap:.1f} s"
+    )
     print(
         f"read back (not in the ratio): Parquet snapshots written from the loaded rows "
         f"after the commit {snap:.1f} s (peak RSS with them {snap_peak:.0f} MB); first read of the new version {first:.1f} s; "
