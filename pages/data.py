@@ -87,6 +87,8 @@ with tab_upload:
         accept_multiple_files=True,
         key="data_upload",
         disabled=not can_import,
+        help="Up to 1 GB per file (.streamlit/config.toml); a zip of the CSVs is smaller. "
+        "Larger bundles: put them on the server and use the Server path tab.",
     )
 with tab_path:
     server_path = st.text_input(
