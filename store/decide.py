@@ -9,20 +9,21 @@ only records what the planner decided.
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
 from store import roles
 from store.audit import record_event, utcnow
 from store.db import bump_versions
 from store.models import Decision
-from store.reads import decisions_for
+from store.reads import decisions_for, snapshot_loaded_rows
 from store.schema import DECISIONS, RECOMMENDATIONS
 from store.sqlio import read_sql_frame
 from store.validate import TS_DTYPE, row_hashes
@@ -44,6 +45,9 @@ class AlreadyDecided(DecisionError):
 
 class InvalidDecision(DecisionError):
     """The decision itself is incomplete or inconsistent (missing reason, bad quantity…)."""
+
+
+log = logging.getLogger(__name__)
 
 
 def _clean_reason(reason: str | None) -> str | None:
@@ -238,6 +242,26 @@ def record_decision(
             at=decided_at,
         )
         bump_versions(conn, ["decisions"])
+        # Read after the bump, which holds the row's lock: the version just made, whose
+        # content is the one before it (version - 1) plus this row, whoever wrote meanwhile.
+        version = int(
+            conn.execute(
+                text("SELECT version FROM data_version WHERE table_name = 'decisions'")
+            ).scalar_one()
+        )
+    # The next read of the decisions is the previous snapshot plus this row: extend it now
+    # rather than have every session re-read a million decisions from the database.
+    if version > 1:
+        try:
+            snapshot_loaded_rows(
+                engine,
+                "decisions",
+                version,
+                row.assign(source="app", row_hash=row_hash),
+                previous=version - 1,
+            )
+        except Exception as exc:  # only a cache: the first read builds it instead
+            log.warning("decisions snapshot not extended: %s", exc)
     return {
         "rec_id": rec_id,
         "decision": decision,

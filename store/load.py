@@ -294,10 +294,11 @@ def load_bundle(
             if _after_table is not None:
                 _after_table(name)
         changed = [name for name, n in report.loaded.items() if n]
-        before = dict(conn.execute(text("SELECT table_name, version FROM data_version")).all())
         bump_versions(
             conn, changed + (["quarantine"] if report.rejected else []) + ["import_batch"]
         )
+        # Read after the bump, which holds each row's lock: a table's new version is the
+        # one before it (version - 1) plus the rows loaded now, whoever wrote meanwhile.
         versions = dict(conn.execute(text("SELECT table_name, version FROM data_version")).all())
         conn.execute(
             text(
@@ -338,7 +339,7 @@ def load_bundle(
                 name,
                 int(versions[name]),
                 c.parsed.frame.loc[c.new],
-                previous=None if c.was_empty else int(before.get(name, 0)),
+                previous=None if c.was_empty else int(versions[name]) - 1,
             )
         except Exception as exc:  # only a cache: the first read builds it instead
             log.warning("snapshot of loaded %s not written: %s", name, exc)

@@ -164,3 +164,26 @@ def test_row_hash_matches_a_reimport_of_the_same_decision(store, tmp_path: Path)
     report = reload("other", "another reason")
     assert report.rejected and "conflicts with the stored row" in report.rejected[0]["reason"]
     assert decision_for(store, "R1")["reason"] == "sup late"
+
+
+def test_a_decision_extends_the_snapshot_as_a_read_of_the_store_would(store) -> None:
+    """After a decision the decisions snapshot is the previous one plus the new row; it must
+    equal reading the table back from the database (modified with a reason, and rejected)."""
+    import io
+
+    from store.reads import _read_table, clear_memo, read_table, snapshot_dir
+    from store.schema import DECISIONS
+
+    read_table(store, "decisions")  # the snapshot of the loaded version
+    record_decision(
+        store, "R2", decision="modified", final_qty=40, reason="pad for Q4", by="bo", role="planner"
+    )
+    record_decision(store, "R1", decision="rejected", reason="dup of R2", by="ana", role="planner")
+    version = data_versions(store)["decisions"]
+    assert (snapshot_dir(store) / f"decisions-v{version}.parquet").exists()
+    clear_memo()
+    buffer = io.BytesIO()
+    _read_table(store, DECISIONS).to_parquet(buffer, index=False)
+    expected = pd.read_parquet(buffer)
+    assert list(expected["rec_id"]) == ["R1", "R2", "R4"]
+    pd.testing.assert_frame_equal(read_table(store, "decisions"), expected, check_exact=True)
