@@ -74,11 +74,8 @@ def _expand_features(df: pd.DataFrame) -> pd.DataFrame:
     if not present.any():
         return df
     # JSON Lines straight from the Arrow buffer: each value with "\n" appended, in order.
-    text = (
-        pa.array(features.array) if isinstance(features.array, pd.arrays.ArrowStringArray) else None
-    )
-    if text is None:
-        text = pa.array(features.astype(object).where(features.notna(), None), type=pa.string())
+    # (Both read paths give the column as Arrow strings: see sqlio.from_arrow.)
+    text = pa.array(features.array)
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     lines = pc.binary_join_element_wise(
