@@ -7,10 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import cache, ui
 from store import roles
-from store.sample import ensure_sample, only_sample_data, store_is_empty
+from store.ingest.sample import ensure_sample, only_sample_data, store_is_empty
 from store.settings import GO_LIVE, go_live, set_setting
+from ui import cache, session
+from ui.signin import chain_banner, sign_in_gate
 
 ROOT = Path(__file__).resolve().parent
 PAGES = [
@@ -44,12 +45,7 @@ if "sample_checked" not in st.session_state:
                 )
     st.session_state["sample_checked"] = True
 
-try:
-    from pages.auth import chain_banner, sign_in_gate  # sign-in and audit banner (ownership issue)
-except ImportError:  # pragma: no cover - until the sign-in module lands
-    sign_in_gate = chain_banner = None
-if sign_in_gate is not None:
-    sign_in_gate(engine)
+sign_in_gate(engine)
 
 frames = cache.get_frames()
 
@@ -61,7 +57,7 @@ with st.sidebar:
             "Load your own decision log on the **Data** page or with `python cli.py load BUNDLE`.",
             icon=":material/science:",
         )
-    saved, was_set = go_live(engine, frames.recommendations)
+    saved, was_set = go_live(engine)
     if saved is None:
         st.session_state["go_live_value"] = None
         st.caption("Go-live: load recommendations to set it.")
@@ -76,7 +72,7 @@ with st.sidebar:
         st.session_state["go_live_value"] = chosen
         st.session_state["go_live_inferred"] = not was_set and chosen == saved
         if chosen != saved or not was_set:
-            if roles.can(ui.current_role(), "settings"):
+            if roles.can(session.current_role(), "settings"):
                 if st.button(
                     "Save go-live for everyone",
                     key="app_go_live_save",
@@ -86,18 +82,17 @@ with st.sidebar:
                         engine,
                         GO_LIVE,
                         date.isoformat(chosen),
-                        actor=ui.current_user(),
-                        role=ui.current_role(),
+                        actor=session.current_user(),
+                        role=session.current_role(),
                     )
                     st.rerun()
             elif chosen != saved:
                 st.caption(
                     "Only an admin can save the go-live; this choice lasts for your session."
                 )
-    st.caption(f"Signed in as **{ui.current_user()}** ({ui.current_role()})")
+    st.caption(f"Signed in as **{session.current_user()}** ({session.current_role()})")
 
-if chain_banner is not None:
-    chain_banner(engine)
+chain_banner(engine)
 
 nav = st.navigation(
     [
@@ -106,5 +101,5 @@ nav = st.navigation(
         if (ROOT / path).exists()
     ]
 )
-with ui.shell():
+with session.shell():
     nav.run()

@@ -17,25 +17,27 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-import pandas as pd
+from sqlalchemy import Engine
 
-from analytics.health import overview
-from store.bundle import BundleError
+from analytics.explain.explanation import NotExplainable, RecNotFound
+from flows import baseline, explain, governance, overrides
 from store.db import get_engine, resolve_url
-from store.load import load_bundle
-from store.reads import import_batches, load_frames
-from store.roles import ROLES
-from store.schema import TABLES
+from store.decisions import DecisionError, record_decision
+from store.ingest.bundle import BundleError
+from store.ingest.load import load_bundle
+from store.outbox import DigestError
+from store.reads import load_frames
+from store.roles import ROLES, PermissionDenied
+from store.users import UserError, add_user, list_users, role_of, user_count
 
 Handler = Callable[[argparse.Namespace], int]
-COMMANDS: dict[str, Handler] = {}
 
 
 def _print_json(payload: Any) -> None:
     print(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
 
 
-def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _engine(args: argparse.Namespace) -> Engine:
     return get_engine(args.db)
 
 
@@ -86,16 +88,8 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 1 if report.rejected else 0
 
 
-def info_payload(engine) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Row counts, date ranges and data-health findings (the Data page's content)."""
-    frames = load_frames(engine)
-    tables = {name: getattr(frames, name) for name in TABLES}
-    payload = overview(tables, import_batches(engine), now=pd.Timestamp.now(tz="UTC"))
-    return {"db": engine.url.render_as_string(hide_password=True), **payload}
-
-
 def cmd_info(args: argparse.Namespace) -> int:
-    payload = info_payload(_engine(args))
+    payload = governance.info_for_store(_engine(args))
     if args.json:
         _print_json(payload)
         return 0
@@ -110,23 +104,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
-    from analytics.baseline import kpi_report
-
-    engine = _engine(args)
-    frames = load_frames(engine)
-    if args.go_live:
-        go = date.fromisoformat(args.go_live)
-    else:
-        from store.settings import go_live
-
-        go, _ = go_live(engine, frames.recommendations)
-        if go is None:
-            print(
-                "error: no go-live given and none can be inferred (no recommendation has a model_version)",
-                file=sys.stderr,
-            )
-            return 2
-    report = kpi_report(frames, go_live=go, site=args.site)
+    go = date.fromisoformat(args.go_live) if args.go_live else None
+    try:
+        report = baseline.kpis_for_store(_engine(args), go_live_date=go, site=args.site)
+    except baseline.NoGoLive as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         _print_json(report)
         return 0
@@ -143,10 +126,8 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
 
 def cmd_gates(args: argparse.Namespace) -> int:
-    from store.governance import gates_for_store
-
     go = date.fromisoformat(args.go_live) if args.go_live else None
-    report = gates_for_store(_engine(args), go_live_date=go)
+    report = governance.gates_for_store(_engine(args), go_live_date=go)
     if args.json:
         _print_json(report)
     else:
@@ -161,9 +142,7 @@ def cmd_gates(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from store.governance import audit_verify
-
-    result = audit_verify(_engine(args))
+    result = governance.audit_verify(_engine(args))
     if args.json:
         _print_json(result)
     if not result["ok"]:
@@ -180,8 +159,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from store.users import UserError, add_user, list_users
-
     engine = _engine(args)
     if args.action == "list":
         users = list_users(engine)
@@ -224,11 +201,8 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    from store.governance import run_digest
-    from store.outbox import DigestError
-
     try:
-        result = run_digest(
+        result = governance.run_digest(
             _engine(args),
             webhook=args.webhook,
             fmt=args.format,
@@ -243,11 +217,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from analytics.override_report import rules_report
-    from store.rules_store import read_rule_statuses
-
-    engine = _engine(args)
-    report = rules_report(load_frames(engine), top=args.top, statuses=read_rule_statuses(engine))
+    report = overrides.rules_for_store(_engine(args), top=args.top)
     if args.json:
         _print_json(report)
         return 0
@@ -268,9 +238,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_themes(args: argparse.Namespace) -> int:
-    from analytics.override_report import theme_assignments
-
-    rows = theme_assignments(load_frames(_engine(args)))
+    rows = overrides.themes_for_store(_engine(args))
     if args.out in (None, "-"):
         rows.to_csv(sys.stdout, index=False)
         return 0
@@ -280,23 +248,13 @@ def cmd_themes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _surrogates(engine):  # type: ignore[no-untyped-def]
-    from analytics.explain import fit_surrogates
-
-    frames = load_frames(engine)
-    return frames, fit_surrogates(frames)
-
-
 def _fidelity_text(r2: float | None) -> str:
     return f"surrogate fidelity R² {'—' if r2 is None else f'{r2:.2f}'}"
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from analytics.explain import NotExplainable, RecNotFound, explain_report
-
-    frames, model = _surrogates(_engine(args))
     try:
-        report = explain_report(model, frames, args.rec_id)
+        report = explain.explain_for_store(_engine(args), args.rec_id)
     except (RecNotFound, NotExplainable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -320,11 +278,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_drivers(args: argparse.Namespace) -> int:
-    from analytics.explain import NotExplainable, drivers_report
-
-    _, model = _surrogates(_engine(args))
     try:
-        report = drivers_report(model, rec_type=args.rec_type)
+        report = explain.drivers_for_store(_engine(args), rec_type=args.rec_type)
     except NotExplainable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -338,10 +293,6 @@ def cmd_drivers(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from store.decide import DecisionError, record_decision
-    from store.roles import PermissionDenied
-    from store.users import role_of, user_count
-
     engine = _engine(args)
     # With local users set up, the decider must be one of them and act in their role;
     # with none (open local mode) the operator of the command line acts as admin, as in the app.
@@ -379,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--db", help="database URL (default: WORKBENCH_DB or data/workbench.db)")
-        COMMANDS[name] = handler
+        p.set_defaults(handler=handler)
         return p
 
     p = add("load", cmd_load, "Check a bundle against the data contract and load its good rows.")
@@ -476,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return COMMANDS[args.command](args)
+    handler: Handler = args.handler
+    return handler(args)
 
 
 if __name__ == "__main__":

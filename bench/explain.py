@@ -6,12 +6,12 @@ Generates (once, cached under bench/out/) a bundle of N recommendations, loads i
 (once) into bench/out/explain-N-sS.db, then times in this process:
 
 * ``read``    — ``store.reads.load_frames`` (snapshot reads);
-* ``fit``     — ``analytics.surrogate.fit_surrogates``: stratified sample, both
+* ``fit``     — ``analytics.explain.surrogates.fit_surrogates``: stratified sample, both
   strategies (per type and pooled), held-out fidelity, global SHAP;
-* ``index``   — ``analytics.precedent.build_precedent_index`` over every recommendation;
-* ``lookup``  — ``analytics.precedent.decision_lookup``: decisions and outcomes by rec id
+* ``index``   — ``analytics.explain.precedent.build_precedent_index`` over every recommendation;
+* ``lookup``  — ``analytics.explain.precedent.decision_lookup``: decisions and outcomes by rec id
   (the only precedent work redone after a planner records a decision);
-* ``explain`` — ``analytics.explain.explain_report`` for random recommendations,
+* ``explain`` — ``analytics.explain.explanation.explain_report`` for random recommendations,
   warm (model and index built): SHAP, typical values among the same type and site,
   the sentence and five precedents.
 
@@ -49,7 +49,7 @@ def ensure_bundle(rows: int, seed: int) -> Path:
 
 def ensure_store(bundle: Path, rows: int, seed: int):  # noqa: ANN201 - an Engine
     from store.db import get_engine
-    from store.load import load_bundle
+    from store.ingest.load import load_bundle
     from store.reads import table_counts
 
     db = REPO / "bench" / "out" / f"explain-{rows}-s{seed}.db"
@@ -72,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--explanations", type=int, default=30)
     a = p.parse_args(argv)
 
-    from analytics.explain import explain_report
-    from analytics.precedent import build_precedent_index, decision_lookup
-    from analytics.surrogate import fit_surrogates
+    from analytics.explain.explanation import explain_report
+    from analytics.explain.precedent import build_precedent_index, decision_lookup
+    from analytics.explain.surrogates import fit_surrogates
     from store.reads import load_frames
 
     engine = ensure_store(ensure_bundle(a.rows, a.seed), a.rows, a.seed)

@@ -7,7 +7,7 @@ its own store ``bench/out/kpis-N-sS.db``, whose Parquet snapshots are then built
 they are after any app start. Each measurement runs in a fresh Python process:
 
 * ``kpis``: read the frames from the store and compute the whole KPI set
-  (``analytics.baseline.kpi_report``: baseline, current, bootstrap intervals, by type),
+  (``analytics.baseline.compare.kpi_report``: baseline, current, bootstrap intervals, by type),
   first cold (frames read from the snapshots), then warm (frames already in memory, as
   in the app and the CLI's second call). Target: warm ≤ 2 s.
 * ``page``: AppTest renders ``pages/baseline.py`` with empty Streamlit caches — frames,
@@ -53,7 +53,7 @@ def ensure_store(rows: int, seed: int) -> Path:
         print(f"generated {rows:,}-recommendation bundle in {time.perf_counter() - t0:.1f} s")
     if not db.exists():
         from store.db import get_engine
-        from store.load import load_bundle
+        from store.ingest.load import load_bundle
         from store.reads import load_frames
 
         t0 = time.perf_counter()
@@ -66,17 +66,16 @@ def ensure_store(rows: int, seed: int) -> Path:
 
 def _go_live(db: Path) -> date:
     from store.db import get_engine
-    from store.reads import read_table
     from store.settings import go_live
 
     engine = get_engine(f"sqlite:///{db}")
-    day, _ = go_live(engine, read_table(engine, "recommendations"))
+    day, _ = go_live(engine)
     assert day is not None
     return day
 
 
 def phase_kpis(db: Path) -> dict:
-    from analytics.baseline import kpi_report
+    from analytics.baseline.compare import kpi_report
     from store.db import get_engine
     from store.reads import load_frames
 
@@ -120,7 +119,7 @@ def phase_page(db: Path) -> dict:
     out["rerun_s"] = render()  # everything cached
     at.session_state["go_live_value"] = go_live.replace(year=go_live.year - 1)
     out["new_go_live_s"] = render()  # KPI inputs cached, comparison and trends recomputed
-    from pages import cache
+    from ui import cache
 
     for wrapper in (cache._kpi_tables, cache.kpi_view, cache.kpi_breakdown):
         wrapper.clear()

@@ -5,7 +5,7 @@
 Generates (once, cached under bench/out/) a bundle of N recommendations with their
 decisions, then in fresh subprocesses, each into a new SQLite file:
 
-* ``load``   — ``store.load.load_bundle``: reads the CSVs, checks every row against the
+* ``load``   — ``store.ingest.load.load_bundle``: reads the CSVs, checks every row against the
   contract, hashes rows for idempotence, bulk-inserts, records batch and audit event
   (timed to its commit); it then writes the new version's Parquet snapshots from the
   loaded rows, and the log is read back twice with ``load_frames`` (all reported apart);
@@ -58,7 +58,7 @@ def _peak_mb() -> float:
 
 def phase_load(bundle: Path, db: Path) -> dict:
     from store.db import get_engine
-    from store.load import load_bundle
+    from store.ingest.load import load_bundle
 
     # Only recommendations and decisions, so both sides move the same rows.
     sub = Path(tempfile.mkdtemp(prefix="wb-bench-"))
@@ -110,7 +110,7 @@ def _append(engine, bundle: Path, rows: int = 20_000) -> tuple[float, float, int
     decisions under new ids, appended to the store just loaded."""
     import pandas as pd
 
-    from store.load import load_bundle
+    from store.ingest.load import load_bundle
 
     folder = Path(tempfile.mkdtemp(prefix="wb-bench-append-"))
     recs = pd.read_csv(bundle / "recommendations.csv", dtype=str, keep_default_na=False, nrows=rows)

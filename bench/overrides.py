@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analytics.override_report import analyse_overrides  # noqa: E402
-from analytics.value_added import stockout_rates, value_added  # noqa: E402
+from analytics.overrides.analysis import analyse_overrides  # noqa: E402
+from analytics.overrides.value_added import stockout_rates, value_added  # noqa: E402
 from sample_data.generate import generate_bundle  # noqa: E402
 from store.db import get_engine  # noqa: E402
-from store.load import load_bundle  # noqa: E402
+from store.ingest.load import load_bundle  # noqa: E402
 from store.reads import load_frames  # noqa: E402
 
 OUT = ROOT / "bench" / "out"

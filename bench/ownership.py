@@ -49,7 +49,7 @@ def _store(rows: int, seed: int) -> Path:
         print(f"generated {rows:,}-recommendation bundle in {time.perf_counter() - t0:.1f} s")
     if not db.exists():
         from store.db import get_engine
-        from store.load import load_bundle
+        from store.ingest.load import load_bundle
 
         t0 = time.perf_counter()
         load_bundle(bundle, engine=get_engine(f"sqlite:///{db}"), loaded_by="bench")
@@ -73,9 +73,9 @@ def main() -> None:
 
     import pandas as pd
 
-    from analytics.digest import build_digest, digest_payload
-    from analytics.gates import gates_report
-    from analytics.ownership import decision_status, ownership_overview
+    from analytics.governance.digest import build_digest, digest_payload
+    from analytics.governance.gates import gates_report
+    from analytics.governance.ownership import decision_status, ownership_overview
     from store.db import get_engine
     from store.reads import import_batches, load_frames
     from store.settings import go_live
@@ -99,7 +99,7 @@ def main() -> None:
     print(
         f"  {ov.n_breaches:,} open breaches, SLA met {ov.sla_overall['sla_met_rate'].iloc[0]:.1%}"
     )
-    day, _ = go_live(engine, recs)
+    day, _ = go_live(engine)
     batches = import_batches(engine)
     report = _timed(
         "gates_report (no rules)",

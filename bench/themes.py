@@ -1,7 +1,7 @@
 """Our reason themes vs BERTopic's, on the same override reasons, in the same run.
 
 For each generated bundle size: the override reasons (rows with a reason, as
-``cli.py themes`` writes them) are clustered by ``analytics.themes.fit_themes``
+``cli.py themes`` writes them) are clustered by ``analytics.overrides.themes.fit_themes``
 and by BERTopic (its default UMAP + HDBSCAN, with a TF-IDF + SVD pipeline as the
 embedding model, so no transformer is downloaded), as configured out of the box
 and with its own automatic topic reduction (``nr_topics="auto"``; choosing the
@@ -31,7 +31,7 @@ from sklearn.metrics import adjusted_rand_score
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analytics.themes import fit_themes  # noqa: E402
+from analytics.overrides.themes import fit_themes  # noqa: E402
 from sample_data.generate import generate_bundle  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "bundle"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import cache, ui
+from ui import cache, session
 
-ui.ensure_shell()  # before anything renders: see pages/ui.py
+session.ensure_shell()  # before anything renders: see ui/session.py
 
 st.title("Audit trail")
 st.caption(
@@ -45,7 +45,7 @@ else:
 
 events = cache.audit_events(url, version)
 if events.empty:
-    ui.empty_state(
+    session.empty_state(
         "No audit events yet.",
         hint="Imports, decisions, rule status changes, ownership edits, settings and user "
         "changes each add one.",

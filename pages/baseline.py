@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from analytics.baseline import kpi_export, with_targets
-from analytics.charts_kpi import trend_figure
-from analytics.kpi_format import (
+from analytics.baseline.charts import trend_figure
+from analytics.baseline.compare import kpi_export, with_targets
+from analytics.baseline.kpis import KPI_BY_KEY, KPIS
+from analytics.baseline.report_html import kpi_report_html
+from analytics.baseline.targets import SETTING_KEY, resolve_targets, target_op
+from analytics.baseline.text import (
     display_factor,
     display_unit,
     fmt_delta,
@@ -20,14 +23,11 @@ from analytics.kpi_format import (
     fmt_value,
     verdict_colour,
 )
-from analytics.kpis import KPI_BY_KEY, KPIS
-from analytics.report import kpi_report_html
-from analytics.targets import SETTING_KEY, resolve_targets, target_op
-from pages import cache, ui
 from store import roles
 from store.settings import get_setting, set_setting
+from ui import cache, session
 
-ui.ensure_shell()  # before anything renders: see pages/ui.py
+session.ensure_shell()  # before anything renders: see ui/session.py
 
 ALL_SITES, ALL_TYPES = "All sites", "All types"
 BREAKDOWNS = {
@@ -44,9 +44,9 @@ st.caption(
 )
 
 frames = cache.get_frames()
-go_live = ui.go_live()
+go_live = session.go_live()
 if frames.recommendations.empty or go_live is None:
-    ui.empty_state(
+    session.empty_state(
         "No recommendations in the store yet, so there is nothing to compare.",
         hint="Load a decision log on the **Data** page; only recommendations.csv is required.",
     )
@@ -68,7 +68,7 @@ scope = f"{site or 'all sites'}, {rec_type or 'all types'}"
 
 st.markdown(
     f"Go-live **{go_live.isoformat()}**"
-    + (" *(inferred — set it in the sidebar)*" if ui.go_live_inferred() else "")
+    + (" *(inferred — set it in the sidebar)*" if session.go_live_inferred() else "")
     + f" · scope: {scope}"
 )
 if rec_type is not None:
@@ -153,7 +153,7 @@ if decisions_until is not None and len(trend) and trend["period_start"].max() >=
     )
 shown = [k for k in KPIS if not table.set_index("kpi").loc[k.key, "note"]]
 if trend.empty:
-    ui.empty_state("No data to draw a trend from in this scope.")
+    session.empty_state("No data to draw a trend from in this scope.")
 for start in range(0, len(shown) if not trend.empty else 0, 2):
     for col, kpi in zip(st.columns(2), shown[start : start + 2], strict=False):
         col.plotly_chart(
@@ -211,12 +211,12 @@ def _report() -> str:
         trend,
         view["band"],
         go_live=go_live,
-        go_live_inferred=ui.go_live_inferred(),
+        go_live_inferred=session.go_live_inferred(),
         data_range=view["range"],
         money=money,
         scope=scope,
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        generated_by=ui.current_user(),
+        generated_by=session.current_user(),
     )
 
 
@@ -256,7 +256,7 @@ cols[3].download_button(
     type="primary",
 )
 
-can_edit = roles.can(ui.current_role(), "settings")
+can_edit = roles.can(session.current_role(), "settings")
 with st.expander("Targets", icon=":material/flag:"):
     st.caption(
         "Defaults are the figures practitioners quote as working. Leave a box empty for no "
@@ -279,6 +279,10 @@ with st.expander("Targets", icon=":material/flag:"):
             edited[kpi.key] = None if value is None else round(float(value) / factor, 10)
         if st.form_submit_button("Save targets", disabled=not can_edit) and can_edit:
             set_setting(
-                engine, SETTING_KEY, edited, actor=ui.current_user(), role=ui.current_role()
+                engine,
+                SETTING_KEY,
+                edited,
+                actor=session.current_user(),
+                role=session.current_role(),
             )
             st.rerun()

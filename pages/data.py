@@ -7,13 +7,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages import cache, ui
 from store import roles
-from store.bundle import BundleError
-from store.load import load_bundle
+from store.ingest.bundle import BundleError
+from store.ingest.load import load_bundle
 from store.reads import import_batches, quarantine
+from ui import cache, session
 
-ui.ensure_shell()  # before anything renders: see pages/ui.py
+session.ensure_shell()  # before anything renders: see ui/session.py
 
 STATUS_ICON = {
     "ok": ":material/check_circle:",
@@ -39,7 +39,7 @@ cols = st.columns(len(counts))
 for col, (name, n) in zip(cols, counts.items(), strict=True):
     col.metric(name.replace("_", " ").capitalize(), f"{n:,}")
 if counts["recommendations"] == 0:
-    ui.empty_state(
+    session.empty_state(
         "The store has no recommendations yet.",
         hint="Load a bundle below (a folder's CSV files, a .zip or an .xlsx), or run "
         "`python cli.py load BUNDLE`. Only recommendations.csv is required.",
@@ -76,9 +76,9 @@ for f in info["findings"]:
 
 # --- Load ---------------------------------------------------------------------------------
 st.subheader("Load a bundle")
-can_import = roles.can(ui.current_role(), "import")
+can_import = roles.can(session.current_role(), "import")
 if not can_import:
-    st.caption(f"Your role ({ui.current_role()}) can view data but not import it.")
+    st.caption(f"Your role ({session.current_role()}) can view data but not import it.")
 tab_upload, tab_path = st.tabs(["Upload files", "Server path"])
 with tab_upload:
     uploads = st.file_uploader(
@@ -115,8 +115,8 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
                     engine=engine,
                     tz=tz.strip() or "UTC",
                     strict=strict,
-                    loaded_by=ui.current_user(),
-                    role=ui.current_role(),
+                    loaded_by=session.current_user(),
+                    role=session.current_role(),
                     progress=lambda msg, frac: bar.progress(min(frac, 1.0), text=msg),
                 )
             except BundleError as exc:
@@ -174,7 +174,7 @@ if last:
 st.subheader("Import history and quarantine")
 batches = import_batches(engine)
 if batches.empty:
-    ui.empty_state("No imports yet.")
+    session.empty_state("No imports yet.")
 else:
     hist = batches.assign(
         loaded=batches["loaded"].map(lambda d: sum(d.values())),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.charts_overrides import (
+from analytics.overrides.analysis import CANDIDATE, theme_rows
+from analytics.overrides.charts import (
     rule_monitor_figure,
     stockout_figure,
     theme_size_figure,
@@ -12,22 +13,21 @@ from analytics.charts_overrides import (
     value_added_band_figure,
     value_added_group_figure,
 )
-from analytics.override_log import describe_conditions
-from analytics.override_report import CANDIDATE, theme_rows
-from analytics.override_text import (
+from analytics.overrides.evidence import supporting_rows
+from analytics.overrides.log import describe_conditions
+from analytics.overrides.text import (
     coaching_prompts,
     headline_caption,
     rule_evidence_text,
     rule_title,
     status_text,
 )
-from analytics.rule_evidence import supporting_rows
-from analytics.theme_views import capture_gap, theme_concentration, theme_trend
-from pages import cache, ui
+from analytics.overrides.theme_views import capture_gap, theme_concentration, theme_trend
 from store import roles
-from store.rules_store import STATUSES, RuleStatusError, rule_history, set_rule_status
+from store.rule_status import STATUSES, RuleStatusError, rule_history, set_rule_status
+from ui import cache, session
 
-ui.ensure_shell()  # before anything renders: see pages/ui.py
+session.ensure_shell()  # before anything renders: see ui/session.py
 
 DRILL = ["rec_id", "created_at", "rec_type", "site", "sku", "supplier", "customer", "resource",
          "decided_by", "decision", "adjustment_pct", "reason", "actual_qty"]  # fmt: skip
@@ -44,7 +44,7 @@ st.caption(
 )
 frames = cache.get_frames()
 if frames.decisions.empty:
-    ui.empty_state(
+    session.empty_state(
         "No decisions in the store yet, so there are no overrides to learn from.",
         hint="Load decisions.csv (with reasons) on the **Data** page.",
     )
@@ -71,7 +71,7 @@ settings = (int(support_in) or None, int(max_conditions), 0)
 analysis = cache.override_analysis(min_support=settings[0], max_conditions=settings[1])
 log = analysis.log
 if not log["is_override"].any():
-    ui.empty_state("No overrides (modified or rejected decisions) yet: nothing to learn from.")
+    session.empty_state("No overrides (modified or rejected decisions) yet: nothing to learn from.")
     st.stop()
 
 url, version = cache.current_url(), frames.version
@@ -180,7 +180,7 @@ with tab_rules:
         key="overrides_dl_rules",
     )
     if view.empty:
-        ui.empty_state(
+        session.empty_state(
             "No rules with these statuses.",
             hint="Lower the minimum support or change the status filter.",
         )
@@ -202,7 +202,7 @@ with tab_rules:
         st.dataframe(log.iloc[pos][DRILL], hide_index=True, key="overrides_rule_rows")
 
         engine = cache.current_engine()
-        allowed = roles.can(ui.current_role(), "rule_status")
+        allowed = roles.can(session.current_role(), "rule_status")
         st.markdown(
             status_text(rule["status"], statuses.loc[rid] if rid in statuses.index else None)
         )
@@ -225,8 +225,8 @@ with tab_rules:
                     status=new_status,
                     owner=owner,
                     note=note,
-                    actor=ui.current_user(),
-                    role=ui.current_role(),
+                    actor=session.current_user(),
+                    role=session.current_role(),
                 )
             except (RuleStatusError, roles.PermissionDenied) as exc:
                 st.error(str(exc))
@@ -268,7 +268,7 @@ with tab_value:
 with tab_adopted:
     adopted = statuses[statuses["status"] == "adopted"]
     if adopted.empty:
-        ui.empty_state(
+        session.empty_state(
             "No adopted rules yet.",
             hint="Adopt a candidate on the **Candidate "
             "rules** tab to follow its support and value added quarter by quarter.",

@@ -6,11 +6,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages import cache, ui
 from store import roles
-from store.ownership import OwnershipError, apply_owner_changes, make_entry
+from store.owner_matrix import OwnershipError, apply_owner_changes, make_entry
+from ui import cache, session
 
-ui.ensure_shell()  # before anything renders: see pages/ui.py
+session.ensure_shell()  # before anything renders: see ui/session.py
 
 GATE_ICON = {
     "pass": ":material/check_circle:",
@@ -29,7 +29,7 @@ url, version = cache.current_url(), cache.current_version()
 frames = cache.get_frames()
 recs = frames.recommendations
 if recs.empty:
-    ui.empty_state(
+    session.empty_state(
         "No recommendations loaded yet.", hint="Load a bundle on the **Data** page first."
     )
     st.stop()
@@ -75,7 +75,7 @@ tab_queue, tab_sla, tab_unowned, tab_fatigue, tab_matrix, tab_gates = st.tabs(
 
 with tab_queue:
     if ov.n_breaches == 0:
-        ui.empty_state("No open recommendation is past its SLA.")
+        session.empty_state("No open recommendation is past its SLA.")
     else:
         st.dataframe(
             ov.breaches_by_owner,
@@ -160,7 +160,7 @@ with tab_unowned:
 
 with tab_fatigue:
     if ov.fatigue_summary.empty:
-        ui.empty_state("No owned recommendations to measure load on.")
+        session.empty_state("No owned recommendations to measure load on.")
     else:
         st.caption(
             "Load per owner per week against how fast and how they answer. A positive "
@@ -201,9 +201,9 @@ with tab_matrix:
         "text/csv",
         key="ownership_dl_matrix",
     )
-    if not roles.can(ui.current_role(), "ownership"):
+    if not roles.can(session.current_role(), "ownership"):
         st.caption(
-            f"Only an admin can change the matrix (you are {ui.current_user()}, {ui.current_role()})."
+            f"Only an admin can change the matrix (you are {session.current_user()}, {session.current_role()})."
         )
     else:
         types = sorted(set(recs["rec_type"].astype(str)) | set(matrix["rec_type"].dropna()))
@@ -227,7 +227,10 @@ with tab_matrix:
             if save:
                 entry = make_entry(rec_type, site, owner, escalation, sla)
                 done = apply_owner_changes(
-                    engine, upserts=[entry], actor=ui.current_user(), role=ui.current_role()
+                    engine,
+                    upserts=[entry],
+                    actor=session.current_user(),
+                    role=session.current_role(),
                 )
                 st.session_state["ownership_flash"] = (
                     f"Saved {rec_type}|{site}." if done.n_changed else "Nothing changed."
@@ -237,8 +240,8 @@ with tab_matrix:
                 apply_owner_changes(
                     engine,
                     deletes=[(rt, st_site)],
-                    actor=ui.current_user(),
-                    role=ui.current_role(),
+                    actor=session.current_user(),
+                    role=session.current_role(),
                 )
                 st.session_state["ownership_flash"] = f"Removed {to_remove}."
         except (OwnershipError, roles.PermissionDenied) as exc:
@@ -251,7 +254,7 @@ with tab_matrix:
             st.success(flash)
 
 with tab_gates:
-    gl = ui.go_live()
+    gl = session.go_live()
     report = cache.readiness_gates(url, version, gl.isoformat() if gl else None, f"{now:%Y-%m-%d}")
     ready = "ready" if report["ready"] else "not ready"
     st.markdown(

@@ -5,28 +5,28 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics.charts_explain import dependence_figure, drivers_figure, waterfall_figure
-from analytics.explain import (
+from analytics.explain.charts import dependence_figure, drivers_figure, waterfall_figure
+from analytics.explain.explanation import (
     NotExplainable,
     dependence,
     explain_rec,
     global_drivers,
     waterfall_steps,
 )
-from analytics.explain_text import (
+from analytics.explain.picker import filter_pick_list
+from analytics.explain.precedent import matching_rules, precedent_summary, rules_table
+from analytics.explain.text import (
     feature_label,
     format_output,
     pick_label,
     quick_pick_themes,
     type_label,
 )
-from analytics.precedent import matching_rules, precedent_summary, rules_table
-from analytics.rec_picker import filter_pick_list
-from pages import cache, ui
 from store import roles
-from store.decide import DecisionError, decision_for, record_decision
+from store.decisions import DecisionError, decision_for, record_decision
+from ui import cache, session
 
-ui.ensure_shell()  # before anything renders: see pages/ui.py
+session.ensure_shell()  # before anything renders: see ui/session.py
 
 LARGE_LOG = 200_000
 
@@ -39,12 +39,12 @@ st.caption(
 
 frames = cache.get_frames()
 if frames.recommendations.empty:
-    ui.empty_state(
+    session.empty_state(
         "No recommendations to explain yet.", hint="Load a decision log on the Data page."
     )
     st.stop()
 if not frames.feature_columns:
-    ui.empty_state(
+    session.empty_state(
         "The log has no feature snapshot (f_* columns), so there is nothing to explain a "
         "recommendation by.",
         hint="Add the model's inputs at scoring time as f_<name> columns to recommendations.csv.",
@@ -55,7 +55,7 @@ with st.spinner("Fitting the explanation model (once per data version)…"):
     model = cache.why_surrogates()
     table = cache.why_pick_list()
 if not model.types:
-    ui.empty_state(
+    session.empty_state(
         "No recommendation type has enough logged scores to explain.",
         hint="; ".join(f"{t}: {why}" for t, why in model.skipped.items()),
     )
@@ -84,7 +84,7 @@ picks = filter_pick_list(
     limit=500,
 )
 if picks.empty:
-    ui.empty_state(
+    session.empty_state(
         "No recommendation matches these filters.",
         hint="Clear the search, or untick *Open only* to see decided ones.",
     )
@@ -173,7 +173,7 @@ use_rules = st.toggle(
 )
 if use_rules:
     try:
-        from analytics.override_report import rules_payload
+        from analytics.overrides.analysis import rules_payload
 
         with st.spinner("Reading the override analysis…"):
             analysis = cache.override_analysis()
@@ -185,7 +185,7 @@ if use_rules:
 if rules is None:
     st.caption(f"{why_not}, so there are no candidate rules to match.")
 else:
-    who = existing["decided_by"] if existing else ui.current_user()
+    who = existing["decided_by"] if existing else session.current_user()
     hits = matching_rules(rules, rec, decided_by=who)
     if not hits:
         st.caption(
@@ -215,7 +215,7 @@ if existing:
         icon=":material/lock:",
     )
 else:
-    role = ui.current_role()
+    role = session.current_role()
     allowed = roles.can(role, "decide")
     if not allowed:
         st.caption(f"Your role ({role}) can read explanations but not decide.")
@@ -255,7 +255,7 @@ else:
                 decision=choice,
                 final_qty=new_qty if choice == "modified" else None,
                 reason=text or None,
-                by=ui.current_user(),
+                by=session.current_user(),
                 role=role,
             )
         except (DecisionError, roles.PermissionDenied) as e:

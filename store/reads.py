@@ -13,178 +13,29 @@ feature (numbers as float64, text as category).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import threading
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.json as pajson
 from sqlalchemy import Engine, text
 
-from store.db import REPO_ROOT, data_versions, sqlite_path
-from store.json_rows import string_buffers
-from store.schema import DECISIONS, TABLES, TableSpec
-from store.sqlio import frame_as_read, read_sql_frame
-from store.validate import parse_numbers
+from contract.frames import Frames
+from contract.tables import DECISIONS, TABLES, TableSpec
+from store.db import data_versions
+from store.snapshots import finish, read_columns, snapshot_dir, write_snapshot
+from store.sqlio import read_sql_frame
 
 _memo: dict[tuple[str, str, int], pd.DataFrame] = {}
 _memo_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class Frames:
-    """The whole log, one DataFrame per contract table (empty with its columns when absent)."""
-
-    recommendations: pd.DataFrame
-    decisions: pd.DataFrame
-    outcomes: pd.DataFrame
-    orders: pd.DataFrame
-    kpi_periods: pd.DataFrame
-    owners: pd.DataFrame
-    version: str
-
-    @property
-    def feature_columns(self) -> list[str]:
-        return [c for c in self.recommendations.columns if c.startswith("f_")]
-
-    def present(self, table: str) -> bool:
-        return len(getattr(self, table)) > 0
-
-
-def snapshot_dir(engine: Engine) -> Path:
-    url = engine.url.render_as_string(hide_password=False)
-    path = sqlite_path(url)
-    if path is not None:
-        return path.with_name(path.name + ".snapshots")
-    digest = hashlib.sha1(url.encode()).hexdigest()[:12]
-    return REPO_ROOT / "data" / "snapshots" / digest
-
-
-def _expand_features(df: pd.DataFrame) -> pd.DataFrame:
-    """One column per ``f_*`` feature from the stored JSON text: numbers where every
-    value of the feature is a number, else categories (the raw text a planner knows)."""
-    features = df.pop("features")
-    present = features.notna().to_numpy()
-    if not present.any():
-        return df
-    # JSON Lines straight from the Arrow buffer: each value with "\n" appended, in order.
-    # (Both read paths give the column as Arrow strings: see sqlio.from_arrow.)
-    text = pa.array(features.array)
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    lines = pc.binary_join_element_wise(
-        pc.fill_null(text, "{}"), pa.scalar("\n", text.type), pa.scalar("", text.type)
-    )
-    table = pajson.read_json(
-        pa.BufferReader(pa.py_buffer(string_buffers(lines)[1])),
-        parse_options=pajson.ParseOptions(unexpected_field_behavior="infer"),
-    )
-    for name in sorted(table.column_names):
-        text = table.column(name).combine_chunks()
-        if not pa.types.is_string(text.type):
-            text = pc.cast(text, pa.string())
-        values, bad = parse_numbers(pc.fill_null(text, ""))
-        if not bad.any():
-            df[name] = values
-        else:
-            df[name] = pd.Series(
-                text.to_numpy(zero_copy_only=False), index=df.index, dtype="string"
-            ).astype("category")
-    return df
-
-
-def _read_columns(spec: TableSpec) -> list[str]:
-    columns = list(spec.column_names)
-    if spec.name == "recommendations":
-        columns.append("features")
-    if spec.name == "decisions":
-        columns.append("source")
-    return columns
-
-
-def _finish(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
-    if spec.name == "recommendations":
-        df = _expand_features(df)
-    if spec.name == "orders":
-        df["line"] = df["line"].mask(df["line"] == "")
-    if spec.name == "decisions":
-        df["source"] = df["source"].astype("category")
-    return df
-
-
 def _read_table(engine: Engine, spec: TableSpec) -> pd.DataFrame:
-    columns = _read_columns(spec)
+    columns = read_columns(spec)
     order = ", ".join(f'"{k}"' for k in spec.key)
     with engine.connect() as conn:
         df = read_sql_frame(conn, spec, columns, where=f"ORDER BY {order}")
-    return _finish(spec, df)
-
-
-def _write_snapshot(engine: Engine, table: str, version: int, df: pd.DataFrame) -> None:
-    folder = snapshot_dir(engine)
-    path = folder / f"{table}-v{version}.parquet"
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    for old in folder.glob(f"{table}-v*.parquet"):
-        if old != path:
-            old.unlink(missing_ok=True)
-
-
-def snapshot_loaded_rows(
-    engine: Engine, table: str, version: int, rows: pd.DataFrame, *, previous: int | None = None
-) -> bool:
-    """Write the snapshot of ``version`` of ``table`` from the rows a load just added, so its
-    first read needs no pass over the database.
-
-    ``previous`` is the table's version before the load when it was not empty: the new
-    snapshot is then that version's snapshot plus ``rows``. Returns False, writing nothing,
-    when that snapshot is missing or the two cannot be joined exactly as a read of the
-    store would type them (a feature numeric before and text now); the first read then
-    builds the snapshot from the store.
-    """
-    spec = TABLES[table]
-    df = _finish(spec, frame_as_read(spec, rows, _read_columns(spec)))
-    if previous is not None:
-        path = snapshot_dir(engine) / f"{table}-v{previous}.parquet"
-        if not path.exists():
-            return False
-        df = _append_rows(spec, pd.read_parquet(path), df)
-        if df is None:
-            return False
-    _write_snapshot(engine, table, version, df)
-    return True
-
-
-def _append_rows(spec: TableSpec, old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame | None:
-    """``old`` and ``new`` as one frame typed and ordered as ``_read_table`` reads it."""
-    names = list(old.columns) + [c for c in new.columns if c not in old.columns]
-    features = sorted(c for c in names if c.startswith("f_"))
-    columns = {}
-    for name in [c for c in names if not c.startswith("f_")] + features:
-        a, b = old.get(name), new.get(name)
-        a = a if a is not None else _missing_like(b, len(old))
-        b = b if b is not None else _missing_like(a, len(new))
-        if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
-            cats = a.cat.categories.union(b.cat.categories)  # sorted, as a read's astype is
-            a, b = a.cat.set_categories(cats), b.cat.set_categories(cats)
-        elif a.dtype != b.dtype:
-            return None
-        columns[name] = pd.concat([a, b], ignore_index=True)
-    df = pd.DataFrame(columns)
-    return df.sort_values(list(spec.key), kind="stable", ignore_index=True)
-
-
-def _missing_like(values: pd.Series, n: int) -> pd.Series:
-    """``n`` missing values of ``values``' dtype (a feature one side never had)."""
-    return pd.Series(pd.array([None] * n, dtype=values.dtype)) if n else values.iloc[:0].copy()
+    return finish(spec, df)
 
 
 def read_table(engine: Engine, table: str) -> pd.DataFrame:
@@ -212,7 +63,7 @@ def read_table(engine: Engine, table: str) -> pd.DataFrame:
                 df = None
         if df is None:
             df = _read_table(engine, spec)
-            _write_snapshot(engine, table, version, df)
+            write_snapshot(engine, table, version, df)
     with _memo_lock:
         for k in [k for k in _memo if k[:2] == key[:2] and k != key]:
             del _memo[k]

@@ -9,12 +9,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from contract.vocabulary import GO_LIVE  # noqa: F401  (re-exported)
 from store.audit import record_event
 from store.db import bump_versions
-from store.models import Setting
+from store.models import Recommendation, Setting
 from store.roles import require
-
-GO_LIVE = "go_live"
 
 
 def get_setting(engine: Engine, key: str, default: Any = None) -> Any:
@@ -57,20 +56,26 @@ def set_setting(
         )
 
 
-def inferred_go_live(recommendations: pd.DataFrame) -> date | None:
+def inferred_go_live(engine: Engine) -> date | None:
     """The contract's default go-live: the earliest ``created_at`` of a recommendation that
-    has a ``model_version`` (before it, exceptions came from the pre-AI process)."""
-    if recommendations.empty or "model_version" not in recommendations:
-        return None
-    with_model = recommendations.loc[recommendations["model_version"].notna(), "created_at"]
-    if with_model.empty:
-        return None
-    return with_model.min().date()
+    has a ``model_version`` (before it, exceptions came from the pre-AI process).
+
+    One indexed query; the log itself is not read.
+    """
+    query = (
+        select(Recommendation.created_at)
+        .where(Recommendation.model_version.is_not(None), Recommendation.model_version != "")
+        .order_by(Recommendation.created_at)
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        first = conn.execute(query).scalar_one_or_none()
+    return None if first is None else pd.Timestamp(first).tz_convert("UTC").date()
 
 
-def go_live(engine: Engine, recommendations: pd.DataFrame) -> tuple[date | None, bool]:
-    """(go-live date, whether it was set by a user). Unset, it is inferred from the data."""
+def go_live(engine: Engine) -> tuple[date | None, bool]:
+    """(go-live date, whether it was set by a user). Unset, it is inferred from the store."""
     saved = get_setting(engine, GO_LIVE)
     if saved:
         return date.fromisoformat(saved), True
-    return inferred_go_live(recommendations), False
+    return inferred_go_live(engine), False

@@ -16,10 +16,10 @@ import pyarrow.compute as pc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from store.schema import TableSpec
-from store.staging import arrow_rows, column_kind, insert_columns
+from contract.tables import TableSpec
+from contract.vocabulary import TS_DTYPE
+from store.ingest.staging import arrow_rows, column_kind, insert_columns
 
-TS_DTYPE = "datetime64[us, UTC]"
 CHUNK_ROWS = 50_000
 
 
@@ -63,7 +63,7 @@ def bulk_insert(
 ) -> int:
     """Insert ``frame``'s rows into ``spec``'s table inside the caller's transaction.
 
-    SQLite loads normally go through ``store.staging`` instead; this path serves
+    SQLite loads normally go through ``store.ingest.staging`` instead; this path serves
     PostgreSQL (``COPY``) and SQLite when the ADBC driver is missing.
     """
     frame, columns = insert_columns(spec, frame)
@@ -139,7 +139,7 @@ def from_arrow(values: pa.Array, kind: str) -> pd.Series:
 def frame_as_read(spec: TableSpec, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """What ``read_sql_frame(..., columns, where="ORDER BY key")`` returns once ``frame``'s
     rows are the table's only rows: they pass through the same stored values (see
-    ``store.staging.arrow_rows``) and are sorted by key as SQLite's BINARY collation does."""
+    ``store.ingest.staging.arrow_rows``) and are sorted by key as SQLite's BINARY collation does."""
     rows, stored = insert_columns(spec, frame)
     table = arrow_rows(spec, rows, stored)
     order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in spec.key])

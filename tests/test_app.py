@@ -10,8 +10,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from store.db import dispose_engine
+from store.ingest.sample import SAMPLE_BUNDLE
 from store.reads import clear_memo
-from store.sample import SAMPLE_BUNDLE
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -49,9 +49,9 @@ def test_first_start_loads_sample_and_data_page_shows_counts(fresh_store: str) -
 def test_empty_store_without_sample_shows_empty_state(
     fresh_store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import store.sample
+    import store.ingest.sample
 
-    monkeypatch.setattr(store.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
+    monkeypatch.setattr(store.ingest.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     assert not at.exception
@@ -61,10 +61,10 @@ def test_empty_store_without_sample_shows_empty_state(
 def test_data_page_loads_a_server_path_and_reports_bad_rows(
     fresh_store: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import store.sample
+    import store.ingest.sample
     from tests.conftest import write_bundle
 
-    monkeypatch.setattr(store.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
+    monkeypatch.setattr(store.ingest.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
     bundle = write_bundle(
         tmp_path / "bundle",
         {

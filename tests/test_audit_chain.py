@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, select, text, update
 
+from flows.governance import audit_verify
 from store.audit import read_events, record_event, verify_chain
-from store.governance import audit_verify
 from store.models import AuditEvent
 
 

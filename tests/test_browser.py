@@ -127,7 +127,7 @@ def _metric_value(pg, label: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_data_page_renders_real_counts(page, server: str) -> None:  # type: ignore[no-untyped-def]
-    from store.sample import SAMPLE_BUNDLE
+    from store.ingest.sample import SAMPLE_BUNDLE
 
     page.goto(server)
     page.get_by_text("Data health").wait_for()

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from store.audit import read_events, verify_chain
 from store.db import data_versions
-from store.decide import (
+from store.decisions import (
     AlreadyDecided,
     DecisionError,
     InvalidDecision,
@@ -18,7 +18,7 @@ from store.decide import (
     decision_for,
     record_decision,
 )
-from store.load import load_bundle
+from store.ingest.load import load_bundle
 from store.reads import load_frames
 from store.roles import PermissionDenied
 from tests.conftest import write_bundle
@@ -171,8 +171,9 @@ def test_a_decision_extends_the_snapshot_as_a_read_of_the_store_would(store) -> 
     equal reading the table back from the database (modified with a reason, and rejected)."""
     import io
 
-    from store.reads import _read_table, clear_memo, read_table, snapshot_dir
-    from store.schema import DECISIONS
+    from contract.tables import DECISIONS
+    from store.reads import _read_table, clear_memo, read_table
+    from store.snapshots import snapshot_dir
 
     read_table(store, "decisions")  # the snapshot of the loaded version
     record_decision(

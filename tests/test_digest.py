@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-from analytics.digest import build_digest, digest_payload, digest_text
+from analytics.governance.digest import build_digest, digest_payload, digest_text
+from flows.governance import run_digest
 from store.audit import read_events, verify_chain
-from store.governance import run_digest
-from store.load import load_bundle
+from store.ingest.load import load_bundle
 from store.outbox import (
     DigestError,
     DigestInProgress,

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.charts_explain import dependence_figure, drivers_figure, waterfall_figure
-from analytics.explain import (
+from analytics.explain.charts import dependence_figure, drivers_figure, waterfall_figure
+from analytics.explain.explanation import (
     NotExplainable,
     RecNotFound,
     dependence,
@@ -23,26 +23,26 @@ from analytics.explain import (
     global_drivers,
     waterfall_steps,
 )
-from analytics.explain_text import (
-    explain_sentence,
-    feature_label,
-    format_value,
-    type_label,
-    typical_values,
-)
-from analytics.precedent import (
+from analytics.explain.picker import filter_pick_list, pick_list
+from analytics.explain.precedent import (
     build_precedent_index,
     decision_lookup,
     find_precedents,
     matching_rules,
     value_added,
 )
-from analytics.rec_picker import filter_pick_list, pick_list
-from analytics.surrogate import model_target, stratified_sample
+from analytics.explain.surrogates import model_target, stratified_sample
+from analytics.explain.text import (
+    explain_sentence,
+    feature_label,
+    format_value,
+    type_label,
+    typical_values,
+)
 from store.db import dispose_engine, get_engine
-from store.load import load_bundle
+from store.ingest.load import load_bundle
+from store.ingest.sample import SAMPLE_BUNDLE
 from store.reads import clear_memo, load_frames
-from store.sample import SAMPLE_BUNDLE
 
 TS = "datetime64[us, UTC]"
 

@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from analytics.gates import (
+from analytics.governance.gates import (
     FAIL,
     NO_DATA,
     PASS,

@@ -32,8 +32,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import kpi_groups, kpis
-from analytics.baseline import (
+from analytics.baseline import groups as kpi_groups
+from analytics.baseline import kpis
+from analytics.baseline.bootstrap import (
+    ProportionSample,
+    QuantileSample,
+    RatioSample,
+    delta_interval,
+)
+from analytics.baseline.compare import (
     IMPROVED,
     NOISE,
     NOT_ENOUGH,
@@ -45,12 +52,11 @@ from analytics.baseline import (
     kpi_report,
     with_targets,
 )
-from analytics.bootstrap import ProportionSample, QuantileSample, RatioSample, delta_interval
-from analytics.kpi_groups import baseline_band, weekly_trend
-from analytics.report import kpi_report_html
-from analytics.targets import DEFAULT_TARGETS, meets_target, resolve_targets, target_gap
-from store.reads import Frames
-from store.schema import TABLES
+from analytics.baseline.groups import baseline_band, weekly_trend
+from analytics.baseline.report_html import kpi_report_html
+from analytics.baseline.targets import DEFAULT_TARGETS, meets_target, resolve_targets, target_gap
+from contract.frames import Frames
+from contract.tables import TABLES
 
 GO_LIVE = date(2025, 3, 1)
 KPI_KEYS = [k.key for k in kpis.KPIS]
@@ -566,7 +572,7 @@ def test_printable_report_states_range_go_live_and_every_tile(page_figures):
 
 
 def test_trend_shades_the_weeks_whose_recommendations_are_still_open() -> None:
-    from analytics.charts_kpi import trend_figure
+    from analytics.baseline.charts import trend_figure
 
     weeks = pd.date_range("2026-09-07", periods=6, freq="7D", tz="UTC")
     trend = pd.DataFrame(

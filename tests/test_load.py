@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-from store.bundle import BundleError
-from store.load import load_bundle
+from store.ingest.bundle import BundleError
+from store.ingest.load import load_bundle
 from store.reads import import_batches, load_frames, quarantine, table_counts
 from tests.conftest import write_bundle
 
@@ -388,8 +388,8 @@ def test_row_hashes_keep_the_definition_stored_hashes_were_made_with(tmp_path: P
     import numpy as np
     import pyarrow as pa
 
-    from store.schema import TABLES
-    from store.validate import parse_table, row_hashes
+    from contract.tables import TABLES
+    from store.ingest.validate import parse_table, row_hashes
 
     raw = pa.table(
         {
@@ -426,7 +426,7 @@ def test_timestamp_spellings_parse_alike_and_odd_ones_are_reported_not_fatal() -
     hours only is an offset (it used to crash the load as a "naive" value)."""
     import pyarrow as pa
 
-    from store.validate import parse_timestamps
+    from store.ingest.validate import parse_timestamps
 
     good = [
         "2024-10-01T01:07:46+08:00",
@@ -458,9 +458,10 @@ def test_first_load_writes_the_snapshot_a_read_of_the_store_would_build(
     frame that reading the table back from the database gives (after the same Parquet trip)."""
     import io
 
+    from contract.tables import TABLES
     from store.db import data_versions
-    from store.reads import _read_table, clear_memo, read_table, snapshot_dir
-    from store.schema import TABLES
+    from store.reads import _read_table, clear_memo, read_table
+    from store.snapshots import snapshot_dir
     from tests.conftest import SAMPLE
 
     report = load_bundle(SAMPLE, engine=engine, loaded_by="t")
@@ -490,9 +491,10 @@ def test_appending_load_extends_the_snapshot_as_a_read_of_the_store_would(
     loaded rows; it must equal reading the table back from the database."""
     import io
 
+    from contract.tables import TABLES
     from store.db import data_versions
-    from store.reads import _read_table, clear_memo, read_table, snapshot_dir
-    from store.schema import TABLES
+    from store.reads import _read_table, clear_memo, read_table
+    from store.snapshots import snapshot_dir
     from tests.conftest import SAMPLE
 
     first = tmp_path / "first"

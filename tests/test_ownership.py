@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-from analytics.fatigue import fatigue_summary, fatigue_weekly
-from analytics.ownership import (
+from analytics.governance.fatigue import fatigue_summary, fatigue_weekly
+from analytics.governance.ownership import (
     breach_queue,
     breaches_by_owner,
     decision_status,
@@ -19,8 +19,8 @@ from analytics.ownership import (
 )
 from store.audit import read_events, verify_chain
 from store.db import data_versions
-from store.load import load_bundle
-from store.ownership import (
+from store.ingest.load import load_bundle
+from store.owner_matrix import (
     OwnershipError,
     apply_owner_changes,
     delete_owner,

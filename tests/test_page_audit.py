@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
 from store.db import dispose_engine, get_engine
-from store.load import load_bundle
+from store.ingest.load import load_bundle
 from store.reads import clear_memo
 from store.settings import set_setting
 from tests.conftest import write_bundle
@@ -99,9 +99,9 @@ def test_every_page_shows_the_banner(store: Engine) -> None:
 def test_empty_trail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     monkeypatch.setenv("WORKBENCH_DB", url)
-    import store.sample
+    import store.ingest.sample
 
-    monkeypatch.setattr(store.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
+    monkeypatch.setattr(store.ingest.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
     st.cache_data.clear()
     st.cache_resource.clear()
     clear_memo()

@@ -14,9 +14,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from store.db import dispose_engine, get_engine
-from store.load import load_bundle
+from store.ingest.load import load_bundle
+from store.ingest.sample import SAMPLE_BUNDLE
 from store.reads import clear_memo
-from store.sample import SAMPLE_BUNDLE
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/baseline.py"

@@ -14,10 +14,10 @@ from streamlit.testing.v1 import AppTest
 
 from store.audit import read_events
 from store.db import dispose_engine, get_engine
-from store.load import load_bundle
+from store.ingest.load import load_bundle
+from store.ingest.sample import SAMPLE_BUNDLE
 from store.reads import clear_memo
-from store.rules_store import read_rule_statuses
-from store.sample import SAMPLE_BUNDLE
+from store.rule_status import read_rule_statuses
 from store.users import add_user
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -131,11 +131,11 @@ def test_a_planner_sees_rules_but_cannot_change_their_status(store: str) -> None
 def test_store_without_decisions_shows_an_empty_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import store.sample
+    import store.ingest.sample
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     monkeypatch.setenv("WORKBENCH_DB", url)
-    monkeypatch.setattr(store.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
+    monkeypatch.setattr(store.ingest.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
     _clear()
     at = _open(AppTest.from_file(APP, default_timeout=60))
     assert any("no overrides to learn from" in i.value for i in at.info)

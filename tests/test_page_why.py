@@ -12,10 +12,10 @@ from streamlit.testing.v1 import AppTest
 
 from store.audit import read_events
 from store.db import dispose_engine, get_engine
-from store.decide import decision_for
-from store.load import load_bundle
+from store.decisions import decision_for
+from store.ingest.load import load_bundle
+from store.ingest.sample import SAMPLE_BUNDLE
 from store.reads import clear_memo, load_frames
-from store.sample import SAMPLE_BUNDLE
 from store.users import add_user
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

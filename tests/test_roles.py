@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from store.load import load_bundle
-from store.ownership import delete_owner, make_entry, upsert_owner
+from store.decisions import record_decision
+from store.ingest.load import load_bundle
+from store.owner_matrix import delete_owner, make_entry, upsert_owner
 from store.roles import PERMISSIONS, ROLES, PermissionDenied, can, require
+from store.rule_status import set_rule_status
 from store.settings import set_setting
 from store.users import add_user, remove_user, set_role
 from tests.conftest import write_bundle
@@ -48,28 +50,18 @@ def _writes() -> dict[str, list[tuple[str, Callable[[Engine, str | None], object
             ("remove", lambda e, r: remove_user(e, "pat", actor="x", actor_role=r)),
         ],
     }  # fmt: skip
-    try:
-        from store.rules_store import set_rule_status
-
-        writes["rule_status"] = [
-            (
-                "dismiss",
-                lambda e, r: set_rule_status(
-                    e, rule_key="k1", conditions={"site": "P1"}, direction="reject",
-                    status="dismissed", note="seasonal noise", actor="x", role=r,
-                ),
-            )
-        ]  # fmt: skip
-    except ImportError:
-        pass
-    try:
-        from store.decide import record_decision
-
-        writes["decide"] = [
-            ("accept", lambda e, r: record_decision(e, "r1", decision="accepted", by="x", role=r))
-        ]
-    except ImportError:
-        pass
+    writes["rule_status"] = [
+        (
+            "dismiss",
+            lambda e, r: set_rule_status(
+                e, rule_key="k1", conditions={"site": "P1"}, direction="reject",
+                status="dismissed", note="seasonal noise", actor="x", role=r,
+            ),
+        )
+    ]  # fmt: skip
+    writes["decide"] = [
+        ("accept", lambda e, r: record_decision(e, "r1", decision="accepted", by="x", role=r))
+    ]
     return writes
 
 

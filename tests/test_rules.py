@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.override_log import decided_log, match_mask
-from analytics.override_report import REPORT_KEYS, analyse_overrides, rules_report
-from analytics.rules import mine_rules, rule_id, rule_stats
+from analytics.overrides.analysis import REPORT_KEYS, analyse_overrides, rules_report
+from analytics.overrides.log import decided_log, match_mask
+from analytics.overrides.rules import mine_rules, rule_id, rule_stats
 from store.db import dispose_engine, get_engine
-from store.load import load_bundle
+from store.ingest.load import load_bundle
 from store.reads import clear_memo, load_frames
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "bundle"

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from store.audit import read_events, verify_chain
 from store.db import data_versions
 from store.roles import PermissionDenied
-from store.rules_store import (
+from store.rule_status import (
     RuleStatusError,
     clear_rule_status,
     read_rule_statuses,

@@ -9,11 +9,11 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, text
 
-from store import staging
+from contract.tables import TABLES
 from store.db import dispose_engine, get_engine
-from store.load import load_bundle
+from store.ingest import staging
+from store.ingest.load import load_bundle
 from store.reads import clear_memo
-from store.schema import TABLES
 from tests.conftest import SAMPLE, write_bundle
 from tests.test_load import DECS, RECS
 

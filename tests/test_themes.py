@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from analytics.override_log import decided_log
-from analytics.override_report import override_themes, theme_assignments
-from analytics.theme_views import capture_gap, theme_concentration, theme_trend
-from analytics.themes import (
+from analytics.overrides.analysis import override_themes, theme_assignments
+from analytics.overrides.log import decided_log
+from analytics.overrides.theme_views import capture_gap, theme_concentration, theme_trend
+from analytics.overrides.themes import (
     NO_REASON_ID,
     NO_REASON_LABEL,
     fit_themes,
@@ -22,7 +22,7 @@ from analytics.themes import (
     number_tokens,
 )
 from store.db import dispose_engine, get_engine
-from store.load import load_bundle
+from store.ingest.load import load_bundle
 from store.reads import clear_memo, load_frames
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "bundle"

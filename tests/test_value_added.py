@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.override_log import decided_log
-from analytics.override_report import analyse_overrides
-from analytics.rule_monitor import rule_by_quarter
-from analytics.value_added import (
+from analytics.overrides.analysis import analyse_overrides
+from analytics.overrides.log import decided_log
+from analytics.overrides.monitor import rule_by_quarter
+from analytics.overrides.value_added import (
     VERDICT_COST,
     VERDICT_GAIN,
     VERDICT_UNCLEAR,
@@ -25,7 +25,7 @@ from analytics.value_added import (
     verdict,
 )
 from store.db import dispose_engine, get_engine
-from store.load import load_bundle
+from store.ingest.load import load_bundle
 from store.reads import clear_memo, load_frames
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "bundle"

@@ -1,0 +1,75 @@
+"""Finding a recommendation to explain: by id, SKU or supplier; open ones by type, site, owner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analytics.shared.owners import resolve_owners
+
+PICK_COLUMNS = [
+    "rec_id",
+    "rec_type",
+    "site",
+    "sku",
+    "supplier",
+    "owner",
+    "created_at",
+    "est_impact_usd",
+    "decision",
+]
+
+
+def pick_list(frames: Any) -> pd.DataFrame:
+    """Every recommendation with what a planner picks it by, highest impact first.
+
+    Columns ``PICK_COLUMNS``: ``owner`` from the ownership matrix (most specific row),
+    ``decision`` missing for open recommendations. Sorted by ``est_impact_usd``
+    descending (missing last), then ``rec_id``.
+    """
+    recs = frames.recommendations
+    out = pd.DataFrame(index=recs.index)
+    for col in ("rec_id", "rec_type", "site", "sku", "supplier", "created_at", "est_impact_usd"):
+        out[col] = recs[col] if col in recs.columns else pd.NA
+    out["owner"] = resolve_owners(recs, frames.owners)["owner"].to_numpy()
+    dec = frames.decisions
+    if len(dec):
+        out["decision"] = recs["rec_id"].map(dec.set_index("rec_id")["decision"].astype("string"))
+    else:
+        out["decision"] = pd.Series(pd.NA, index=recs.index, dtype="string")
+    out["decision"] = out["decision"].astype("string")
+    impact = out["est_impact_usd"].to_numpy(dtype="float64", na_value=np.nan)
+    order = np.lexsort((out["rec_id"].to_numpy(dtype=str), np.nan_to_num(-impact, nan=np.inf)))
+    return out.iloc[order][PICK_COLUMNS].reset_index(drop=True)
+
+
+def filter_pick_list(
+    table: pd.DataFrame,
+    *,
+    query: str | None = None,
+    open_only: bool = True,
+    rec_type: str | None = None,
+    site: str | None = None,
+    owner: str | None = None,
+    limit: int = 500,
+) -> pd.DataFrame:
+    """Rows of ``pick_list`` matching the filters, in its order, at most ``limit``.
+
+    ``query`` matches a case-insensitive substring of ``rec_id``, ``sku`` or ``supplier``.
+    """
+    mask = np.ones(len(table), dtype=bool)
+    if open_only:
+        mask &= table["decision"].isna().to_numpy()
+    for col, value in (("rec_type", rec_type), ("site", site), ("owner", owner)):
+        if value:
+            mask &= (table[col].astype("string") == value).fillna(False).to_numpy(dtype=bool)
+    q = (query or "").strip().lower()
+    if q:
+        hit = np.zeros(len(table), dtype=bool)
+        for col in ("rec_id", "sku", "supplier"):
+            text = table[col].astype("string").str.lower()
+            hit |= text.str.contains(q, regex=False).fillna(False).to_numpy(dtype=bool)
+        mask &= hit
+    return table.loc[mask].head(limit).reset_index(drop=True)

@@ -1,0 +1,421 @@
+"""Precedent: what happened the last times a recommendation like this one came up.
+
+For each recommendation type the decided recommendations form an index in
+standardized feature space (the type surrogate's ``f_*`` inputs; numbers as
+z-scores, text one-hot). Each dimension is weighted by the feature's share of
+the surrogate's mean |SHAP|, so that columns the model ignores (noise, bin
+codes) do not decide who counts as similar. A query looks only at
+recommendations created before the one being explained, so a precedent is
+always something the planner could have known.
+
+Also here: the contract's value added per recommendation, and matching a
+recommendation against candidate rules (``{"conditions": {attr: value}}``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.neighbors import NearestNeighbors
+
+from analytics.explain.fit import (
+    TYPE_FEATURE,
+    Surrogates,
+    category_codes,
+    global_drivers,
+    one_thread,
+)
+from contract.vocabulary import MONTHS, QUARTERS, WEEKDAYS
+
+PRECEDENT_COLUMNS = [
+    "rec_id",
+    "created_at",
+    "site",
+    "decision",
+    "decided_by",
+    "reason",
+    "recommended_qty",
+    "final_qty",
+    "actual_qty",
+    "stockout",
+    "value_added",
+    "distance",
+]
+
+
+def value_added(recommended: Any, final: Any, actual: Any) -> np.ndarray:
+    """Contract value added per recommendation: ``|rec − actual| − |final − actual|``.
+
+    Positive when the person's final quantity ended closer to what was needed;
+    NaN where any of the three is missing.
+    """
+    r = np.asarray(recommended, dtype="float64")
+    f = np.asarray(final, dtype="float64")
+    a = np.asarray(actual, dtype="float64")
+    return np.abs(r - a) - np.abs(f - a)
+
+
+@dataclass(frozen=True)
+class TypePrecedents:
+    """Every recommendation of one type, sorted by ``created_at``, as a search space.
+
+    Only features carrying at least ``MIN_WEIGHT`` of the surrogate's mean |SHAP|
+    are dimensions: the others could not change who is nearest anyway.
+    """
+
+    rec_type: str
+    numeric: tuple[str, ...]
+    center: np.ndarray
+    scale: np.ndarray
+    num_weight: np.ndarray
+    categories: dict[str, tuple[str, ...]]
+    cat_weight: dict[str, float]
+    matrix: np.ndarray
+    created_at: np.ndarray
+    rec_id: np.ndarray
+    site: np.ndarray
+    recommended_qty: np.ndarray
+
+    def embed(self, rows: pd.DataFrame) -> np.ndarray:
+        """Rows (raw snapshot values) as points of this space (float32)."""
+        parts = []
+        if self.numeric:
+            x = rows[list(self.numeric)].to_numpy(dtype="float64", na_value=np.nan)
+            z = (x - self.center) / self.scale
+            parts.append(np.nan_to_num(z, nan=0.0) * np.sqrt(self.num_weight))
+        for col, cats in self.categories.items():
+            codes = category_codes(rows[col], cats)
+            ok = np.isfinite(codes)
+            onehot = np.zeros((len(rows), len(cats)), dtype="float64")
+            onehot[np.flatnonzero(ok), codes[ok].astype(np.int64)] = 1.0
+            # Two one-hot rows that differ are sqrt(2) apart; scale so a mismatch costs its weight.
+            parts.append(onehot * np.sqrt(self.cat_weight[col] / 2.0))
+        if not parts:
+            return np.zeros((len(rows), 0), dtype="float32")
+        return np.hstack(parts).astype("float32")
+
+
+@dataclass(frozen=True)
+class PrecedentIndex:
+    """Per explained type, its recommendations in feature space (depends on recommendations only)."""
+
+    types: dict[str, TypePrecedents]
+
+
+@dataclass(frozen=True)
+class DecisionLookup:
+    """Decisions and outcomes by ``rec_id``; cheap to rebuild after a recorded decision.
+
+    Holds sorted ids and row positions into the (shared, read-only) decisions and
+    outcomes frames; rows are only read for the few precedents shown.
+    """
+
+    rec_ids: np.ndarray
+    rows: np.ndarray
+    decisions: pd.DataFrame
+    outcome_ids: np.ndarray
+    outcome_rows: np.ndarray
+    outcomes: pd.DataFrame
+
+    def decided(self, rec_ids: np.ndarray) -> np.ndarray:
+        """Index into ``rec_ids`` of each id, -1 when the recommendation is open."""
+        return _find(self.rec_ids, rec_ids)
+
+    def table(self, at: np.ndarray) -> pd.DataFrame:
+        """``rec_id``, ``decision``, ``decided_by``, ``reason``, ``final_qty``, ``actual_qty``,
+        ``stockout`` for the decided positions ``at`` (from ``decided``)."""
+        rows = self.rows[at]
+        out = pd.DataFrame(
+            {
+                "rec_id": self.rec_ids[at].astype(str),
+                "decision": _gather(self.decisions["decision"], rows),
+                "decided_by": _gather(self.decisions["decided_by"], rows),
+                "reason": _gather(self.decisions["reason"], rows),
+                "final_qty": _gather(self.decisions["final_qty"], rows),
+            }
+        )
+        o_at = _find(self.outcome_ids, self.rec_ids[at])
+        hit = o_at >= 0
+        actual = np.full(len(at), np.nan)
+        stockout = np.full(len(at), None, dtype=object)
+        if hit.any():
+            o_rows = self.outcome_rows[o_at[hit]]
+            actual[hit] = _gather(self.outcomes["actual_qty"], o_rows)
+            stockout[hit] = _gather(self.outcomes["stockout"], o_rows)
+        out["actual_qty"] = actual
+        out["stockout"] = pd.array(stockout, dtype="boolean")
+        return out
+
+
+def _gather(col: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``col`` at a few ``rows`` without a take over the whole column (NaN/None if missing).
+
+    On a million-row Arrow column a take costs about half a millisecond however few
+    rows it asks for; a handful of scalar reads is far cheaper.
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()[rows]
+        names = np.asarray(col.cat.categories, dtype=object)
+        return np.where(codes >= 0, names[np.maximum(codes, 0)], None)
+    if col.dtype == np.float64:
+        return col.to_numpy()[rows]
+    values = [col.iloc[int(r)] for r in rows]
+    return np.array([None if v is None or v is pd.NA else v for v in values], dtype=object)
+
+
+def _find(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    if len(sorted_ids) == 0:
+        return np.full(len(ids), -1)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos] == ids, pos, -1)
+
+
+def _sorted_ids(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    arr = ids.to_numpy(dtype=object)
+    # Frames are read ORDER BY rec_id, so checking is enough; sort only otherwise.
+    if len(arr) < 2 or bool(np.all(arr[1:] >= arr[:-1])):
+        return arr, np.arange(len(arr))
+    order = np.argsort(arr, kind="stable")
+    return arr[order], order
+
+
+def decision_lookup(frames: Any) -> DecisionLookup:
+    """Index ``frames.decisions`` (final_qty with contract defaults) and ``frames.outcomes``."""
+    ids, rows = _sorted_ids(frames.decisions["rec_id"])
+    o_ids, o_rows = _sorted_ids(frames.outcomes["rec_id"])
+    return DecisionLookup(ids, rows, frames.decisions, o_ids, o_rows, frames.outcomes)
+
+
+def _weights(model: Surrogates, rec_type: str, features: list[str]) -> dict[str, float]:
+    """Each feature's share of the type's mean |SHAP| (equal shares when all are zero)."""
+    imp = global_drivers(model, rec_type=rec_type).set_index("feature")["mean_abs_shap"]
+    w = imp.reindex(features).fillna(0.0).clip(lower=0.0)
+    if float(w.sum()) <= 0:
+        return dict.fromkeys(features, 1.0 / max(len(features), 1))
+    return {f: float(v) for f, v in (w / w.sum()).items()}
+
+
+MIN_WEIGHT = 0.01
+
+
+def build_precedent_index(
+    frames: Any, model: Surrogates, *, rec_types: Iterable[str] | None = None
+) -> PrecedentIndex:
+    """Index the recommendations of each explained type (see module doc).
+
+    Parameters
+    ----------
+    frames : Frames
+        Needs ``recommendations`` only: decisions are looked up at query time
+        (``decision_lookup``), so recording a decision does not rebuild this.
+    model : Surrogates
+        Fitted surrogates: they say which features each type uses and how much each matters.
+    rec_types : iterable of str, optional
+        Only these types (default: every type the model explains).
+    """
+    recs = frames.recommendations
+    wanted = list(model.types) if rec_types is None else list(rec_types)
+    types: dict[str, TypePrecedents] = {}
+    for t in wanted:
+        if t not in model.types:
+            continue
+        pos = peer_type_positions(recs, t)
+        rows = recs.iloc[pos]
+        order = np.lexsort(
+            (
+                rows["rec_id"].to_numpy(dtype=str),
+                rows["created_at"].to_numpy(dtype="datetime64[us]"),
+            )
+        )
+        rows = rows.iloc[order]
+        feats = [f for f in model.types[t].features if f != TYPE_FEATURE]
+        weights = _weights(model, t, feats)
+        kept = [f for f in feats if weights[f] >= MIN_WEIGHT] or feats
+        total = sum(weights[f] for f in kept) or 1.0
+        weights = {f: weights[f] / total * len(kept) for f in kept}
+        numeric, categories = [], {}
+        for f in kept:
+            col = rows[f]
+            if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):
+                cats = col.astype("string").dropna().unique()
+                categories[f] = tuple(sorted(str(c) for c in cats))
+            else:
+                numeric.append(f)
+        x = rows[numeric].to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
+            center = np.nan_to_num(np.nanmean(x, axis=0)) if len(x) else np.zeros(len(numeric))
+            scale = np.nanstd(x, axis=0) if len(x) else np.ones(len(numeric))
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        tp = TypePrecedents(
+            rec_type=t,
+            numeric=tuple(numeric),
+            center=center,
+            scale=scale,
+            num_weight=np.array([weights[f] for f in numeric], dtype="float64"),
+            categories=categories,
+            cat_weight={f: weights[f] for f in categories},
+            matrix=np.zeros((0, 0), dtype="float32"),
+            created_at=rows["created_at"].to_numpy(dtype="datetime64[us]"),
+            rec_id=rows["rec_id"].to_numpy(dtype=object),
+            site=rows["site"].astype("string").to_numpy(dtype=object, na_value=None),
+            recommended_qty=rows["recommended_qty"].to_numpy(dtype="float64", na_value=np.nan)
+            if "recommended_qty" in rows.columns
+            else np.full(len(rows), np.nan),
+        )
+        types[t] = replace(tp, matrix=tp.embed(rows))
+    return PrecedentIndex(types=types)
+
+
+def peer_type_positions(recommendations: pd.DataFrame, rec_type: str) -> np.ndarray:
+    col = recommendations["rec_type"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories
+        if rec_type not in cats:
+            return np.array([], dtype=np.int64)
+        return np.flatnonzero(col.cat.codes.to_numpy() == cats.get_loc(rec_type))
+    return np.flatnonzero((col == rec_type).to_numpy(dtype=bool, na_value=False))
+
+
+def _empty_precedents() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in PRECEDENT_COLUMNS})
+
+
+def find_precedents(
+    index: PrecedentIndex,
+    rec: pd.DataFrame | pd.Series,
+    lookup: DecisionLookup,
+    *,
+    k: int = 5,
+) -> pd.DataFrame:
+    """The ``k`` decided recommendations of the same type nearest to ``rec``, created before it.
+
+    Parameters
+    ----------
+    index : PrecedentIndex
+    rec : one-row DataFrame or Series
+        The recommendation (a row of the recommendations frame).
+    lookup : DecisionLookup
+        How each candidate was decided and what happened.
+    k : int
+
+    Returns
+    -------
+    pd.DataFrame
+        ``PRECEDENT_COLUMNS``, nearest first (ties by rec_id); empty when the type is
+        not indexed or nothing of its type was decided before.
+    """
+    row = rec if isinstance(rec, pd.DataFrame) else rec.to_frame().T
+    first = row.iloc[0]
+    tp = index.types.get(str(first["rec_type"]))
+    if tp is None or k <= 0:
+        return _empty_precedents()
+    created = pd.Timestamp(first["created_at"]).tz_convert("UTC").tz_localize(None)
+    n_past = int(np.searchsorted(tp.created_at, np.datetime64(created, "us"), side="left"))
+    if n_past == 0:
+        return _empty_precedents()
+    query = tp.embed(row)
+    want = min(n_past, 4 * k)
+    while True:
+        if tp.matrix.shape[1] == 0:
+            idx = np.arange(n_past - want, n_past)[::-1]  # no features: the most recent ones
+            dist = np.zeros(want)
+        else:
+            with one_thread():
+                nn = NearestNeighbors(n_neighbors=want, algorithm="brute").fit(tp.matrix[:n_past])
+                d, i = nn.kneighbors(query)
+            idx, dist = i[0], d[0]
+        at = lookup.decided(tp.rec_id[idx])
+        if (at >= 0).sum() >= k or want == n_past:
+            break
+        want = min(n_past, want * 8)  # mostly open neighbours: look further out
+    keep = np.flatnonzero(at >= 0)
+    out = lookup.table(at[keep])
+    out["created_at"] = pd.to_datetime(tp.created_at[idx[keep]]).tz_localize("UTC")
+    out["distance"] = dist[keep].astype("float64")
+    out["site"] = tp.site[idx[keep]]
+    out["recommended_qty"] = tp.recommended_qty[idx[keep]]
+    out["value_added"] = value_added(out["recommended_qty"], out["final_qty"], out["actual_qty"])
+    out = out.sort_values(["distance", "rec_id"], kind="stable").head(k).reset_index(drop=True)
+    return out[PRECEDENT_COLUMNS]
+
+
+def rec_attributes(rec: pd.Series, *, decided_by: str | None = None) -> dict[str, str]:
+    """The contract's rule attributes of one recommendation (calendar ones from ``created_at``, UTC)."""
+    out: dict[str, str] = {}
+    for attr in ("rec_type", "site", "sku", "supplier", "customer", "resource"):
+        v = rec.get(attr)
+        if v is not None and not pd.isna(v):
+            out[attr] = str(v)
+    ts = rec.get("created_at")
+    if ts is not None and not pd.isna(ts):
+        ts = pd.Timestamp(ts).tz_convert("UTC")
+        out["month"] = MONTHS[ts.month - 1]
+        out["quarter"] = QUARTERS[(ts.month - 1) // 3]
+        out["weekday"] = WEEKDAYS[ts.day_of_week]
+    if decided_by:
+        out["decided_by"] = str(decided_by)
+    return out
+
+
+def matching_rules(
+    rules: Iterable[Mapping[str, Any]], rec: pd.Series, *, decided_by: str | None = None
+) -> list[dict[str, Any]]:
+    """The rules whose every condition holds for ``rec``, in the order given.
+
+    Each rule is a mapping with ``conditions`` (``{attr: value}`` using the
+    contract's attribute names); the rule is returned unchanged. A condition on
+    ``decided_by`` is checked against ``decided_by`` (the acting planner, or who
+    decided it) and fails when that is not given.
+    """
+    attrs = rec_attributes(rec, decided_by=decided_by)
+    out = []
+    for rule in rules:
+        conditions = rule.get("conditions") or {}
+        if conditions and all(attrs.get(a) == str(v) for a, v in conditions.items()):
+            out.append(dict(rule))
+    return out
+
+
+def precedent_summary(precedents: pd.DataFrame, rec_type_label: str) -> str:
+    """One line on how the precedents were decided and what the overrides were worth.
+
+    ``rec_type_label`` is the plural type label (``"stockout risks"``).
+    """
+    if precedents.empty:
+        return f"No {rec_type_label} were decided before this one."
+    counts = precedents["decision"].astype("string").value_counts()
+    text = (
+        f"The {len(precedents)} most similar {rec_type_label} decided before it (nearest in the "
+        "features that drive the model): " + ", ".join(f"{n} {d}" for d, n in counts.items())
+    )
+    va = precedents["value_added"].dropna()
+    if len(va):
+        text += (
+            f". Value added where the outcome is known: {va.sum():+,.0f} units in total "
+            "(|recommended − actual| − |final − actual|; positive = the people improved on it)"
+        )
+    return text + "."
+
+
+def rules_table(rules: list[dict[str, Any]]) -> pd.DataFrame:
+    """Matching rules (``cli.py rules`` records) as a table a planner reads."""
+    return pd.DataFrame(
+        {
+            "conditions": [
+                " · ".join(f"{k} = {v}" for k, v in r["conditions"].items()) for r in rules
+            ],
+            "planners usually": [r.get("direction") for r in rules],
+            "median adjustment %": [r.get("median_adjustment_pct") for r in rules],
+            "support": [r.get("support") for r in rules],
+            "confidence": [r.get("confidence") for r in rules],
+            "value added": [r.get("value_added") for r in rules],
+            "theme": [r.get("theme_label") for r in rules],
+            "status": [r.get("status") for r in rules],
+        }
+    )

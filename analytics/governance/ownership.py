@@ -1,0 +1,390 @@
+"""Who owns each recommendation, whether they answer within their SLA, and how loaded they are.
+
+Definitions follow ``shared/DATA_CONTRACT.md``:
+
+* the owner of a recommendation is the most specific ``owners`` row (exact site over ``*``);
+* **SLA met** = decided (not ``expired``) within ``sla_hours`` of ``created_at``; the rate is over
+  recommendations that have an owner row with an SLA, so ``expired`` and open ones count as not
+  met (as on the Baseline page). For the live queue an open recommendation past its SLA is a
+  *breach* and one still inside it is *pending* (``n_pending`` says how many the rate holds);
+* **decision latency** = ``decided_at − signal_at``, **response time** = ``decided_at − created_at``
+  (``expired`` rows excluded from both);
+* **override rate** = (modified + rejected) / (accepted + modified + rejected).
+
+Everything starts from ``decision_status``, one row per recommendation; the other
+functions summarise it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics.governance.fatigue import fatigue_summary, fatigue_weekly, period_start
+from analytics.shared.owners import resolve_owners
+from contract.vocabulary import ANSWERED, TS_DTYPE
+
+SLA_STATES = ("met", "breached", "pending", "no SLA", "unowned")
+_Z95 = 1.959963984540054
+
+
+def _as_utc(now: pd.Timestamp | str) -> pd.Timestamp:
+    ts = pd.Timestamp(now)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _hours(delta: pd.Series) -> pd.Series:
+    return delta.dt.total_seconds() / 3600.0
+
+
+def decision_status(
+    recommendations: pd.DataFrame,
+    decisions: pd.DataFrame,
+    owners: pd.DataFrame,
+    *,
+    now: pd.Timestamp | str,
+) -> pd.DataFrame:
+    """One row per recommendation: its owner, decision, times and SLA state as of ``now``.
+
+    Parameters
+    ----------
+    recommendations
+        Needs ``rec_id``, ``rec_type``, ``site``, ``signal_at``, ``created_at`` (UTC);
+        ``est_impact_usd`` and ``sku`` are carried when present.
+    decisions
+        The contract's decisions (``rec_id``, ``decided_at``, ``decided_by``, ``decision``).
+    owners
+        The ownership matrix.
+    now
+        The moment open recommendations are judged against (UTC; naive means UTC).
+
+    Returns
+    -------
+    DataFrame with ``rec_id, rec_type, site, sku, est_impact_usd, signal_at, created_at,
+    owner, escalation_to, sla_hours, owner_scope, decision, decided_by, decided_at,
+    is_open, latency_h, response_h, due_at, hours_overdue, sla_state``. ``hours_overdue``
+    is set only for open recommendations past their SLA; ``sla_state`` is one of
+    ``SLA_STATES``.
+    """
+    now_ts = _as_utc(now)
+    recs = recommendations
+    n = len(recs)
+    # Keep every column's dtype (no round trip through Python objects: 1M rows stay fast).
+    out = pd.DataFrame(
+        {
+            "rec_id": recs["rec_id"].array,
+            "rec_type": _categorical(recs["rec_type"]),
+            "site": _categorical(recs["site"]),
+            "sku": recs["sku"].array if "sku" in recs else pd.array([pd.NA] * n, dtype="string"),
+            "est_impact_usd": recs["est_impact_usd"].to_numpy(dtype="float64", na_value=np.nan)
+            if "est_impact_usd" in recs
+            else np.full(n, np.nan),
+            "signal_at": _utc(recs["signal_at"]),
+            "created_at": _utc(recs["created_at"]),
+        }
+    )
+    for col, values in _owner_columns(out["rec_type"], out["site"], owners).items():
+        out[col] = values
+
+    # Positional lookup of each recommendation's decision (at most one per rec_id).
+    pos = pd.Index(decisions["rec_id"].array).get_indexer(out["rec_id"].array)
+    found = pos >= 0
+    if len(decisions):
+        out["decision"] = decisions["decision"].astype("string").array.take(pos, allow_fill=True)
+        out["decided_by"] = _categorical(decisions["decided_by"]).take(pos, allow_fill=True)
+        out["decided_at"] = _utc(decisions["decided_at"]).array.take(pos, allow_fill=True)
+    else:
+        out["decision"] = pd.array([pd.NA] * n, dtype="string")
+        out["decided_by"] = pd.Categorical([None] * n)
+        out["decided_at"] = pd.Series(pd.NaT, index=out.index, dtype=TS_DTYPE)
+    out["is_open"] = ~found
+
+    answered = out["decision"].isin(ANSWERED).to_numpy(dtype=bool)
+    out["latency_h"] = _hours(out["decided_at"] - out["signal_at"]).where(answered)
+    out["response_h"] = _hours(out["decided_at"] - out["created_at"]).where(answered)
+    out["due_at"] = out["created_at"] + pd.to_timedelta(out["sla_hours"], unit="h")
+    overdue = _hours(now_ts - out["due_at"])
+
+    has_owner = out["owner"].notna().to_numpy()
+    has_sla = has_owner & out["sla_hours"].notna().to_numpy()
+    met = has_sla & answered & (out["response_h"] <= out["sla_hours"]).to_numpy()
+    late = has_sla & answered & ~met
+    expired = has_sla & out["decision"].isin(["expired"]).to_numpy(dtype=bool)
+    open_late = has_sla & ~found & (overdue > 0).to_numpy()
+    # Codes into SLA_STATES: met, breached, pending, no SLA, unowned.
+    codes = np.select(
+        [~has_owner, ~has_sla, met, late | expired | open_late], [4, 3, 0, 1], default=2
+    )
+    out["sla_state"] = pd.Categorical.from_codes(codes.astype("int8"), categories=list(SLA_STATES))
+    out["hours_overdue"] = overdue.where(open_late)
+    return out
+
+
+def _categorical(values: pd.Series) -> pd.Categorical:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.array  # type: ignore[return-value]
+    return pd.Categorical(values.astype("string"))
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    if str(values.dtype) == TS_DTYPE:
+        return values.reset_index(drop=True)
+    return pd.to_datetime(values, utc=True).astype(TS_DTYPE).reset_index(drop=True)
+
+
+def _owner_columns(rec_type: pd.Series, site: pd.Series, owners: pd.DataFrame) -> dict[str, object]:
+    """Owner, escalation, SLA and scope per row, resolved once per distinct type × site."""
+    rt, si = rec_type.array, site.array
+    n_sites = len(si.categories) + 1
+    key = (rt.codes.astype(np.int64) + 1) * n_sites + (si.codes.astype(np.int64) + 1)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    combos = pd.DataFrame(
+        {
+            "rec_type": pd.Categorical.from_codes(uniq // n_sites - 1, categories=rt.categories),
+            "site": pd.Categorical.from_codes(uniq % n_sites - 1, categories=si.categories),
+        }
+    )
+    resolved = resolve_owners(combos, owners)
+    out: dict[str, object] = {}
+    for col in ("owner", "escalation_to", "owner_scope"):
+        per_combo = pd.Categorical(resolved[col].astype("string"))
+        out[col] = pd.Categorical.from_codes(
+            per_combo.codes[inverse], categories=per_combo.categories
+        )
+    out["sla_hours"] = resolved["sla_hours"].to_numpy(dtype="float64", na_value=np.nan)[inverse]
+    return out
+
+
+def _wilson(k: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """95% Wilson score interval for k successes in n trials (NaN where n = 0)."""
+    n_f = n.astype("float64")
+    p = k / n_f.where(n_f > 0)
+    z2 = _Z95**2
+    centre = (p + z2 / (2 * n_f)) / (1 + z2 / n_f)
+    half = _Z95 * np.sqrt(p * (1 - p) / n_f + z2 / (4 * n_f**2)) / (1 + z2 / n_f)
+    return centre - half, centre + half
+
+
+def sla_rates(
+    status: pd.DataFrame, *, by: str | None = None, freq: str | None = None
+) -> pd.DataFrame:
+    """SLA met rate per group (and per period of ``created_at`` when ``freq`` is given).
+
+    Parameters
+    ----------
+    status
+        Output of ``decision_status``.
+    by
+        ``"rec_type"``, ``"site"``, ``"owner"`` or None for one overall row.
+    freq
+        ``"week"``, ``"month"`` or None.
+
+    Returns
+    -------
+    DataFrame with the group (and ``period``) columns, ``n_rated`` (every recommendation
+    with an owner and SLA: met + breached + pending), ``n_met``, ``n_breached`` (late,
+    ``expired`` or open past due), ``n_expired``, ``n_pending`` (open, still inside the
+    SLA: counted as not met, as the contract's rate does), ``sla_met_rate`` and its 95%
+    Wilson interval ``ci_low``/``ci_high``; only groups with an owner and SLA. Sorted by
+    group then period.
+    """
+    rated = status[status["sla_state"].isin(["met", "breached", "pending"])]
+    keys: list[str] = []
+    frame = pd.DataFrame(index=rated.index)
+    if by is not None:
+        frame[by] = rated[by]
+        keys.append(by)
+    if freq is not None:
+        frame["period"] = period_start(rated["created_at"], freq)
+        keys.append("period")
+    codes = rated["sla_state"].cat.codes.to_numpy()
+    frame["met"] = (codes == SLA_STATES.index("met")).astype("int64")
+    frame["breached"] = (codes == SLA_STATES.index("breached")).astype("int64")
+    frame["pending"] = (codes == SLA_STATES.index("pending")).astype("int64")
+    frame["expired"] = rated["decision"].isin(["expired"]).to_numpy(dtype=bool).astype("int64")
+    if keys:
+        agg = frame.groupby(keys, sort=True, observed=True)[
+            ["met", "breached", "pending", "expired"]
+        ].sum()
+        agg = agg.reset_index()
+    else:
+        agg = frame[["met", "breached", "pending", "expired"]].sum().to_frame().T
+    out = pd.DataFrame({k: agg[k] for k in keys})
+    if by is not None:
+        out[by] = out[by].astype("string")
+    out["n_met"] = agg["met"].astype("int64")
+    out["n_breached"] = agg["breached"].astype("int64")
+    out["n_rated"] = out["n_met"] + out["n_breached"] + agg["pending"].astype("int64")
+    out["n_expired"] = agg["expired"].astype("int64")
+    out["n_pending"] = agg["pending"].astype("int64")
+    out["sla_met_rate"] = out["n_met"] / out["n_rated"].where(out["n_rated"] > 0)
+    out["ci_low"], out["ci_high"] = _wilson(out["n_met"], out["n_rated"])
+    return out.reset_index(drop=True)
+
+
+def unowned_groups(status: pd.DataFrame) -> pd.DataFrame:
+    """Recommendation type × site combinations with no owner, or an owner but no SLA/escalation.
+
+    Returns
+    -------
+    DataFrame with ``rec_type, site, problem`` (``"no owner"``, ``"no SLA"``,
+    ``"no escalation"``), ``n_recs``, ``share_of_recs``, ``n_decided``,
+    ``median_latency_h`` and ``p90_latency_h`` (decision latency, ``expired``
+    excluded), ``owned_median_latency_h`` (all owned recommendations) and
+    ``latency_vs_owned_h`` (the difference; positive = slower than owned work).
+    Sorted by ``n_recs`` descending.
+    """
+    n_all = len(status)
+    no_owner = status["owner"].isna().to_numpy()
+    no_sla = status["sla_hours"].isna().to_numpy()
+    no_escalation = status["escalation_to"].isna().to_numpy()
+    flagged = no_owner | no_sla | no_escalation
+    owned = ~no_owner
+    owned_median = float(status.loc[owned, "latency_h"].median()) if owned.any() else np.nan
+    sub = status.loc[flagged, ["rec_type", "site", "latency_h", "decision"]]
+    sub = sub.assign(
+        problem=np.select(
+            [no_owner[flagged], no_sla[flagged]], ["no owner", "no SLA"], default="no escalation"
+        ),
+        rec_type=sub["rec_type"].astype("string"),
+        site=sub["site"].astype("string"),
+    )
+    cols = [
+        "rec_type",
+        "site",
+        "problem",
+        "n_recs",
+        "share_of_recs",
+        "n_decided",
+        "median_latency_h",
+        "p90_latency_h",
+        "owned_median_latency_h",
+        "latency_vs_owned_h",
+    ]
+    if sub.empty:
+        return pd.DataFrame(columns=cols)
+    g = sub.groupby(["rec_type", "site", "problem"], sort=True)
+    out = g.agg(
+        n_recs=("latency_h", "size"),
+        n_decided=("decision", "count"),
+        median_latency_h=("latency_h", "median"),
+        p90_latency_h=("latency_h", lambda s: s.quantile(0.9)),
+    ).reset_index()
+    out["share_of_recs"] = out["n_recs"] / n_all
+    out["owned_median_latency_h"] = owned_median
+    out["latency_vs_owned_h"] = out["median_latency_h"] - owned_median
+    out = out.sort_values(
+        ["n_recs", "rec_type", "site"], ascending=[False, True, True], kind="stable"
+    )
+    return out[cols].reset_index(drop=True)
+
+
+def breach_queue(status: pd.DataFrame, *, limit: int | None = None) -> pd.DataFrame:
+    """Open recommendations past their SLA, largest ``est_impact_usd`` first.
+
+    Returns
+    -------
+    DataFrame with ``rec_id, rec_type, site, sku, est_impact_usd, owner, hours_overdue,
+    escalation_to, created_at, due_at``; ties (and missing impact, last) by hours
+    overdue, then ``rec_id``. ``limit`` keeps the first rows.
+    """
+    open_late = status[status["hours_overdue"].notna()]
+    cols = [
+        "rec_id",
+        "rec_type",
+        "site",
+        "sku",
+        "est_impact_usd",
+        "owner",
+        "hours_overdue",
+        "escalation_to",
+        "created_at",
+        "due_at",
+    ]
+    out = open_late[cols].sort_values(
+        ["est_impact_usd", "hours_overdue", "rec_id"],
+        ascending=[False, False, True],
+        na_position="last",
+        kind="stable",
+    )
+    if limit is not None:
+        out = out.head(limit)
+    return out.reset_index(drop=True)
+
+
+def breaches_by_owner(status: pd.DataFrame) -> pd.DataFrame:
+    """Open SLA breaches per owner: ``owner, escalation_to`` (most common), ``n_breaches``,
+    ``impact_usd`` (sum of known impacts), ``max_hours_overdue``; most impact first."""
+    late = status[status["hours_overdue"].notna()]
+    cols = ["owner", "escalation_to", "n_breaches", "impact_usd", "max_hours_overdue"]
+    if late.empty:
+        return pd.DataFrame(columns=cols)
+    frame = late[["owner", "escalation_to", "est_impact_usd", "hours_overdue"]].astype(
+        {"owner": "string", "escalation_to": "string"}
+    )
+    g = frame.groupby("owner", sort=True)
+    out = g.agg(
+        n_breaches=("hours_overdue", "size"),
+        impact_usd=("est_impact_usd", "sum"),
+        max_hours_overdue=("hours_overdue", "max"),
+    )
+    esc = frame.dropna(subset=["escalation_to"]).groupby("owner")["escalation_to"]
+    out["escalation_to"] = esc.agg(lambda s: s.value_counts().sort_index().idxmax())
+    out = out.reset_index().sort_values(
+        ["impact_usd", "n_breaches", "owner"], ascending=[False, False, True], kind="stable"
+    )
+    return out[cols].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class OwnershipOverview:
+    """Everything the Ownership page shows, from one ``decision_status`` pass."""
+
+    as_of: pd.Timestamp
+    n_recs: int
+    unowned: pd.DataFrame
+    sla_by_type: pd.DataFrame
+    sla_by_site: pd.DataFrame
+    sla_by_owner: pd.DataFrame
+    sla_trend: pd.DataFrame
+    sla_overall: pd.DataFrame
+    breach_queue: pd.DataFrame
+    n_breaches: int
+    breach_impact_usd: float
+    breaches_by_owner: pd.DataFrame
+    fatigue_weekly: pd.DataFrame
+    fatigue_summary: pd.DataFrame
+
+
+def ownership_overview(
+    recommendations: pd.DataFrame,
+    decisions: pd.DataFrame,
+    owners: pd.DataFrame,
+    *,
+    now: pd.Timestamp | str,
+    trend_by: str = "owner",
+    freq: str = "week",
+    queue_limit: int = 500,
+) -> OwnershipOverview:
+    """The page's figures in one call (see the functions above for each table)."""
+    status = decision_status(recommendations, decisions, owners, now=now)
+    queue = breach_queue(status)
+    weekly = fatigue_weekly(status)
+    return OwnershipOverview(
+        as_of=_as_utc(now),
+        n_recs=len(status),
+        unowned=unowned_groups(status),
+        sla_by_type=sla_rates(status, by="rec_type"),
+        sla_by_site=sla_rates(status, by="site"),
+        sla_by_owner=sla_rates(status, by="owner"),
+        sla_trend=sla_rates(status, by=trend_by, freq=freq),
+        sla_overall=sla_rates(status),
+        breach_queue=queue.head(queue_limit),
+        n_breaches=len(queue),
+        breach_impact_usd=float(queue["est_impact_usd"].sum()),
+        breaches_by_owner=breaches_by_owner(status),
+        fatigue_weekly=weekly,
+        fatigue_summary=fatigue_summary(weekly, status),
+    )

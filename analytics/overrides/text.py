@@ -1,0 +1,80 @@
+"""Words for the override-patterns page: rule evidence, lifecycle status, coaching prompts.
+
+Pure string builders over the analysis frames, so the page stays a thin script
+and the wording can be tested and reused (exports, digests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from analytics.overrides.log import describe_conditions
+from analytics.overrides.value_added import coaching_flags
+
+
+def _num(value: Any, fmt: str, missing: str = "—") -> str:
+    return missing if value is None or pd.isna(value) else format(value, fmt)
+
+
+def rule_title(rule: Mapping[str, Any]) -> str:
+    """``supplier = SUP-017 · quarter = Q4 → increase``."""
+    return f"{describe_conditions(rule['conditions'])} → {rule['direction']}"
+
+
+def rule_evidence_text(rule: Mapping[str, Any]) -> str:
+    """The evidence of one rule (a row of ``OverrideAnalysis.rules``) as Markdown."""
+    seen = (
+        f"seen {rule['first_seen']:%Y-%m-%d} to {rule['last_seen']:%Y-%m-%d}"
+        if not pd.isna(rule["first_seen"])
+        else "never seen"
+    )
+    return (
+        f"**{rule_title(rule)}** · {rule['support']:,} of {rule['coverage']:,} matching "
+        f"recommendations overridden this way ({rule['confidence']:.0%}, "
+        f"{rule['lift']:.1f}× the base rate) · median adjustment "
+        f"{_num(rule['median_adjustment_pct'], '+.1f')}% · {seen}  \n"
+        f"Theme **{rule['theme_label']}**; {_num(rule['reason_share'], '.0%')} gave a reason. "
+        f"Value added {_num(rule['value_added'], '+,.1f')} units per override (90% CI "
+        f"{_num(rule['ci_low'], '+,.1f')} to {_num(rule['ci_high'], '+,.1f')}), win rate "
+        f"{_num(rule['win_rate'], '.0%')}: **{rule['verdict']}**."
+    )
+
+
+def status_text(status: str, row: Mapping[str, Any] | None) -> str:
+    """``Status: **adopted** — by …, on …; owner …; note: …`` (who and when)."""
+    text = f"Status: **{status}**"
+    if row is None:
+        return text
+    return (
+        f"{text} — by {row['updated_by']} on {row['updated_at']:%Y-%m-%d %H:%M} UTC; "
+        f"owner {row['owner'] or '—'}; note: {row['note'] or '—'}"
+    )
+
+
+def coaching_prompts(planners: pd.DataFrame, rules: pd.DataFrame) -> list[str]:
+    """Markdown lines for planners and rules whose overrides cost more than they saved.
+
+    ``planners`` is ``value_added(log, by="decided_by")``; ``rules`` the analysis'
+    rules with evidence. Worst net effect first within each kind.
+    """
+    lines = [
+        f"planner **{r.decided_by}**: {r.effect}"
+        for r in coaching_flags(planners, name_column="decided_by").itertuples()
+    ]
+    flagged = coaching_flags(rules, name_column="id")
+    lines += [f"rule **{rule_title(r)}**: {r['effect']}" for r in flagged.to_dict("records")]
+    return lines
+
+
+def headline_caption(overall: Mapping[str, Any], stockouts: pd.DataFrame) -> str:
+    """One sentence on value added and stockouts after overrides vs acceptances."""
+    s = stockouts.set_index("group")
+    return (
+        f"Value added: **{overall['verdict']}**; win rate {_num(overall['win_rate'], '.0%')}. "
+        f"Stockouts after overrides {_num(s.at['overridden', 'stockout_rate'], '.1%')} vs after "
+        f"acceptances {_num(s.at['accepted', 'stockout_rate'], '.1%')} "
+        f"({_num(s.at['overridden', 'vs_accepted'], '+.1f')} points)."
+    )

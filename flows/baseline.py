@@ -1,0 +1,82 @@
+"""Baseline vs go-live: the KPI figures the Baseline page, ``cli.py kpis`` and bench/ share."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from analytics.baseline.compare import Change, compare_periods, expedite_money, kpi_report
+from analytics.baseline.groups import baseline_band, weekly_trend
+from analytics.baseline.groups import kpi_breakdown as _breakdown
+from analytics.baseline.kpis import KpiTables, data_range, filtered
+from store.reads import load_frames
+from store.settings import go_live
+
+
+class NoGoLive(LookupError):
+    """No go-live was given and none can be inferred from the store."""
+
+
+def filter_options(tables: KpiTables) -> tuple[list[str], list[str]]:
+    """(sites, recommendation types) present in the log, sorted."""
+    recs = tables.recs
+    return (
+        sorted(map(str, recs["site"].dropna().unique())),
+        sorted(map(str, recs["rec_type"].dropna().unique())),
+    )
+
+
+def _change(row: pd.Series) -> Change:
+    def num(key: str) -> float | None:
+        return None if pd.isna(row[key]) else float(row[key])
+
+    return Change(num("delta"), num("ci_low"), num("ci_high"), str(row["verdict"]))
+
+
+def kpi_view(
+    tables: KpiTables, *, go_live: date, site: str | None, rec_type: str | None
+) -> dict[str, Any]:
+    """Everything the Baseline page shows for one go-live and filter: the KPI comparison,
+    weekly trend, baseline band, expedite money and data range."""
+    tables = filtered(tables, site=site, rec_type=rec_type)
+    comparison = compare_periods(tables, go_live=go_live)
+    trend = weekly_trend(tables)
+    exp = comparison.set_index("kpi").loc["expedite_pct_cogs"]
+    return {
+        "comparison": comparison,
+        "trend": trend,
+        "band": baseline_band(trend, go_live=go_live),
+        "money": expedite_money(tables, go_live=go_live, change=_change(exp)),
+        "range": data_range(tables),
+    }
+
+
+def kpi_breakdown(
+    tables: KpiTables,
+    *,
+    go_live: date,
+    site: str | None,
+    rec_type: str | None,
+    by: list[str],
+) -> pd.DataFrame:
+    """KPIs per group of ``by`` (site, rec_type, owner) before and after go-live."""
+    return _breakdown(filtered(tables, site=site, rec_type=rec_type), go_live=go_live, by=by)
+
+
+def kpis_for_store(
+    engine: Engine, *, go_live_date: date | None = None, site: str | None = None
+) -> dict[str, Any]:
+    """``cli.py kpis --json``: the KPI report for the saved (or inferred) go-live.
+
+    Raises ``NoGoLive`` when none is given and none can be inferred.
+    """
+    if go_live_date is None:
+        go_live_date, _ = go_live(engine)
+        if go_live_date is None:
+            raise NoGoLive(
+                "no go-live given and none can be inferred (no recommendation has a model_version)"
+            )
+    return kpi_report(load_frames(engine), go_live=go_live_date, site=site)

@@ -1,0 +1,54 @@
+"""Why this fired: the surrogates, explanations and precedents the Why page, ``cli.py
+explain/drivers`` and bench/ share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from analytics.explain.explanation import drivers_report, explain_report
+from analytics.explain.fit import Surrogates
+from analytics.explain.picker import pick_list
+from analytics.explain.precedent import (
+    DecisionLookup,
+    PrecedentIndex,
+    build_precedent_index,
+    decision_lookup,
+)
+from analytics.explain.surrogates import fit_surrogates
+from contract.frames import Frames
+from store.reads import load_frames
+
+
+def surrogates(frames: Frames) -> Surrogates:
+    """The fitted explanation surrogates of the log's recommendations."""
+    return fit_surrogates(frames)
+
+
+def precedents(frames: Frames, model: Surrogates) -> PrecedentIndex:
+    """Recommendations indexed for precedent search."""
+    return build_precedent_index(frames, model)
+
+
+def decisions(frames: Frames) -> DecisionLookup:
+    """Decisions and outcomes by rec id, for precedents."""
+    return decision_lookup(frames)
+
+
+def picker(frames: Frames) -> pd.DataFrame:
+    """Every recommendation with type, site, SKU, supplier, owner, impact, decision."""
+    return pick_list(frames)
+
+
+def explain_for_store(engine: Engine, rec_id: str) -> dict[str, Any]:
+    """``cli.py explain --json`` for one recommendation (raises ``RecNotFound``,
+    ``NotExplainable``)."""
+    frames = load_frames(engine)
+    return explain_report(fit_surrogates(frames), frames, rec_id)
+
+
+def drivers_for_store(engine: Engine, *, rec_type: str | None = None) -> dict[str, Any]:
+    """``cli.py drivers --json``: mean |SHAP| per feature (raises ``NotExplainable``)."""
+    return drivers_report(fit_surrogates(load_frames(engine)), rec_type=rec_type)

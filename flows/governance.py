@@ -1,0 +1,223 @@
+"""Governance entry points: data health, ownership and SLAs, readiness gates, the daily
+digest and the audit-chain check.
+
+The gates and the digest are pure functions in ``analytics/``; this module reads
+their inputs from the store (frames, import history, saved targets, the rule
+lifecycle, the candidate rules of the override analysis) so that ``cli.py`` and
+the pages each call one function and show the same figures.
+"""
+
+from __future__ import annotations
+
+import getpass
+from datetime import date
+from types import EllipsisType
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from analytics.governance.digest import build_digest, digest_payload
+from analytics.governance.gates import gates_report
+from analytics.governance.health import overview
+from analytics.governance.ownership import OwnershipOverview
+from analytics.governance.ownership import ownership_overview as _ownership_overview
+from analytics.overrides.analysis import rules_report
+from contract.frames import Frames
+from contract.tables import TABLES
+from contract.vocabulary import KPI_TARGETS, RULE_STATUSES
+from store.audit import verify_chain
+from store.models import AuditEvent
+from store.outbox import PostResult, post_digest
+from store.reads import import_batches, load_frames
+from store.rule_status import read_rule_statuses
+from store.settings import get_setting, go_live
+
+REVIEWED = RULE_STATUSES
+
+
+def read_rule_status(engine: Engine) -> pd.DataFrame:
+    """The rule lifecycle table (``rule_key, conditions, direction, status, owner, note, …``)."""
+    return read_rule_statuses(engine)
+
+
+def data_overview(engine: Engine, frames: Frames, *, now: pd.Timestamp) -> dict[str, Any]:
+    """Counts, date ranges and data-health findings (the Data page's content)."""
+    tables = {name: getattr(frames, name) for name in TABLES}
+    return overview(tables, import_batches(engine), now=now)
+
+
+def info_for_store(engine: Engine) -> dict[str, Any]:
+    """``cli.py info --json``: the store's URL and ``data_overview`` now."""
+    payload = data_overview(engine, load_frames(engine), now=pd.Timestamp.now(tz="UTC"))
+    return {"db": engine.url.render_as_string(hide_password=True), **payload}
+
+
+def ownership_overview(
+    frames: Frames, *, now: pd.Timestamp, trend_by: str, freq: str
+) -> OwnershipOverview:
+    """Owners, SLAs, breaches and latency by owner for the log judged at ``now``."""
+    return _ownership_overview(
+        frames.recommendations,
+        frames.decisions,
+        frames.owners,
+        now=now,
+        trend_by=trend_by,
+        freq=freq,
+    )
+
+
+def candidate_rules(
+    frames: Frames, rule_status: pd.DataFrame, *, top: int | None = None
+) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """Candidate rules of the override analysis, best first, each with its lifecycle ``status``
+    (``"candidate"`` until someone adopts, dismisses or watches it).
+
+    Returns ``(rules, None)``, or ``(None, why)`` when the analysis is not available
+    (it failed): callers leave the section out and say why.
+    """
+    try:
+        report = rules_report(frames, top=top, statuses=rule_status)
+    except Exception as exc:  # the digest and the gates must still go out without it
+        return None, f"Rule candidates left out: the override analysis failed ({exc})."
+    return [dict(r) for r in report.get("rules", [])], None
+
+
+def gates_for_store(
+    engine: Engine,
+    *,
+    now: pd.Timestamp | None = None,
+    go_live_date: date | None = None,
+    frames: Frames | None = None,
+    candidates: list[dict[str, Any]] | None | EllipsisType = ...,
+) -> dict[str, Any]:
+    """``{"gates": [{"name", "hard", "status", "evidence"}], "ready", "as_of"}`` for the store.
+
+    ``go_live_date`` defaults to the saved (or inferred) go-live; ``now`` to the clock.
+    ``candidates`` (the override analysis's ``rules`` with statuses, or None when it is
+    unavailable) saves re-running that analysis when the caller already has it.
+    """
+    frames = frames if frames is not None else load_frames(engine)
+    if go_live_date is None:
+        go_live_date, _ = go_live(engine)
+    rule_status = read_rule_status(engine)
+    if candidates is ...:
+        candidates, _ = candidate_rules(frames, rule_status)
+    return gates_report(
+        frames,
+        batches=import_batches(engine),
+        now=now if now is not None else pd.Timestamp.now(tz="UTC"),
+        go_live=go_live_date,
+        kpi_targets=get_setting(engine, KPI_TARGETS),
+        rule_status=rule_status,
+        rule_candidates=candidates,
+    )
+
+
+def digest_for_store(
+    engine: Engine,
+    *,
+    now: pd.Timestamp | None = None,
+    fmt: str = "json",
+    app_url: str | None = None,
+    top_n: int = 10,
+    frames: Frames | None = None,
+) -> dict[str, Any]:
+    """The digest and its payload for ``fmt``: ``{"digest_id", "format", "digest", "payload"}``.
+
+    New rule candidates are the ones nobody has adopted, dismissed or put on watch.
+    """
+    frames = frames if frames is not None else load_frames(engine)
+    rule_status = read_rule_status(engine)
+    candidates, note = candidate_rules(frames, rule_status)
+    new = None if candidates is None else [c for c in candidates if c.get("status") not in REVIEWED]
+    digest = build_digest(
+        frames.recommendations,
+        frames.decisions,
+        frames.owners,
+        now=now if now is not None else pd.Timestamp.now(tz="UTC"),
+        rule_candidates=new,
+        rules_note=note,
+        top_n=top_n,
+    )
+    return {
+        "digest_id": digest["digest_id"],
+        "format": fmt,
+        "digest": digest,
+        "payload": digest_payload(digest, fmt=fmt, app_url=app_url),
+    }
+
+
+def run_digest(
+    engine: Engine,
+    *,
+    webhook: str | None = None,
+    fmt: str = "json",
+    actor: str | None = None,
+    now: pd.Timestamp | None = None,
+    app_url: str | None = None,
+    force: bool = False,
+    max_attempts: int = 4,
+    base_delay: float = 1.0,
+) -> dict[str, Any]:
+    """Build the digest and, given a ``webhook``, post it once (see ``store.outbox.post_digest``).
+
+    Returns ``digest_for_store``'s dict plus ``"post"``: None without a webhook, else
+    ``PostResult.to_json()`` (``posted`` False when this digest id already went there).
+    Raises ``store.outbox.DigestError`` subclasses when posting fails.
+    """
+    built = digest_for_store(engine, now=now, fmt=fmt, app_url=app_url)
+    result: PostResult | None = None
+    if webhook:
+        result = post_digest(
+            engine,
+            digest_id=built["digest_id"],
+            payload=built["payload"],
+            webhook=webhook,
+            fmt=fmt,
+            actor=actor or getpass.getuser(),
+            force=force,
+            max_attempts=max_attempts,
+            base_delay=base_delay,
+        )
+    return {**built, "post": None if result is None else result.to_json()}
+
+
+def audit_verify(engine: Engine) -> dict[str, Any]:
+    """The audit chain's check: ``{"ok", "n_events", "first_broken_id", "problem", "event", "head_hash"}``.
+
+    ``event`` describes the first broken event as stored now (id, at, actor, action,
+    entity, entity_id), or is None when the chain is intact or its newest events were
+    deleted (then ``first_broken_id`` is the id after the last one left). ``n_events``
+    counts the events checked up to and including the first broken one. ``head_hash``
+    (intact chains) is the newest event's hash: note it elsewhere to pin the chain.
+    """
+    report = verify_chain(engine)
+    event = None
+    if report.first_broken_id is not None:
+        table = AuditEvent.__table__  # type: ignore[attr-defined]
+        with engine.connect() as conn:
+            row = (
+                conn.execute(
+                    select(
+                        table.c.id,
+                        table.c.at,
+                        table.c.actor,
+                        table.c.action,
+                        table.c.entity,
+                        table.c.entity_id,
+                    ).where(table.c.id == report.first_broken_id)
+                )
+                .mappings()
+                .first()
+            )
+        if row is not None:
+            event = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+    return {
+        "ok": report.ok,
+        "n_events": report.n_events,
+        "first_broken_id": report.first_broken_id,
+        "problem": report.problem,
+        "event": event,
+        "head_hash": report.head_hash,
+    }

@@ -1,0 +1,296 @@
+"""Recording a planner's decision on a recommendation: the human in the loop.
+
+A decision is written as the contract's decision row (``source = "app"``,
+``batch_id`` NULL) together with an audit event, in one transaction. A
+recommendation is decided at most once: a second decision is refused, never
+overwritten. Nothing is sent to any source system (ERP, MES…): the workbench
+only records what the planner decided.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
+
+from contract.tables import DECISIONS, RECOMMENDATIONS
+from contract.vocabulary import HUMAN_DECISIONS
+from store import roles
+from store.audit import record_event, utcnow
+from store.db import bump_versions
+from store.ingest.validate import TS_DTYPE, row_hashes
+from store.models import Decision
+from store.reads import decisions_for
+from store.snapshots import snapshot_loaded_rows
+from store.sqlio import read_sql_frame
+
+
+class DecisionError(ValueError):
+    """A decision that cannot be recorded; the message says why, for the page and the CLI."""
+
+
+class UnknownRecommendation(DecisionError):
+    """No recommendation with this id."""
+
+
+class AlreadyDecided(DecisionError):
+    """The recommendation already has a decision; decisions are never overwritten."""
+
+
+class InvalidDecision(DecisionError):
+    """The decision itself is incomplete or inconsistent (missing reason, bad quantity…)."""
+
+
+log = logging.getLogger(__name__)
+
+
+def _clean_reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    stripped = str(reason).strip()
+    return stripped or None
+
+
+def _check(
+    decision: str, final_qty: float | None, reason: str | None, by: str
+) -> tuple[float | None, str | None]:
+    if decision not in HUMAN_DECISIONS:
+        raise InvalidDecision(
+            f"decision must be one of {', '.join(HUMAN_DECISIONS)}, got {decision!r}"
+        )
+    if not str(by or "").strip():
+        raise InvalidDecision("who decides is required")
+    reason = _clean_reason(reason)
+    if decision in ("modified", "rejected") and reason is None:
+        raise InvalidDecision(f"a reason is required to record a {decision} decision")
+    qty = None
+    if final_qty is not None:
+        try:
+            qty = float(final_qty)
+        except (TypeError, ValueError):
+            raise InvalidDecision(f"quantity must be a number, got {final_qty!r}") from None
+        if not math.isfinite(qty) or qty < 0:
+            raise InvalidDecision(f"quantity must be a number >= 0, got {final_qty!r}")
+    if decision == "modified" and qty is None:
+        raise InvalidDecision("a modified decision needs the new quantity")
+    return qty, reason
+
+
+def _final_qty(decision: str, qty: float | None, recommended: float | None) -> float | None:
+    """The committed quantity to store, with the contract's defaults made explicit."""
+    if decision == "accepted":
+        if qty is not None and (recommended is None or qty != recommended):
+            raise InvalidDecision(
+                "accepted means done as proposed; to commit another quantity record it as modified"
+            )
+        return recommended
+    if decision == "rejected":
+        if qty not in (None, 0.0):
+            raise InvalidDecision(
+                "rejected means not done (quantity 0); to commit a quantity record it as modified"
+            )
+        return 0.0
+    if recommended is not None and qty == recommended:
+        raise InvalidDecision(
+            f"the new quantity equals the recommended {recommended:g}: record it as accepted"
+        )
+    return qty
+
+
+def _decision_frame(
+    rec_id: str,
+    decided_at: datetime,
+    by: str,
+    decision: str,
+    final_qty: float | None,
+    reason: str | None,
+) -> pd.DataFrame:
+    """One typed decision row (``store/schema.py`` dtypes), as a bundle import would parse it."""
+    return pd.DataFrame(
+        {
+            "rec_id": pd.array([rec_id], dtype="string"),
+            "decided_at": pd.Series([pd.Timestamp(decided_at)]).astype(TS_DTYPE),
+            "decided_by": pd.array([by], dtype="string"),
+            "decision": pd.array([decision], dtype="string"),
+            "final_qty": pd.array([final_qty], dtype="float64"),
+            "reason": pd.array([reason], dtype="string"),
+            "reason_code": pd.array([None], dtype="string"),
+        }
+    )
+
+
+def record_decision(
+    engine: Engine,
+    rec_id: str,
+    *,
+    decision: str,
+    final_qty: float | None = None,
+    reason: str | None = None,
+    by: str,
+    role: str,
+) -> dict[str, Any]:
+    """Record a planner's decision on one open recommendation, with its audit event.
+
+    Parameters
+    ----------
+    engine : Engine
+        The store.
+    rec_id : str
+        The recommendation decided.
+    decision : {"accepted", "modified", "rejected"}
+    final_qty : float, optional
+        Required for ``modified`` (>= 0, different from the recommended quantity).
+        ``accepted`` stores the recommended quantity, ``rejected`` stores 0.
+    reason : str, optional
+        Required for ``modified`` and ``rejected`` (the planner's words, kept as typed).
+    by : str
+        Who decides (the signed-in user or the local user name).
+    role : str
+        The acting role; must be allowed to ``decide`` (``store.roles``).
+
+    Returns
+    -------
+    dict
+        ``rec_id``, ``decision``, ``final_qty``, ``reason``, ``decided_by``,
+        ``decided_at`` (ISO 8601 UTC), ``source`` (``"app"``), ``audit_event_id``.
+
+    Raises
+    ------
+    store.roles.PermissionDenied
+        The role may not decide.
+    UnknownRecommendation, AlreadyDecided, InvalidDecision
+        (all ``DecisionError``, a ``ValueError``) with a message for the user.
+    """
+    roles.require(role, "decide")
+    qty, reason = _check(decision, final_qty, reason, by)
+    by = str(by).strip()
+    decided_at = utcnow()
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            # Take the write lock first, so two planners cannot both see "open".
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        rec = read_sql_frame(
+            conn,
+            RECOMMENDATIONS,
+            ["rec_id", "created_at", "recommended_qty"],
+            where="WHERE rec_id = :r",
+            params={"r": rec_id},
+        )
+        if rec.empty:
+            raise UnknownRecommendation(f"no recommendation with id {rec_id!r}")
+        existing = conn.execute(
+            select(Decision.decision, Decision.decided_by, Decision.decided_at).where(
+                Decision.rec_id == rec_id
+            )
+        ).first()
+        if existing is not None:
+            raise AlreadyDecided(
+                f"{rec_id} was already decided ({existing.decision} by {existing.decided_by} "
+                f"at {existing.decided_at}); a decision is never overwritten"
+            )
+        created = rec["created_at"].iloc[0]
+        if pd.notna(created) and pd.Timestamp(decided_at) < created:
+            raise InvalidDecision(
+                f"{rec_id} is created at {created.isoformat()}, after now: it cannot be decided yet"
+            )
+        recommended = rec["recommended_qty"].iloc[0]
+        recommended = None if pd.isna(recommended) else float(recommended)
+        stored_qty = _final_qty(decision, qty, recommended)
+        row = _decision_frame(rec_id, decided_at, by, decision, stored_qty, reason)
+        row_hash = int(np.asarray(row_hashes(row, DECISIONS))[0])
+        values = {
+            "rec_id": rec_id,
+            "decided_at": decided_at,
+            "decided_by": by,
+            "decision": decision,
+            "final_qty": stored_qty,
+            "reason": reason,
+            "reason_code": None,
+            "source": "app",
+            "row_hash": row_hash,
+            "batch_id": None,
+        }
+        try:
+            conn.execute(Decision.__table__.insert().values(**values))  # type: ignore[attr-defined]
+        except IntegrityError:  # PostgreSQL: another session inserted it since our check
+            raise AlreadyDecided(
+                f"{rec_id} was decided by someone else a moment ago; a decision is never overwritten"
+            ) from None
+        after = {
+            "decision": decision,
+            "final_qty": stored_qty,
+            "recommended_qty": recommended,
+            "reason": reason,
+            "decided_at": decided_at.isoformat(),
+            "role": role,
+            "source": "app",
+        }
+        event = record_event(
+            conn,
+            actor=by,
+            action="decide",
+            entity="decisions",
+            entity_id=rec_id,
+            before=None,
+            after=after,
+            at=decided_at,
+        )
+        bump_versions(conn, ["decisions"])
+        # Read after the bump, which holds the row's lock: the version just made, whose
+        # content is the one before it (version - 1) plus this row, whoever wrote meanwhile.
+        version = int(
+            conn.execute(
+                text("SELECT version FROM data_version WHERE table_name = 'decisions'")
+            ).scalar_one()
+        )
+    # The next read of the decisions is the previous snapshot plus this row: extend it now
+    # rather than have every session re-read a million decisions from the database.
+    if version > 1:
+        try:
+            snapshot_loaded_rows(
+                engine,
+                "decisions",
+                version,
+                row.assign(source="app", row_hash=row_hash),
+                previous=version - 1,
+            )
+        except Exception as exc:  # only a cache: the first read builds it instead
+            log.warning("decisions snapshot not extended: %s", exc)
+    return {
+        "rec_id": rec_id,
+        "decision": decision,
+        "final_qty": stored_qty,
+        "reason": reason,
+        "decided_by": by,
+        "decided_at": decided_at.isoformat(),
+        "source": "app",
+        "audit_event_id": int(event.id) if event.id is not None else None,
+    }
+
+
+def decision_for(engine: Engine, rec_id: str) -> dict[str, Any] | None:
+    """The stored decision on ``rec_id`` read straight from the store, or None if it is open."""
+    df = decisions_for(engine, [rec_id])
+    if df.empty:
+        return None
+    r = df.iloc[0]
+
+    def clean(v: Any) -> Any:
+        return None if v is None or pd.isna(v) else v
+
+    return {
+        "rec_id": str(r["rec_id"]),
+        "decision": str(r["decision"]),
+        "decided_by": str(r["decided_by"]),
+        "decided_at": pd.Timestamp(r["decided_at"]).isoformat(),
+        "final_qty": clean(r["final_qty"]),
+        "reason": clean(r["reason"]),
+        "reason_code": clean(r["reason_code"]),
+        "source": clean(r.get("source")),
+    }

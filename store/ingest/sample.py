@@ -1,0 +1,32 @@
+"""The shipped sample bundle: loaded on first start into an empty store."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+from store.db import REPO_ROOT
+from store.ingest.load import LoadReport, load_bundle
+
+SAMPLE_BUNDLE = REPO_ROOT / "sample_data" / "bundle"
+SAMPLE_LOADER = "sample-data"
+
+
+def store_is_empty(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        n_batches = conn.execute(text("SELECT COUNT(*) FROM import_batch")).scalar_one()
+        n_recs = conn.execute(text("SELECT COUNT(*) FROM recommendations")).scalar_one()
+    return n_batches == 0 and n_recs == 0
+
+
+def ensure_sample(engine: Engine) -> LoadReport | None:
+    """Load the sample bundle if the store has never been loaded; None when nothing was done."""
+    if not store_is_empty(engine) or not SAMPLE_BUNDLE.is_dir():
+        return None
+    return load_bundle(SAMPLE_BUNDLE, engine=engine, loaded_by=SAMPLE_LOADER)
+
+
+def only_sample_data(engine: Engine) -> bool:
+    """True while every import so far was the shipped sample (so pages can say so)."""
+    with engine.connect() as conn:
+        loaders = {r[0] for r in conn.execute(text("SELECT DISTINCT loaded_by FROM import_batch"))}
+    return loaders == {SAMPLE_LOADER}

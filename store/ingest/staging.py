@@ -1,0 +1,174 @@
+"""Bulk writes to SQLite through a scratch file that ADBC fills from Arrow.
+
+Python's ``sqlite3`` binds every value of every row in the interpreter: at a
+million recommendations that was half of a load's time. The ADBC SQLite driver
+(Apache Arrow) binds whole Arrow columns in C with the GIL released, so one
+table can be staged in a worker thread while the next is still being checked.
+
+Staged rows reach the store in one ``INSERT … SELECT`` inside the load's own
+transaction, so atomicity, constraints and the audit trail are exactly those of
+the direct insert, and the values stored are the same (pinned by a test). The
+scratch file is attached under a name used once and deleted when the load ends.
+Without the driver (a platform with no wheel) loads use ``executemany``.
+
+The driver carries its own copy of SQLite, so it must never open the store's file:
+two SQLite libraries in one process on the same file defeat each other's POSIX locks
+(sqlite.org/howtocorrupt.html, 2.2.1). It only ever writes its own scratch files,
+each closed before the store's connection attaches it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy.engine import Connection
+
+from contract.tables import TableSpec
+
+try:  # the accelerator is a requirement, but a load must not depend on it existing
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+except ImportError:  # pragma: no cover - exercised by forcing ``available`` off in tests
+    adbc_sqlite = None
+
+_META_INT = {"row_hash", "batch_id"}
+_TEXT_EXTRA = {"features", "extra", "source"}
+
+
+def available() -> bool:
+    """Whether loads into SQLite can be staged (the ADBC driver is installed)."""
+    return adbc_sqlite is not None
+
+
+def column_kind(spec: TableSpec, name: str) -> str:
+    """How a stored column is written: the contract's kind, or ``meta_int`` / ``text``."""
+    if name in _META_INT:
+        return "meta_int"
+    if name in _TEXT_EXTRA:
+        return "text"
+    return spec.column(name).kind
+
+
+def insert_columns(spec: TableSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The rows as they are written (without ``batch_id``) and the columns to write."""
+    frame = frame.copy()
+    if spec.name == "orders":
+        frame["line"] = frame["line"].fillna("")
+    columns = list(spec.column_names) + ["row_hash"]
+    for optional in ("features", "extra"):
+        if optional in frame.columns and frame[optional].notna().any():
+            columns.append(optional)
+    if spec.name == "decisions":
+        if "source" not in frame.columns:
+            frame["source"] = "import"
+        columns.append("source")
+    return frame, columns
+
+
+def _arrow_column(values: pd.Series, kind: str) -> pa.Array:
+    """One column as SQLite stores it (see ``store.sqlio._to_db``): microseconds since the
+    epoch for timestamps, REAL with NULL for NaN, integers (booleans as 0/1), text."""
+    if kind in ("timestamp", "date"):
+        micros = (
+            pd.Series(values)
+            .astype("datetime64[us, UTC]")
+            .dt.tz_localize(None)
+            .to_numpy(dtype="datetime64[us]")
+        )
+        return pa.array(micros.view("int64"), mask=np.isnat(micros))
+    if kind == "float":
+        numbers = np.asarray(values, dtype="float64")
+        return pa.array(numbers, mask=np.isnan(numbers))
+    if kind in ("int", "meta_int", "bool"):
+        series = pd.Series(values)
+        missing = series.isna().to_numpy()
+        return pa.array(series.to_numpy(dtype="int64", na_value=0), mask=missing)
+    series = pd.Series(values)
+    if isinstance(series.array, pd.arrays.ArrowStringArray):
+        arr = pa.array(series.array)
+    else:
+        arr = pa.array(series.astype(object).where(series.notna(), None), type=pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string()) if arr.type != pa.string() else arr
+
+
+def arrow_rows(spec: TableSpec, frame: pd.DataFrame, columns: list[str]) -> pa.Table:
+    """``frame[columns]`` as an Arrow table of SQLite-ready values."""
+    return pa.table({c: _arrow_column(frame[c], column_kind(spec, c)) for c in columns})
+
+
+class Stage:
+    """Scratch SQLite files for one load: ``put`` stages a table in the background,
+    ``insert`` copies it into the store inside the caller's transaction.
+
+    Each table has its own file, so a table can be staged while an earlier one is
+    read. Use as a context manager around the load's transaction; on exit the files
+    are detached from the connection and deleted, whatever happened.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        if adbc_sqlite is None:
+            raise RuntimeError("the ADBC SQLite driver is not installed")
+        self._conn = conn
+        self._dir = Path(tempfile.mkdtemp(prefix="workbench-load-"))
+        self._prefix = f"stage_{uuid.uuid4().hex[:12]}"
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-stage")
+        self._staged: dict[str, tuple[list[str], Future[int]]] = {}
+        self._attached: list[str] = []
+
+    def __enter__(self) -> Stage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def put(self, name: str, spec: TableSpec, frame: pd.DataFrame) -> None:
+        """Start staging ``frame``'s rows for ``spec``'s table under ``name``."""
+        rows, columns = insert_columns(spec, frame)
+        self._staged[name] = (columns, self._pool.submit(self._write, name, spec, rows, columns))
+
+    def _write(self, name: str, spec: TableSpec, rows: pd.DataFrame, columns: list[str]) -> int:
+        table = arrow_rows(spec, rows, columns)
+        with adbc_sqlite.connect(str(self._dir / f"{name}.db")) as adbc:
+            with adbc.cursor() as cur:
+                cur.adbc_ingest(name, table, mode="create")
+            adbc.commit()
+        return table.num_rows
+
+    def insert(self, name: str, spec: TableSpec, *, batch_id: int | None) -> int:
+        """Copy the rows staged under ``name`` into ``spec``'s table; returns their number."""
+        columns, future = self._staged.pop(name)
+        n = future.result()
+        if n == 0:
+            return 0
+        raw = self._conn.connection.driver_connection
+        alias = f"{self._prefix}_{len(self._attached)}"
+        raw.execute(f"ATTACH DATABASE ? AS {alias}", (str(self._dir / f"{name}.db"),))
+        self._attached.append(alias)
+        cols = ", ".join(f'"{c}"' for c in columns)
+        raw.execute(
+            f'INSERT INTO main."{spec.name}" ({cols}, "batch_id") '
+            f'SELECT {cols}, ? FROM {alias}."{name}" ORDER BY rowid',
+            (batch_id,),
+        )
+        return n
+
+    def close(self) -> None:
+        """Wait for the worker, detach and delete the scratch files (after the transaction)."""
+        self._pool.shutdown(wait=True)
+        for alias in self._attached:
+            try:
+                self._conn.connection.driver_connection.execute(f"DETACH DATABASE {alias}")
+            except Exception:
+                # Still attached (a failed connection): keep it out of the pool.
+                self._conn.invalidate()
+                break
+        self._attached = []
+        shutil.rmtree(self._dir, ignore_errors=True)

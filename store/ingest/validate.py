@@ -1,0 +1,400 @@
+"""Checking one raw table against the contract, column by column, vectorised.
+
+``parse_table`` turns a text table (every cell a string, as written in the file)
+into typed columns and a list of problems. A value that cannot be read is a
+problem, never a silent NaN. The work is done with Arrow compute kernels on the
+text and numpy on the results, so a million rows take seconds. Checks that need
+another table (references, time order against the recommendation, conflicts
+with the store) live in ``store/load.py``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.core.util.hashing import combine_hash_arrays, hash_array
+
+from contract.tables import Column, TableSpec
+from contract.vocabulary import TS_DTYPE
+from store.ingest.json_rows import json_objects
+
+NUMBER_RE = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+# An offset after a time of day: Z, +08:00, +0800 or +08 (a date alone ends in "-01" too).
+OFFSET_RE = r"(?:[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?)\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+# Naive text pandas reads without a zone; used when a naive batch turns out to hold
+# something pandas reads as zoned after all (then the rest is reported unreadable).
+NAIVE_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+_TRUE = ["true", "1", "yes"]
+_FALSE = ["false", "0", "no"]
+
+
+@dataclass
+class Parsed:
+    """A table after its column checks.
+
+    ``frame`` holds the spec's columns typed — text as object arrays (None when
+    empty), numbers float64, ``int`` as Int64, ``bool`` as boolean, timestamps
+    ``datetime64[us, UTC]`` — plus ``features`` / ``extra`` (JSON text or None)
+    and ``_line``, the row's line in the file (the header is line 1).
+    ``problems`` has one row per problem: ``_idx`` (position), ``column``, ``reason``.
+    """
+
+    frame: pd.DataFrame
+    problems: pd.DataFrame
+    naive_timestamps: dict[str, int] = field(default_factory=dict)
+
+
+class Problems:
+    """Collects (row positions, column, reason) triples without per-row Python for clean rows."""
+
+    def __init__(self) -> None:
+        self.parts: list[pd.DataFrame] = []
+
+    def add(
+        self,
+        mask: np.ndarray | pd.Series,
+        column: str | None,
+        reason: str,
+        values: np.ndarray | None = None,
+        *,
+        quote: bool = True,
+        suffix: str = "",
+    ) -> None:
+        """Record ``reason`` for every row in ``mask``; with ``values``, append each row's
+        value (quoted and cut to 60 characters unless ``quote`` is false), then ``suffix``."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        idx = np.flatnonzero(mask)
+        if values is not None:
+            q = "'" if quote else ""
+            reasons = [
+                f"{reason}{q}{str(v)[:60]}{q}{suffix}"
+                for v in np.asarray(values, dtype=object)[idx]
+            ]
+        else:
+            reasons = [reason + suffix] * len(idx)
+        self.parts.append(pd.DataFrame({"_idx": idx, "column": column, "reason": reasons}))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(
+                {
+                    "_idx": pd.Series(dtype="int64"),
+                    "column": pd.Series(dtype=object),
+                    "reason": pd.Series(dtype=object),
+                }
+            )
+        return pd.concat(self.parts, ignore_index=True)
+
+
+def _bool(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _objects(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _text_series(text: pa.Array, missing: np.ndarray) -> pd.Series:
+    """Text kept in Arrow (a million Python str objects would cost a gigabyte), null where missing."""
+    arr = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text)
+    return pd.Series(pd.arrays.ArrowStringArray(arr))
+
+
+def parse_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Parse trimmed decimal text; returns (float64 values, unreadable mask). Empty is NaN."""
+    empty = _bool(pc.equal(text, ""))
+    ok = pc.match_substring_regex(text, NUMBER_RE)
+    values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
+    out = values.to_numpy(zero_copy_only=False).astype("float64")
+    bad = ~empty & ~_bool(ok)
+    return out, bad
+
+
+# The common spelling — date, time to at most microseconds, explicit offset — which
+# Arrow's own ISO 8601 cast reads exactly as pandas does, ten times faster. Anything
+# else (no offset, other layouts, impossible dates) takes the pandas path.
+PLAIN_TS_RE = (
+    r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[T ](?:[01]\d|2[0-3]):[0-5]\d"
+    r"(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)$"
+)
+
+
+def _arrow_instants(text: pa.Array) -> np.ndarray | None:
+    """UTC instants of offset-carrying ISO 8601 text via Arrow, or None if any is refused."""
+    try:
+        stamps = pc.cast(text, pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return np.asarray(stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)).view("datetime64[us]")
+
+
+def _local_instants(text: pa.Array, tz: str) -> np.ndarray:
+    """UTC instants of zone-less ISO 8601 text read as wall-clock time in ``tz``."""
+    local = pd.to_datetime(
+        pd.Series(pd.arrays.ArrowStringArray(text)), format="ISO8601", errors="coerce"
+    )
+    utc = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    return utc.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+
+
+def parse_timestamps(text: pa.Array, tz: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Parse trimmed ISO 8601 text; values without an offset are read in ``tz``.
+
+    Returns (UTC timestamps, unreadable mask, no-offset mask). Empty is NaT, in neither mask.
+    """
+    n = len(text)
+    empty = _bool(pc.equal(text, ""))
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    plain = _bool(pc.match_substring_regex(text, PLAIN_TS_RE))
+    if plain.any():
+        fast = _arrow_instants(pc.filter(text, pa.array(plain)))
+        if fast is None:
+            plain[:] = False
+        else:
+            out[plain] = fast
+    rest = ~empty & ~plain
+    has_offset = (
+        _bool(pc.match_substring_regex(text, OFFSET_RE)) if rest.any() else np.zeros(n, bool)
+    )
+    aware = rest & has_offset
+    if aware.any():
+        sub = pd.Series(pd.arrays.ArrowStringArray(pc.filter(text, pa.array(aware))))
+        parsed = pd.to_datetime(sub, utc=True, format="ISO8601", errors="coerce")
+        out[aware] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    naive = rest & ~has_offset
+    if naive.any():
+        try:
+            out[naive] = _local_instants(pc.filter(text, pa.array(naive)), tz)
+        except (ValueError, TypeError):  # some value carries a zone after all
+            naive &= _bool(pc.match_substring_regex(text, NAIVE_RE))
+            if naive.any():
+                out[naive] = _local_instants(pc.filter(text, pa.array(naive)), tz)
+    bad = ~empty & np.isnat(out)
+    series = pd.Series(out).dt.tz_localize("UTC")
+    return series, bad, naive & ~bad
+
+
+def _check_column(
+    col: Column, text: pa.Array, tz: str, probs: Problems, naive: dict[str, int], table: str
+) -> pd.Series | np.ndarray:
+    trimmed = pc.utf8_trim_whitespace(text)
+    empty = _bool(pc.equal(trimmed, ""))
+    if col.required:
+        probs.add(empty, col.name, "required value missing")
+    if col.kind in ("timestamp", "date"):
+        values, bad, no_offset = parse_timestamps(trimmed, tz)
+        probs.add(bad, col.name, "not an ISO 8601 timestamp: ", _objects(trimmed))
+        if col.kind == "timestamp" and no_offset.any():
+            naive[f"{table}.{col.name}"] = int(no_offset.sum())
+        return values.dt.floor("D") if col.kind == "date" else values
+    if col.kind in ("float", "int"):
+        values, bad = parse_numbers(trimmed)
+        shown = (
+            _objects(trimmed)
+            if (bad.any() or col.min_value is not None or col.max_value is not None)
+            else None
+        )
+        probs.add(bad, col.name, "not a number: ", shown)
+        with np.errstate(invalid="ignore"):
+            if col.kind == "int":
+                probs.add(
+                    ~np.isnan(values) & (values != np.floor(values)),
+                    col.name,
+                    "not a whole number: ",
+                    shown,
+                )
+            if col.min_value is not None:
+                probs.add(
+                    values < col.min_value, col.name, f"must be >= {col.min_value:g}, got ", shown
+                )
+            if col.max_value is not None:
+                probs.add(
+                    values > col.max_value, col.name, f"must be <= {col.max_value:g}, got ", shown
+                )
+        if col.kind == "int":
+            ints = pd.array(np.round(np.nan_to_num(values)).astype("int64"), dtype="Int64")
+            ints[np.isnan(values)] = pd.NA
+            return ints
+        return values
+    if col.kind == "bool":
+        low = pc.utf8_lower(trimmed)
+        is_true = _bool(pc.is_in(low, pa.array(_TRUE)))
+        is_false = _bool(pc.is_in(low, pa.array(_FALSE)))
+        probs.add(
+            ~empty & ~is_true & ~is_false,
+            col.name,
+            "not a boolean (true/false/1/0/yes/no): ",
+            _objects(trimmed),
+        )
+        out = pd.array(is_true, dtype="boolean")
+        out[~is_true & ~is_false] = pd.NA
+        return out
+    if col.kind == "enum":
+        ok = _bool(pc.is_in(trimmed, pa.array(list(col.enum))))
+        probs.add(~empty & ~ok, col.name, f"not one of {'|'.join(col.enum)}: ", _objects(trimmed))
+        return _text_series(trimmed, empty | ~ok)
+    # Codes are trimmed of surrounding spaces ("P100 " and "P100" are one site);
+    # free text (reasons, actions) is kept exactly as typed.
+    return _text_series(trimmed if col.kind == "category" else text, empty)
+
+
+def parse_table(
+    raw: pa.Table, spec: TableSpec, *, tz: str = "UTC", hash_rows: bool = False
+) -> Parsed:
+    """Check ``raw`` (all text) against ``spec`` and return typed columns and problems.
+
+    A required column missing from the file makes every row a problem. ``f_*``
+    features are kept as JSON text (typed when read back); columns the contract
+    does not name are kept as JSON in ``extra`` and not checked. With ``hash_rows``
+    the frame also gets ``row_hash`` (see ``row_hashes``), made while the JSON is built.
+    """
+    probs = Problems()
+    naive: dict[str, int] = {}
+    n = raw.num_rows
+    known = set(spec.column_names)
+    features = sorted(
+        c for c in raw.column_names if spec.feature_prefix and c.startswith(spec.feature_prefix)
+    )
+    extra = [c for c in raw.column_names if c not in known and c not in features]
+    # The JSON columns are Arrow and numpy work that runs without the GIL: build them on
+    # the other core while the contract columns are checked here.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-json") as pool:
+        json_futures = {
+            "features": pool.submit(json_objects, raw, features)
+            if spec.feature_prefix is not None
+            else None,
+            "extra": pool.submit(json_objects, raw, extra),
+        }
+        typed = _check_columns(raw, spec, tz, probs, naive)
+        frame = pd.DataFrame(
+            {
+                k: (
+                    v
+                    if not isinstance(v, np.ndarray) or v.dtype != object
+                    else pd.Series(v, dtype=object)
+                )
+                for k, v in typed.items()
+            }
+        )
+        contract = column_hashes(frame, spec) if hash_rows else None
+        json_columns = {k: f.result() for k, f in json_futures.items() if f is not None}
+    for name, values in json_columns.items():
+        frame[name] = values
+    if contract is not None:
+        frame["row_hash"] = row_hashes(frame, spec, contract=contract)
+    frame["_line"] = np.arange(2, n + 2, dtype="int64")
+    return Parsed(frame=frame, problems=probs.frame(), naive_timestamps=naive)
+
+
+def _check_columns(
+    raw: pa.Table, spec: TableSpec, tz: str, probs: Problems, naive: dict[str, int]
+) -> dict[str, object]:
+    n = raw.num_rows
+    present = set(raw.column_names)
+    typed: dict[str, object] = {}
+    blank = pa.array([""] * n, type=pa.string())
+    for col in spec.columns:
+        if col.name in present:
+            typed[col.name] = _check_column(
+                col, raw.column(col.name).combine_chunks(), tz, probs, naive, spec.name
+            )
+        else:
+            if col.required:
+                probs.add(
+                    np.ones(n, dtype=bool),
+                    col.name,
+                    f"required column {col.name!r} missing from the file",
+                )
+            typed[col.name] = _check_column(col, blank, tz, Problems(), {}, spec.name)
+    return typed
+
+
+def key_text(frame: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
+    """The row key as one readable string per row (``a|b`` for composite keys), object array."""
+    parts = []
+    for name in key:
+        col = frame[name]
+        if str(col.dtype).startswith("datetime64"):
+            text = col.dt.strftime("%Y-%m-%d").astype(object)
+        else:
+            text = col.astype(object)
+        parts.append(np.asarray(text.where(text.notna(), ""), dtype=object))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + "|" + part
+    return np.asarray(out, dtype=object)
+
+
+def row_hashes(
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    *,
+    chunk_rows: int = 100_000,
+    contract: list[np.ndarray] | None = None,
+) -> np.ndarray:
+    """A 64-bit hash of each row's contract values and feature snapshot, as int64.
+
+    Two rows hash alike exactly when they say the same thing, however the text
+    was spelled (``1`` vs ``1.0``, another offset for the same instant). Extra
+    columns are not part of it: the contract ignores them. ``contract`` takes the
+    contract columns' hashes when already made (``column_hashes``).
+    """
+    # Same value as ``pd.util.hash_pandas_object(DataFrame(columns), index=False)``, which
+    # stored row hashes were made with: per-column ``hash_array``, then pandas' combination.
+    cols = list(contract) if contract is not None else column_hashes(frame, spec, chunk_rows)
+    if "features" in frame.columns:
+        cols.append(_chunked(frame["features"], "text", chunk_rows))
+    if not cols or len(frame) == 0:
+        return np.zeros(len(frame), dtype="int64")
+    return combine_hash_arrays(iter(cols), len(cols)).view("int64")
+
+
+def column_hashes(frame: pd.DataFrame, spec: TableSpec, chunk_rows: int = 100_000) -> list:
+    """``hash_array`` of each contract column (timestamps as UTC microseconds, numbers as
+    float64 with missing as -1.2345e300, text with missing as ""), a chunk at a time so
+    the temporary Python strings never exceed one chunk."""
+    return [_chunked(frame[col.name], col.kind, chunk_rows) for col in spec.columns]
+
+
+def _chunked(values: pd.Series, kind: str, chunk_rows: int) -> np.ndarray:
+    values = pd.Series(values)
+    if len(values) <= chunk_rows:
+        return _column_hash(values, kind)
+    return np.concatenate(
+        [
+            _column_hash(values.iloc[start : start + chunk_rows], kind)
+            for start in range(0, len(values), chunk_rows)
+        ]
+    )
+
+
+def _column_hash(s: pd.Series, kind: str) -> np.ndarray:
+    if kind in ("timestamp", "date"):
+        stamps = s.astype(TS_DTYPE).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        return hash_array(stamps.view("int64"))
+    if kind in ("float", "int", "bool"):
+        return hash_array(s.astype("float64").fillna(-1.2345e300).to_numpy())
+    # A missing code hashes as "" (what the stored hashes were made with; empty
+    # text is always read as missing, so the two never need telling apart).
+    return _text_hashes(s, "")
+
+
+def _text_hashes(values: pd.Series, missing: str) -> np.ndarray:
+    """``pandas.util.hash_array`` of the values as Python strings (``missing`` for NA),
+    computed once per distinct value through Arrow's dictionary encoding: the same
+    numbers, without building a million Python strings per column."""
+    arr = pa.array(values)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    uniq = np.array([*arr.dictionary.to_pylist(), missing], dtype=object)
+    codes = pc.fill_null(arr.indices, len(uniq) - 1).to_numpy(zero_copy_only=False)
+    return hash_array(uniq, categorize=False)[codes]

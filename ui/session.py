@@ -1,0 +1,65 @@
+"""Small UI helpers shared by the pages: the sidebar's go-live, the acting user, empty states."""
+
+from __future__ import annotations
+
+import getpass
+import runpy
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import streamlit as st
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+_run = threading.local()
+
+
+@contextmanager
+def shell() -> Iterator[None]:
+    """Mark the page run as happening inside ``app.py``'s shell (sidebar, sign-in, navigation)."""
+    _run.in_shell = True
+    try:
+        yield
+    finally:
+        _run.in_shell = False
+
+
+def ensure_shell() -> None:
+    """Run the app through ``app.py`` when Streamlit ran a file of ``pages/`` on its own.
+
+    Because a ``pages/`` folder sits beside ``app.py``, a fresh Streamlit server
+    serves its first request with the old folder-based multipage mode until
+    ``app.py`` has called ``st.navigation`` once: opening ``/why`` on a freshly
+    started server would run ``pages/why.py`` bare — no sign-in gate, no sidebar,
+    every helper module listed as a page. This runs the shell instead, which
+    switches Streamlit to ``app.py``'s navigation and renders the asked-for page.
+    """
+    if getattr(_run, "in_shell", False):
+        return
+    runpy.run_path(str(APP), run_name="__main__")
+    st.stop()
+
+
+def go_live() -> date | None:
+    """The go-live date chosen in the shared sidebar (None when the store has no data)."""
+    return st.session_state.get("go_live_value")
+
+
+def go_live_inferred() -> bool:
+    return bool(st.session_state.get("go_live_inferred", False))
+
+
+def current_user() -> str:
+    """Who is acting: the signed-in user, else the local OS user name."""
+    return st.session_state.get("user") or getpass.getuser()
+
+
+def current_role() -> str:
+    """The acting role the sign-in gate set; read-only when none was set (fail closed)."""
+    return st.session_state.get("role") or "exec"
+
+
+def empty_state(message: str, *, hint: str | None = None) -> None:
+    st.info(message + (f"\n\n{hint}" if hint else ""), icon=":material/inbox:")
