@@ -19,7 +19,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from analytics.baseline import text as baseline_text
+from analytics.explain import text as explain_text
 from analytics.explain.explanation import NotExplainable, RecNotFound
+from analytics.governance import text as governance_text
+from analytics.overrides import text as overrides_text
 from flows import baseline, explain, governance, overrides
 from store.db import get_engine, resolve_url
 from store.decisions import DecisionError, record_decision
@@ -31,10 +35,16 @@ from store.roles import ROLES, PermissionDenied
 from store.users import UserError, add_user, list_users, role_of, user_count
 
 Handler = Callable[[argparse.Namespace], int]
+# Whoever runs the command line on the server is its operator: an admin.
+OPERATOR_ROLE = "admin"
 
 
 def _print_json(payload: Any) -> None:
     print(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+
+
+def _print_lines(lines: list[str]) -> None:
+    print("\n".join(lines))
 
 
 def _engine(args: argparse.Namespace) -> Engine:
@@ -49,8 +59,9 @@ def cmd_load(args: argparse.Namespace) -> int:
             engine=engine,
             tz=args.tz,
             strict=args.strict,
-            loaded_by=args.by,
+            actor=args.by,
             snapshot=not args.no_snapshot,
+            role=OPERATOR_ROLE,
         )
     except BundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -58,24 +69,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report.to_json())
     else:
-        if report.strict_failed:
-            print(f"--strict: {report.n_rejected_rows} bad rows; nothing was written.")
-        else:
-            print(f"Loaded into {resolve_url(args.db)} (import batch {report.batch_id}):")
-        for table in report.loaded:
-            print(
-                f"  {table:16s} loaded {report.loaded[table]:>9,}   unchanged {report.unchanged[table]:>9,}"
-            )
-        if report.rejected:
-            print(
-                f"Rejected {report.n_rejected_rows:,} rows ({len(report.rejected):,} problems), kept in quarantine:"
-            )
-            for r in report.rejected[:50]:
-                print(
-                    f"  {r['table']} row {r['row']} key={r['key']} {r['column'] or ''}: {r['reason']}"
-                )
-            if len(report.rejected) > 50:
-                print(f"  … {len(report.rejected) - 50:,} more (use --json for all)")
+        _print_lines(report.text_lines(resolve_url(args.db)))
     if report.strict_failed:
         return 1
     if any(report.loaded.values()) and not args.no_snapshot:
@@ -93,13 +87,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(payload)
         return 0
-    print(f"Store: {payload['db']}  ({payload['imports']} imports)")
-    for name, r in payload["ranges"].items():
-        span = f"{r['first'][:10]} .. {r['last'][:10]}" if r["first"] else ""
-        print(f"  {name:16s} {r['rows']:>10,}  {span}")
-    print("Data health:")
-    for f in payload["findings"]:
-        print(f"  [{f['status']:>4}] {f['finding']}: {f['detail']}")
+    _print_lines(governance_text.info_lines(payload))
     return 0
 
 
@@ -113,15 +101,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
         return 0
-    print(f"go-live {report['go_live']}" + (f", site {args.site}" if args.site else ""))
-    print(f"{'figure':32s} {'baseline':>12s} {'current':>12s} {'change':>12s}  verdict")
-    for key, cur in report["current"].items():
-        base = report["baseline"].get(key)
-        ch = report["change"].get(key) or {}
-        fmt = lambda v: "—" if v is None else f"{v:,.3f}"  # noqa: E731
-        print(
-            f"{key:32s} {fmt(base):>12s} {fmt(cur):>12s} {fmt(ch.get('delta')):>12s}  {ch.get('verdict', '')}"
-        )
+    _print_lines(baseline_text.kpi_report_lines(report, site=args.site))
     return 0
 
 
@@ -131,13 +111,7 @@ def cmd_gates(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
     else:
-        for g in report["gates"]:
-            ev = g["evidence"]
-            summary = ev.get("summary") if isinstance(ev, dict) else ev
-            print(f"[{g['status']:>15}] {'hard' if g['hard'] else 'soft'}  {g['name']}: {summary}")
-        print(
-            "Ready for go-live." if report.get("ready") else "Not ready: a hard gate is not passed."
-        )
+        _print_lines(governance_text.gates_lines(report))
     return 1 if args.fail_if_not_ready and not report.get("ready") else 0
 
 
@@ -184,14 +158,13 @@ def cmd_users(args: argparse.Namespace) -> int:
             print("error: the passwords differ", file=sys.stderr)
             return 2
     try:
-        # Whoever runs the command line on the server is its operator: an admin.
         change = add_user(
             engine,
             args.name,
             role=args.role,
             password=password,
             actor=getpass.getuser(),
-            actor_role="admin",
+            actor_role=OPERATOR_ROLE,
         )
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -208,6 +181,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
             fmt=args.format,
             actor=getpass.getuser(),
             force=args.force,
+            role=OPERATOR_ROLE,
         )
     except DigestError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -221,19 +195,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
         return 0
-    if not report["rules"]:
-        print("no candidate rules: too few overrides with a consistent pattern")
-        return 0
-    print(
-        f"{'id':14s} {'direction':9s} {'support':>8s} {'conf':>6s} {'lift':>6s} {'VA':>8s}  conditions"
-    )
-    for r in report["rules"]:
-        cond = ", ".join(f"{k}={v}" for k, v in r["conditions"].items())
-        va = "—" if r["value_added"] is None else f"{r['value_added']:+.2f}"
-        print(
-            f"{r['id']:14s} {r['direction']:9s} {r['support']:>8,} {r['confidence']:>6.2f} "
-            f"{r['lift']:>6.1f} {va:>8s}  {cond}  [{r['status']}] {r['theme_label']}"
-        )
+    _print_lines(overrides_text.rules_report_lines(report))
     return 0
 
 
@@ -248,10 +210,6 @@ def cmd_themes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fidelity_text(r2: float | None) -> str:
-    return f"surrogate fidelity R² {'—' if r2 is None else f'{r2:.2f}'}"
-
-
 def cmd_explain(args: argparse.Namespace) -> int:
     try:
         report = explain.explain_for_store(_engine(args), args.rec_id)
@@ -261,19 +219,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
         return 0
-    print(f"{report['rec_id']}: {report['sentence']}")
-    print(
-        f"prediction {report['prediction']:.4g} = base {report['base_value']:.4g} + contributions"
-        f"  ({_fidelity_text(report['fidelity_r2'])})"
-    )
-    for c in report["contributions"][:8]:
-        print(
-            f"  {c['shap']:+10.4g}  {c['feature']:28s} {c['value']!s:>12s}  typical {c['typical']!s}"
-        )
-    if report["precedents"]:
-        print("precedents:")
-        for p in report["precedents"]:
-            print(f"  {p['rec_id']:14s} {p['decision'] or 'open':9s} {p['reason'] or ''}")
+    _print_lines(explain_text.explain_report_lines(report))
     return 0
 
 
@@ -286,9 +232,7 @@ def cmd_drivers(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
         return 0
-    print(_fidelity_text(report["fidelity_r2"]))
-    for d in report["drivers"]:
-        print(f"  {d['mean_abs_shap']:10.4g}  {d['feature']}")
+    _print_lines(explain_text.drivers_report_lines(report))
     return 0
 
 
@@ -296,7 +240,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     engine = _engine(args)
     # With local users set up, the decider must be one of them and act in their role;
     # with none (open local mode) the operator of the command line acts as admin, as in the app.
-    role = role_of(engine, args.by) if user_count(engine) else "admin"
+    role = role_of(engine, args.by) if user_count(engine) else OPERATOR_ROLE
     if role is None:
         print(
             f"error: {args.by!r} is not a user of this workbench (see: cli.py users list)",
@@ -310,7 +254,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
             decision=args.decision,
             final_qty=args.qty,
             reason=args.reason,
-            by=args.by,
+            actor=args.by,
             role=role,
         )
     except PermissionDenied as exc:

@@ -56,7 +56,7 @@ def ensure_store(bundle: Path, rows: int, seed: int):  # noqa: ANN201 - an Engin
     engine = get_engine(f"sqlite:///{db}")
     if table_counts(engine)["recommendations"] == 0:
         t0 = time.perf_counter()
-        load_bundle(bundle, engine=engine, loaded_by="bench")
+        load_bundle(bundle, engine=engine, actor="bench", role="admin")
         print(f"loaded the bundle into {db.name} in {time.perf_counter() - t0:.1f} s")
     return engine
 

@@ -58,7 +58,7 @@ def ensure_store(rows: int, seed: int) -> Path:
 
         t0 = time.perf_counter()
         engine = get_engine(f"sqlite:///{db}")
-        load_bundle(bundle, engine=engine, loaded_by="bench")
+        load_bundle(bundle, engine=engine, actor="bench", role="admin")
         load_frames(engine)  # builds the Parquet snapshots, as the app's first start does
         print(f"loaded it into {db.name} in {time.perf_counter() - t0:.1f} s")
     return db

@@ -72,7 +72,7 @@ def phase_load(bundle: Path, db: Path) -> dict:
             peak_at.setdefault("load", _peak_mb())  # the load's own peak, before snapshots
 
     t0 = time.perf_counter()
-    report = load_bundle(sub, engine=engine, loaded_by="bench", progress=progress)
+    report = load_bundle(sub, engine=engine, actor="bench", progress=progress, role="admin")
     total = time.perf_counter() - t0
     seconds = report.seconds["load"]  # to the commit: what to_sql is compared with
     snapshot = report.seconds["snapshot"]
@@ -119,7 +119,7 @@ def _append(engine, bundle: Path, rows: int = 20_000) -> tuple[float, float, int
     for name, table in (("recommendations", recs), ("decisions", decs)):
         table = table.assign(rec_id="NEW-" + table["rec_id"])
         table.to_csv(folder / f"{name}.csv", index=False)
-    report = load_bundle(folder, engine=engine, loaded_by="bench")
+    report = load_bundle(folder, engine=engine, actor="bench", role="admin")
     return report.seconds["load"], report.seconds["snapshot"], sum(report.loaded.values())
 
 

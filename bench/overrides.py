@@ -77,7 +77,7 @@ def store_for(rows: int, seed: int) -> tuple[str, Path]:
     if not db.exists():
         print(f"loading it into {db} …", flush=True)
         t0 = time.perf_counter()
-        report = load_bundle(bundle, engine=get_engine(url), loaded_by="bench")
+        report = load_bundle(bundle, engine=get_engine(url), actor="bench", role="admin")
         print(f"  loaded {report.loaded} in {time.perf_counter() - t0:.1f} s", flush=True)
     return url, bundle
 

@@ -52,7 +52,7 @@ def _store(rows: int, seed: int) -> Path:
         from store.ingest.load import load_bundle
 
         t0 = time.perf_counter()
-        load_bundle(bundle, engine=get_engine(f"sqlite:///{db}"), loaded_by="bench")
+        load_bundle(bundle, engine=get_engine(f"sqlite:///{db}"), actor="bench", role="admin")
         print(f"loaded it into {db.name} in {time.perf_counter() - t0:.1f} s")
     return db
 

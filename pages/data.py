@@ -115,7 +115,7 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
                     engine=engine,
                     tz=tz.strip() or "UTC",
                     strict=strict,
-                    loaded_by=session.current_user(),
+                    actor=session.current_user(),
                     role=session.current_role(),
                     progress=lambda msg, frac: bar.progress(min(frac, 1.0), text=msg),
                 )

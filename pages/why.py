@@ -255,7 +255,7 @@ else:
                 decision=choice,
                 final_qty=new_qty if choice == "modified" else None,
                 reason=text or None,
-                by=session.current_user(),
+                actor=session.current_user(),
                 role=role,
             )
         except (DecisionError, roles.PermissionDenied) as e:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,16 +26,13 @@ import pandas as pd
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import Connection
 
-from store.db import bump_versions
+from store.db import bump_versions, utcnow
 from store.models import AuditEvent, DataVersion
+from store.roles import require
 
 GENESIS = "0" * 64
 # The data_version row that counts every event ever recorded (detects deleted newest events).
 COUNTER = "audit_event"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _canonical_time(at: datetime) -> str:
@@ -118,6 +117,75 @@ def record_event(
     result = conn.execute(AuditEvent.__table__.insert().values(**values))  # type: ignore[attr-defined]
     bump_versions(conn, [COUNTER])
     return AuditEvent(id=result.inserted_primary_key[0], **values)
+
+
+@dataclass
+class AuditedWrite:
+    """The open transaction of one audited write: record its events through ``event``."""
+
+    conn: Connection
+    actor: str
+    tables: tuple[str, ...]
+    events: list[AuditEvent] = field(default_factory=list)
+    bumped: bool = False
+
+    def event(
+        self,
+        *,
+        action: str,
+        entity: str,
+        entity_id: str | None = None,
+        before: Any = None,
+        after: Any = None,
+        at: datetime | None = None,
+    ) -> AuditEvent:
+        """Append one audit event by the acting user, in this write's transaction."""
+        ev = record_event(
+            self.conn,
+            actor=self.actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+            at=at,
+        )
+        self.events.append(ev)
+        return ev
+
+    def bump(self) -> None:
+        """Bump the written tables' versions now (once), e.g. to read the new version."""
+        if not self.bumped and self.tables:
+            bump_versions(self.conn, list(self.tables))
+        self.bumped = True
+
+
+@contextmanager
+def audited_write(
+    engine: Engine,
+    *,
+    actor: str,
+    role: str | None,
+    permission: str,
+    tables: Sequence[str],
+    immediate: bool = False,
+) -> Iterator[AuditedWrite]:
+    """The audited-write ritual in one place: check that ``role`` may ``permission``
+    (``store.roles.PermissionDenied`` otherwise), open one transaction, let the caller
+    write and record its events, and bump ``tables``' versions when an event was
+    recorded. Everything commits together or not at all.
+
+    ``immediate`` takes SQLite's write lock at once (a read-then-write that two
+    writers must not interleave, such as "is this recommendation still open?").
+    """
+    require(role, permission)
+    with engine.begin() as conn:
+        if immediate and conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        write = AuditedWrite(conn, actor, tuple(tables))
+        yield write
+        if write.events:
+            write.bump()
 
 
 @dataclass(frozen=True)

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from store import (
-    models,  # noqa: F401  (registers the tables on SQLModel.metadata)
-    outbox,  # noqa: F401  (its digest_outbox table)
-)
+from store import models  # noqa: F401  (registers every table on SQLModel.metadata)
 from store.models import DataVersion
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_PATH = REPO_ROOT / "data" / "workbench.db"
+
+
+def utcnow() -> datetime:
+    """The current instant, aware, in UTC: the time every write records."""
+    return datetime.now(UTC)
+
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -53,7 +58,7 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     # WAL lets the app read while a load writes; NORMAL keeps every commit atomic.
     cur.execute("PRAGMA journal_mode=WAL")

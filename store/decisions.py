@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from contract.tables import DECISIONS, RECOMMENDATIONS
 from contract.vocabulary import HUMAN_DECISIONS
 from store import roles
-from store.audit import record_event, utcnow
-from store.db import bump_versions
+from store.audit import audited_write
+from store.db import utcnow
 from store.ingest.validate import TS_DTYPE, row_hashes
 from store.models import Decision
 from store.reads import decisions_for
@@ -132,7 +132,7 @@ def record_decision(
     decision: str,
     final_qty: float | None = None,
     reason: str | None = None,
-    by: str,
+    actor: str,
     role: str,
 ) -> dict[str, Any]:
     """Record a planner's decision on one open recommendation, with its audit event.
@@ -149,7 +149,7 @@ def record_decision(
         ``accepted`` stores the recommended quantity, ``rejected`` stores 0.
     reason : str, optional
         Required for ``modified`` and ``rejected`` (the planner's words, kept as typed).
-    by : str
+    actor : str
         Who decides (the signed-in user or the local user name).
     role : str
         The acting role; must be allowed to ``decide`` (``store.roles``).
@@ -168,13 +168,14 @@ def record_decision(
         (all ``DecisionError``, a ``ValueError``) with a message for the user.
     """
     roles.require(role, "decide")
-    qty, reason = _check(decision, final_qty, reason, by)
-    by = str(by).strip()
+    qty, reason = _check(decision, final_qty, reason, actor)
+    by = str(actor).strip()
     decided_at = utcnow()
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            # Take the write lock first, so two planners cannot both see "open".
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Immediate: take the write lock first, so two planners cannot both see "open".
+    with audited_write(
+        engine, actor=by, role=role, permission="decide", tables=["decisions"], immediate=True
+    ) as write:
+        conn = write.conn
         rec = read_sql_frame(
             conn,
             RECOMMENDATIONS,
@@ -231,9 +232,7 @@ def record_decision(
             "role": role,
             "source": "app",
         }
-        event = record_event(
-            conn,
-            actor=by,
+        event = write.event(
             action="decide",
             entity="decisions",
             entity_id=rec_id,
@@ -241,7 +240,7 @@ def record_decision(
             after=after,
             at=decided_at,
         )
-        bump_versions(conn, ["decisions"])
+        write.bump()
         # Read after the bump, which holds the row's lock: the version just made, whose
         # content is the one before it (version - 1) plus this row, whoever wrote meanwhile.
         version = int(

@@ -12,9 +12,11 @@ Timestamps are stored in UTC (``TIMESTAMP WITH TIME ZONE`` on PostgreSQL).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Text
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -28,12 +30,12 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect):  # type: ignore[no-untyped-def]
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
         return dialect.type_descriptor(DateTime(timezone=True))
 
-    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | int | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -43,7 +45,9 @@ class UTCDateTime(TypeDecorator):
             return (value - _EPOCH) // timedelta(microseconds=1)
         return value
 
-    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_result_value(
+        self, value: datetime | int | None, dialect: Dialect
+    ) -> datetime | None:
         if value is None:
             return None
         if dialect.name == "sqlite":
@@ -239,3 +243,20 @@ class AppUser(SQLModel, table=True):
     role: str
     password_hash: str
     created_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class DigestPost(SQLModel, table=True):
+    """One digest sent (or being sent) to one webhook."""
+
+    __tablename__ = "digest_outbox"
+    digest_id: str = Field(primary_key=True)
+    target: str = Field(primary_key=True)  # sha256 of the webhook URL, 16 hex digits
+    target_label: str  # scheme://host/… — never the secret path
+    fmt: str
+    state: str  # sending | sent | failed
+    attempts: int = 0
+    status_code: int | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    actor: str
+    claimed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -25,30 +25,15 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, Text, and_
+from sqlalchemy import Engine, and_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, SQLModel
 
-
-class DigestPost(SQLModel, table=True):
-    """One digest sent (or being sent) to one webhook."""
-
-    __tablename__ = "digest_outbox"
-    digest_id: str = Field(primary_key=True)
-    target: str = Field(primary_key=True)  # sha256 of the webhook URL, 16 hex digits
-    target_label: str  # scheme://host/… — never the secret path
-    fmt: str
-    state: str  # sending | sent | failed
-    attempts: int = 0
-    status_code: int | None = None
-    error: str | None = Field(default=None, sa_column=Column(Text))
-    actor: str
-    claimed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-
+from store.audit import audited_write
+from store.db import utcnow
+from store.models import DigestPost
+from store.roles import require
 
 _TABLE = DigestPost.__table__  # type: ignore[attr-defined]
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -190,7 +175,6 @@ def _claim(
     engine: Engine, digest_id: str, key: str, label: str, fmt: str, actor: str, force: bool
 ) -> dict[str, Any] | None:
     """Take the (digest, target) claim; returns the sent row instead when it was already sent."""
-    from store.audit import utcnow
 
     where = and_(_TABLE.c.digest_id == digest_id, _TABLE.c.target == key)
     now = utcnow()
@@ -235,17 +219,18 @@ def _finish(
     fmt: str,
     actor: str,
     *,
+    role: str | None,
     state: str,
     attempts: int,
     status_code: int | None,
     error: str | None,
 ) -> None:
-    from store.audit import record_event, utcnow
-    from store.db import bump_versions
 
     where = and_(_TABLE.c.digest_id == digest_id, _TABLE.c.target == key)
-    with engine.begin() as conn:
-        conn.execute(
+    with audited_write(
+        engine, actor=actor, role=role, permission="digest", tables=["digest_outbox"]
+    ) as write:
+        write.conn.execute(
             _TABLE.update()
             .where(where)
             .values(
@@ -256,9 +241,7 @@ def _finish(
                 sent_at=utcnow() if state == "sent" else None,
             )
         )
-        record_event(
-            conn,
-            actor=actor,
+        write.event(
             action="digest_post",
             entity="digest_outbox",
             entity_id=digest_id,
@@ -271,7 +254,6 @@ def _finish(
                 "error": error,
             },
         )
-        bump_versions(conn, ["digest_outbox"])
 
 
 def post_digest(
@@ -282,6 +264,7 @@ def post_digest(
     webhook: str,
     fmt: str,
     actor: str,
+    role: str | None,
     force: bool = False,
     max_attempts: int = 4,
     base_delay: float = 1.0,
@@ -293,8 +276,10 @@ def post_digest(
     Returns a ``PostResult`` (``posted`` False when it had already been sent). Raises
     ``WebhookRefused`` (4xx), ``WebhookUnavailable`` (retries exhausted),
     ``DigestInProgress`` (an unfinished earlier attempt) or ``DigestError`` (bad URL).
-    Each finished attempt (sent or failed) is an audit event.
+    Each finished attempt (sent or failed) is an audit event; ``role`` must be allowed
+    to post digests (``store.roles``), checked before anything is claimed.
     """
+    require(role, "digest")
     key, label = target_of(webhook)
     json.dumps(payload)  # a payload that cannot be sent fails before anything is claimed
     ensure_table(engine)
@@ -314,18 +299,18 @@ def post_digest(
         )
     except WebhookRefused as exc:
         _finish(
-            engine, digest_id, key, label, fmt, actor,
+            engine, digest_id, key, label, fmt, actor, role=role,
             state="failed", attempts=exc.attempts, status_code=exc.status, error=str(exc),
         )  # fmt: skip
         raise
     except WebhookUnavailable as exc:
         _finish(
-            engine, digest_id, key, label, fmt, actor,
+            engine, digest_id, key, label, fmt, actor, role=role,
             state="failed", attempts=max_attempts, status_code=None, error=str(exc),
         )  # fmt: skip
         raise
     _finish(
-        engine, digest_id, key, label, fmt, actor,
+        engine, digest_id, key, label, fmt, actor, role=role,
         state="sent", attempts=attempts, status_code=status, error=None,
     )  # fmt: skip
     return PostResult(digest_id, label, True, attempts, status)

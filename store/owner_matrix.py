@@ -24,11 +24,9 @@ from sqlalchemy import Engine, and_
 from sqlalchemy.engine import Connection
 
 from contract.tables import OWNERS
-from store.audit import record_event
-from store.db import bump_versions
+from store.audit import audited_write
 from store.ingest.validate import row_hashes
 from store.models import OwnerRow
-from store.roles import require
 
 _TABLE = OwnerRow.__table__  # type: ignore[attr-defined]
 _VALUE_COLUMNS = ("owner", "escalation_to", "sla_hours")
@@ -154,7 +152,6 @@ def apply_owner_changes(
     ``OwnershipError`` for a key given twice or a delete of a row that does not
     exist. Rows whose values are already stored are left alone (no event).
     """
-    require(role, "ownership")
     upserts = list(upserts)
     deletes = [(str(k[0]), str(k[1])) for k in deletes]
     keys = [e.key for e in upserts] + deletes
@@ -164,7 +161,10 @@ def apply_owner_changes(
             "row given more than once: " + ", ".join(sorted("|".join(k) for k in dup))
         )
     result = OwnershipChanges()
-    with engine.begin() as conn:
+    with audited_write(
+        engine, actor=actor, role=role, permission="ownership", tables=["owners"]
+    ) as write:
+        conn = write.conn
         for entry in upserts:
             before = _stored(conn, entry.key)
             after = entry.values()
@@ -182,9 +182,7 @@ def apply_owner_changes(
             else:
                 conn.execute(_TABLE.update().where(where).values(**values))
                 result.updated.append("|".join(entry.key))
-            record_event(
-                conn,
-                actor=actor,
+            write.event(
                 action="ownership_add" if before is None else "ownership_edit",
                 entity="owners",
                 entity_id="|".join(entry.key),
@@ -199,16 +197,12 @@ def apply_owner_changes(
                 _TABLE.delete().where(and_(_TABLE.c.rec_type == key[0], _TABLE.c.site == key[1]))
             )
             result.deleted.append("|".join(key))
-            record_event(
-                conn,
-                actor=actor,
+            write.event(
                 action="ownership_delete",
                 entity="owners",
                 entity_id="|".join(key),
                 before=before,
             )
-        if result.n_changed:
-            bump_versions(conn, ["owners"])
     return result
 
 

@@ -12,6 +12,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ownership": frozenset({"admin"}),
     "users": frozenset({"admin"}),
     "settings": frozenset({"admin"}),
+    "digest": frozenset({"sop_lead", "admin"}),
 }
 
 

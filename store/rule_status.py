@@ -24,10 +24,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
 from contract.vocabulary import CANDIDATE, DIRECTIONS, RULE_ATTRIBUTES, RULE_STATUSES
-from store.audit import record_event, utcnow
-from store.db import bump_versions
+from store.audit import audited_write
+from store.db import utcnow
 from store.models import AuditEvent, RuleStatus
-from store.roles import require
 
 STATUSES = RULE_STATUSES
 STATUS_COLUMNS = [
@@ -111,12 +110,15 @@ def set_rule_status(
     an owner and note, or a dismissal without a note. Storing the same status,
     owner and note again changes nothing and records no event.
     """
-    require(role, "rule_status")
+
     owner, note = _text(owner), _text(note)
     conditions = {str(k): str(v) for k, v in conditions.items()}
     _check(status, conditions, direction, owner, note)
     at = at or utcnow()
-    with engine.begin() as conn:
+    with audited_write(
+        engine, actor=actor, role=role, permission="rule_status", tables=["rule_status"]
+    ) as write:
+        conn = write.conn
         before = _stored(conn, rule_key)
         same = before is not None and (before["status"], before["owner"], before["note"]) == (
             status,
@@ -139,9 +141,7 @@ def set_rule_status(
         else:
             conn.execute(_TABLE.update().where(_TABLE.c.rule_key == rule_key).values(**values))
         after = {"rule_key": rule_key, **values, "conditions": conditions}
-        record_event(
-            conn,
-            actor=actor,
+        write.event(
             action=f"rule_{status}",
             entity="rule_status",
             entity_id=rule_key,
@@ -149,28 +149,26 @@ def set_rule_status(
             after=_audit_view(after),
             at=at,
         )
-        bump_versions(conn, ["rule_status"])
     return after
 
 
 def clear_rule_status(engine: Engine, *, rule_key: str, actor: str, role: str | None) -> bool:
     """Return a rule to ``candidate`` (removes its lifecycle row); whether one existed."""
-    require(role, "rule_status")
-    with engine.begin() as conn:
-        before = _stored(conn, rule_key)
+
+    with audited_write(
+        engine, actor=actor, role=role, permission="rule_status", tables=["rule_status"]
+    ) as write:
+        before = _stored(write.conn, rule_key)
         if before is None:
             return False
-        conn.execute(_TABLE.delete().where(_TABLE.c.rule_key == rule_key))
-        record_event(
-            conn,
-            actor=actor,
+        write.conn.execute(_TABLE.delete().where(_TABLE.c.rule_key == rule_key))
+        write.event(
             action="rule_reopened",
             entity="rule_status",
             entity_id=rule_key,
             before=_audit_view(before),
             after={"rule_key": rule_key, "status": CANDIDATE},
         )
-        bump_versions(conn, ["rule_status"])
     return True
 
 

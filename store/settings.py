@@ -10,10 +10,8 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from contract.vocabulary import GO_LIVE  # noqa: F401  (re-exported)
-from store.audit import record_event
-from store.db import bump_versions
+from store.audit import audited_write
 from store.models import Recommendation, Setting
-from store.roles import require
 
 
 def get_setting(engine: Engine, key: str, default: Any = None) -> Any:
@@ -22,17 +20,16 @@ def get_setting(engine: Engine, key: str, default: Any = None) -> Any:
     return default if value is None else json.loads(value)
 
 
-def set_setting(
-    engine: Engine, key: str, value: Any, *, actor: str, role: str | None = "admin"
-) -> None:
+def set_setting(engine: Engine, key: str, value: Any, *, actor: str, role: str | None) -> None:
     """Store ``value`` (JSON-able) under ``key`` with an audit event holding before and after.
 
-    ``role`` is the acting user's role, checked here (only ``admin`` may change settings);
-    the command line runs as the server's operator, an admin.
+    ``role`` is the acting user's role, checked here (only ``admin`` may change settings).
     """
-    require(role, "settings")
     table = Setting.__table__  # type: ignore[attr-defined]
-    with engine.begin() as conn:
+    with audited_write(
+        engine, actor=actor, role=role, permission="settings", tables=["settings"]
+    ) as write:
+        conn = write.conn
         before_raw = conn.execute(
             select(Setting.value).where(Setting.key == key)
         ).scalar_one_or_none()
@@ -44,10 +41,7 @@ def set_setting(
             conn.execute(table.insert().values(key=key, value=payload))
         else:
             conn.execute(table.update().where(table.c.key == key).values(value=payload))
-        bump_versions(conn, ["settings"])
-        record_event(
-            conn,
-            actor=actor,
+        write.event(
             action="setting",
             entity="settings",
             entity_id=key,

@@ -8,6 +8,8 @@ Reads select plain columns and type them with the contract's dtypes.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,7 +76,7 @@ def bulk_insert(
     raw = conn.connection.driver_connection
     col_sql = ", ".join(f'"{c}"' for c in columns)
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[tuple[Any, ...]]:
         # Convert to Python values a chunk at a time, so peak memory stays flat.
         for start in range(0, len(frame), CHUNK_ROWS):
             part = frame.iloc[start : start + CHUNK_ROWS]

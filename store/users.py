@@ -22,8 +22,8 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
-from store.audit import record_event, utcnow
-from store.db import bump_versions
+from store.audit import audited_write
+from store.db import utcnow
 from store.models import AppUser
 from store.roles import ROLES, require
 
@@ -155,7 +155,10 @@ def add_user(
     _check_role(role)
     if password is not None:
         _check_password(password)
-    with engine.begin() as conn:
+    with audited_write(
+        engine, actor=actor, role=actor_role, permission="users", tables=["app_user"]
+    ) as write:
+        conn = write.conn
         before = _row(conn, name)
         if before is None:
             conn.execute(
@@ -166,22 +169,17 @@ def add_user(
                     created_at=utcnow(),
                 )
             )
-            record_event(
-                conn,
-                actor=actor,
+            write.event(
                 action="user_add",
                 entity="app_user",
                 entity_id=name,
                 after={"name": name, "role": role, "local_password": password is not None},
             )
-            bump_versions(conn, ["app_user"])
             return UserChange(name, role, True, False, password is not None)
         role_changed = before["role"] != role
         if role_changed:
             conn.execute(_TABLE.update().where(_TABLE.c.name == name).values(role=role))
-            record_event(
-                conn,
-                actor=actor,
+            write.event(
                 action="user_role",
                 entity="app_user",
                 entity_id=name,
@@ -194,17 +192,13 @@ def add_user(
                 .where(_TABLE.c.name == name)
                 .values(password_hash=hash_password(password))
             )
-            record_event(
-                conn,
-                actor=actor,
+            write.event(
                 action="user_password",
                 entity="app_user",
                 entity_id=name,
                 before={"local_password": before["password_hash"] != NO_PASSWORD},
                 after={"local_password": True},
             )
-        if role_changed or password is not None:
-            bump_versions(conn, ["app_user"])
         return UserChange(name, role, False, role_changed, password is not None)
 
 
@@ -223,22 +217,20 @@ def set_role(engine: Engine, name: str, role: str, *, actor: str, actor_role: st
 
 def remove_user(engine: Engine, name: str, *, actor: str, actor_role: str | None) -> None:
     """Delete user ``name`` (audited with the role it had)."""
-    require(actor_role, "users")
     name = _clean_name(name)
-    with engine.begin() as conn:
-        before = _row(conn, name)
+    with audited_write(
+        engine, actor=actor, role=actor_role, permission="users", tables=["app_user"]
+    ) as write:
+        before = _row(write.conn, name)
         if before is None:
             raise UserError(f"no user named {name!r}")
-        conn.execute(_TABLE.delete().where(_TABLE.c.name == name))
-        record_event(
-            conn,
-            actor=actor,
+        write.conn.execute(_TABLE.delete().where(_TABLE.c.name == name))
+        write.event(
             action="user_remove",
             entity="app_user",
             entity_id=name,
             before={"name": name, "role": before["role"]},
         )
-        bump_versions(conn, ["app_user"])
 
 
 def list_users(engine: Engine) -> pd.DataFrame:

@@ -7,19 +7,30 @@ PostgreSQL tests need ``WORKBENCH_TEST_PG_URL`` (e.g. ``postgresql+psycopg://pos
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from sqlalchemy import Engine, create_engine, text
 
 from store.db import dispose_engine, get_engine
+from store.ingest.load import load_bundle
 from store.reads import clear_memo
 
 PG_URL = os.environ.get("WORKBENCH_TEST_PG_URL")
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data" / "bundle"
+APP = str(REPO / "app.py")  # what AppTest runs: the whole shell, then switch_page
+
+
+def clear_streamlit() -> None:
+    """Forget every Streamlit cache and the store's in-memory frames between page tests."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    clear_memo()
 
 
 def _sqlite_engine(tmp_path: Path) -> tuple[str, Engine]:
@@ -70,3 +81,27 @@ def write_bundle(folder: Path, tables: dict[str, str]) -> Path:
     for name, body in tables.items():
         (folder / f"{name}.csv").write_text(body.strip() + "\n", encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed sample bundle loaded once into a SQLite file (copied per test)."""
+    path = tmp_path_factory.mktemp("sample_store") / "sample.db"
+    url = f"sqlite:///{path}"
+    load_bundle(SAMPLE, engine=get_engine(url), role="admin")
+    dispose_engine(url)
+    clear_memo()
+    return path
+
+
+@pytest.fixture
+def sample_store(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private copy of the sample store, set as the app's ``WORKBENCH_DB``; its URL."""
+    path = tmp_path / "store.db"
+    shutil.copy(sample_db, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("WORKBENCH_DB", url)
+    clear_streamlit()
+    yield url
+    clear_streamlit()
+    dispose_engine(url)

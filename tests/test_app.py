@@ -6,26 +6,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from store.db import dispose_engine
 from store.ingest.sample import SAMPLE_BUNDLE
 from store.reads import clear_memo
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.conftest import APP, clear_streamlit
 
 
 @pytest.fixture
 def fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("WORKBENCH_DB", url)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    clear_memo()
+    clear_streamlit()
     yield url
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    clear_streamlit()
     dispose_engine(url)
     clear_memo()
 
@@ -62,7 +57,7 @@ def test_data_page_loads_a_server_path_and_reports_bad_rows(
     fresh_store: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import store.ingest.sample
-    from tests.conftest import write_bundle
+    from tests.conftest import APP, write_bundle
 
     monkeypatch.setattr(store.ingest.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
     bundle = write_bundle(

@@ -39,7 +39,7 @@ R4,2026-01-04T12:00:00Z,ana,accepted,,
 @pytest.fixture
 def store(engine: Engine, tmp_path: Path) -> Engine:
     bundle = write_bundle(tmp_path / "b", {"recommendations": RECS, "decisions": DECS})
-    report = load_bundle(bundle, engine=engine)
+    report = load_bundle(bundle, engine=engine, role="admin")
     assert not report.rejected
     return engine
 
@@ -50,7 +50,7 @@ def _n_decisions(engine: Engine) -> int:
 
 def test_accept_writes_the_contract_row_an_audit_event_and_bumps_the_version(store) -> None:
     before = data_versions(store).get("decisions", 0)
-    out = record_decision(store, "R1", decision="accepted", by="ana", role="planner")
+    out = record_decision(store, "R1", decision="accepted", actor="ana", role="planner")
     assert out["decision"] == "accepted" and out["final_qty"] == 120.0  # the recommended qty
     assert out["source"] == "app" and out["decided_by"] == "ana"
     assert data_versions(store)["decisions"] == before + 1
@@ -86,23 +86,23 @@ def test_modify_and_reject_need_a_reason_and_modify_a_quantity(store) -> None:
                     decision=decision,
                     final_qty=qty,
                     reason=reason,
-                    by="ana",
+                    actor="ana",
                     role="planner",
                 )
     with pytest.raises(InvalidDecision, match="needs the new quantity"):
-        record_decision(store, "R1", decision="modified", reason="x", by="ana", role="planner")
+        record_decision(store, "R1", decision="modified", reason="x", actor="ana", role="planner")
     with pytest.raises(InvalidDecision, match=">= 0"):
         record_decision(
-            store, "R1", decision="modified", final_qty=-5, reason="x", by="ana", role="planner"
+            store, "R1", decision="modified", final_qty=-5, reason="x", actor="ana", role="planner"
         )
     with pytest.raises(InvalidDecision, match="record it as accepted"):
         record_decision(
-            store, "R1", decision="modified", final_qty=120, reason="x", by="ana", role="planner"
+            store, "R1", decision="modified", final_qty=120, reason="x", actor="ana", role="planner"
         )
     with pytest.raises(InvalidDecision, match="record it as modified"):
-        record_decision(store, "R1", decision="accepted", final_qty=80, by="ana", role="planner")
+        record_decision(store, "R1", decision="accepted", final_qty=80, actor="ana", role="planner")
     with pytest.raises(InvalidDecision, match="one of"):
-        record_decision(store, "R1", decision="expired", by="ana", role="planner")
+        record_decision(store, "R1", decision="expired", actor="ana", role="planner")
     assert decision_for(store, "R1") is None
     assert _n_decisions(store) == 1
 
@@ -112,12 +112,12 @@ def test_modify_and_reject_need_a_reason_and_modify_a_quantity(store) -> None:
         decision="modified",
         final_qty=90,
         reason=" sup late in Q4 ",
-        by="ana",
+        actor="ana",
         role="planner",
     )
     assert out["final_qty"] == 90.0 and out["reason"] == "sup late in Q4"
     out = record_decision(
-        store, "R3", decision="rejected", reason="PM done yesterday", by="bo", role="sop_lead"
+        store, "R3", decision="rejected", reason="PM done yesterday", actor="bo", role="sop_lead"
     )
     assert out["final_qty"] == 0.0
     assert _n_decisions(store) == 3
@@ -125,17 +125,17 @@ def test_modify_and_reject_need_a_reason_and_modify_a_quantity(store) -> None:
 
 def test_unknown_second_and_unauthorised_decisions_are_refused(store) -> None:
     with pytest.raises(UnknownRecommendation):
-        record_decision(store, "NOPE", decision="accepted", by="ana", role="planner")
+        record_decision(store, "NOPE", decision="accepted", actor="ana", role="planner")
     # R4 was decided by an import: the app never overwrites it
     with pytest.raises(AlreadyDecided, match="never overwritten"):
-        record_decision(store, "R4", decision="rejected", reason="x", by="ana", role="planner")
-    record_decision(store, "R2", decision="accepted", by="ana", role="planner")
+        record_decision(store, "R4", decision="rejected", reason="x", actor="ana", role="planner")
+    record_decision(store, "R2", decision="accepted", actor="ana", role="planner")
     with pytest.raises(AlreadyDecided, match="accepted by ana"):
         record_decision(
-            store, "R2", decision="rejected", reason="changed my mind", by="bo", role="admin"
+            store, "R2", decision="rejected", reason="changed my mind", actor="bo", role="admin"
         )
     with pytest.raises(PermissionDenied):
-        record_decision(store, "R1", decision="accepted", by="eve", role="exec")
+        record_decision(store, "R1", decision="accepted", actor="eve", role="exec")
     assert issubclass(AlreadyDecided, ValueError) and issubclass(
         UnknownRecommendation, DecisionError
     )
@@ -147,7 +147,13 @@ def test_unknown_second_and_unauthorised_decisions_are_refused(store) -> None:
 
 def test_row_hash_matches_a_reimport_of_the_same_decision(store, tmp_path: Path) -> None:
     out = record_decision(
-        store, "R1", decision="modified", final_qty=90, reason="sup late", by="ana", role="planner"
+        store,
+        "R1",
+        decision="modified",
+        final_qty=90,
+        reason="sup late",
+        actor="ana",
+        role="planner",
     )
     at = pd.Timestamp(out["decided_at"]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     header = "rec_id,decided_at,decided_by,decision,final_qty,reason"
@@ -155,7 +161,7 @@ def test_row_hash_matches_a_reimport_of_the_same_decision(store, tmp_path: Path)
     def reload(name: str, reason: str):  # noqa: ANN202
         decisions = f"{header}\nR1,{at},ana,modified,90,{reason}"
         bundle = write_bundle(tmp_path / name, {"recommendations": RECS, "decisions": decisions})
-        return load_bundle(bundle, engine=store)
+        return load_bundle(bundle, engine=store, role="admin")
 
     # re-importing the same decision (as an export of the store writes it) is "unchanged"
     report = reload("again", "sup late")
@@ -177,9 +183,17 @@ def test_a_decision_extends_the_snapshot_as_a_read_of_the_store_would(store) -> 
 
     read_table(store, "decisions")  # the snapshot of the loaded version
     record_decision(
-        store, "R2", decision="modified", final_qty=40, reason="pad for Q4", by="bo", role="planner"
+        store,
+        "R2",
+        decision="modified",
+        final_qty=40,
+        reason="pad for Q4",
+        actor="bo",
+        role="planner",
     )
-    record_decision(store, "R1", decision="rejected", reason="dup of R2", by="ana", role="planner")
+    record_decision(
+        store, "R1", decision="rejected", reason="dup of R2", actor="ana", role="planner"
+    )
     version = data_versions(store)["decisions"]
     assert (snapshot_dir(store) / f"decisions-v{version}.parquet").exists()
     clear_memo()

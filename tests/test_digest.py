@@ -86,6 +86,7 @@ PAYLOAD = {"text": "hello"}
 
 def _post(engine: Engine, hook: Hook, *, digest_id: str = "2025-01-10-abc", **kw):  # type: ignore[no-untyped-def]
     kw.setdefault("sleep", Sleeps())
+    kw.setdefault("role", "admin")
     return post_digest(
         engine,
         digest_id=digest_id,
@@ -214,6 +215,7 @@ def test_only_http_urls(sqlite_engine: Engine) -> None:
             webhook="file:///etc/passwd",
             fmt="json",
             actor="a",
+            role="admin",
         )
 
 
@@ -286,13 +288,15 @@ def test_run_digest_from_the_store(sqlite_engine: Engine, hook: Hook, tmp_path: 
     bundle = write_bundle(
         tmp_path / "b", {"recommendations": RECS, "decisions": DECS, "owners": OWNERS}
     )
-    load_bundle(bundle, engine=sqlite_engine, loaded_by="t")
-    printed = run_digest(sqlite_engine, fmt="json", now=NOW)
+    load_bundle(bundle, engine=sqlite_engine, actor="t", role="admin")
+    printed = run_digest(sqlite_engine, fmt="json", now=NOW, role="admin")
     assert printed["post"] is None and printed["payload"]["digest"]["n_breaches"] == 2
-    first = run_digest(sqlite_engine, webhook=hook.url, fmt="teams", now=NOW, base_delay=0.01)
+    first = run_digest(
+        sqlite_engine, webhook=hook.url, fmt="teams", now=NOW, base_delay=0.01, role="admin"
+    )
     assert first["post"]["posted"] is True and first["digest_id"] == printed["digest_id"]
     second = run_digest(
-        sqlite_engine, webhook=hook.url, fmt="teams", now=NOW + pd.Timedelta(hours=2)
+        sqlite_engine, webhook=hook.url, fmt="teams", now=NOW + pd.Timedelta(hours=2), role="admin"
     )
     assert second["post"]["already_sent"] is True
     assert len(hook.bodies) == 1 and hook.bodies[0]["type"] == "message"

@@ -29,7 +29,6 @@ from analytics.explain.precedent import (
     decision_lookup,
     find_precedents,
     matching_rules,
-    value_added,
 )
 from analytics.explain.surrogates import model_target, stratified_sample
 from analytics.explain.text import (
@@ -39,6 +38,7 @@ from analytics.explain.text import (
     type_label,
     typical_values,
 )
+from analytics.shared.forecast_value import unit_gain as value_added
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.ingest.sample import SAMPLE_BUNDLE
@@ -409,7 +409,7 @@ def bundle_frames(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         generate_bundle(bundle, rows=20_000, seed=0)
     url = f"sqlite:///{folder / 'store.db'}"
     engine = get_engine(url)
-    load_bundle(bundle, engine=engine)
+    load_bundle(bundle, engine=engine, role="admin")
     frames = load_frames(engine)
     yield frames, Path(bundle) / "truth"
     dispose_engine(url)

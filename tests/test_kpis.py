@@ -55,6 +55,7 @@ from analytics.baseline.compare import (
 from analytics.baseline.groups import baseline_band, weekly_trend
 from analytics.baseline.report_html import kpi_report_html
 from analytics.baseline.targets import DEFAULT_TARGETS, meets_target, resolve_targets, target_gap
+from analytics.shared.lookups import id_positions
 from contract.frames import Frames
 from contract.tables import TABLES
 
@@ -523,7 +524,7 @@ def test_report_with_targets_adds_gaps():
 def test_positions_of_decisions_among_recommendations(recs, decs, expected):
     haystack = pd.Series(recs, dtype="string[pyarrow]")
     needles = pd.Series(decs, dtype="string[pyarrow]")
-    assert kpis._positions(haystack, needles).tolist() == expected
+    assert id_positions(haystack, needles).tolist() == expected
 
 
 # --- export and printable report ----------------------------------------------------------

@@ -30,7 +30,8 @@ R3,2025-03-05T10:00:00Z,bob,rejected,,not needed
 
 
 def _load(engine: Engine, folder: Path, **kw) -> object:
-    return load_bundle(folder, engine=engine, loaded_by="tester", **kw)
+    kw.setdefault("role", "admin")
+    return load_bundle(folder, engine=engine, actor="tester", **kw)
 
 
 def _only(report, table: str) -> list[dict]:
@@ -287,7 +288,7 @@ def test_load_is_atomic(engine: Engine, tmp_path: Path) -> None:
             raise RuntimeError("disk pulled mid-load")
 
     with pytest.raises(RuntimeError):
-        load_bundle(bundle, engine=engine, _after_table=boom)
+        load_bundle(bundle, engine=engine, _after_table=boom, role="admin")
     assert table_counts(engine) == {t: 0 for t in table_counts(engine)}
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM import_batch")).scalar_one() == 0
@@ -313,7 +314,7 @@ def test_zip_and_xlsx_bundles(engine: Engine, tmp_path: Path) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("export/recommendations.csv", RECS.strip())
-    report = load_bundle({"bundle.zip": buf.getvalue()}, engine=engine)
+    report = load_bundle({"bundle.zip": buf.getvalue()}, engine=engine, role="admin")
     assert report.loaded == {"recommendations": 3}
     xlsx = tmp_path / "log.xlsx"
     with pd.ExcelWriter(xlsx) as writer:
@@ -323,7 +324,7 @@ def test_zip_and_xlsx_bundles(engine: Engine, tmp_path: Path) -> None:
         pd.read_csv(io.StringIO(RECS.strip()), dtype=str).fillna("").to_excel(
             writer, sheet_name="recommendations", index=False
         )
-    report = load_bundle(xlsx, engine=engine)
+    report = load_bundle(xlsx, engine=engine, role="admin")
     assert report.unchanged["recommendations"] == 3
     assert report.loaded["decisions"] == 3
 
@@ -464,7 +465,7 @@ def test_first_load_writes_the_snapshot_a_read_of_the_store_would_build(
     from store.snapshots import snapshot_dir
     from tests.conftest import SAMPLE
 
-    report = load_bundle(SAMPLE, engine=engine, loaded_by="t")
+    report = load_bundle(SAMPLE, engine=engine, actor="t", role="admin")
     versions = data_versions(engine)
     written = sorted(p.name for p in snapshot_dir(engine).glob("*.parquet"))
     assert written == sorted(f"{t}-v{versions[t]}.parquet" for t, n in report.loaded.items() if n)
@@ -479,7 +480,9 @@ def test_first_load_writes_the_snapshot_a_read_of_the_store_would_build(
         pd.testing.assert_frame_equal(from_load, from_store, check_exact=True, obj=name)
     # a later load appends: that table's next snapshot is built from the store again
     more = RECS.replace("R1,", "X1,").replace("R2,", "X2,").replace("R3,", "X3,")
-    load_bundle(write_bundle(tmp_path / "more", {"recommendations": more}), engine=engine)
+    load_bundle(
+        write_bundle(tmp_path / "more", {"recommendations": more}), engine=engine, role="admin"
+    )
     clear_memo()
     assert len(read_table(engine, "recommendations")) == report.loaded["recommendations"] + 3
 
@@ -509,8 +512,8 @@ def test_appending_load_extends_the_snapshot_as_a_read_of_the_store_would(
         elif csv.stem != "owners":
             table = table.iloc[: len(table) // 2]
         table.to_csv(first / csv.name, index=False)
-    load_bundle(first, engine=engine, loaded_by="t")
-    report = load_bundle(SAMPLE, engine=engine, loaded_by="t")
+    load_bundle(first, engine=engine, actor="t", role="admin")
+    report = load_bundle(SAMPLE, engine=engine, actor="t", role="admin")
     appended = [t for t, n in report.loaded.items() if n and report.unchanged.get(t)]
     assert {"recommendations", "decisions", "orders"} <= set(appended)
     versions = data_versions(engine)

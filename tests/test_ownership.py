@@ -74,7 +74,7 @@ def test_add_edit_delete_are_audited_with_before_and_after(engine: Engine) -> No
 def test_app_rows_hash_like_imported_rows(engine: Engine, tmp_path: Path) -> None:
     """An app edit equal to the file's row re-imports as unchanged; a different one conflicts."""
     bundle = write_bundle(tmp_path / "b", {"recommendations": RECS_CSV, "owners": OWNERS_CSV})
-    load_bundle(bundle, engine=engine, loaded_by="t")
+    load_bundle(bundle, engine=engine, actor="t", role="admin")
     # Re-typing the imported values (spaces, "24.0") changes nothing.
     assert not upsert_owner(
         engine, make_entry("stockout_risk", "*", "ana", "boss", "24.0"), actor="root", role="admin"
@@ -82,7 +82,7 @@ def test_app_rows_hash_like_imported_rows(engine: Engine, tmp_path: Path) -> Non
     upsert_owner(
         engine, make_entry("stockout_risk", "*", "eve", "boss", 24), actor="root", role="admin"
     )
-    report = load_bundle(bundle, engine=engine, loaded_by="t")
+    report = load_bundle(bundle, engine=engine, actor="t", role="admin")
     assert report.unchanged["owners"] == 1
     assert [r["reason"] for r in report.rejected] == [
         "conflicts with the stored row (from the workbench); stored rows are never overwritten"
@@ -94,7 +94,7 @@ def test_app_rows_hash_like_imported_rows(engine: Engine, tmp_path: Path) -> Non
     upsert_owner(
         engine, make_entry("stockout_risk", "*", "ana", "boss", 24), actor="root", role="admin"
     )
-    again = load_bundle(bundle, engine=engine, loaded_by="t")
+    again = load_bundle(bundle, engine=engine, actor="t", role="admin")
     assert again.unchanged["owners"] == 2 and again.rejected == []
     assert load_frames(engine).owners["owner"].astype(str).tolist() == ["cy", "ana"]
 

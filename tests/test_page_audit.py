@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
@@ -14,9 +13,8 @@ from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
 from store.settings import set_setting
-from tests.conftest import write_bundle
+from tests.conftest import APP, clear_streamlit, write_bundle
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/audit.py"
 RECS = """rec_id,rec_type,signal_at,created_at,site
 r1,stockout_risk,2025-01-01T00:00:00Z,2025-01-01T00:05:00Z,P1
@@ -27,18 +25,18 @@ r1,stockout_risk,2025-01-01T00:00:00Z,2025-01-01T00:05:00Z,P1
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("WORKBENCH_DB", url)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    clear_memo()
+    clear_streamlit()
     engine = get_engine(url)
     load_bundle(
-        write_bundle(tmp_path / "b", {"recommendations": RECS}), engine=engine, loaded_by="loader"
+        write_bundle(tmp_path / "b", {"recommendations": RECS}),
+        engine=engine,
+        actor="loader",
+        role="admin",
     )
-    set_setting(engine, "kpi_targets", {"otif": 0.95}, actor="ana")
-    set_setting(engine, "go_live", "2025-01-01", actor="bo")
+    set_setting(engine, "kpi_targets", {"otif": 0.95}, actor="ana", role="admin")
+    set_setting(engine, "go_live", "2025-01-01", actor="bo", role="admin")
     yield engine
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    clear_streamlit()
     dispose_engine(url)
     clear_memo()
 
@@ -102,14 +100,11 @@ def test_empty_trail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import store.ingest.sample
 
     monkeypatch.setattr(store.ingest.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    clear_memo()
+    clear_streamlit()
     try:
         at = _audit_page()
         assert any("No audit events yet" in i.value for i in at.info)
     finally:
-        st.cache_data.clear()
-        st.cache_resource.clear()
+        clear_streamlit()
         dispose_engine(url)
         clear_memo()

@@ -3,63 +3,25 @@
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.ingest.sample import SAMPLE_BUNDLE
-from store.reads import clear_memo
+from tests.conftest import APP, clear_streamlit
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/baseline.py"
 GO_LIVE = date(2025, 10, 1)  # the sample bundle's planted go-live (truth/meta.json)
 
 
-def _clear() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    clear_memo()
-
-
-@pytest.fixture(scope="session")
-def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The committed 20k sample bundle loaded once into a SQLite file (copied per test).
-
-    Until the bundle is committed, the same generator writes one (20k rows, seed 7).
-    """
-    folder = tmp_path_factory.mktemp("baseline_sample")
-    bundle = SAMPLE_BUNDLE
-    if not (bundle / "recommendations.csv").exists():
-        from sample_data.generate import generate_bundle
-
-        bundle = folder / "bundle"
-        generate_bundle(bundle, rows=20_000, seed=7)
-    path = folder / "sample.db"
-    url = f"sqlite:///{path}"
-    load_bundle(bundle, engine=get_engine(url))
-    dispose_engine(url)
-    clear_memo()
-    return path
-
-
 @pytest.fixture
-def store(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    path = tmp_path / "store.db"
-    shutil.copy(sample_db, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("WORKBENCH_DB", url)
-    _clear()
-    yield url
-    _clear()
-    dispose_engine(url)
+def store(sample_store: str) -> str:
+    return sample_store
 
 
 def _page(role: str | None = None, go_live: date = GO_LIVE) -> AppTest:
@@ -144,7 +106,7 @@ def test_admin_edits_a_target_and_the_tile_shows_it(store: str) -> None:
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "target ≤ 12.0 h" in captions
-    _clear()
+    clear_streamlit()
     from store.settings import get_setting
 
     assert get_setting(get_engine(store), "kpi_targets")["decision_latency_median_h"] == 12.0
@@ -170,9 +132,9 @@ def test_missing_tables_say_what_to_load(tmp_path: Path, monkeypatch: pytest.Mon
         frame = pd.read_csv(source / f"{name}.csv", dtype=str, keep_default_na=False)
         frame.to_csv(bundle / f"{name}.csv", index=False)
     url = f"sqlite:///{tmp_path / 'partial.db'}"
-    load_bundle(bundle, engine=get_engine(url))
+    load_bundle(bundle, engine=get_engine(url), role="admin")
     monkeypatch.setenv("WORKBENCH_DB", url)
-    _clear()
+    clear_streamlit()
     try:
         at = _page()
         captions = [c.value for c in at.caption]
@@ -181,5 +143,5 @@ def test_missing_tables_say_what_to_load(tmp_path: Path, monkeypatch: pytest.Mon
         assert "not available — load owners.csv" in captions
         assert _metrics(at)["Decision latency (median)"] != "—"
     finally:
-        _clear()
+        clear_streamlit()
         dispose_engine(url)

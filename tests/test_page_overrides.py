@@ -3,53 +3,25 @@
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from store.audit import read_events
 from store.db import dispose_engine, get_engine
-from store.ingest.load import load_bundle
 from store.ingest.sample import SAMPLE_BUNDLE
-from store.reads import clear_memo
 from store.rule_status import read_rule_statuses
 from store.users import add_user
+from tests.conftest import APP, clear_streamlit
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/overrides.py"
 
 
-def _clear() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    clear_memo()
-
-
-@pytest.fixture(scope="module")
-def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("overrides_page") / "sample.db"
-    url = f"sqlite:///{path}"
-    load_bundle(SAMPLE_BUNDLE, engine=get_engine(url))
-    dispose_engine(url)
-    clear_memo()
-    return path
-
-
 @pytest.fixture
-def store(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    path = tmp_path / "store.db"
-    shutil.copy(sample_db, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("WORKBENCH_DB", url)
-    _clear()
-    yield url
-    _clear()
-    dispose_engine(url)
+def store(sample_store: str) -> str:
+    return sample_store
 
 
 def _open(at: AppTest) -> AppTest:
@@ -136,8 +108,8 @@ def test_store_without_decisions_shows_an_empty_state(
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     monkeypatch.setenv("WORKBENCH_DB", url)
     monkeypatch.setattr(store.ingest.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
-    _clear()
+    clear_streamlit()
     at = _open(AppTest.from_file(APP, default_timeout=60))
     assert any("no overrides to learn from" in i.value for i in at.info)
-    _clear()
+    clear_streamlit()
     dispose_engine(url)

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
@@ -15,9 +14,8 @@ from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
 from store.users import add_user
-from tests.conftest import write_bundle
+from tests.conftest import APP, clear_streamlit, write_bundle
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/ownership.py"
 
 # The hand-worked log of tests/test_ownership.py: judged "now" (long after), r3, r4 and r7
@@ -48,17 +46,14 @@ expedite,P1,cy,,8
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("WORKBENCH_DB", url)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    clear_memo()
+    clear_streamlit()
     engine = get_engine(url)
     bundle = write_bundle(
         tmp_path / "b", {"recommendations": RECS, "decisions": DECS, "owners": OWNERS}
     )
-    load_bundle(bundle, engine=engine, loaded_by="tester")
+    load_bundle(bundle, engine=engine, actor="tester", role="admin")
     yield engine
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    clear_streamlit()
     dispose_engine(url)
     clear_memo()
 

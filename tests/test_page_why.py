@@ -2,60 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from store.audit import read_events
-from store.db import dispose_engine, get_engine
+from store.db import get_engine
 from store.decisions import decision_for
-from store.ingest.load import load_bundle
-from store.ingest.sample import SAMPLE_BUNDLE
-from store.reads import clear_memo, load_frames
+from store.reads import load_frames
 from store.users import add_user
+from tests.conftest import APP
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/why.py"
 
 
-def _clear() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    clear_memo()
-
-
-@pytest.fixture(scope="session")
-def why_sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The committed sample bundle loaded once into a SQLite file (copied per test)."""
-    folder = tmp_path_factory.mktemp("why_sample")
-    bundle = SAMPLE_BUNDLE
-    if not (bundle / "recommendations.csv").exists():  # until the bundle is committed
-        from sample_data.generate import generate_bundle
-
-        bundle = folder / "bundle"
-        generate_bundle(bundle, rows=20_000, seed=7)
-    path = folder / "sample.db"
-    url = f"sqlite:///{path}"
-    load_bundle(bundle, engine=get_engine(url))
-    dispose_engine(url)
-    clear_memo()
-    return path
-
-
 @pytest.fixture
-def store(why_sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    path = tmp_path / "store.db"
-    shutil.copy(why_sample_db, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("WORKBENCH_DB", url)
-    _clear()
-    yield url
-    _clear()
-    dispose_engine(url)
+def store(sample_store: str) -> str:
+    return sample_store
 
 
 def _open_why(at: AppTest) -> AppTest:

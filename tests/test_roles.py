@@ -31,7 +31,8 @@ def _seed(engine: Engine, tmp_path: Path) -> None:
     load_bundle(
         write_bundle(tmp_path / "seed", {"recommendations": RECS, "owners": OWNERS}),
         engine=engine,
-        loaded_by="seed",
+        actor="seed",
+        role="admin",
     )
     add_user(
         engine, "pat", role="planner", password="planner-pass", actor="seed", actor_role="admin"
@@ -60,7 +61,7 @@ def _writes() -> dict[str, list[tuple[str, Callable[[Engine, str | None], object
         )
     ]  # fmt: skip
     writes["decide"] = [
-        ("accept", lambda e, r: record_decision(e, "r1", decision="accepted", by="x", role=r))
+        ("accept", lambda e, r: record_decision(e, "r1", decision="accepted", actor="x", role=r))
     ]
     return writes
 

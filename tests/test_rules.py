@@ -196,7 +196,7 @@ def test_rules_report_shape_status_and_top() -> None:
 def sample_frames(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     url = f"sqlite:///{tmp_path_factory.mktemp('rules') / 'sample.db'}"
     engine = get_engine(url)
-    load_bundle(SAMPLE, engine=engine)
+    load_bundle(SAMPLE, engine=engine, role="admin")
     yield load_frames(engine)
     dispose_engine(url)
     clear_memo()

@@ -45,18 +45,18 @@ def test_staged_load_stores_exactly_what_the_direct_insert_stores(
 ) -> None:
     staged, direct = _engine(tmp_path / "staged.db"), _engine(tmp_path / "direct.db")
     try:
-        a = load_bundle(SAMPLE, engine=staged, loaded_by="t")
+        a = load_bundle(SAMPLE, engine=staged, actor="t", role="admin")
         with monkeypatch.context() as m:
             m.setattr(staging, "adbc_sqlite", None)
             assert not staging.available()
-            b = load_bundle(SAMPLE, engine=direct, loaded_by="t")
+            b = load_bundle(SAMPLE, engine=direct, actor="t", role="admin")
         assert a.loaded == b.loaded and a.rejected == b.rejected
         assert sum(a.loaded.values()) > 20_000
         dump_a, dump_b = _dump(staged), _dump(direct)
         for table in dump_a:
             assert dump_a[table] == dump_b[table], table
         # and each path sees the other's rows as the same rows
-        assert load_bundle(SAMPLE, engine=direct, loaded_by="t").unchanged == a.loaded
+        assert load_bundle(SAMPLE, engine=direct, actor="t", role="admin").unchanged == a.loaded
     finally:
         dispose_engine(f"sqlite:///{tmp_path / 'staged.db'}")
         dispose_engine(f"sqlite:///{tmp_path / 'direct.db'}")
@@ -81,9 +81,9 @@ def test_scratch_files_are_detached_and_deleted(
     try:
         if fail:
             with pytest.raises(RuntimeError):
-                load_bundle(bundle, engine=engine, _after_table=boom)
+                load_bundle(bundle, engine=engine, _after_table=boom, role="admin")
         else:
-            assert load_bundle(bundle, engine=engine).loaded == {
+            assert load_bundle(bundle, engine=engine, role="admin").loaded == {
                 "recommendations": 3,
                 "decisions": 3,
             }

@@ -152,7 +152,7 @@ def test_views_capture_gap_trend_and_concentration_by_hand() -> None:
 def sample_frames(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     url = f"sqlite:///{tmp_path_factory.mktemp('themes') / 'sample.db'}"
     engine = get_engine(url)
-    load_bundle(SAMPLE, engine=engine)
+    load_bundle(SAMPLE, engine=engine, role="admin")
     yield load_frames(engine)
     dispose_engine(url)
     clear_memo()

@@ -167,7 +167,7 @@ def test_rule_by_quarter_shows_each_quarter() -> None:
 def sample_frames(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     url = f"sqlite:///{tmp_path_factory.mktemp('va') / 'sample.db'}"
     engine = get_engine(url)
-    load_bundle(SAMPLE, engine=engine)
+    load_bundle(SAMPLE, engine=engine, role="admin")
     yield load_frames(engine)
     dispose_engine(url)
     clear_memo()

@@ -8,6 +8,7 @@ so a figure reads the same everywhere.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from analytics.baseline.kpis import KPI_BY_KEY
 from analytics.baseline.targets import target_op
@@ -97,3 +98,22 @@ def fmt_usd(value: float | None) -> str:
 def verdict_colour(verdict: str) -> str | None:
     """Green or red only when the change is real; no colour for noise or thin data."""
     return {"improved": "green", "worse": "red"}.get(verdict)
+
+
+def kpi_report_lines(report: dict[str, Any], *, site: str | None = None) -> list[str]:
+    """``cli.py kpis`` as a terminal table: each figure's baseline, current, change, verdict."""
+
+    def fmt(v: float | None) -> str:
+        return "—" if v is None else f"{v:,.3f}"
+
+    lines = [
+        f"go-live {report['go_live']}" + (f", site {site}" if site else ""),
+        f"{'figure':32s} {'baseline':>12s} {'current':>12s} {'change':>12s}  verdict",
+    ]
+    for key, cur in report["current"].items():
+        base = report["baseline"].get(key)
+        ch = report["change"].get(key) or {}
+        lines.append(
+            f"{key:32s} {fmt(base):>12s} {fmt(cur):>12s} {fmt(ch.get('delta')):>12s}  {ch.get('verdict', '')}"
+        )
+    return lines

@@ -30,6 +30,7 @@ from analytics.explain.fit import (
     global_drivers,
     one_thread,
 )
+from analytics.shared.forecast_value import unit_gain
 from contract.vocabulary import MONTHS, QUARTERS, WEEKDAYS
 
 PRECEDENT_COLUMNS = [
@@ -46,18 +47,6 @@ PRECEDENT_COLUMNS = [
     "value_added",
     "distance",
 ]
-
-
-def value_added(recommended: Any, final: Any, actual: Any) -> np.ndarray:
-    """Contract value added per recommendation: ``|rec − actual| − |final − actual|``.
-
-    Positive when the person's final quantity ended closer to what was needed;
-    NaN where any of the three is missing.
-    """
-    r = np.asarray(recommended, dtype="float64")
-    f = np.asarray(final, dtype="float64")
-    a = np.asarray(actual, dtype="float64")
-    return np.abs(r - a) - np.abs(f - a)
 
 
 @dataclass(frozen=True)
@@ -340,7 +329,7 @@ def find_precedents(
     out["distance"] = dist[keep].astype("float64")
     out["site"] = tp.site[idx[keep]]
     out["recommended_qty"] = tp.recommended_qty[idx[keep]]
-    out["value_added"] = value_added(out["recommended_qty"], out["final_qty"], out["actual_qty"])
+    out["value_added"] = unit_gain(out["recommended_qty"], out["final_qty"], out["actual_qty"])
     out = out.sort_values(["distance", "rec_id"], kind="stable").head(k).reset_index(drop=True)
     return out[PRECEDENT_COLUMNS]
 

@@ -349,3 +349,33 @@ def quick_pick_themes(themes: pd.DataFrame, *, limit: int = 8) -> list[str]:
         if int(tid) != 0 and not str(label).startswith("theme ")
     ]
     return out[:limit]
+
+
+def fidelity_text(r2: float | None) -> str:
+    """How well the surrogate reproduces the model, in one phrase."""
+    return f"surrogate fidelity R² {'—' if r2 is None else f'{r2:.2f}'}"
+
+
+def explain_report_lines(report: dict[str, Any]) -> list[str]:
+    """``cli.py explain`` in words: the sentence, the top contributions, the precedents."""
+    lines = [
+        f"{report['rec_id']}: {report['sentence']}",
+        f"prediction {report['prediction']:.4g} = base {report['base_value']:.4g} + contributions"
+        f"  ({fidelity_text(report['fidelity_r2'])})",
+    ]
+    for c in report["contributions"][:8]:
+        lines.append(
+            f"  {c['shap']:+10.4g}  {c['feature']:28s} {c['value']!s:>12s}  typical {c['typical']!s}"
+        )
+    if report["precedents"]:
+        lines.append("precedents:")
+        for p in report["precedents"]:
+            lines.append(f"  {p['rec_id']:14s} {p['decision'] or 'open':9s} {p['reason'] or ''}")
+    return lines
+
+
+def drivers_report_lines(report: dict[str, Any]) -> list[str]:
+    """``cli.py drivers`` in words: mean |SHAP| per feature."""
+    lines = [fidelity_text(report["fidelity_r2"])]
+    lines += [f"  {d['mean_abs_shap']:10.4g}  {d['feature']}" for d in report["drivers"]]
+    return lines

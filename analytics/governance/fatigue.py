@@ -9,19 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analytics.shared.periods import period_start
 from contract.vocabulary import ANSWERED, OVERRIDES
-
-
-def period_start(times: pd.Series, freq: str) -> pd.Series:
-    """Start (UTC midnight) of the ISO week (``"week"``, Monday) or month (``"month"``) of each time."""
-    naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    if freq == "week":
-        start = naive.dt.normalize() - pd.to_timedelta(naive.dt.day_of_week, unit="D")
-    elif freq == "month":
-        start = naive.dt.to_period("M").dt.start_time
-    else:
-        raise ValueError(f"freq must be 'week' or 'month', got {freq!r}")
-    return start.dt.tz_localize("UTC")
 
 
 def fatigue_weekly(status: pd.DataFrame) -> pd.DataFrame:

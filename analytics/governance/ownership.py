@@ -22,8 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analytics.governance.fatigue import fatigue_summary, fatigue_weekly, period_start
+from analytics.governance.fatigue import fatigue_summary, fatigue_weekly
+from analytics.shared.intervals import wilson_interval
 from analytics.shared.owners import resolve_owners
+from analytics.shared.periods import period_start
 from contract.vocabulary import ANSWERED, TS_DTYPE
 
 SLA_STATES = ("met", "breached", "pending", "no SLA", "unowned")
@@ -159,12 +161,8 @@ def _owner_columns(rec_type: pd.Series, site: pd.Series, owners: pd.DataFrame) -
 
 def _wilson(k: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
     """95% Wilson score interval for k successes in n trials (NaN where n = 0)."""
-    n_f = n.astype("float64")
-    p = k / n_f.where(n_f > 0)
-    z2 = _Z95**2
-    centre = (p + z2 / (2 * n_f)) / (1 + z2 / n_f)
-    half = _Z95 * np.sqrt(p * (1 - p) / n_f + z2 / (4 * n_f**2)) / (1 + z2 / n_f)
-    return centre - half, centre + half
+    lo, hi = wilson_interval(k.to_numpy(dtype="float64"), n.to_numpy(dtype="float64"), z=_Z95)
+    return pd.Series(lo, index=k.index), pd.Series(hi, index=k.index)
 
 
 def sla_rates(

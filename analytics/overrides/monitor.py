@@ -13,6 +13,7 @@ import pandas as pd
 
 from analytics.overrides.log import match_mask
 from analytics.overrides.value_added import N_BOOT, scored_overrides, summarize_gains
+from analytics.shared.periods import quarter_labels
 
 MONITOR_COLUMNS = [
     "quarter",
@@ -30,11 +31,7 @@ MONITOR_COLUMNS = [
 
 
 def _quarters(created: pd.Series) -> tuple[np.ndarray, pd.DatetimeIndex]:
-    t = pd.DatetimeIndex(created)
-    if t.tz is not None:
-        t = t.tz_convert("UTC").tz_localize(None)
-    period = t.to_period("Q")
-    return period.astype(str).to_numpy(dtype=object), period.to_timestamp()
+    return quarter_labels(created)
 
 
 def rule_by_quarter(

@@ -78,3 +78,20 @@ def headline_caption(overall: Mapping[str, Any], stockouts: pd.DataFrame) -> str
         f"acceptances {_num(s.at['accepted', 'stockout_rate'], '.1%')} "
         f"({_num(s.at['overridden', 'vs_accepted'], '+.1f')} points)."
     )
+
+
+def rules_report_lines(report: dict[str, Any]) -> list[str]:
+    """``cli.py rules`` as a terminal table, best rule first."""
+    if not report["rules"]:
+        return ["no candidate rules: too few overrides with a consistent pattern"]
+    lines = [
+        f"{'id':14s} {'direction':9s} {'support':>8s} {'conf':>6s} {'lift':>6s} {'VA':>8s}  conditions"
+    ]
+    for r in report["rules"]:
+        cond = ", ".join(f"{k}={v}" for k, v in r["conditions"].items())
+        va = "—" if r["value_added"] is None else f"{r['value_added']:+.2f}"
+        lines.append(
+            f"{r['id']:14s} {r['direction']:9s} {r['support']:>8,} {r['confidence']:>6.2f} "
+            f"{r['lift']:>6.1f} {va:>8s}  {cond}  [{r['status']}] {r['theme_label']}"
+        )
+    return lines

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.overrides.themes import NO_REASON_ID, NO_REASON_LABEL
+from analytics.shared.periods import month_start_naive
 
 
 def _overrides(log: pd.DataFrame) -> pd.DataFrame:
@@ -19,10 +20,7 @@ def _overrides(log: pd.DataFrame) -> pd.DataFrame:
 
 def month_start(ts: pd.Series) -> pd.Series:
     """First day of each timestamp's calendar month (UTC), tz-naive for charts."""
-    t = pd.DatetimeIndex(ts)
-    if t.tz is not None:
-        t = t.tz_convert("UTC").tz_localize(None)
-    return pd.Series(t.to_period("M").to_timestamp(), index=ts.index)
+    return month_start_naive(ts)
 
 
 def theme_trend(log: pd.DataFrame, *, labels: dict[int, str] | None = None) -> pd.DataFrame:

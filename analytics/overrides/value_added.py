@@ -21,6 +21,8 @@ import pandas as pd
 from scipy.stats import norm
 
 from analytics.overrides.log import DIRECTIONS
+from analytics.shared.forecast_value import unit_errors
+from analytics.shared.intervals import wilson_interval
 
 N_BOOT = 400
 LEVEL = 0.90
@@ -68,8 +70,7 @@ def scored_overrides(log: pd.DataFrame) -> pd.DataFrame:
         np.isnan(rec) | np.isnan(final) | np.isnan(actual)
     )
     out = log.loc[ok].copy()
-    out["model_error"] = np.abs(rec[ok] - actual[ok])
-    out["override_error"] = np.abs(final[ok] - actual[ok])
+    out["model_error"], out["override_error"] = unit_errors(rec[ok], final[ok], actual[ok])
     out["gain"] = out["model_error"] - out["override_error"]
     out["win"] = out["override_error"] < out["model_error"]
     return out
@@ -189,11 +190,7 @@ def value_added(
 
 
 def _wilson(k: np.ndarray, n: np.ndarray, z: float = _Z90) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    return wilson_interval(k, n, z=z)
 
 
 def stockout_rates(log: pd.DataFrame) -> pd.DataFrame:

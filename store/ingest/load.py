@@ -25,8 +25,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from contract.tables import TABLES, TableSpec
-from store.audit import record_event, utcnow
-from store.db import bump_versions
+from store.audit import AuditedWrite
+from store.db import utcnow
 from store.ingest import staging
 from store.ingest.bundle import RawTable, read_bundle
 from store.ingest.references import check_references
@@ -49,6 +49,28 @@ class LoadReport:
     strict_failed: bool = False
     # Wall time of the checked, atomic load (to the commit) and of writing snapshots after.
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def text_lines(self, url: str) -> list[str]:
+        """The report for a terminal: counts per table, then up to 50 rejected rows."""
+        if self.strict_failed:
+            lines = [f"--strict: {self.n_rejected_rows} bad rows; nothing was written."]
+        else:
+            lines = [f"Loaded into {url} (import batch {self.batch_id}):"]
+        for table in self.loaded:
+            lines.append(
+                f"  {table:16s} loaded {self.loaded[table]:>9,}   unchanged {self.unchanged[table]:>9,}"
+            )
+        if self.rejected:
+            lines.append(
+                f"Rejected {self.n_rejected_rows:,} rows ({len(self.rejected):,} problems), kept in quarantine:"
+            )
+            for r in self.rejected[:50]:
+                lines.append(
+                    f"  {r['table']} row {r['row']} key={r['key']} {r['column'] or ''}: {r['reason']}"
+                )
+            if len(self.rejected) > 50:
+                lines.append(f"  … {len(self.rejected) - 50:,} more (use --json for all)")
+        return lines
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's ``--json`` shape: ``{"loaded", "rejected", "unchanged"}``."""
@@ -201,8 +223,8 @@ def load_bundle(
     engine: Engine,
     tz: str = "UTC",
     strict: bool = False,
-    loaded_by: str | None = None,
-    role: str | None = "admin",
+    actor: str | None = None,
+    role: str | None,
     progress: Callable[[str, float], None] | None = None,
     snapshot: bool = True,
     _after_table: Callable[[str], None] | None = None,
@@ -219,7 +241,7 @@ def load_bundle(
         Zone for timestamps written without an offset.
     strict
         If any row is bad, write nothing at all (the report still lists every problem).
-    loaded_by
+    actor
         Who loads, for the batch record and audit trail (default: the OS user).
     role
         The loader's role, checked before anything is read (``import`` needs ``sop_lead``
@@ -237,7 +259,7 @@ def load_bundle(
     """
     require(role, "import")
     t0 = time.perf_counter()
-    who = loaded_by or getpass.getuser()
+    who = actor or getpass.getuser()
     notify = progress or (lambda _msg, _frac: None)
     raws = read_bundle(source)
     report = LoadReport(files={r.source: r.num_rows for r in raws.values()})
@@ -294,9 +316,10 @@ def load_bundle(
             if _after_table is not None:
                 _after_table(name)
         changed = [name for name, n in report.loaded.items() if n]
-        bump_versions(
-            conn, changed + (["quarantine"] if report.rejected else []) + ["import_batch"]
+        write = AuditedWrite(
+            conn, who, (*changed, *(["quarantine"] if report.rejected else []), "import_batch")
         )
+        write.bump()
         # Read after the bump, which holds each row's lock: a table's new version is the
         # one before it (version - 1) plus the rows loaded now, whoever wrote meanwhile.
         versions = dict(conn.execute(text("SELECT table_name, version FROM data_version")).all())
@@ -311,9 +334,7 @@ def load_bundle(
                 "i": report.batch_id,
             },
         )
-        record_event(
-            conn,
-            actor=who,
+        write.event(
             action="import",
             entity="import_batch",
             entity_id=str(report.batch_id),

@@ -22,7 +22,8 @@ def ensure_sample(engine: Engine) -> LoadReport | None:
     """Load the sample bundle if the store has never been loaded; None when nothing was done."""
     if not store_is_empty(engine) or not SAMPLE_BUNDLE.is_dir():
         return None
-    return load_bundle(SAMPLE_BUNDLE, engine=engine, loaded_by=SAMPLE_LOADER)
+    # The first start of an empty store is the server acting for itself, as its operator.
+    return load_bundle(SAMPLE_BUNDLE, engine=engine, actor=SAMPLE_LOADER, role="admin")
 
 
 def only_sample_data(engine: Engine) -> bool:
