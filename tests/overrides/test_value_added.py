@@ -28,7 +28,7 @@ from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo, load_frames
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "bundle"
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bundle"
 
 
 def _frames() -> SimpleNamespace:

@@ -15,7 +15,7 @@ from store.ingest import staging
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
 from tests.conftest import SAMPLE, write_bundle
-from tests.test_load import DECS, RECS
+from tests.store.test_load import DECS, RECS
 
 pytestmark = pytest.mark.skipif(not staging.available(), reason="ADBC SQLite driver missing")
 

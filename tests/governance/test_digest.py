@@ -27,7 +27,7 @@ from store.outbox import (
     target_of,
 )
 from tests.conftest import write_bundle
-from tests.test_ownership import NOW, T, tiny
+from tests.governance.test_ownership import NOW, T, tiny
 
 
 class Hook:
@@ -283,7 +283,7 @@ def test_payload_formats() -> None:
 
 
 def test_run_digest_from_the_store(sqlite_engine: Engine, hook: Hook, tmp_path: Path) -> None:
-    from tests.test_page_ownership import DECS, OWNERS, RECS
+    from tests.governance.test_page_ownership import DECS, OWNERS, RECS
 
     bundle = write_bundle(
         tmp_path / "b", {"recommendations": RECS, "decisions": DECS, "owners": OWNERS}

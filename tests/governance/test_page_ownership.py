@@ -18,7 +18,7 @@ from tests.conftest import APP, clear_streamlit, write_bundle
 
 PAGE = "pages/ownership.py"
 
-# The hand-worked log of tests/test_ownership.py: judged "now" (long after), r3, r4 and r7
+# The hand-worked log of tests/governance/test_ownership.py: judged "now" (long after), r3, r4 and r7
 # are open past their SLA; r1 met; r2 late; r5 expired; r6 (maintenance) has no owner.
 RECS = """rec_id,rec_type,signal_at,created_at,site,sku,est_impact_usd,model_version
 r1,stockout_risk,2024-12-31T23:00:00Z,2025-01-01T00:00:00Z,P1,A,10,m1
