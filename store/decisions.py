@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +46,28 @@ class AlreadyDecided(DecisionError):
 
 class InvalidDecision(DecisionError):
     """The decision itself is incomplete or inconsistent (missing reason, bad quantity…)."""
+
+
+class ChangedSinceShown(DecisionError):
+    """The recommendation in the store is not the one the form was shown for."""
+
+
+@dataclass(frozen=True)
+class RenderToken:
+    """What the decision form was rendered for, carried into the write.
+
+    A form's values belong to the recommendation it showed: the write refuses when the
+    stored recommendation is another one or its recommended quantity differs from the
+    one the planner saw (``None`` = no quantity was shown).
+    """
+
+    rec_id: str
+    recommended_qty: float | None
+
+    @classmethod
+    def of(cls, rec_id: str, recommended_qty: object) -> RenderToken:
+        qty = None if recommended_qty is None or pd.isna(recommended_qty) else recommended_qty
+        return cls(str(rec_id), None if qty is None else float(qty))  # type: ignore[arg-type]
 
 
 log = logging.getLogger(__name__)
@@ -134,6 +157,7 @@ def record_decision(
     reason: str | None = None,
     actor: str,
     role: str,
+    shown: RenderToken | None = None,
 ) -> dict[str, Any]:
     """Record a planner's decision on one open recommendation, with its audit event.
 
@@ -153,6 +177,10 @@ def record_decision(
         Who decides (the signed-in user or the local user name).
     role : str
         The acting role; must be allowed to ``decide`` (``store.roles``).
+    shown : RenderToken, optional
+        What the form was rendered for (the page passes it; the CLI names the id itself).
+        The write is refused when it is not ``rec_id`` or the stored recommended
+        quantity is not the one shown.
 
     Returns
     -------
@@ -164,10 +192,16 @@ def record_decision(
     ------
     store.roles.PermissionDenied
         The role may not decide.
-    UnknownRecommendation, AlreadyDecided, InvalidDecision
-        (all ``DecisionError``, a ``ValueError``) with a message for the user.
+    UnknownRecommendation, AlreadyDecided, ChangedSinceShown, InvalidDecision
+        (all ``DecisionError``, a ``ValueError``) with a message for the user; an
+        ``AlreadyDecided`` message reads "not recorded: R1 is already decided by …".
     """
     roles.require(role, "decide")
+    if shown is not None and shown.rec_id != rec_id:
+        raise ChangedSinceShown(
+            f"not recorded: the form was shown for {shown.rec_id}, not {rec_id}; "
+            "check the recommendation and decide again"
+        )
     qty, reason = _check(decision, final_qty, reason, actor)
     by = str(actor).strip()
     decided_at = utcnow()
@@ -191,10 +225,7 @@ def record_decision(
             )
         ).first()
         if existing is not None:
-            raise AlreadyDecided(
-                f"{rec_id} was already decided ({existing.decision} by {existing.decided_by} "
-                f"at {existing.decided_at}); a decision is never overwritten"
-            )
+            raise AlreadyDecided(_already_decided(rec_id, existing))
         created = rec["created_at"].iloc[0]
         if pd.notna(created) and pd.Timestamp(decided_at) < created:
             raise InvalidDecision(
@@ -202,6 +233,11 @@ def record_decision(
             )
         recommended = rec["recommended_qty"].iloc[0]
         recommended = None if pd.isna(recommended) else float(recommended)
+        if shown is not None and shown.recommended_qty != recommended:
+            raise ChangedSinceShown(
+                f"not recorded: {rec_id}'s recommended quantity is now {_qty(recommended)}, "
+                f"not the {_qty(shown.recommended_qty)} shown; check it and decide again"
+            )
         stored_qty = _final_qty(decision, qty, recommended)
         row = _decision_frame(rec_id, decided_at, by, decision, stored_qty, reason)
         row_hash = int(np.asarray(row_hashes(row, DECISIONS))[0])
@@ -220,9 +256,7 @@ def record_decision(
         try:
             conn.execute(Decision.__table__.insert().values(**values))  # type: ignore[attr-defined]
         except IntegrityError:  # PostgreSQL: another session inserted it since our check
-            raise AlreadyDecided(
-                f"{rec_id} was decided by someone else a moment ago; a decision is never overwritten"
-            ) from None
+            raise AlreadyDecided(_already_decided_now(engine, rec_id)) from None
         after = {
             "decision": decision,
             "final_qty": stored_qty,
@@ -271,6 +305,32 @@ def record_decision(
         "source": "app",
         "audit_event_id": int(event.id) if event.id is not None else None,
     }
+
+
+def _qty(value: float | None) -> str:
+    return "no quantity" if value is None else f"{value:,.6g}"
+
+
+def _already_decided(rec_id: str, existing: Any) -> str:
+    at = pd.Timestamp(existing.decided_at)
+    at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+    return (
+        f"not recorded: {rec_id} is already decided by {existing.decided_by} "
+        f"({existing.decision} at {at:%Y-%m-%d %H:%M} UTC); a decision is never overwritten"
+    )
+
+
+def _already_decided_now(engine: Engine, rec_id: str) -> str:
+    """The refusal for a decision that lost a race: name the winner, read in a new transaction."""
+    with engine.connect() as conn:
+        winner = conn.execute(
+            select(Decision.decision, Decision.decided_by, Decision.decided_at).where(
+                Decision.rec_id == rec_id
+            )
+        ).first()
+    if winner is None:  # pragma: no cover - the conflicting row was rolled back meanwhile
+        return f"not recorded: {rec_id} was being decided by someone else; try again"
+    return _already_decided(rec_id, winner)
 
 
 def decision_for(engine: Engine, rec_id: str) -> dict[str, Any] | None:

@@ -12,8 +12,10 @@ from store.audit import read_events, verify_chain
 from store.db import data_versions
 from store.decisions import (
     AlreadyDecided,
+    ChangedSinceShown,
     DecisionError,
     InvalidDecision,
+    RenderToken,
     UnknownRecommendation,
     decision_for,
     record_decision,
@@ -130,7 +132,9 @@ def test_unknown_second_and_unauthorised_decisions_are_refused(store) -> None:
     with pytest.raises(AlreadyDecided, match="never overwritten"):
         record_decision(store, "R4", decision="rejected", reason="x", actor="ana", role="planner")
     record_decision(store, "R2", decision="accepted", actor="ana", role="planner")
-    with pytest.raises(AlreadyDecided, match="accepted by ana"):
+    with pytest.raises(
+        AlreadyDecided, match=r"^not recorded: R2 is already decided by ana \(accepted at 20"
+    ):
         record_decision(
             store, "R2", decision="rejected", reason="changed my mind", actor="bo", role="admin"
         )
@@ -143,6 +147,39 @@ def test_unknown_second_and_unauthorised_decisions_are_refused(store) -> None:
     assert decision_for(store, "R2")["decision"] == "accepted"
     actions = read_events(store)["action"].tolist()
     assert actions.count("decide") == 1
+
+
+def test_a_form_shown_for_another_recommendation_or_quantity_is_refused(store) -> None:
+    # the form was rendered for R1 (recommended 120) but the write names R2
+    with pytest.raises(ChangedSinceShown, match="shown for R1, not R2"):
+        record_decision(
+            store, "R2", decision="accepted", actor="ana", role="planner",
+            shown=RenderToken("R1", 120.0),
+        )  # fmt: skip
+    # R1 as stored recommends 120: a form that showed 11,769 must not record against it
+    with pytest.raises(ChangedSinceShown, match="is now 120, not the 11,769 shown"):
+        record_decision(
+            store, "R1", decision="modified", final_qty=921, reason="x", actor="ana",
+            role="planner", shown=RenderToken("R1", 11769.0),
+        )  # fmt: skip
+    # R3 has no quantity: a form showing one is stale too
+    with pytest.raises(ChangedSinceShown, match="is now no quantity, not the 5 shown"):
+        record_decision(
+            store, "R3", decision="rejected", reason="x", actor="ana", role="planner",
+            shown=RenderToken("R3", 5.0),
+        )  # fmt: skip
+    assert _n_decisions(store) == 1 and "decide" not in read_events(store)["action"].tolist()
+    # the form as shown (NaN read from a frame is "no quantity") records
+    out = record_decision(
+        store, "R3", decision="rejected", reason="PM done", actor="ana", role="planner",
+        shown=RenderToken.of("R3", float("nan")),
+    )  # fmt: skip
+    assert out["decision"] == "rejected"
+    out = record_decision(
+        store, "R1", decision="accepted", actor="ana", role="planner",
+        shown=RenderToken.of("R1", 120),
+    )  # fmt: skip
+    assert out["final_qty"] == 120.0
 
 
 def test_row_hash_matches_a_reimport_of_the_same_decision(store, tmp_path: Path) -> None:
