@@ -23,12 +23,51 @@ from analytics.explain.text import (
     type_label,
 )
 from store import roles
-from store.decisions import DecisionError, decision_for, record_decision
+from store.decisions import DecisionError, RenderToken, decision_for, record_decision
 from ui import cache, session
 
 session.ensure_shell()  # before anything renders: see ui/session.py
 
 LARGE_LOG = 200_000
+FORM_FIELDS = ("decision", "qty", "theme_pick", "reason")
+
+
+def form_key(field: str, rec_id: str) -> str:
+    """The session key of one decision-form field for one recommendation."""
+    return f"why_{field}_{rec_id}"
+
+
+def submit_decision(shown: RenderToken, user: str, role: str) -> None:
+    """Record what the form rendered for ``shown`` holds (the submit button's callback).
+
+    The callback gets the token bound when the form was drawn, so the write names the
+    recommendation the planner saw, whatever the picker selects by the time it runs.
+    """
+    values = {f: st.session_state.get(form_key(f, shown.rec_id)) for f in FORM_FIELDS}
+    choice = values["decision"] or "accepted"
+    text = " — ".join(x for x in (values["theme_pick"], (values["reason"] or "").strip()) if x)
+    try:
+        result = record_decision(
+            cache.current_engine(),
+            shown.rec_id,
+            decision=choice,
+            final_qty=values["qty"] if choice == "modified" else None,
+            reason=text or None,
+            actor=user,
+            role=role,
+            shown=shown,
+        )
+    except (DecisionError, roles.PermissionDenied) as e:
+        message = str(e)
+        st.session_state["why_refused"] = (
+            message if message.startswith("not recorded") else f"not recorded: {message}"
+        )
+        return
+    cache.clear_after_write()
+    for f in FORM_FIELDS:  # nothing of this form carries over to the next recommendation
+        st.session_state.pop(form_key(f, shown.rec_id), None)
+    st.session_state["why_recorded"] = result
+
 
 st.title("Why this fired")
 st.caption(
@@ -204,6 +243,13 @@ if done:
         f"{done['decided_at'][:19]} UTC (audit event {done['audit_event_id']}).",
         icon=":material/check_circle:",
     )
+refused = st.session_state.pop("why_refused", None)
+if refused:
+    st.error(refused[:1].upper() + refused[1:], icon=":material/error:")
+recommended = rec["recommended_qty"]
+shown_qty = (
+    f"{recommended:,.0f} {rec.get('uom') or 'EA'}" if pd.notna(recommended) else "no quantity"
+)
 if existing:
     qty = existing["final_qty"]
     st.info(
@@ -214,56 +260,45 @@ if existing:
         + ". A decision is never overwritten.",
         icon=":material/lock:",
     )
+elif not roles.can(session.current_role(), "decide"):
+    # Read-only roles see what is proposed, not a form they cannot send.
+    st.caption(
+        f"Your role ({session.current_role()}) can read explanations but not decide. "
+        f"Open, proposed: {rec.get('action') or type_label(ex.rec_type)} — {shown_qty}."
+    )
 else:
-    role = session.current_role()
-    allowed = roles.can(role, "decide")
-    if not allowed:
-        st.caption(f"Your role ({role}) can read explanations but not decide.")
+    form_for = RenderToken.of(rec_id, recommended)
     themes = quick_pick_themes(analysis.themes) if analysis is not None else []
-    recommended = rec["recommended_qty"]
-    with st.form("why_decide_form", border=True):
-        choice = st.radio(
+    # Every widget is keyed on the recommendation it is shown for: another one starts
+    # clean, and the write (in the callback) uses the id and quantity that were rendered.
+    with st.form(f"why_decide_form_{rec_id}", border=True):
+        st.radio(
             "Decision",
             ["accepted", "modified", "rejected"],
             format_func={"accepted": "Accept", "modified": "Modify", "rejected": "Reject"}.get,
             horizontal=True,
-            key="why_decision",
+            key=form_key("decision", rec_id),
         )
-        new_qty = st.number_input(
-            "New quantity (for Modify)"
-            + (f" — recommended {recommended:,.0f}" if pd.notna(recommended) else ""),
+        st.number_input(
+            f"New quantity (for Modify) — recommended {shown_qty}",
             min_value=0.0,
             value=float(recommended) if pd.notna(recommended) else 0.0,
             step=1.0,
-            key="why_qty",
+            key=form_key("qty", rec_id),
         )
-        pick = (
-            st.pills("Reason themes seen so far", themes, key="why_theme_pick") if themes else None
-        )
-        reason = st.text_area(
+        if themes:
+            st.pills("Reason themes seen so far", themes, key=form_key("theme_pick", rec_id))
+        st.text_area(
             "Reason (required to modify or reject)",
-            key="why_reason",
+            key=form_key("reason", rec_id),
             placeholder="What do you know that the model doesn't?",
         )
-        submitted = st.form_submit_button("Record decision", disabled=not allowed, type="primary")
-    if submitted:
-        text = " — ".join(x for x in (pick, reason.strip()) if x)
-        try:
-            result = record_decision(
-                cache.current_engine(),
-                rec_id,
-                decision=choice,
-                final_qty=new_qty if choice == "modified" else None,
-                reason=text or None,
-                actor=session.current_user(),
-                role=role,
-            )
-        except (DecisionError, roles.PermissionDenied) as e:
-            st.error(str(e), icon=":material/error:")
-        else:
-            cache.clear_after_write()
-            st.session_state["why_recorded"] = result
-            st.rerun()
+        st.form_submit_button(
+            f"Record decision on {rec_id}",
+            type="primary",
+            on_click=submit_decision,
+            args=(form_for, session.current_user(), session.current_role()),
+        )
 
 # --- Global view --------------------------------------------------------------------------
 st.subheader("What drives each recommendation type")

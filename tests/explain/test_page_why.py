@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from store.audit import read_events
 from store.db import get_engine
-from store.decisions import decision_for
+from store.decisions import decision_for, record_decision
 from store.reads import load_frames
 from store.users import add_user
 from tests.conftest import APP
@@ -27,6 +28,15 @@ def _open_why(at: AppTest) -> AppTest:
     return at
 
 
+def _submit(at: AppTest, rec_id: str) -> AppTest:
+    return at.button(key=f"FormSubmitter:why_decide_form_{rec_id}-Record decision on {rec_id}")
+
+
+def _recommended(store: str, rec_id: str) -> float:
+    recs = load_frames(get_engine(store)).recommendations
+    return float(recs.loc[recs["rec_id"] == rec_id, "recommended_qty"].iloc[0])
+
+
 def test_pick_explain_and_record_a_decision(store: str) -> None:
     at = _open_why(AppTest.from_file(APP, default_timeout=120))
     rec_id = at.selectbox(key="why_rec").value
@@ -41,13 +51,13 @@ def test_pick_explain_and_record_a_decision(store: str) -> None:
     assert decision_for(get_engine(store), rec_id) is None
 
     # a rejection without a reason is refused, and nothing is written
-    at.radio(key="why_decision").set_value("rejected")
-    at.button(key="FormSubmitter:why_decide_form-Record decision").click().run()
-    assert "a reason is required" in at.error[0].value
+    at.radio(key=f"why_decision_{rec_id}").set_value("rejected")
+    _submit(at, rec_id).click().run()
+    assert at.error[0].value.startswith("Not recorded: a reason is required")
     assert decision_for(get_engine(store), rec_id) is None
 
-    at.text_area(key="why_reason").set_value("supplier confirmed the PO ships Monday")
-    at.button(key="FormSubmitter:why_decide_form-Record decision").click().run()
+    at.text_area(key=f"why_reason_{rec_id}").set_value("supplier confirmed the PO ships Monday")
+    _submit(at, rec_id).click().run()
     assert not at.exception, at.exception
     assert at.success and f"Recorded: {rec_id} rejected" in at.success[0].value
 
@@ -66,6 +76,87 @@ def test_pick_explain_and_record_a_decision(store: str) -> None:
     assert not at.get("form_submit_button")
 
 
+def test_another_recommendation_gets_its_own_quantity_not_the_last_one(store: str) -> None:
+    at = _open_why(AppTest.from_file(APP, default_timeout=120))
+    ids = [label.split(" · ")[0] for label in at.selectbox(key="why_rec").options]
+    first = at.selectbox(key="why_rec").value
+    # two more with other recommended quantities than the first and each other
+    picked = [first]
+    for r in ids[1:]:
+        if _recommended(store, r) not in {_recommended(store, p) for p in picked}:
+            picked.append(r)
+        if len(picked) == 3:
+            break
+    _, second, third = picked
+    assert at.number_input(key=f"why_qty_{first}").value == _recommended(store, first)
+    at.radio(key=f"why_decision_{first}").set_value("modified")
+    at.number_input(key=f"why_qty_{first}").set_value(921.0)
+    at.text_area(key=f"why_reason_{first}").set_value("half now, rest next week")
+    at.run()
+    # twice in a row: each pick shows its own recommended quantity and a clean form
+    for rec_id in (second, third):
+        at.selectbox(key="why_rec").set_value(rec_id).run()
+        assert not at.exception, at.exception
+        qty = at.number_input(key=f"why_qty_{rec_id}")
+        assert qty.value == _recommended(store, rec_id) != 921.0
+        assert f"recommended {_recommended(store, rec_id):,.0f}" in qty.label
+        assert at.radio(key=f"why_decision_{rec_id}").value == "accepted"
+        assert at.text_area(key=f"why_reason_{rec_id}").value == ""
+    assert decision_for(get_engine(store), first) is None
+
+
+def test_after_recording_the_next_form_starts_clean_twice_in_a_row(store: str) -> None:
+    at = _open_why(AppTest.from_file(APP, default_timeout=120))
+    engine = get_engine(store)
+    for _ in range(2):
+        rec_id = at.selectbox(key="why_rec").value
+        qty = _recommended(store, rec_id) + 7
+        at.radio(key=f"why_decision_{rec_id}").set_value("modified")
+        at.number_input(key=f"why_qty_{rec_id}").set_value(qty)
+        at.text_area(key=f"why_reason_{rec_id}").set_value("pad for the customer's promo")
+        _submit(at, rec_id).click().run()
+        assert not at.exception, at.exception
+        assert f"Recorded: {rec_id} modified" in at.success[0].value
+        stored = decision_for(engine, rec_id)
+        assert (stored["decision"], stored["final_qty"]) == ("modified", qty)
+        # the page moved on to the next open recommendation, with nothing carried over
+        following = at.selectbox(key="why_rec").value
+        assert following != rec_id and decision_for(engine, following) is None
+        assert at.radio(key=f"why_decision_{following}").value == "accepted"
+        assert at.number_input(key=f"why_qty_{following}").value == _recommended(store, following)
+        assert at.text_area(key=f"why_reason_{following}").value == ""
+        # pressing the button once more records an accept as shown, not the last decision
+        _submit(at, following).click().run()
+        assert decision_for(engine, following)["decision"] == "accepted"
+        assert decision_for(engine, following)["reason"] is None
+
+
+def test_a_second_decision_is_refused_in_words_and_a_changed_quantity_too(store: str) -> None:
+    at = _open_why(AppTest.from_file(APP, default_timeout=120))
+    engine = get_engine(store)
+    rec_id = at.selectbox(key="why_rec").value
+    # a colleague decides it from the command line while the form is open here
+    record_decision(engine, rec_id, decision="accepted", actor="bo", role="planner")
+    _submit(at, rec_id).click().run()
+    assert not at.exception, at.exception
+    assert any(
+        e.value.startswith(f"Not recorded: {rec_id} is already decided by bo (accepted at")
+        for e in at.error
+    )
+    assert decision_for(engine, rec_id)["decided_by"] == "bo"
+
+    # the form showed a quantity the store no longer holds: refused, nothing written
+    following = at.selectbox(key="why_rec").value
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE recommendations SET recommended_qty = 5 WHERE rec_id = :r"),
+            {"r": following},
+        )
+    _submit(at, following).click().run()
+    assert any("recommended quantity is now 5, not the" in e.value for e in at.error)
+    assert decision_for(engine, following) is None
+
+
 def test_a_read_only_role_sees_the_explanation_but_cannot_decide(store: str) -> None:
     engine = get_engine(store)
     add_user(
@@ -77,7 +168,8 @@ def test_a_read_only_role_sees_the_explanation_but_cannot_decide(store: str) -> 
     _open_why(at)
     assert at.info[0].value.startswith(("Fired mainly because", "Scored below a typical"))
     assert any("can read explanations but not decide" in c.value for c in at.caption)
-    assert at.button(key="FormSubmitter:why_decide_form-Record decision").disabled
+    # read-only: no form at all, not an editable one with a disabled button
+    assert not at.get("form_submit_button") and not at.number_input and not at.text_area
 
     # an open line-7 reschedule matches the planted rule "resource = L07 → reject"
     frames = load_frames(engine)
