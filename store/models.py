@@ -260,3 +260,23 @@ class DigestPost(SQLModel, table=True):
     actor: str
     claimed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class AuthSession(SQLModel, table=True):
+    """A signed-in browser session; the token's secret part is kept only as a SHA-256."""
+
+    __tablename__ = "auth_session"
+    sid_hash: str = Field(primary_key=True)
+    user_name: str = Field(index=True)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    expires_at: datetime = Field(sa_column=_ts(nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class SignInThrottle(SQLModel, table=True):
+    """Consecutive failed sign-ins per user name (known or not), until one succeeds."""
+
+    __tablename__ = "sign_in_throttle"
+    name: str = Field(primary_key=True)
+    failures: int = 0
+    last_failed_at: datetime = Field(sa_column=_ts(nullable=False))

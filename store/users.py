@@ -1,10 +1,10 @@
 """Local users of the workbench: named accounts with a role and a salted password hash.
 
-Passwords are hashed with scrypt (stdlib ``hashlib``, a memory-hard key derivation
-function) and a random 16-byte salt per user; the stored text names its own
-parameters so they can be raised later without breaking existing accounts.
+Passwords are hashed with argon2id (``store.auth.passwords``, OWASP's parameters);
+hashes from before it (scrypt) still verify and are rewritten on the next sign-in.
 Every change (new user, new role, new password, removal) is an audit event made
 in the same transaction as the write; password hashes never enter the audit trail.
+A new password or a removal revokes all of that user's sessions.
 
 Writes check the acting role here, on the server side (``store.roles.require``),
 whatever the UI shows or hides.
@@ -13,8 +13,6 @@ whatever the UI shows or hides.
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
@@ -23,16 +21,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
 from store.audit import audited_write
+from store.auth.passwords import NO_PASSWORD, check_password, hash_password
+from store.auth.sessions import revoke_all
 from store.db import utcnow
 from store.models import AppUser
 from store.roles import ROLES, require
 
-# scrypt cost: 2**14 × 8 × 1 is ~16 MiB and tens of milliseconds per check.
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
-_DKLEN = 32
 MIN_PASSWORD_LENGTH = 8
-# A password hash no password matches: users who only sign in through the OIDC provider.
-NO_PASSWORD = "!"
 _TABLE = AppUser.__table__  # type: ignore[attr-defined]
 
 
@@ -58,42 +53,6 @@ class UserChange:
             "role_changed": self.role_changed,
             "password_changed": self.password_changed,
         }
-
-
-def hash_password(password: str) -> str:
-    """``scrypt$N$r$p$salt_hex$hash_hex`` for ``password`` with a fresh random salt."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=_SCRYPT_N,
-        r=_SCRYPT_R,
-        p=_SCRYPT_P,
-        dklen=_DKLEN,
-        maxmem=64 * 1024 * 1024,
-    )
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    """Whether ``password`` matches ``stored`` (constant-time compare; False for any bad format)."""
-    try:
-        scheme, n, r, p, salt_hex, hash_hex = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = bytes.fromhex(hash_hex)
-        digest = hashlib.scrypt(
-            password.encode("utf-8"),
-            salt=bytes.fromhex(salt_hex),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(expected),
-            maxmem=64 * 1024 * 1024,
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(digest, expected)
 
 
 def _clean_name(name: str) -> str:
@@ -192,6 +151,7 @@ def add_user(
                 .where(_TABLE.c.name == name)
                 .values(password_hash=hash_password(password))
             )
+            revoke_all(conn, name, now=utcnow())  # a new password signs out every session
             write.event(
                 action="user_password",
                 entity="app_user",
@@ -225,6 +185,7 @@ def remove_user(engine: Engine, name: str, *, actor: str, actor_role: str | None
         if before is None:
             raise UserError(f"no user named {name!r}")
         write.conn.execute(_TABLE.delete().where(_TABLE.c.name == name))
+        revoke_all(write.conn, name, now=utcnow())
         write.event(
             action="user_remove",
             entity="app_user",

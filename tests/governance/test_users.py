@@ -26,7 +26,7 @@ PW = "correct horse"
 
 def test_hash_is_salted_and_checks() -> None:
     a, b = hash_password(PW), hash_password(PW)
-    assert a != b and a.startswith("scrypt$16384$8$1$")
+    assert a != b and a.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert check_password(PW, a) and check_password(PW, b)
     assert not check_password("correct horsE", a)
     assert not check_password(PW, "not-a-hash") and not check_password(PW, NO_PASSWORD)

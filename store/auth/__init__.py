@@ -1,0 +1,1 @@
+"""Sign-in for local users: password hashing, failed-attempt throttling, session tokens."""
