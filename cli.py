@@ -26,7 +26,7 @@ from analytics.governance import text as governance_text
 from analytics.overrides import text as overrides_text
 from flows import baseline, explain, governance, overrides
 from store.db import get_engine, resolve_url
-from store.decisions import DecisionError, record_decision
+from store.decisions import AlreadyDecided, DecisionError, record_decision
 from store.ingest.bundle import BundleError
 from store.ingest.load import load_bundle
 from store.outbox import DigestError
@@ -257,7 +257,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
             actor=args.by,
             role=role,
         )
-    except PermissionDenied as exc:
+    except (PermissionDenied, AlreadyDecided) as exc:
+        # Ran, found a problem: the recommendation is already decided (never overwritten).
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except DecisionError as exc:

@@ -118,7 +118,8 @@ def test_decide_checks_then_records_once(store, capsys) -> None:
         rec, "modified", 7.0, "ana",
     )  # fmt: skip
     code, _, err = run(capsys, "decide", rec, "--decision", "accepted", "--by", "ana", "--db", db)
-    assert code == 2 and "already decided" in err
+    # ran and found a problem (exit 1), in words: who decided it
+    assert code == 1 and f"not recorded: {rec} is already decided by ana (modified at" in err
 
 
 def test_decide_with_users_needs_a_known_user_with_the_role(tmp_path, capsys, store) -> None:
