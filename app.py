@@ -11,7 +11,7 @@ from store import roles
 from store.ingest.sample import ensure_sample, only_sample_data, store_is_empty
 from store.settings import GO_LIVE, go_live, set_setting
 from ui import cache, session
-from ui.signin import chain_banner, sign_in_gate
+from ui.signin import chain_banner, establish_session, sidebar_notice, sign_in_screen
 
 ROOT = Path(__file__).resolve().parent
 PAGES = [
@@ -28,6 +28,17 @@ st.set_page_config(
 )
 
 engine = cache.current_engine()
+signed_in = establish_session(engine)
+# Navigation first, whoever is signed in: the URL asked for (page and query parameters) is
+# kept through the sign-in, and nothing but the six pages is ever listed (hidden until then).
+nav = st.navigation(
+    [
+        st.Page(str(ROOT / path), title=title, icon=icon)
+        for path, title, icon in PAGES
+        if (ROOT / path).exists()
+    ],
+    position="sidebar" if signed_in else "hidden",
+)
 
 if "sample_checked" not in st.session_state:
     # Only a first start on an empty store has work to show; otherwise say nothing.
@@ -45,7 +56,9 @@ if "sample_checked" not in st.session_state:
                 )
     st.session_state["sample_checked"] = True
 
-sign_in_gate(engine)
+if not signed_in:
+    sign_in_screen(engine)  # stops the script
+sidebar_notice()
 
 frames = cache.get_frames()
 
@@ -94,12 +107,5 @@ with st.sidebar:
 
 chain_banner(engine)
 
-nav = st.navigation(
-    [
-        st.Page(str(ROOT / path), title=title, icon=icon)
-        for path, title, icon in PAGES
-        if (ROOT / path).exists()
-    ]
-)
 with session.shell():
     nav.run()

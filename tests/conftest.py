@@ -105,3 +105,14 @@ def sample_store(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     yield url
     clear_streamlit()
     dispose_engine(url)
+
+
+def session_token(engine: Engine, user: str) -> str:
+    """A signed session token for ``user``, as signing in would give (for AppTest's
+    ``session_state["auth_token"]``, where no browser cookie exists)."""
+    from datetime import UTC, datetime
+
+    from store.auth import sessions
+
+    with engine.begin() as conn:
+        return sessions.issue(conn, engine, user, now=datetime.now(UTC))

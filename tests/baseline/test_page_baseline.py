@@ -32,11 +32,11 @@ def _page(role: str | None = None, go_live: date = GO_LIVE) -> AppTest:
     assert not at.exception, at.exception
     if role is not None:
         from store.users import add_user
+        from tests.conftest import session_token
 
         engine = get_engine(os.environ["WORKBENCH_DB"])
         add_user(engine, "eve", role=role, password=None, actor="test", actor_role="admin")
-        at.session_state["user"] = "eve"
-        at.session_state["auth_mode"] = "local"
+        at.session_state["auth_token"] = session_token(engine, "eve")
     at.date_input(key="app_go_live").set_value(go_live)
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception

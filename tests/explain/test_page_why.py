@@ -11,7 +11,7 @@ from store.db import get_engine
 from store.decisions import decision_for, record_decision
 from store.reads import load_frames
 from store.users import add_user
-from tests.conftest import APP
+from tests.conftest import APP, session_token
 
 PAGE = "pages/why.py"
 
@@ -163,8 +163,7 @@ def test_a_read_only_role_sees_the_explanation_but_cannot_decide(store: str) -> 
         engine, "eve", role="exec", password="a long passphrase", actor="t", actor_role="admin"
     )
     at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["user"] = "eve"
-    at.session_state["auth_mode"] = "local"
+    at.session_state["auth_token"] = session_token(engine, "eve")
     _open_why(at)
     assert at.info[0].value.startswith(("Fired mainly because", "Scored below a typical"))
     assert any("can read explanations but not decide" in c.value for c in at.caption)

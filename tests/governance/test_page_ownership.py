@@ -63,7 +63,10 @@ def _open_page() -> AppTest:
     at.run()
     assert not at.exception
     # No users yet: the OS user acts as admin, and the sidebar says so plainly.
-    assert any("Local mode" in i.value and "admin" in i.value for i in at.sidebar.info)
+    assert any(
+        "Open mode" in i.value and "admin" in i.value and "loopback" in i.value
+        for i in at.sidebar.info
+    )
     at.switch_page(PAGE)
     at.run()
     assert not at.exception, at.exception
@@ -153,15 +156,18 @@ def test_wrong_password_is_refused(store: Engine) -> None:
     assert not at.metric  # no page content behind the sign-in screen
 
 
+OIDC = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "test-secret",
+    "client_id": "workbench",
+    "client_secret": "s3cret",
+    "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+}
+
+
 def test_oidc_configured_asks_to_sign_in_through_the_provider(store: Engine) -> None:
     at = AppTest.from_file(APP, default_timeout=120)
-    at.secrets["auth"] = {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "test-secret",
-        "client_id": "workbench",
-        "client_secret": "s3cret",
-        "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
-    }
+    at.secrets["auth"] = OIDC
     at.run()
     assert not at.exception, at.exception
     assert [t.value for t in at.title] == ["Sign in"]
@@ -179,10 +185,16 @@ def test_oidc_user_gets_their_stored_role_or_reads_only(
         add_user(
             store, "ana@example.com", role="planner", password=None, actor="t", actor_role="admin"
         )
-    claims = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana"}
+    claims = {
+        "is_logged_in": True,
+        "email": "ana@example.com",
+        "email_verified": True,
+        "name": "Ana",
+        "sub": "idp|123",
+    }
     monkeypatch.setattr(streamlit.user_info, "_get_user_info", lambda: claims)
     at = AppTest.from_file(APP, default_timeout=120)
-    at.secrets["auth"] = {"client_id": "workbench", "server_metadata_url": "https://idp.example/x"}
+    at.secrets["auth"] = OIDC
     at.run()
     assert not at.exception, at.exception
     assert at.session_state["user"] == "ana@example.com" and at.session_state["role"] == role
