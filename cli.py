@@ -170,6 +170,13 @@ def cmd_users(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _print_json(change.to_json())
+    if not (list_users(engine)["role"] == "admin").any():
+        # Users exist, so open mode is over: without an admin nobody can manage the workbench.
+        print(
+            "note: no user has the admin role yet; create the first admin explicitly with "
+            "cli.py users add NAME --role admin",
+            file=sys.stderr,
+        )
     return 0
 
 

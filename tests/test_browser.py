@@ -174,3 +174,57 @@ def test_a_page_url_on_a_freshly_started_server_still_gets_the_app(page, store_d
         assert nav.count() == 6
         assert "cache" not in nav.all_inner_texts()
         assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_sign_in_survives_a_reload_and_a_new_tab_on_the_asked_for_page(
+    page, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A bookmarked deep link asks for sign-in, lands on that page with its query string, and
+    F5 or a new tab keeps the session (a signed cookie, not the password, in the browser)."""
+    from store.db import dispose_engine, get_engine
+    from store.users import add_user
+
+    db = tmp_path / "signin.db"
+    url_db = f"sqlite:///{db}"
+    add_user(
+        get_engine(url_db), "ana", role="planner", password="a long passphrase",
+        actor="test", actor_role="admin",
+    )  # fmt: skip
+    dispose_engine(url_db)
+    context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(120_000)
+    tab = context.new_page()
+    try:
+        with _serve(db) as server:
+            tab.goto(f"{server}/audit?actor=ana")
+            tab.get_by_role("heading", name="Sign in").first.wait_for()
+            assert tab.locator('[data-testid="stSidebarNavLink"]').count() == 0
+            tab.get_by_label("User name").fill("ana")
+            tab.get_by_label("Password", exact=True).fill("a long passphrase")
+            tab.get_by_role("button", name="Sign in").click()
+            tab.get_by_role("heading", name="Audit trail").first.wait_for()
+            assert "/audit?actor=ana" in tab.url
+            tab.get_by_text("Signed in as").first.wait_for()
+            cookies = {c["name"]: c["value"] for c in context.cookies()}
+            assert "wb_session" in cookies and "passphrase" not in cookies["wb_session"]
+
+            tab.reload()  # F5
+            tab.get_by_role("heading", name="Audit trail").first.wait_for()
+            tab.get_by_text("Signed in as").first.wait_for()
+            assert tab.get_by_role("heading", name="Sign in").count() == 0
+            assert "/audit" in tab.url
+            assert tab.locator('[data-testid="stSidebarNavLink"]').count() == 6
+
+            other = context.new_page()  # a new tab on another page
+            other.goto(f"{server}/why")
+            other.get_by_role("heading", name="Why this fired").first.wait_for()
+            other.get_by_text("Signed in as").first.wait_for()
+            assert other.get_by_role("heading", name="Sign in").count() == 0
+
+            other.get_by_role("button", name="Sign out").click()  # revokes the token
+            other.get_by_role("heading", name="Sign in").first.wait_for()
+            tab.reload()
+            tab.get_by_role("heading", name="Sign in").first.wait_for()
+            assert tab.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()

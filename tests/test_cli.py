@@ -136,6 +136,31 @@ def test_decide_with_users_needs_a_known_user_with_the_role(tmp_path, capsys, st
     assert code == 1 and "exec" in err
 
 
+def test_users_add_reads_the_password_from_stdin_and_asks_for_a_first_admin(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    import io
+
+    from store.db import get_engine
+    from store.users import verify_user
+
+    db = f"sqlite:///{tmp_path / 'users.db'}"
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = run(capsys, "users", "add", "ana", "--role", "planner", "--password-stdin",
+                       "--db", db)  # fmt: skip
+    assert code == 2 and "at least 8 characters" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long passphrase\n"))
+    code, out, err = run(capsys, "users", "add", "ana", "--role", "planner", "--password-stdin",
+                         "--db", db)  # fmt: skip
+    assert code == 0 and json.loads(out)["created"] is True
+    assert "create the first admin explicitly" in err
+    assert verify_user(get_engine(db), "ana", "a long passphrase") == "planner"
+    monkeypatch.setattr("sys.stdin", io.StringIO("another long one\n"))
+    code, _, err = run(capsys, "users", "add", "root", "--role", "admin", "--password-stdin",
+                       "--db", db)  # fmt: skip
+    assert code == 0 and "first admin" not in err
+
+
 def test_every_command_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     parser = cli.build_parser()
