@@ -23,7 +23,7 @@ from ui.signin import AuthConfigError, auth_config, open_mode_allowed, verified_
 
 PW = "correct horse battery"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 def _scrypt(password: str, n: int) -> str:
