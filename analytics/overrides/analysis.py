@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.overrides.evidence import add_evidence
+from analytics.overrides.evidence import add_evidence, supporting_rows
 from analytics.overrides.log import LogFrames, decided_log
 from analytics.overrides.rules import MIN_CONFIDENCE, MIN_LIFT, default_min_support, mine_rules
 from analytics.overrides.themes import NO_REASON_ID, ThemeModel, fit_themes
-from contract.vocabulary import CANDIDATE
+from contract.vocabulary import CANDIDATE, RULE_ATTRIBUTES, WEEKDAYS
 
 REPORT_KEYS = (
     "id",
@@ -71,13 +71,69 @@ class OverrideAnalysis:
         return self.theme_model.labels()
 
 
-def override_themes(log: pd.DataFrame, *, random_state: int = 0) -> tuple[ThemeModel, np.ndarray]:
-    """Themes of the overrides' reasons, and a ``theme_id`` per row of ``log``.
+_WEEKDAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+                                       "Saturday", "Sunday"), strict=True))  # fmt: skip
+
+
+def context_label(conditions: Mapping[str, str]) -> str:
+    """A rule's condition values as a theme's context words: ``"SUP-017 · Q4"``.
+
+    The recommendation type is left out (the theme table shows it); weekdays are
+    spelled out so a label never reads as a word of another language ("mon").
+    """
+    order = {a: i for i, a in enumerate(RULE_ATTRIBUTES)}
+    items = sorted(conditions.items(), key=lambda kv: order.get(kv[0], len(order)))
+    return " · ".join(
+        _WEEKDAY_NAMES.get(v, v) if k == "weekday" else str(v) for k, v in items if k != "rec_type"
+    )
+
+
+def rule_context(log: pd.DataFrame, rules: pd.DataFrame) -> tuple[pd.Series, dict[str, str]]:
+    """Per row of ``log``, the id of the best-ranked rule it supports ("" when none); labels."""
+    key = np.full(len(log), "", dtype=object)
+    labels: dict[str, str] = {}
+    if rules is not None and len(rules):
+        for rid, cond, direction in zip(
+            rules["id"], rules["conditions"], rules["direction"], strict=True
+        ):
+            pos = supporting_rows(log, cond, direction)
+            free = pos[key[pos] == ""]
+            key[free] = rid
+            labels[str(rid)] = context_label(cond)
+    return pd.Series(key, index=log.index, dtype="string"), labels
+
+
+def override_themes(
+    log: pd.DataFrame,
+    *,
+    rules: pd.DataFrame | None = None,
+    previous: pd.DataFrame | None = None,
+    min_size: int | None = None,
+    random_state: int = 0,
+) -> tuple[ThemeModel, np.ndarray]:
+    """Themes of the overrides' reasons and context, and a ``theme_id`` per row of ``log``.
 
     Rows that are not overrides get -1; overrides without a reason ``NO_REASON_ID``.
+    ``rules`` are the candidate rules whose support is each override's context
+    (default: ``mine_rules`` with its default settings); ``previous`` is the previous
+    data version's ``ThemeModel.memory``, so themes keep their ids; ``min_size`` the
+    overrides a theme needs (default ``analytics.overrides.themes.min_theme_size``).
     """
     is_override = log["is_override"].to_numpy(dtype=bool)
-    model = fit_themes(log.loc[is_override, "reason"], random_state=random_state)
+    if rules is None:
+        rules = mine_rules(log)
+    context, labels = rule_context(log, rules)
+    ov = log.loc[is_override]
+    model = fit_themes(
+        ov["reason"],
+        context=context[is_override],
+        context_labels=labels,
+        adjustment_pct=ov["adjustment_pct"],
+        direction=ov["direction"],
+        previous=previous,
+        min_size=min_size,
+        random_state=random_state,
+    )
     theme_id = np.full(len(log), -1, dtype=np.int64)
     theme_id[is_override] = model.theme_id
     return model, theme_id
@@ -94,25 +150,27 @@ def analyse_log(
     min_lift: float = MIN_LIFT,
     random_state: int = 0,
     progress: Progress | None = None,
+    rules: pd.DataFrame | None = None,
 ) -> OverrideAnalysis:
     """Rules and their evidence over a decided log whose themes are already known.
 
     The second half of ``analyse_overrides``, for callers that cache the log and
     the themes separately (the page does, so changing a rule setting does not
-    re-cluster the reasons).
+    re-cluster the reasons). ``rules``: already mined with these settings.
     """
     step = progress or (lambda _msg, _frac: None)
     log = log.assign(theme_id=theme_id)
     step("Mining candidate rules", 0.55)
     n_over = int(log["is_override"].sum())
     support = min_support if min_support is not None else default_min_support(n_over)
-    rules = mine_rules(
-        log,
-        min_support=support,
-        max_conditions=max_conditions,
-        min_confidence=min_confidence,
-        min_lift=min_lift,
-    )
+    if rules is None:  # else: already mined with these settings
+        rules = mine_rules(
+            log,
+            min_support=support,
+            max_conditions=max_conditions,
+            min_confidence=min_confidence,
+            min_lift=min_lift,
+        )
     step("Weighing each rule's evidence and value added", 0.8)
     rules = add_evidence(log, rules, theme_labels=theme_model.labels(), random_state=random_state)
     step("Done", 1.0)
@@ -145,8 +203,13 @@ def analyse_overrides(
     step = progress or (lambda _msg, _frac: None)
     step("Joining recommendations, decisions and outcomes", 0.05)
     log = decided_log(frames)
-    step("Clustering override reasons into themes", 0.25)
-    model, theme_id = override_themes(log, random_state=random_state)
+    step("Mining candidate rules for the themes' context", 0.15)
+    default_rules = mine_rules(log)
+    step("Clustering override reasons and their context into themes", 0.35)
+    model, theme_id = override_themes(log, rules=default_rules, random_state=random_state)
+    defaults = (min_support, max_conditions, min_confidence, min_lift) == (
+        None, 3, MIN_CONFIDENCE, MIN_LIFT,
+    )  # fmt: skip
     return analyse_log(
         log,
         theme_model=model,
@@ -157,6 +220,7 @@ def analyse_overrides(
         min_lift=min_lift,
         random_state=random_state,
         progress=progress,
+        rules=default_rules if defaults else None,
     )
 
 

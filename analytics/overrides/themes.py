@@ -1,28 +1,34 @@
-"""Reason themes: cluster free-text override reasons into a few readable themes.
+"""Reason themes: group override reasons by what they say *and* the context they were typed in.
 
-Reasons are messy (abbreviations, typos, pasted codes like ``sup017``, several
-languages), so each distinct *normalised* reason is represented by TF-IDF over
-character n-grams inside words (2–5, which survive typos and abbreviations)
-beside whole words, reduced with truncated SVD (latent semantic analysis).
-Short numbers are a third, language-free block: ``sup017``, ``SUP-017``,
-``proveedor 017`` and ``Lieferant SUP017`` all carry the number 17, and
-``L07`` / ``line 7`` / ``Linie 7`` the number 7, so the same rule written in
-another language joins its theme instead of forming a theme of that language.
-Average-linkage clustering over cosine distance runs on a deterministic sample
-of distinct reasons and is cut at every theme count in a range; the cut with the
-best silhouette (weighted by how many overrides use each reason) wins — the
-smallest within ``SILHOUETTE_TOLERANCE`` of the best, so noise does not buy
-extra themes. Reasons outside the sample join the nearest theme centroid.
-Clustering distinct reasons rather than rows keeps a frequent phrase from
-splitting into several themes and keeps the work proportional to the vocabulary
-people use, not to the size of the log.
+People write the same practice in unrelated words and several languages ("SUP-017 slips
+in Q4", "vendor never makes Christmas", "Lieferant zu spät"), so text alone cannot
+join them; but those overrides share their context — the supplier, quarter, planner,
+direction and size of the adjustment that a candidate rule names. Each override is a
+**unit** ``(normalised reason, context key)``, where the context key is the candidate
+rule the override supports (``analytics.overrides.analysis`` passes it; none for an
+override no rule explains). A unit's vector is its text (TF-IDF of character n-grams,
+words and short numbers, stop words of every language removed, reduced by truncated
+SVD) beside a one-hot of its context, each half of unit weight: two paraphrases under
+one rule are at cosine ≥ 0.5 whatever their words, while the same words under no rule
+stay apart from it. Average-linkage clustering over cosine distance on a deterministic
+sample of units is cut at an average distance (``CUT_DISTANCE``), not at a theme count.
 
-Overrides with no reason form their own visible theme, ``NO_REASON_ID`` (0): its
-share is the reason capture gap.
+A theme must be **established**: at least ``min_theme_size`` overrides (10, or 0.5% of
+the overrides). Smaller clusters are dissolved: each unit joins the nearest established
+theme when it is close enough (cosine ≥ ``JOIN_SIMILARITY``), else ``OTHER_ID``. So one
+odd new reason never makes a theme, and a quick pick is never a one-off.
+
+Theme ids are **stable** across data versions: given the previous version's units and
+ids (``ThemeModel.memory``), each new theme takes the id of the previous theme it
+overlaps most (at least half of its previously themed overrides); others get new ids.
+
+Ids: ``NO_REASON_ID`` (0) holds overrides with no reason (its share is the capture
+gap), ``OTHER_ID`` (1) reasons that belong to no established theme, themes from 2.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -32,45 +38,69 @@ import scipy.sparse as sp
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import silhouette_samples
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
+from analytics.overrides.stopwords import STOP_WORDS
+from analytics.overrides.theme_labels import theme_table
+
 NO_REASON_ID = 0
 NO_REASON_LABEL = "no reason given"
-SILHOUETTE_TOLERANCE = 0.005
+OTHER_ID = 1
+OTHER_LABEL = "other (no established theme)"
+FIRST_THEME_ID = 2
+MIN_THEME_OVERRIDES = 10
+MIN_THEME_SHARE = 0.005
+JOIN_SIMILARITY = 0.35
+CUT_DISTANCE = 0.85
 N_COMPONENTS = 100
 _WORD_WEIGHT = 0.7  # words sharpen themes; character n-grams carry typos and codes
 _NUMBER_WEIGHT = 0.5  # codes and numbers read the same in every language
 _SHORT_NUMBER = re.compile(r"\d{1,3}")
 _TOKEN = r"(?u)\w+(?:&\w+)*"  # keeps "s&op" whole
+MEMORY_COLUMNS = ["reason", "context", "theme_id"]
 
 
 @dataclass(frozen=True)
 class ThemeModel:
-    """Themes of a set of reasons.
+    """Themes of a set of overrides.
 
     Attributes
     ----------
     theme_id : ndarray of int
-        One theme per input reason, in input order; ``NO_REASON_ID`` for empty ones.
+        One theme per input row, in input order.
     themes : DataFrame
-        One row per theme, ``NO_REASON_ID`` first then by size: ``theme_id``,
-        ``label`` (its most distinctive words), ``terms`` (list), ``size``,
-        ``share`` (of all input rows), ``n_distinct`` (distinct normalised
-        reasons) and ``representatives`` (up to 3 typical reasons as typed).
+        One row per theme: ``NO_REASON_ID``, ``OTHER_ID`` (when used), then themes by
+        id — ``theme_id``, ``label`` (representative reason without stop words, plus
+        its context, e.g. ``"SUP-017 late Q4 · SUP-017 · Q4 · +25%"``), ``terms``,
+        ``size``, ``share``, ``n_distinct``, ``representatives`` (up to 3 reasons as
+        typed), ``by_language`` (``{language: [reasons]}``), ``context`` and
+        ``established`` (a theme a planner may pick).
     k_scores : DataFrame
-        ``k`` and ``silhouette`` for every theme count tried (empty when none was).
+        ``k`` (clusters cut) and their count-weighted ``silhouette``.
+    memory : DataFrame
+        ``reason`` (normalised), ``context``, ``theme_id`` per unit: what the next data
+        version maps its themes onto.
+    min_size : int
+        Overrides a theme needed to be established.
     """
 
     theme_id: np.ndarray
     themes: pd.DataFrame
     k_scores: pd.DataFrame
+    memory: pd.DataFrame
+    min_size: int
 
     def labels(self) -> dict[int, str]:
         """``{theme_id: label}``."""
         return dict(zip(self.themes["theme_id"], self.themes["label"], strict=True))
+
+
+def min_theme_size(n_overrides: int) -> int:
+    """Overrides a theme needs to exist: 10, or 0.5% of the overrides when that is more."""
+    return max(MIN_THEME_OVERRIDES, math.ceil(MIN_THEME_SHARE * n_overrides))
 
 
 def normalize_reasons(reasons: pd.Series) -> pd.Series:
@@ -89,282 +119,296 @@ def normalize_reasons(reasons: pd.Series) -> pd.Series:
     return pd.Series(out, index=reasons.index, dtype="string")
 
 
-def number_tokens(doc: str) -> list[str]:
-    """The short numbers in a normalised reason, leading zeros dropped: ``"sup017 q4"`` → ``["#17", "#4"]``.
+def strip_stop_words(doc: str) -> str:
+    """A normalised reason without the function words of any language."""
+    return " ".join(t for t in doc.split() if t not in STOP_WORDS)
 
-    Longer digit runs (order numbers) are already gone (``normalize_reasons``).
-    """
+
+def number_tokens(doc: str) -> list[str]:
+    """The short numbers in a normalised reason, leading zeros dropped: ``"sup017 q4"`` → ``["#17", "#4"]``."""
     return [f"#{int(m)}" for m in _SHORT_NUMBER.findall(doc)]
 
 
-def _embed(docs: np.ndarray, random_state: int) -> tuple[np.ndarray, sp.csr_matrix, list[str]]:
-    """LSA vectors (rows unit length), the word TF-IDF matrix and its vocabulary."""
-    chars = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, dtype=np.float32
-    )
-    words = TfidfVectorizer(
-        analyzer="word", token_pattern=_TOKEN, sublinear_tf=True, dtype=np.float32
-    )
-    xc = chars.fit_transform(docs)
-    xw = words.fit_transform(docs)
-    blocks = [xc, xw * _WORD_WEIGHT]
-    if any(_SHORT_NUMBER.search(d) for d in docs):
-        numbers = TfidfVectorizer(
-            analyzer=number_tokens, binary=True, sublinear_tf=True, dtype=np.float32
+def _text_vectors(docs: np.ndarray, random_state: int) -> np.ndarray:
+    """Unit-length LSA vectors of stop-word-free docs (zero rows for empty docs)."""
+    has = np.array([bool(d) for d in docs], dtype=bool)
+    out = np.zeros((len(docs), 1))
+    if has.sum() == 0:
+        return out
+    live = docs[has]
+    blocks = [
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True).fit_transform(
+            live
+        ),
+        TfidfVectorizer(analyzer="word", token_pattern=_TOKEN, sublinear_tf=True).fit_transform(
+            live
         )
-        blocks.append(numbers.fit_transform(docs) * _NUMBER_WEIGHT)
-    x = sp.hstack(blocks).tocsr()
-    n_comp = min(N_COMPONENTS, x.shape[0] - 1, x.shape[1] - 1)
-    if n_comp >= 2:
-        z = TruncatedSVD(n_components=n_comp, random_state=random_state).fit_transform(x)
+        * _WORD_WEIGHT,
+    ]
+    if any(_SHORT_NUMBER.search(d) for d in live):
+        numbers = TfidfVectorizer(analyzer=number_tokens, binary=True, sublinear_tf=True)
+        blocks.append(numbers.fit_transform(live) * _NUMBER_WEIGHT)
+    x = sp.hstack(blocks).tocsr().astype(np.float64)
+    # Reduce only when there are more distinct reasons than components: a handful of
+    # reasons squeezed into fewer dimensions would all look alike.
+    if x.shape[0] > N_COMPONENTS and x.shape[1] > N_COMPONENTS:
+        z = TruncatedSVD(n_components=N_COMPONENTS, random_state=random_state).fit_transform(x)
     else:
         z = x.toarray()
-    return normalize(z).astype(np.float64), xw.tocsr(), list(words.get_feature_names_out())
+    out = np.zeros((len(docs), z.shape[1]))
+    out[has] = normalize(z)
+    return out
+
+
+def _unit_vectors(text: np.ndarray, context_code: np.ndarray, n_context: int) -> np.ndarray:
+    """Text beside a one-hot of the context, each half of unit weight, rows unit length."""
+    ctx = np.zeros((len(text), max(n_context, 1)))
+    has = context_code >= 0
+    ctx[np.flatnonzero(has), context_code[has]] = 1.0
+    both = np.hstack([text, ctx])
+    return normalize(both) if len(both) else both
 
 
 def _sample(counts: np.ndarray, size: int, random_state: int) -> np.ndarray:
-    """Indices of distinct reasons to cluster: the most used half, then a seeded draw."""
+    """Indices of units to cluster: the most used half, then a seeded draw."""
     n = len(counts)
     if n <= size:
         return np.arange(n)
     by_use = np.lexsort((np.arange(n), -counts))
-    top = by_use[: size // 2]
-    rest = by_use[size // 2 :]
-    rng = np.random.default_rng(random_state)
-    drawn = rng.choice(rest, size - len(top), replace=False)
+    top, rest = by_use[: size // 2], by_use[size // 2 :]
+    drawn = np.random.default_rng(random_state).choice(rest, size - len(top), replace=False)
     return np.sort(np.concatenate([top, drawn]))
 
 
 def _cluster(
-    z: np.ndarray,
-    counts: np.ndarray,
-    *,
-    min_themes: int,
-    max_themes: int,
-    sample_size: int,
-    random_state: int,
+    z: np.ndarray, counts: np.ndarray, *, max_themes: int, sample_size: int, random_state: int
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Average-linkage clusters of the LSA vectors; the theme count by silhouette.
+    """Average-linkage clusters (labels per unit, -1 none) and the silhouette of the cut.
 
-    Average linkage over cosine distance keeps a large, loosely phrased theme
-    together where k-means would split it; the silhouette of each cut is
-    weighted by how many overrides use each reason.
+    The tree is cut where the average cosine distance between two groups passes
+    ``CUT_DISTANCE`` (at most ``max_themes`` groups): a theme's units are on average at
+    least ``1 - CUT_DISTANCE`` similar. Paraphrases under one rule are at ≥ 0.5, two
+    practices at about 0, so the cut does not depend on how many themes there are.
     """
-    sample = _sample(counts, sample_size, random_state)
+    live = np.flatnonzero(np.abs(z).sum(axis=1) > 0)
+    labels = np.full(len(z), -1, dtype=np.int64)
+    table = pd.DataFrame({"k": pd.Series([], dtype=int), "silhouette": pd.Series([], dtype=float)})
+    if len(live) < 3:
+        labels[live] = 0
+        return labels, table
+    sample = live[_sample(counts[live], sample_size, random_state)]
     zs, ws = z[sample], counts[sample]
     dist = np.clip(1.0 - zs @ zs.T, 0.0, 2.0)
     np.fill_diagonal(dist, 0.0)
     tree = linkage(squareform(dist, checks=False), method="average")
-    ks = list(range(max(min_themes, 2), min(max_themes, len(zs) - 1) + 1))
-    cuts: dict[int, np.ndarray] = {}
-    scores: list[float] = []
-    for k in ks:
-        cut = fcluster(tree, t=k, criterion="maxclust")
-        cuts[k] = cut
-        if 1 < len(np.unique(cut)) < len(zs):
-            per_reason = silhouette_samples(dist, cut, metric="precomputed")
-            scores.append(float(np.average(per_reason, weights=ws)))
-        else:
-            scores.append(-1.0)
-    table = pd.DataFrame({"k": ks, "silhouette": scores})
-    if not ks:
-        sample_labels = np.zeros(len(zs), dtype=np.int64)
-    else:
-        best = max(scores)
-        chosen = next(
-            k for k, s in zip(ks, scores, strict=True) if s >= best - SILHOUETTE_TOLERANCE
-        )
-        sample_labels = _compact(cuts[chosen])
-    if len(sample) == len(z):
-        return sample_labels, table
-    # Reasons outside the sample join the theme whose centroid is nearest.
+    cut = fcluster(tree, t=CUT_DISTANCE, criterion="distance")
+    if len(np.unique(cut)) > max_themes:
+        cut = fcluster(tree, t=max_themes, criterion="maxclust")
+    sample_labels = np.unique(cut, return_inverse=True)[1].astype(np.int64)
     k = int(sample_labels.max()) + 1
-    member = sp.csr_matrix(
-        (np.ones(len(sample)), (sample_labels, np.arange(len(sample)))), shape=(k, len(sample))
-    )
-    centroids = normalize(np.asarray(member @ zs))
-    labels = np.argmax(z @ centroids.T, axis=1).astype(np.int64)
+    score = float("nan")
+    if 1 < k < len(zs):
+        per = silhouette_samples(dist, sample_labels, metric="precomputed")
+        score = float(np.average(per, weights=ws))
+    table = pd.DataFrame({"k": [k], "silhouette": [score]})
     labels[sample] = sample_labels
+    rest = np.setdiff1d(live, sample)
+    if len(rest):
+        cent = _centroids(zs, sample_labels, k)
+        labels[rest] = np.argmax(z[rest] @ cent.T, axis=1)
     return labels, table
 
 
-def _distinctive_terms(
-    xw: sp.csr_matrix, vocab: list[str], labels: np.ndarray, weights: np.ndarray, n_terms: int
-) -> dict[int, list[str]]:
-    """Per cluster, the words most over-represented against the other clusters."""
-    k = int(labels.max()) + 1
-    member = sp.csr_matrix((weights, (labels, np.arange(len(labels)))), shape=(k, len(labels)))
-    sums = np.asarray((member @ xw).todense())
-    sizes = np.bincount(labels, weights=weights, minlength=k)[:, None]
-    mean_in = sums / np.maximum(sizes, 1e-12)
-    rest = (sums.sum(axis=0, keepdims=True) - sums) / np.maximum(sizes.sum() - sizes, 1e-12)
-    score = mean_in - rest
-    # Labels name what a theme is about: skip stop words, bare numbers, two-letter
-    # fragments ("im", "wk") unless they carry a digit ("q4").
-    usable = np.array(
-        [
-            t not in ENGLISH_STOP_WORDS
-            and not t.isdigit()
-            and (len(t) > 2 or any(ch.isdigit() for ch in t))
-            for t in vocab
-        ],
-        dtype=bool,
+def _centroids(z: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    member = sp.csr_matrix(
+        (np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels))
     )
-    score[:, ~usable] = -np.inf
-    out: dict[int, list[str]] = {}
-    for c in range(k):
-        order = np.lexsort((np.array(vocab), -score[c]))[:n_terms]
-        out[c] = [vocab[i] for i in order if np.isfinite(score[c, i]) and score[c, i] > 0]
+    return normalize(np.asarray(member @ z))
+
+
+def _establish(z: np.ndarray, labels: np.ndarray, counts: np.ndarray, min_size: int) -> np.ndarray:
+    """Dissolve clusters under ``min_size`` overrides into the nearest established one or -1."""
+    k = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    sizes = np.bincount(labels[labels >= 0], weights=counts[labels >= 0], minlength=k)
+    big = np.flatnonzero(sizes >= min_size)
+    out = np.full(len(labels), -1, dtype=np.int64)
+    if not len(big):
+        return out
+    keep = np.isin(labels, big)
+    remap = np.full(k, -1, dtype=np.int64)
+    remap[big] = np.arange(len(big))
+    out[keep] = remap[labels[keep]]
+    loose = np.flatnonzero(~keep & (np.abs(z).sum(axis=1) > 0))
+    if len(loose):
+        cent = _centroids(z[keep], out[keep], len(big))
+        sim = z[loose] @ cent.T
+        best = np.argmax(sim, axis=1)
+        close = sim[np.arange(len(loose)), best] >= JOIN_SIMILARITY
+        out[loose[close]] = best[close]
     return out
+
+
+def _stable_ids(
+    labels: np.ndarray,
+    counts: np.ndarray,
+    unit_keys: pd.MultiIndex,
+    previous: pd.DataFrame | None,
+) -> np.ndarray:
+    """Theme id per cluster: the previous theme it overlaps most, else a new id (by size)."""
+    k = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    sizes = np.bincount(labels[labels >= 0], weights=counts[labels >= 0], minlength=k)
+    order = sorted(range(k), key=lambda c: -sizes[c])  # ties: first unit in sorted order
+    ids = np.full(k, -1, dtype=np.int64)
+    next_id = FIRST_THEME_ID
+    if previous is not None and len(previous):
+        prev = previous.set_index(["reason", "context"])["theme_id"]
+        prev_id = prev.reindex(unit_keys).to_numpy(dtype="float64", na_value=np.nan)
+        themed = (labels >= 0) & ~np.isnan(prev_id) & (prev_id >= FIRST_THEME_ID)
+        pairs = pd.DataFrame({"c": labels[themed], "p": prev_id[themed].astype(np.int64),
+                              "n": counts[themed]})  # fmt: skip
+        overlap = pairs.groupby(["c", "p"], sort=True)["n"].sum().reset_index()
+        had = pairs.groupby("c")["n"].sum()
+        overlap = overlap.sort_values(["n", "c", "p"], ascending=[False, True, True], kind="stable")
+        taken: set[int] = set()
+        for c, p, n in overlap.itertuples(index=False):
+            if ids[c] < 0 and p not in taken and n >= 0.5 * had[c]:
+                ids[c] = p
+                taken.add(int(p))
+        next_id = max(FIRST_THEME_ID, int(previous["theme_id"].max()) + 1)
+    for c in order:
+        if ids[c] < 0:
+            ids[c] = next_id
+            next_id += 1
+    return ids
 
 
 def fit_themes(
     reasons: pd.Series,
     *,
-    min_themes: int = 2,
-    max_themes: int = 12,
+    context: pd.Series | None = None,
+    context_labels: dict[str, str] | None = None,
+    adjustment_pct: pd.Series | None = None,
+    direction: pd.Series | None = None,
+    previous: pd.DataFrame | None = None,
+    min_size: int | None = None,
+    max_themes: int = 40,
     sample_size: int = 2000,
-    n_terms: int = 3,
     random_state: int = 0,
 ) -> ThemeModel:
-    """Cluster override reasons into themes; empty reasons go to ``NO_REASON_ID``.
+    """Themes of override reasons and their context; empty reasons go to ``NO_REASON_ID``.
 
     Parameters
     ----------
     reasons : Series of str
         Free-text reasons, one per override (NA or blank = no reason).
-    min_themes, max_themes : int
-        Range of theme counts tried (fewer when there are fewer distinct reasons).
+    context : Series of str, optional
+        Aligned with ``reasons``: the context key of each override (the id of the
+        candidate rule it supports; NA when none). Without it, themes are text only.
+    context_labels : dict, optional
+        ``{context key: words for a label}``, e.g. ``{"R1a2…": "SUP-017 · Q4"}``.
+    adjustment_pct, direction : Series, optional
+        Aligned with ``reasons``: the override's adjustment % and direction, for labels.
+    previous : DataFrame, optional
+        ``ThemeModel.memory`` of the previous data version: themes keep their ids.
+    min_size : int, optional
+        Overrides a theme needs (default ``min_theme_size(len(reasons))``).
+    max_themes : int
+        Most clusters cut (before small ones are dissolved).
     sample_size : int
-        Distinct reasons used to choose the theme count (a seeded sample).
-    n_terms : int
-        Words in each theme's label.
+        Units clustered directly (a seeded sample); the rest join the nearest.
     random_state : int
         Seeds the SVD and the sample: same input, same themes.
-
-    Returns
-    -------
-    ThemeModel
     """
     # One thread: the work is small per call and the machine is shared; also reproducible.
     with threadpool_limits(limits=1):
-        return _fit_themes(
+        return _fit(
             reasons,
-            min_themes=min_themes,
+            context=context,
+            context_labels=context_labels or {},
+            adjustment_pct=adjustment_pct,
+            direction=direction,
+            previous=previous,
+            min_size=min_theme_size(len(reasons)) if min_size is None else min_size,
             max_themes=max_themes,
             sample_size=sample_size,
-            n_terms=n_terms,
             random_state=random_state,
         )
 
 
-def _fit_themes(
+def _fit(
     reasons: pd.Series,
     *,
-    min_themes: int,
+    context: pd.Series | None,
+    context_labels: dict[str, str],
+    adjustment_pct: pd.Series | None,
+    direction: pd.Series | None,
+    previous: pd.DataFrame | None,
+    min_size: int,
     max_themes: int,
     sample_size: int,
-    n_terms: int,
     random_state: int,
 ) -> ThemeModel:
-    raw = reasons.astype("string").fillna("")
-    norm = normalize_reasons(raw)
-    codes, uniq = pd.factorize(norm, sort=True)  # sorted: independent of input order
-    uniq_arr = np.asarray(uniq, dtype=object)
+    raw = reasons.astype("string").fillna("").reset_index(drop=True)
     n_rows = len(raw)
-    has_text = uniq_arr != ""
-    docs = uniq_arr[has_text]
-    doc_index = np.full(len(uniq_arr), -1)
-    doc_index[has_text] = np.arange(len(docs))
-    counts = np.bincount(codes, minlength=len(uniq_arr))[has_text].astype(np.float64)
+    norm = normalize_reasons(raw).to_numpy(dtype=object)
+    ctx = (
+        context.astype("string").fillna("").to_numpy(dtype=object)
+        if context is not None
+        else np.full(n_rows, "", dtype=object)
+    )
+    has_reason = norm != ""
+    ctx = np.where(has_reason, ctx, "")
+    # Units sorted by (reason, context): the result does not depend on the input order.
+    keys = pd.MultiIndex.from_arrays([norm, ctx], names=["reason", "context"])
+    unit_of, units = pd.factorize(keys, sort=True)
+    u_reason = np.asarray(units.get_level_values(0), dtype=object)
+    u_ctx = np.asarray(units.get_level_values(1), dtype=object)
+    counts = np.bincount(unit_of, minlength=len(units)).astype(np.float64)
+    live = u_reason != ""
 
-    k_scores = pd.DataFrame({"k": [], "silhouette": []})
-    if len(docs) == 0:
-        doc_labels = np.array([], dtype=np.int64)
-        terms: dict[int, list[str]] = {}
-    elif len(docs) < 3:
-        doc_labels = np.zeros(len(docs), dtype=np.int64)
-        _, xw, vocab = _embed(docs, random_state)
-        terms = {0: [t for t in vocab if len(t) > 1][:n_terms]}
-    else:
-        z, xw, vocab = _embed(docs, random_state)
-        doc_labels, k_scores = _cluster(
-            z,
-            counts,
-            min_themes=min_themes,
-            max_themes=max_themes,
-            sample_size=sample_size,
-            random_state=random_state,
-        )
-        doc_labels = _compact(doc_labels)
-        terms = _distinctive_terms(xw, vocab, doc_labels, counts, n_terms)
+    doc_of, docs = pd.factorize(u_reason[live], sort=True)
+    text = _text_vectors(np.array([strip_stop_words(d) for d in docs], dtype=object), random_state)
+    ctx_code, ctx_values = pd.factorize(u_ctx[live], sort=True)
+    ctx_code = np.where(np.asarray(ctx_values, dtype=object)[ctx_code] == "", -1, ctx_code)
+    z = _unit_vectors(text[doc_of], ctx_code, len(ctx_values))
 
-    # Theme ids by size (overrides), largest first; ties by label for determinism.
-    k = int(doc_labels.max()) + 1 if len(doc_labels) else 0
-    sizes = np.bincount(doc_labels, weights=counts, minlength=k)
-    names = [" · ".join(terms.get(c, [])) or f"theme {c + 1}" for c in range(k)]
-    order = sorted(range(k), key=lambda c: (-sizes[c], names[c]))
-    new_id = np.empty(k, dtype=np.int64)
-    new_id[order] = np.arange(1, k + 1)
+    raw_labels, k_scores = _cluster(
+        z, counts[live], max_themes=max_themes, sample_size=sample_size, random_state=random_state
+    )
+    est = _establish(z, raw_labels, counts[live], min_size)
+    cluster_ids = _stable_ids(est, counts[live], units[live], previous)
 
-    theme_id = np.full(n_rows, NO_REASON_ID, dtype=np.int64)
-    if len(doc_labels):
-        row_doc = doc_index[codes]
-        has = row_doc >= 0
-        theme_id[has] = new_id[doc_labels[row_doc[has]]]
-    themes = _theme_table(raw, norm, theme_id, names, new_id, doc_labels, docs, counts)
-    return ThemeModel(theme_id=theme_id.astype(np.int64), themes=themes, k_scores=k_scores)
+    unit_theme = np.full(len(units), NO_REASON_ID, dtype=np.int64)
+    safe = cluster_ids[np.maximum(est, 0)] if len(cluster_ids) else np.zeros(len(est), np.int64)
+    unit_theme[np.flatnonzero(live)] = np.where(est >= 0, safe, OTHER_ID)
+    theme_id = unit_theme[unit_of]
+    themes = theme_table(
+        raw=raw,
+        norm=norm,
+        theme_id=theme_id,
+        context=ctx,
+        context_labels=context_labels,
+        adjustment_pct=_floats(adjustment_pct, n_rows),
+        direction=_strings(direction, n_rows),
+        unit_vectors=(z, np.asarray(u_reason[live]), np.asarray(u_ctx[live]), unit_theme[live]),
+        no_reason=(NO_REASON_ID, NO_REASON_LABEL),
+        other=(OTHER_ID, OTHER_LABEL),
+    )
+    memory = pd.DataFrame(
+        {"reason": u_reason[live], "context": u_ctx[live], "theme_id": unit_theme[live]}
+    )
+    return ThemeModel(
+        theme_id=theme_id, themes=themes, k_scores=k_scores, memory=memory, min_size=min_size
+    )
 
 
-def _compact(labels: np.ndarray) -> np.ndarray:
-    _, inverse = np.unique(labels, return_inverse=True)
-    return inverse.astype(np.int64)
+def _floats(values: pd.Series | None, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, np.nan)
+    return pd.Series(values).to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _theme_table(
-    raw: pd.Series,
-    norm: pd.Series,
-    theme_id: np.ndarray,
-    names: list[str],
-    new_id: np.ndarray,
-    doc_labels: np.ndarray,
-    docs: np.ndarray,
-    counts: np.ndarray,
-) -> pd.DataFrame:
-    n_rows = len(raw)
-    k = len(names)
-    # The most frequent typed form of each normalised reason is what people recognise.
-    typed = pd.DataFrame({"norm": norm.to_numpy(dtype=object), "raw": raw.to_numpy(dtype=object)})
-    typed = typed[typed["norm"] != ""]
-    top_raw = (
-        typed.groupby(["norm", "raw"], sort=True).size().reset_index(name="n")
-        .sort_values(["norm", "n", "raw"], ascending=[True, False, True], kind="stable")
-        .drop_duplicates("norm")
-        .set_index("norm")["raw"]
-    )  # fmt: skip
-    rows = [
-        {
-            "theme_id": NO_REASON_ID,
-            "label": NO_REASON_LABEL,
-            "terms": [],
-            "size": int((theme_id == NO_REASON_ID).sum()),
-            "n_distinct": 0,
-            "representatives": [],
-        }
-    ]
-    for c in range(k):
-        members = np.flatnonzero(doc_labels == c)
-        by_count = members[np.lexsort((docs[members], -counts[members]))][:3]
-        rows.append(
-            {
-                "theme_id": int(new_id[c]),
-                "label": names[c],
-                "terms": names[c].split(" · "),
-                "size": int(counts[members].sum()),
-                "n_distinct": int(len(members)),
-                "representatives": [str(top_raw.get(d, d)) for d in docs[by_count]],
-            }
-        )
-    table = pd.DataFrame(rows).sort_values("theme_id", kind="stable").reset_index(drop=True)
-    table["share"] = table["size"] / n_rows if n_rows else 0.0
-    return table[["theme_id", "label", "terms", "size", "share", "n_distinct", "representatives"]]
+def _strings(values: pd.Series | None, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, "", dtype=object)
+    return pd.Series(values).astype("string").fillna("").to_numpy(dtype=object)
