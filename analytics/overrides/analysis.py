@@ -36,6 +36,15 @@ REPORT_KEYS = (
     "theme_label",
     "example_reasons",
     "status",
+    # added by issue 13 (fields are only ever added): how honest the rule is
+    "base_rate",
+    "p_value",
+    "p_adjusted",
+    "n_tested",
+    "score",
+    "verdict",
+    "costs_more",
+    "by_type",
 )
 
 Progress = Callable[[str, float], None]
@@ -279,6 +288,17 @@ def rules_payload(
                 "theme_label": str(r.theme_label),
                 "example_reasons": [str(x) for x in r.example_reasons],
                 "status": status.get(r.id, CANDIDATE),
+                "base_rate": _clean(float(r.base_rate), 4),
+                "p_value": _clean(float(r.p_value)),
+                "p_adjusted": _clean(float(r.p_adjusted)),
+                "n_tested": int(r.n_tested),
+                "score": _clean(float(r.score), 3),
+                "verdict": str(r.verdict),
+                "costs_more": bool(r.costs_more),
+                "by_type": [
+                    {k: _clean(v, 4) if isinstance(v, float) else v for k, v in t.items()}
+                    for t in r.by_type
+                ],
             }
         )
     return {"rules": out}
@@ -310,8 +330,12 @@ def rules_report(
     dict
         ``{"rules": [{"id", "conditions", "direction", "median_adjustment_pct",
         "support", "coverage", "confidence", "lift", "value_added", "win_rate",
-        "theme_id", "theme_label", "example_reasons", "status"}]}``; conditions use
-        the contract's attribute names and spellings (``"Q4"``, ``"Mon"``).
+        "theme_id", "theme_label", "example_reasons", "status", "base_rate", "p_value",
+        "p_adjusted", "n_tested", "score", "verdict", "costs_more", "by_type"}]}``:
+        lift is over ``base_rate``, the rule's own type's rate; ``p_adjusted`` is
+        Benjamini–Hochberg over the ``n_tested`` candidates; ``costs_more`` marks a rule
+        whose overrides cost more than they saved; conditions use the contract's
+        attribute names and spellings (``"Q4"``, ``"Mon"``).
     """
     analysis = analyse_overrides(frames, random_state=random_state)
     return rules_payload(analysis, top=top, statuses=statuses)

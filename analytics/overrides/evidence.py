@@ -4,7 +4,10 @@ For every rule of ``analytics.overrides.rules.mine_rules`` this adds, over its s
 overrides (matching the conditions, in the rule's direction): the median
 adjustment %, first and last seen (``created_at``), the dominant reason theme with
 example reasons as typed, the share that gave a reason, and the value added with
-its interval, win rate and verdict (``analytics.overrides.value_added``).
+its interval, win rate and verdict (``analytics.overrides.value_added``), whether it
+**costs more than it saves** (``costs_more``: the whole interval below zero), and
+its per-type breakdown (``by_type``), so a rule that spans types shows how each
+type follows it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ import pandas as pd
 
 from analytics.overrides.log import match_mask
 from analytics.overrides.themes import NO_REASON_ID, NO_REASON_LABEL
-from analytics.overrides.value_added import N_BOOT, scored_overrides, summarize_gains
+from analytics.overrides.value_added import (
+    N_BOOT,
+    VERDICT_COST,
+    scored_overrides,
+    summarize_gains,
+)
 
 EVIDENCE_COLUMNS = [
     "median_adjustment_pct",
@@ -33,7 +41,30 @@ EVIDENCE_COLUMNS = [
     "net_units",
     "win_rate",
     "verdict",
+    "costs_more",
+    "by_type",
 ]
+
+
+def type_breakdown(log: pd.DataFrame, conditions: dict[str, str], direction: str) -> list[dict]:
+    """Per recommendation type the rule matches: ``rec_type``, ``support``, ``coverage``,
+    ``confidence`` and that type's ``base_rate`` of the direction, largest support first."""
+    if "rec_type" not in log.columns:
+        return []
+    match = match_mask(log, conditions)
+    if not match.any():
+        return []
+    rec_type = log["rec_type"].astype("string").to_numpy(dtype=object, na_value="")
+    is_dir = (log["direction"].astype("string") == direction).fillna(False).to_numpy(dtype=bool)
+    out = []
+    for t in sorted(set(rec_type[match].tolist())):
+        of_type = rec_type == t
+        cov = int((match & of_type).sum())
+        sup = int((match & of_type & is_dir).sum())
+        base = float(is_dir[of_type].mean()) if of_type.any() else float("nan")
+        out.append({"rec_type": t, "support": sup, "coverage": cov,
+                    "confidence": sup / cov if cov else float("nan"), "base_rate": base})  # fmt: skip
+    return sorted(out, key=lambda r: (-r["support"], r["rec_type"]))
 
 
 def supporting_rows(log: pd.DataFrame, conditions: dict[str, str], direction: str) -> np.ndarray:
@@ -127,6 +158,8 @@ def add_evidence(
         part = scored.iloc[scored_at[pos[is_scored[pos]]]]
         stats = summarize_gains(part, n_overrides=len(pos), rng=rng, n_boot=n_boot)
         row.update({k: stats[k] for k in EVIDENCE_COLUMNS if k in stats})
+        row["costs_more"] = row.get("verdict") == VERDICT_COST
+        row["by_type"] = type_breakdown(log, conditions, direction)
         rows.append(row)
     evidence = pd.DataFrame(rows, columns=EVIDENCE_COLUMNS, index=rules.index)
     return pd.concat([rules, evidence], axis=1)

@@ -4,8 +4,14 @@ A rule is 1 to 3 ``attribute = value`` conditions over the contract's rule
 attributes plus a direction (``increase``, ``decrease``, ``reject``). Over the
 decided recommendations it matches (its **coverage**), its **support** is the
 overrides in that direction, its **confidence** support / coverage, and its
-**lift** confidence over the direction's base rate among all decided
-recommendations.
+**lift** confidence over its **own base rate**: the direction's rate among decided
+recommendations of the same type, averaged over the types it matches (a rule on
+``rec_type = expedite`` is compared with expedites only; a rule that spans types
+with the mix of types it covers). Its **p-value** is the one-sided binomial chance
+of that much support at that base rate, and ``p_adjusted`` the Benjamini–Hochberg
+adjustment over *every* candidate tested (``n_tested``): a rule is kept only when
+``p_adjusted <= FDR``, so a coincidence among thousands of candidates does not
+reach the list.
 
 Mining is vectorised: every combination of attributes is one integer key per
 row (mixed radix over the attribute codes), counted with ``bincount``; values
@@ -26,8 +32,10 @@ candidates are pruned in two steps:
    (a SKU that implies its supplier, a planner who works at one site).
 
 Rules are ranked by ``score`` = excess overrides (support − coverage × base
-rate) × confidence: strong (many overrides beyond chance) and specific
-(consistent) rules first.
+rate) × confidence (``RANKING``): strong (many overrides beyond chance) and
+specific (consistent) rules first. A pattern that spans types comes out as one
+rule without a type condition (the nesting step drops the per-type copies that are
+not sharper); ``analytics.overrides.evidence`` adds its per-type breakdown.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.overrides.log import ATTRIBUTES, DIRECTIONS, MONTHS, QUARTERS, match_mask
+from analytics.overrides.multiple_testing import FDR, benjamini_hochberg, binomial_p_value
 
 MIN_CONFIDENCE = 0.2
 MIN_LIFT = 2.0
@@ -62,7 +71,14 @@ RULE_COLUMNS = [
     "z",
     "score",
     "also",
+    "p_value",
+    "p_adjusted",
+    "n_tested",
 ]
+RANKING = (
+    "Ranked by score = excess overrides (support − coverage × the rule's own base rate) × "
+    "confidence: many overrides beyond chance, and consistent ones, first."
+)
 
 
 def rule_id(conditions: dict[str, str], direction: str) -> str:
@@ -122,15 +138,41 @@ def _keys(cols: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndar
     return key, valid
 
 
-def _count(keys: np.ndarray, space: int, wanted: np.ndarray) -> np.ndarray:
-    """How often each ``wanted`` key occurs in ``keys``."""
+def _count(
+    keys: np.ndarray, space: int, wanted: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """How often each ``wanted`` key occurs in ``keys`` (or the sum of ``weights`` there)."""
     if space <= _BINCOUNT_LIMIT:
-        return np.bincount(keys, minlength=space)[wanted]
+        return np.bincount(keys, weights=weights, minlength=space)[wanted]
     uniq = np.unique(wanted)
     pos = np.clip(np.searchsorted(uniq, keys), 0, len(uniq) - 1)
     hit = uniq[pos] == keys
-    counts = np.bincount(pos[hit], minlength=len(uniq))
+    w = None if weights is None else weights[hit]
+    counts = np.bincount(pos[hit], weights=w, minlength=len(uniq))
     return counts[np.searchsorted(uniq, wanted)]
+
+
+def type_base_rates(log: pd.DataFrame, dcode: np.ndarray) -> np.ndarray:
+    """Per row, the base rate of each direction among decided recommendations of its type.
+
+    ``(n_rows, 3)``; without a ``rec_type`` column (or for a missing type) the overall rate.
+    """
+    n = len(log)
+    overall = np.bincount(dcode[dcode >= 0], minlength=3) / max(n, 1)
+    if "rec_type" not in log.columns or n == 0:
+        return np.tile(overall, (n, 1))
+    col = log["rec_type"]
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype("string").astype("category")
+    t = col.cat.codes.to_numpy().astype(np.int64)
+    k = len(col.cat.categories)
+    ok = t >= 0
+    per = np.tile(overall, (k + 1, 1))
+    size = np.bincount(t[ok], minlength=k).astype(float)
+    for d in range(3):
+        hits = np.bincount(t[ok & (dcode == d)], minlength=k)
+        per[:k, d] = np.where(size > 0, hits / np.maximum(size, 1), overall[d])
+    return per[np.where(ok, t, k)]
 
 
 def _valid_combo(combo: tuple[str, ...]) -> bool:
@@ -153,15 +195,19 @@ def _candidates(
     min_confidence: float,
     min_lift: float,
     min_z: float,
+    fdr: float,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray]:
     dcode = _direction_codes(log)
     n = len(log)
     ov = np.flatnonzero(dcode >= 0)
     base = np.bincount(dcode[ov], minlength=3) / max(n, 1)
+    row_base = type_base_rates(log, dcode)
     codes, values = _attribute_codes(log, attrs, ov, dcode, min_support)
     dov = dcode[ov]
     found: set[tuple[str, ...]] = set()
     parts: list[pd.DataFrame] = []
+    p_all: list[np.ndarray] = []  # every candidate tested, for the false-discovery control
+    n_p = n_seen = 0
     for size in range(1, max_conditions + 1):
         for combo in combinations(attrs, size):
             if not _valid_combo(combo) or any(len(values[a]) == 0 for a in combo):
@@ -174,23 +220,37 @@ def _candidates(
             okey, ovalid = _keys([codes[a][ov] for a in combo], sizes)
             k3 = okey[ovalid] * 3 + dov[ovalid]
             uniq, supp = np.unique(k3, return_counts=True)
+            # Every (conditions, direction) seen is a candidate looked at, even one too
+            # small to keep: the false-discovery control counts them all.
+            n_seen += len(uniq)
             keep = supp >= min_support
             if not keep.any():
                 continue
             found.add(combo)
-            uniq, supp = uniq[keep], supp[keep]
             ckey, cdir = uniq // 3, uniq % 3
             akey, avalid = _keys([codes[a] for a in combo], sizes)
-            cov = _count(akey[avalid], space, ckey)
+            live = akey[avalid]
+            cov = _count(live, space, ckey)
+            expected = np.zeros(len(ckey))
+            for d in range(3):
+                at = cdir == d
+                if at.any():
+                    w = row_base[avalid, d]
+                    expected[at] = _count(live, space, ckey[at], weights=w)
             conf = supp / cov
-            p0 = base[cdir]
+            p0 = np.clip(expected / cov, 1e-12, 1.0)  # the rule's own (type-mix) base rate
             lift = conf / p0
             z = _z_one(supp, cov, p0)
-            ok = (conf >= min_confidence) & (lift >= min_lift) & (z >= min_z)
+            pv = binomial_p_value(supp, cov, p0)
+            p_all.append(pv)
+            at_p = n_p + np.arange(len(pv))
+            n_p += len(pv)
+            ok = keep & (conf >= min_confidence) & (lift >= min_lift) & (z >= min_z)
             if not ok.any():
                 continue
             part = {"combo": [combo] * int(ok.sum()), "dir": cdir[ok], "support": supp[ok]}
             part.update({"coverage": cov[ok], "confidence": conf[ok], "lift": lift[ok], "z": z[ok]})
+            part.update({"base_rate": p0[ok], "p_value": pv[ok], "_p_at": at_p[ok]})
             rest = ckey[ok]
             vals: list[np.ndarray] = []
             for a, m in zip(reversed(combo), reversed(sizes), strict=True):
@@ -199,14 +259,17 @@ def _candidates(
             vals.reverse()
             part["items"] = [tuple(zip(combo, row, strict=True)) for row in zip(*vals, strict=True)]
             parts.append(pd.DataFrame(part))
+    cols = ["combo", "dir", "support", "coverage", "confidence", "lift", "z", "items",
+            "base_rate", "p_value", "p_adjusted", "n_tested"]  # fmt: skip
     if not parts:
-        table = pd.DataFrame(
-            columns=["combo", "dir", "support", "coverage", "confidence", "lift", "z", "items"]
-        )
-    else:
-        table = pd.concat(parts, ignore_index=True)
-    table["base_rate"] = base[table["dir"].to_numpy(dtype=np.int64)] if len(table) else []
-    return table, codes, values, dcode, base
+        return pd.DataFrame(columns=cols), codes, values, dcode, base
+    table = pd.concat(parts, ignore_index=True)
+    # Combinations with no frequent key were not scored: they count as tested with p = 1.
+    q = benjamini_hochberg(np.concatenate(p_all), n_tests=n_seen)
+    table["p_adjusted"] = q[table.pop("_p_at").to_numpy(dtype=np.int64)]
+    table["n_tested"] = n_seen
+    table = table[table["p_adjusted"] <= fdr].reset_index(drop=True)
+    return table[cols], codes, values, dcode, base
 
 
 def _closure(items: tuple[tuple[str, str], ...]) -> frozenset[tuple[str, str]]:
@@ -275,6 +338,7 @@ def mine_rules(
     min_lift: float = MIN_LIFT,
     min_z: float = MIN_Z,
     attributes: tuple[str, ...] = ATTRIBUTES,
+    fdr: float = FDR,
 ) -> pd.DataFrame:
     """Candidate rules, pruned and ranked best first.
 
@@ -292,14 +356,17 @@ def mine_rules(
         times the base rate, and be this many binomial standard errors above chance.
     attributes : tuple of str
         Attributes a condition may name (columns of ``log``).
+    fdr : float
+        Largest Benjamini–Hochberg adjusted p-value kept (over every candidate tested).
 
     Returns
     -------
     DataFrame
         ``RULE_COLUMNS``: ``id``, ``conditions`` (dict attr → value), ``n_conditions``,
         ``direction``, ``support``, ``coverage``, ``confidence``, ``lift``,
-        ``base_rate``, ``z``, ``score`` and ``also`` (dicts of near-duplicate rules
-        merged into this one), best first.
+        ``base_rate`` (the rule's own type's rate), ``z``, ``score``, ``also`` (dicts of
+        near-duplicate rules merged into this one), ``p_value``, ``p_adjusted`` and
+        ``n_tested``, best first (``RANKING``).
     """
     n_over = int(log["direction"].isin(DIRECTIONS).sum()) if len(log) else 0
     if min_support is None:
@@ -315,6 +382,7 @@ def mine_rules(
         min_confidence=min_confidence,
         min_lift=min_lift,
         min_z=min_z,
+        fdr=fdr,
     )
     if cand.empty:
         return pd.DataFrame(columns=RULE_COLUMNS)
@@ -372,11 +440,15 @@ def _merge_overlaps(
 
 
 def rule_stats(log: pd.DataFrame, conditions: dict[str, str], direction: str) -> dict[str, float]:
-    """Support, coverage, confidence and lift of one rule over ``log`` (any period)."""
+    """Support, coverage, confidence and lift (over its own base rate) of one rule over ``log``."""
     match = match_mask(log, conditions)
     is_dir = (log["direction"] == direction).to_numpy(dtype=bool)
     support, coverage = int((match & is_dir).sum()), int(match.sum())
-    base = is_dir.mean() if len(log) else float("nan")
+    d = DIRECTIONS.index(direction) if direction in DIRECTIONS else -1
+    if coverage and d >= 0:
+        base = float(type_base_rates(log, _direction_codes(log))[match, d].mean())
+    else:
+        base = float(is_dir.mean()) if len(log) else float("nan")
     conf = support / coverage if coverage else float("nan")
     return {
         "support": support,

@@ -13,10 +13,12 @@ import pytest
 
 from analytics.overrides.analysis import REPORT_KEYS, analyse_overrides, rules_report
 from analytics.overrides.log import decided_log, match_mask
+from analytics.overrides.multiple_testing import benjamini_hochberg
 from analytics.overrides.rules import mine_rules, rule_id, rule_stats
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo, load_frames
+from tests.paraphrase_set import paraphrase_log
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bundle"
 
@@ -221,3 +223,115 @@ def test_every_planted_rule_is_in_the_top_ten(sample_frames: object) -> None:
 
 def test_sample_report_is_deterministic(sample_frames: object) -> None:
     assert rules_report(sample_frames, top=10) == rules_report(sample_frames, top=10)
+
+
+# --- Honest rules: own-type base rate, one rule across types, multiple testing ------------
+
+
+def _two_types() -> SimpleNamespace:
+    """Type A: 20 recs, 10 up (base 0.5). Type B: 80 recs, 8 up (base 0.1), 6 of them on S1 (10)."""
+    rec_type = ["A"] * 20 + ["B"] * 80
+    supplier = ["S9"] * 20 + ["S1"] * 10 + ["S2"] * 70
+    up = [True] * 10 + [False] * 10 + [True] * 6 + [False] * 4 + [True] * 2 + [False] * 68
+    n = len(rec_type)
+    return _frames(
+        pd.DataFrame(
+            {
+                "rec_id": [f"R{i:03d}" for i in range(n)],
+                "rec_type": rec_type,
+                "site": ["P1"] * n,
+                "supplier": supplier,
+                "created_at": ["2026-03-02T10:00:00Z"] * n,
+                "recommended_qty": [100.0] * n,
+                "decided_by": ["ann", "bob", "cy", "di"] * (n // 4),
+                "decision": ["modified" if u else "accepted" for u in up],
+                "final_qty": [120.0 if u else 100.0 for u in up],
+            }
+        )
+    )
+
+
+def test_lift_is_over_the_rules_own_type_base_rate() -> None:
+    log = decided_log(_two_types())
+    stats = rule_stats(log, {"supplier": "S1"}, "increase")
+    # S1 is all type B: 6/10 against B's 8/80, not against the overall 18/100
+    assert stats["confidence"] == pytest.approx(0.6)
+    assert stats["lift"] == pytest.approx(6.0)
+    rules = mine_rules(log, min_support=5)
+    by_cond = {
+        tuple(sorted(c.items())): r
+        for c, r in zip(rules["conditions"], rules.to_dict("records"), strict=True)
+    }
+    s1 = [r for c, r in by_cond.items() if ("supplier", "S1") in c]
+    assert len(s1) == 1 and s1[0]["lift"] == pytest.approx(6.0)
+    assert s1[0]["base_rate"] == pytest.approx(0.1)
+    # type A overrides half its recommendations: against its own rate that is no rule
+    # (against the overall 18% it would have been 2.8x)
+    assert not any(c == {"rec_type": "A"} for c in rules["conditions"])
+    assert not any(c.get("supplier") == "S9" for c in rules["conditions"])
+
+
+def test_a_pattern_across_types_is_one_rule_with_a_per_type_breakdown() -> None:
+    frames, _ = paraphrase_log(seed=0)
+    analysis = analyse_overrides(frames)
+    rules = analysis.rules
+    sup = [i for i, c in enumerate(rules["conditions"]) if c.get("supplier") == "SUP-017"]
+    assert len(sup) == 1, rules.loc[sup, "conditions"].tolist()
+    rule = rules.iloc[sup[0]]
+    assert rule["conditions"] == {"supplier": "SUP-017", "quarter": "Q4"}
+    assert rule["direction"] == "increase"
+    by_type = rule["by_type"]
+    assert len(by_type) >= 3  # the practice is followed on every type it meets
+    assert sum(t["support"] for t in by_type) == rule["support"]
+    assert sum(t["coverage"] for t in by_type) == rule["coverage"]
+    # its base rate is the mix of its types' own rates, weighted by coverage
+    mix = sum(t["coverage"] * t["base_rate"] for t in by_type) / rule["coverage"]
+    assert rule["base_rate"] == pytest.approx(mix)
+
+
+def test_benjamini_hochberg_by_hand() -> None:
+    q = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.005]))
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x4/rank = 0.02, 0.02, 0.04, 0.04
+    np.testing.assert_allclose(q, [0.02, 0.04, 0.04, 0.02])
+    assert benjamini_hochberg(np.array([0.01]), n_tests=10)[0] == pytest.approx(0.1)
+
+
+def _random_log(seed: int = 3, n: int = 4000) -> SimpleNamespace:
+    """No pattern at all: 10% of recommendations overridden at random."""
+    rng = np.random.default_rng(seed)
+    rows = pd.DataFrame(
+        {
+            "rec_id": [f"R{i:05d}" for i in range(n)],
+            "rec_type": rng.choice(["stockout_risk", "expedite", "supplier_delay"], n),
+            "site": rng.choice(["P1", "P2", "P3", "P4"], n),
+            "supplier": rng.choice([f"SUP-{i}" for i in range(40)], n),
+            "created_at": pd.Timestamp("2025-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 730, n), unit="D"),
+            "recommended_qty": np.full(n, 100.0),
+            "decided_by": rng.choice([f"p{i}" for i in range(12)], n),
+        }
+    )
+    up = rng.random(n) < 0.1
+    rows["decision"] = np.where(up, "modified", "accepted")
+    rows["final_qty"] = np.where(up, 130.0, 100.0)
+    return _frames(rows)
+
+
+def test_coincidences_among_many_candidates_do_not_reach_the_list() -> None:
+    log = decided_log(_random_log())
+    loose = dict(min_support=5, min_confidence=0.0, min_lift=1.0, min_z=0.0)
+    unadjusted = mine_rules(log, fdr=1.0, **loose)
+    lucky = unadjusted[unadjusted["p_value"] < 0.05]
+    assert len(lucky) >= 3  # chance alone passes an unadjusted 5% test, many times
+    assert (unadjusted["n_tested"] > 200).all()
+    assert mine_rules(log, **loose).empty  # BH over every candidate tested: none is real
+
+
+def test_report_shows_adjusted_p_and_marks_costly_rules() -> None:
+    frames = _planted(seed=2)
+    report = rules_report(frames, top=3)["rules"]
+    first = report[0]
+    assert 0 <= first["p_value"] <= first["p_adjusted"] <= 0.05
+    assert first["n_tested"] >= len(report)
+    assert first["costs_more"] is (first["verdict"] == "costs more than it saves")
+    assert first["by_type"][0]["rec_type"] == "stockout_risk"
