@@ -16,11 +16,15 @@ from analytics.overrides.charts import (
 from analytics.overrides.evidence import supporting_rows
 from analytics.overrides.log import describe_conditions
 from analytics.overrides.text import (
+    COSTLY_MARK,
+    by_type_table,
     coaching_prompts,
     headline_caption,
+    language_lines,
     rule_evidence_text,
     rule_title,
     status_text,
+    tested_caption,
 )
 from analytics.overrides.theme_views import capture_gap, theme_concentration, theme_trend
 from store import roles
@@ -32,8 +36,17 @@ session.ensure_shell()  # before anything renders: see ui/session.py
 DRILL = ["rec_id", "created_at", "rec_type", "site", "sku", "supplier", "customer", "resource",
          "decided_by", "decision", "adjustment_pct", "reason", "actual_qty"]  # fmt: skip
 RULE_COLUMNS = ["id", "rule", "direction", "median_adjustment_pct", "support", "coverage",
-                "confidence", "lift", "value_added", "win_rate", "verdict", "theme_label",
-                "status", "first_seen", "last_seen"]  # fmt: skip
+                "confidence", "base_rate", "lift", "p_adjusted", "value_added", "win_rate",
+                "verdict", "theme_label", "status", "first_seen", "last_seen"]  # fmt: skip
+THEME_COLUMNS = ["theme_id", "label", "size", "share", "context", "representatives",
+                 "n_distinct", "established"]  # fmt: skip
+SORTS = {
+    "score (excess overrides × confidence)": ("score", False),
+    "value added (best first)": ("value_added", False),
+    "value added (worst first)": ("value_added", True),
+    "adjusted p-value": ("p_adjusted", True),
+    "support": ("support", False),
+}
 PCT = st.column_config.NumberColumn(format="percent")
 
 st.title("Override patterns")
@@ -115,7 +128,15 @@ tab_themes, tab_rules, tab_value, tab_adopted = st.tabs(
 )
 
 with tab_themes:
-    themes = analysis.themes.drop(columns=["terms"])
+    st.caption(
+        "Themes group overrides by what the reason says *and* the context it was typed in "
+        "(the candidate rule it supports: supplier, customer, machine, planner, calendar, "
+        "direction and size), so the same practice written in other words or languages is "
+        f"one theme. A theme needs {analysis.theme_model.min_size} overrides (10 or 0.5%) to "
+        "exist; until then its overrides sit in the nearest theme or in 'other'. Theme ids "
+        "stay the same as new decisions arrive."
+    )
+    themes = analysis.themes[THEME_COLUMNS].copy()
     themes["representatives"] = themes["representatives"].map(" | ".join)
     st.plotly_chart(theme_size_figure(analysis.themes), key="overrides_theme_sizes")
     st.plotly_chart(theme_trend_figure(theme_trend(log, labels=labels)), key="overrides_trend")
@@ -129,6 +150,8 @@ with tab_themes:
         format_func=lambda t: f"{t} · {labels[t]}",
         key="overrides_theme_pick",
     )
+    picked_row = analysis.themes.set_index("theme_id").loc[pick]
+    st.markdown("\n".join(f"- {line}" for line in language_lines(picked_row["by_language"])))
     concentration = theme_concentration(log, labels=labels)
     st.dataframe(
         concentration[concentration["theme_id"] == pick],
@@ -160,7 +183,18 @@ with tab_rules:
         default=[CANDIDATE, "watch", "adopted"],
         key="overrides_status_filter",
     )
-    view = rules[rules["status"].isin(shown)]
+    sort_by = st.selectbox("Sort by", list(SORTS), key="overrides_rules_sort")
+    column, ascending = SORTS[sort_by]
+    view = rules[rules["status"].isin(shown)].sort_values(
+        column, ascending=ascending, kind="stable", na_position="last"
+    )
+    st.caption(tested_caption(rules))
+    view = view.assign(
+        verdict=[
+            COSTLY_MARK if c else v
+            for c, v in zip(view["costs_more"], view["verdict"], strict=True)
+        ]
+    )
     st.dataframe(
         view[RULE_COLUMNS],
         hide_index=True,
@@ -168,6 +202,8 @@ with tab_rules:
         column_config={
             "median_adjustment_pct": st.column_config.NumberColumn("median adj. %", format="%.1f"),
             "confidence": PCT,
+            "base_rate": st.column_config.NumberColumn("own type's base rate", format="percent"),
+            "p_adjusted": st.column_config.NumberColumn("adjusted p (BH)", format="%.1e"),
             "win_rate": PCT,
             "lift": st.column_config.NumberColumn(format="%.1f×"),
             "value_added": st.column_config.NumberColumn("value added", format="%+.1f"),
@@ -175,7 +211,7 @@ with tab_rules:
     )
     st.download_button(
         "Rules (CSV)",
-        rules.drop(columns=["also"]).to_csv(index=False),
+        rules.drop(columns=["also", "by_type"]).to_csv(index=False),
         "rules.csv",
         key="overrides_dl_rules",
     )
@@ -198,6 +234,14 @@ with tab_rules:
             st.markdown(f"> {reason}")
         if rule["also"]:
             st.caption("Also seen as: " + "; ".join(map(describe_conditions, rule["also"][:5])))
+        if len(rule["by_type"]) > 1 or "rec_type" not in rule["conditions"]:
+            st.caption("By recommendation type: how each type it spans follows it")
+            st.dataframe(
+                by_type_table(rule),
+                hide_index=True,
+                key="overrides_rule_by_type",
+                column_config={"confidence": PCT, "base_rate": PCT},
+            )
         pos = supporting_rows(log, rule["conditions"], rule["direction"])
         st.dataframe(log.iloc[pos][DRILL], hide_index=True, key="overrides_rule_rows")
 

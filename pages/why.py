@@ -19,9 +19,9 @@ from analytics.explain.text import (
     feature_label,
     format_output,
     pick_label,
-    quick_pick_themes,
     type_label,
 )
+from analytics.overrides.theme_labels import theme_picks
 from store import roles
 from store.decisions import DecisionError, RenderToken, decision_for, record_decision
 from ui import cache, session
@@ -45,7 +45,7 @@ def submit_decision(shown: RenderToken, user: str, role: str) -> None:
     """
     values = {f: st.session_state.get(form_key(f, shown.rec_id)) for f in FORM_FIELDS}
     choice = values["decision"] or "accepted"
-    text = " — ".join(x for x in (values["theme_pick"], (values["reason"] or "").strip()) if x)
+    text = (values["reason"] or "").strip()  # the picked theme is the code, not pasted in here
     try:
         result = record_decision(
             cache.current_engine(),
@@ -53,6 +53,7 @@ def submit_decision(shown: RenderToken, user: str, role: str) -> None:
             decision=choice,
             final_qty=values["qty"] if choice == "modified" else None,
             reason=text or None,
+            reason_code=values["theme_pick"] or None,
             actor=user,
             role=role,
             shown=shown,
@@ -268,7 +269,8 @@ elif not roles.can(session.current_role(), "decide"):
     )
 else:
     form_for = RenderToken.of(rec_id, recommended)
-    themes = quick_pick_themes(analysis.themes) if analysis is not None else []
+    # Established themes only, {THEME-n: label}; a pick is stored as the decision's reason_code.
+    themes = theme_picks(analysis.themes) if analysis is not None else {}
     # Every widget is keyed on the recommendation it is shown for: another one starts
     # clean, and the write (in the callback) uses the id and quantity that were rendered.
     with st.form(f"why_decide_form_{rec_id}", border=True):
@@ -287,7 +289,12 @@ else:
             key=form_key("qty", rec_id),
         )
         if themes:
-            st.pills("Reason themes seen so far", themes, key=form_key("theme_pick", rec_id))
+            st.pills(
+                "Reason themes seen so far",
+                list(themes),
+                format_func=themes.get,
+                key=form_key("theme_pick", rec_id),
+            )
         st.text_area(
             "Reason (required to modify or reject)",
             key=form_key("reason", rec_id),

@@ -81,7 +81,11 @@ def _clean_reason(reason: str | None) -> str | None:
 
 
 def _check(
-    decision: str, final_qty: float | None, reason: str | None, by: str
+    decision: str,
+    final_qty: float | None,
+    reason: str | None,
+    by: str,
+    reason_code: str | None = None,
 ) -> tuple[float | None, str | None]:
     if decision not in HUMAN_DECISIONS:
         raise InvalidDecision(
@@ -90,7 +94,7 @@ def _check(
     if not str(by or "").strip():
         raise InvalidDecision("who decides is required")
     reason = _clean_reason(reason)
-    if decision in ("modified", "rejected") and reason is None:
+    if decision in ("modified", "rejected") and reason is None and reason_code is None:
         raise InvalidDecision(f"a reason is required to record a {decision} decision")
     qty = None
     if final_qty is not None:
@@ -133,6 +137,7 @@ def _decision_frame(
     decision: str,
     final_qty: float | None,
     reason: str | None,
+    reason_code: str | None = None,
 ) -> pd.DataFrame:
     """One typed decision row (``store/schema.py`` dtypes), as a bundle import would parse it."""
     return pd.DataFrame(
@@ -143,7 +148,7 @@ def _decision_frame(
             "decision": pd.array([decision], dtype="string"),
             "final_qty": pd.array([final_qty], dtype="float64"),
             "reason": pd.array([reason], dtype="string"),
-            "reason_code": pd.array([None], dtype="string"),
+            "reason_code": pd.array([reason_code], dtype="string"),
         }
     )
 
@@ -158,6 +163,7 @@ def record_decision(
     actor: str,
     role: str,
     shown: RenderToken | None = None,
+    reason_code: str | None = None,
 ) -> dict[str, Any]:
     """Record a planner's decision on one open recommendation, with its audit event.
 
@@ -172,7 +178,8 @@ def record_decision(
         Required for ``modified`` (>= 0, different from the recommended quantity).
         ``accepted`` stores the recommended quantity, ``rejected`` stores 0.
     reason : str, optional
-        Required for ``modified`` and ``rejected`` (the planner's words, kept as typed).
+        Required for ``modified`` and ``rejected`` unless ``reason_code`` is given (the
+        planner's words, kept as typed).
     actor : str
         Who decides (the signed-in user or the local user name).
     role : str
@@ -181,11 +188,14 @@ def record_decision(
         What the form was rendered for (the page passes it; the CLI names the id itself).
         The write is refused when it is not ``rec_id`` or the stored recommended
         quantity is not the one shown.
+    reason_code : str, optional
+        The picklist code (the contract's ``reason_code``): the reason theme a planner
+        picked (``THEME-7``), stored as the code, never pasted into ``reason``.
 
     Returns
     -------
     dict
-        ``rec_id``, ``decision``, ``final_qty``, ``reason``, ``decided_by``,
+        ``rec_id``, ``decision``, ``final_qty``, ``reason``, ``reason_code``, ``decided_by``,
         ``decided_at`` (ISO 8601 UTC), ``source`` (``"app"``), ``audit_event_id``.
 
     Raises
@@ -202,7 +212,8 @@ def record_decision(
             f"not recorded: the form was shown for {shown.rec_id}, not {rec_id}; "
             "check the recommendation and decide again"
         )
-    qty, reason = _check(decision, final_qty, reason, actor)
+    reason_code = _clean_reason(reason_code)
+    qty, reason = _check(decision, final_qty, reason, actor, reason_code)
     by = str(actor).strip()
     decided_at = utcnow()
     # Immediate: take the write lock first, so two planners cannot both see "open".
@@ -239,7 +250,7 @@ def record_decision(
                 f"not the {_qty(shown.recommended_qty)} shown; check it and decide again"
             )
         stored_qty = _final_qty(decision, qty, recommended)
-        row = _decision_frame(rec_id, decided_at, by, decision, stored_qty, reason)
+        row = _decision_frame(rec_id, decided_at, by, decision, stored_qty, reason, reason_code)
         row_hash = int(np.asarray(row_hashes(row, DECISIONS))[0])
         values = {
             "rec_id": rec_id,
@@ -248,7 +259,7 @@ def record_decision(
             "decision": decision,
             "final_qty": stored_qty,
             "reason": reason,
-            "reason_code": None,
+            "reason_code": reason_code,
             "source": "app",
             "row_hash": row_hash,
             "batch_id": None,
@@ -262,6 +273,7 @@ def record_decision(
             "final_qty": stored_qty,
             "recommended_qty": recommended,
             "reason": reason,
+            "reason_code": reason_code,
             "decided_at": decided_at.isoformat(),
             "role": role,
             "source": "app",
@@ -300,6 +312,7 @@ def record_decision(
         "decision": decision,
         "final_qty": stored_qty,
         "reason": reason,
+        "reason_code": reason_code,
         "decided_by": by,
         "decided_at": decided_at.isoformat(),
         "source": "app",

@@ -404,6 +404,10 @@ def rules_table(rules: list[dict[str, Any]]) -> pd.DataFrame:
             "support": [r.get("support") for r in rules],
             "confidence": [r.get("confidence") for r in rules],
             "value added": [r.get("value_added") for r in rules],
+            "verdict": [
+                "⚠ costs more than it saves" if r.get("costs_more") else r.get("verdict")
+                for r in rules
+            ],
             "theme": [r.get("theme_label") for r in rules],
             "status": [r.get("status") for r in rules],
         }

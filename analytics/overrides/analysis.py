@@ -140,6 +140,7 @@ def override_themes(
         adjustment_pct=ov["adjustment_pct"],
         direction=ov["direction"],
         previous=previous,
+        picked=ov["reason_code"] if "reason_code" in ov.columns else None,
         min_size=min_size,
         random_state=random_state,
     )
@@ -342,10 +343,12 @@ def rules_report(
 
 
 def theme_rows(analysis: OverrideAnalysis) -> pd.DataFrame:
-    """``rec_id, theme_id, theme_label`` for every override that carries a reason."""
+    """``rec_id, theme_id, theme_label`` for every override with a reason or a picked theme."""
     log = analysis.log
     reason = log["reason"].astype("string").str.strip()
-    keep = log["is_override"].to_numpy(dtype=bool) & (reason.fillna("") != "").to_numpy(dtype=bool)
+    said = (reason.fillna("") != "").to_numpy(dtype=bool)
+    said |= log["theme_id"].to_numpy(dtype=np.int64) > NO_REASON_ID
+    keep = log["is_override"].to_numpy(dtype=bool) & said
     labels = {NO_REASON_ID: "no reason given", **analysis.theme_labels()}
     ids = log["theme_id"].to_numpy(dtype=np.int64)[keep]
     return pd.DataFrame(
@@ -357,14 +360,17 @@ def theme_rows(analysis: OverrideAnalysis) -> pd.DataFrame:
     )
 
 
-def theme_assignments(frames: LogFrames, *, random_state: int = 0) -> pd.DataFrame:
+def theme_assignments(
+    frames: LogFrames, *, previous: pd.DataFrame | None = None, random_state: int = 0
+) -> pd.DataFrame:
     """One row per override with a reason: ``rec_id``, ``theme_id``, ``theme_label``.
 
     The rows ``cli.py themes --out FILE.csv`` writes; theme ids and labels are
-    the ones the page and ``rules_report`` show for the same data and seed.
+    the ones the page and ``rules_report`` show for the same data, seed and
+    ``previous`` (the last ``ThemeModel.memory``, so ids persist across versions).
     """
     log = decided_log(frames)
-    model, theme_id = override_themes(log, random_state=random_state)
+    model, theme_id = override_themes(log, previous=previous, random_state=random_state)
     log = log.assign(theme_id=theme_id)
     analysis = OverrideAnalysis(log=log, theme_model=model, rules=pd.DataFrame(), min_support=0)
     return theme_rows(analysis)

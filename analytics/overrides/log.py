@@ -101,7 +101,7 @@ def decided_log(frames: LogFrames) -> pd.DataFrame:
         ``decrease``, ``reject`` or ``none``: accepted, or modified without a usable
         ``recommended_qty`` or to the same quantity); ``recommended_qty``, ``final_qty``,
         ``adjustment_pct`` (``(final − recommended) / recommended × 100``, NaN when
-        recommended is missing or 0), ``size_band``; ``reason`` (string);
+        recommended is missing or 0), ``size_band``; ``reason`` and ``reason_code`` (string);
         ``actual_qty`` and ``stockout`` (1.0 / 0.0 / NaN) from outcomes.
         Ordered by ``created_at`` (ties in input order), with a fresh RangeIndex.
     """
@@ -147,6 +147,8 @@ def decided_log(frames: LogFrames) -> pd.DataFrame:
     out["adjustment_pct"] = np.where(np.isin(chosen, OVERRIDES), adj, np.nan)
     out["size_band"] = size_band(out["adjustment_pct"])  # type: ignore[arg-type]
     out["reason"] = dec["reason"].astype("string").array[rows] if "reason" in dec else pd.NA
+    code = dec["reason_code"] if "reason_code" in dec else pd.Series(pd.NA, index=dec.index)
+    out["reason_code"] = code.astype("string").array[rows]
 
     outcomes = frames.outcomes
     actual = np.full(len(rows), np.nan)
@@ -185,6 +187,7 @@ def _empty_log() -> pd.DataFrame:
             "adjustment_pct": np.array([], dtype="float64"),
             "size_band": size_band(np.array([], dtype="float64")),
             "reason": pd.array([], dtype="string"),
+            "reason_code": pd.array([], dtype="string"),
             "actual_qty": np.array([], dtype="float64"),
             "stockout": np.array([], dtype="float64"),
         }

@@ -19,9 +19,46 @@ def _num(value: Any, fmt: str, missing: str = "—") -> str:
     return missing if value is None or pd.isna(value) else format(value, fmt)
 
 
+COSTLY_MARK = "⚠ costs more than it saves"
+
+
 def rule_title(rule: Mapping[str, Any]) -> str:
-    """``supplier = SUP-017 · quarter = Q4 → increase``."""
-    return f"{describe_conditions(rule['conditions'])} → {rule['direction']}"
+    """``supplier = SUP-017 · quarter = Q4 → increase``, marked when it costs more than it saves."""
+    title = f"{describe_conditions(rule['conditions'])} → {rule['direction']}"
+    return f"{title} ({COSTLY_MARK})" if bool(rule.get("costs_more", False)) else title
+
+
+def tested_caption(rules: pd.DataFrame) -> str:
+    """How the rules were ranked and how many candidates they were chosen from."""
+    from analytics.overrides.multiple_testing import FDR
+    from analytics.overrides.rules import RANKING
+
+    n = int(rules["n_tested"].iloc[0]) if len(rules) and "n_tested" in rules else 0
+    return (
+        f"{RANKING} Lift is over the rule's own type's base rate. Kept: Benjamini–Hochberg "
+        f"adjusted p ≤ {FDR:g} over all {n:,} candidates tested (conditions × direction), "
+        f"so the list is not the luck of a big search. Rules marked {COSTLY_MARK} had their "
+        "overrides end further from what happened than the recommendation, with the whole "
+        "90% interval below zero."
+    )
+
+
+def by_type_table(rule: Mapping[str, Any]) -> pd.DataFrame:
+    """A rule's per-type breakdown as a table: how each type it spans follows it."""
+    rows = pd.DataFrame(list(rule.get("by_type") or []))
+    if rows.empty:
+        return pd.DataFrame(columns=["rec_type", "support", "coverage", "confidence", "base_rate"])
+    return rows[["rec_type", "support", "coverage", "confidence", "base_rate"]]
+
+
+def language_lines(by_language: Mapping[str, list[str]]) -> list[str]:
+    """``**de** — „…“ · „…“`` per language present (``?`` = not recognised)."""
+    names = {"en": "English", "de": "German", "fr": "French", "es": "Spanish",
+             "it": "Italian", "pt": "Portuguese", "?": "other / not recognised"}  # fmt: skip
+    return [
+        f"**{names.get(lang, lang)}** — " + " · ".join(f"“{r}”" for r in reasons)
+        for lang, reasons in sorted(by_language.items(), key=lambda kv: (kv[0] == "?", kv[0]))
+    ]
 
 
 def rule_evidence_text(rule: Mapping[str, Any]) -> str:
@@ -34,7 +71,8 @@ def rule_evidence_text(rule: Mapping[str, Any]) -> str:
     return (
         f"**{rule_title(rule)}** · {rule['support']:,} of {rule['coverage']:,} matching "
         f"recommendations overridden this way ({rule['confidence']:.0%}, "
-        f"{rule['lift']:.1f}× the base rate) · median adjustment "
+        f"{rule['lift']:.1f}× its type's base rate of {_num(rule.get('base_rate'), '.0%')}; "
+        f"adjusted p {_num(rule.get('p_adjusted'), '.1e')}) · median adjustment "
         f"{_num(rule['median_adjustment_pct'], '+.1f')}% · {seen}  \n"
         f"Theme **{rule['theme_label']}**; {_num(rule['reason_share'], '.0%')} gave a reason. "
         f"Value added {_num(rule['value_added'], '+,.1f')} units per override (90% CI "

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analytics.overrides.stopwords import STOP_WORDS, guess_language
 
+THEME_CODE_PREFIX = "THEME-"
 MAX_LABEL_WORDS = 7
 DOMINANT_SHARE = 0.5
 _LONG_NUMBER = re.compile(r"\d{4,}")
@@ -171,3 +172,28 @@ def _context_words(
     mine = context == top
     parts = [labels.get(str(top), ""), adjustment_words(direction[mine], adjustment[mine])]
     return " · ".join(p for p in parts if p)
+
+
+def theme_code(theme_id: int) -> str:
+    """The ``reason_code`` a decision carries when a planner picks theme ``theme_id``."""
+    return f"{THEME_CODE_PREFIX}{int(theme_id)}"
+
+
+def picked_themes(reason_codes: pd.Series) -> np.ndarray:
+    """Theme id named by each ``reason_code`` (``THEME-7`` → 7), -1 for any other code."""
+    text = reason_codes.astype("string").fillna("").str.strip()
+    number = text.str.extract(rf"^{THEME_CODE_PREFIX}(\d+)$", expand=False)
+    return pd.to_numeric(number, errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+
+
+def theme_picks(themes: pd.DataFrame, *, limit: int = 8) -> dict[str, str]:
+    """``{reason_code: label}`` of the established themes, largest first: the quick picks.
+
+    Only established themes (``themes["established"]``) are offered, so a one-off
+    reason never becomes a chip for every planner.
+    """
+    if themes is None or themes.empty or "established" not in themes.columns:
+        return {}
+    ok = themes[themes["established"].astype(bool)]
+    ok = ok.sort_values(["size", "theme_id"], ascending=[False, True], kind="stable").head(limit)
+    return {theme_code(t): str(lab) for t, lab in zip(ok["theme_id"], ok["label"], strict=True)}

@@ -44,7 +44,7 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from analytics.overrides.stopwords import STOP_WORDS
-from analytics.overrides.theme_labels import theme_table
+from analytics.overrides.theme_labels import picked_themes, theme_table
 
 NO_REASON_ID = 0
 NO_REASON_LABEL = "no reason given"
@@ -290,6 +290,7 @@ def fit_themes(
     adjustment_pct: pd.Series | None = None,
     direction: pd.Series | None = None,
     previous: pd.DataFrame | None = None,
+    picked: pd.Series | None = None,
     min_size: int | None = None,
     max_themes: int = 40,
     sample_size: int = 2000,
@@ -310,6 +311,9 @@ def fit_themes(
         Aligned with ``reasons``: the override's adjustment % and direction, for labels.
     previous : DataFrame, optional
         ``ThemeModel.memory`` of the previous data version: themes keep their ids.
+    picked : Series, optional
+        Aligned with ``reasons``: the decision's ``reason_code``. An override whose code
+        names an established theme (``THEME-7``: a planner picked it) is filed there.
     min_size : int, optional
         Overrides a theme needs (default ``min_theme_size(len(reasons))``).
     max_themes : int
@@ -328,6 +332,7 @@ def fit_themes(
             adjustment_pct=adjustment_pct,
             direction=direction,
             previous=previous,
+            picked=picked,
             min_size=min_theme_size(len(reasons)) if min_size is None else min_size,
             max_themes=max_themes,
             sample_size=sample_size,
@@ -343,6 +348,7 @@ def _fit(
     adjustment_pct: pd.Series | None,
     direction: pd.Series | None,
     previous: pd.DataFrame | None,
+    picked: pd.Series | None,
     min_size: int,
     max_themes: int,
     sample_size: int,
@@ -382,6 +388,9 @@ def _fit(
     safe = cluster_ids[np.maximum(est, 0)] if len(cluster_ids) else np.zeros(len(est), np.int64)
     unit_theme[np.flatnonzero(live)] = np.where(est >= 0, safe, OTHER_ID)
     theme_id = unit_theme[unit_of]
+    if picked is not None:
+        pick = picked_themes(pd.Series(picked).reset_index(drop=True))
+        theme_id = np.where(np.isin(pick, cluster_ids), pick, theme_id)
     themes = theme_table(
         raw=raw,
         norm=norm,

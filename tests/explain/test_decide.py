@@ -239,3 +239,27 @@ def test_a_decision_extends_the_snapshot_as_a_read_of_the_store_would(store) -> 
     expected = pd.read_parquet(buffer)
     assert list(expected["rec_id"]) == ["R1", "R2", "R4"]
     pd.testing.assert_frame_equal(read_table(store, "decisions"), expected, check_exact=True)
+
+
+def test_a_picked_theme_is_stored_as_the_reason_code_not_in_the_text(store) -> None:
+    out = record_decision(
+        store,
+        "R1",
+        decision="modified",
+        final_qty=90,
+        reason="same again",
+        reason_code="THEME-7",
+        actor="ana",
+        role="planner",
+    )
+    assert (out["reason"], out["reason_code"]) == ("same again", "THEME-7")
+    stored = decision_for(store, "R1")
+    assert (stored["reason"], stored["reason_code"]) == ("same again", "THEME-7")
+    # the picked theme is a reason on its own: no text needed
+    record_decision(
+        store, "R2", decision="rejected", reason_code="THEME-3", actor="ana", role="planner"
+    )
+    stored = decision_for(store, "R2")
+    assert stored["reason"] is None and stored["reason_code"] == "THEME-3"
+    dec = load_frames(store).decisions.set_index("rec_id")
+    assert dec.at["R2", "reason_code"] == "THEME-3"

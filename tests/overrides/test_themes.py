@@ -15,7 +15,7 @@ from sklearn.metrics import adjusted_rand_score
 from analytics.overrides.analysis import override_themes, theme_assignments
 from analytics.overrides.log import decided_log
 from analytics.overrides.stopwords import STOP_WORDS, guess_language
-from analytics.overrides.theme_labels import label_phrase
+from analytics.overrides.theme_labels import label_phrase, picked_themes, theme_code, theme_picks
 from analytics.overrides.theme_views import capture_gap, theme_concentration, theme_trend
 from analytics.overrides.themes import (
     NO_REASON_ID,
@@ -335,3 +335,27 @@ def test_stop_words_of_every_language_are_stripped() -> None:
     )
     assert guess_language("el proveedor llega tarde".split()) == "es"
     assert guess_language("der lieferant ist zu spat".split()) == "de"
+
+
+def test_quick_picks_are_established_themes_and_a_pick_files_the_override(paraphrased) -> None:
+    log, truth = paraphrased
+    model, before = _fit(log)
+    picks = theme_picks(model.themes)
+    established = model.themes.loc[model.themes["theme_id"] >= 2, "theme_id"]
+    assert set(picks) <= {f"THEME-{t}" for t in established}
+    assert "THEME-0" not in picks and f"THEME-{OTHER_ID}" not in picks
+    assert len(picks) == min(8, len(established))
+    ov = before[before["is_override"]].set_index("rec_id")
+    machine = int(ov["theme_id"][truth.reindex(ov.index) == "machine"].mode().iloc[0])
+    noise_row = ov.index[truth.reindex(ov.index) == "noise"][0]
+    assert ov.at[noise_row, "theme_id"] != machine
+    # the planner picked the machine theme on a noise-worded override: filed there
+    picked = log.copy()
+    at = picked.index[picked["rec_id"] == noise_row][0]
+    picked["reason_code"] = picked["reason_code"].astype("string")
+    picked.loc[at, "reason_code"] = theme_code(machine)
+    model2, after = _fit(picked, previous=model.memory)
+    assert int(after.loc[at, "theme_id"]) == machine
+    assert picked_themes(pd.Series(["THEME-12", "SUPPLY", None, "THEME-x"])).tolist() == [
+        12, -1, -1, -1,
+    ]  # fmt: skip
