@@ -12,17 +12,20 @@ from sqlalchemy import Engine
 from analytics.overrides.analysis import (
     OverrideAnalysis,
     analyse_log,
+    analyse_overrides,
     override_themes,
-    rules_report,
-    theme_assignments,
+    rules_payload,
+    theme_rows,
 )
 from analytics.overrides.log import decided_log
 from analytics.overrides.monitor import monitor_rules
+from analytics.overrides.rules import mine_rules
 from analytics.overrides.themes import ThemeModel
 from analytics.overrides.value_added import stockout_rates, value_added
 from contract.frames import Frames
 from store.reads import load_frames
 from store.rule_status import read_rule_statuses
+from store.theme_memory import read_theme_memory, save_theme_memory
 
 # The breakdowns of value added the Override patterns page shows.
 VALUE_BREAKDOWNS: dict[str, str | list[str]] = {
@@ -39,9 +42,30 @@ def override_log(frames: Frames) -> pd.DataFrame:
     return decided_log(frames)
 
 
-def themes(log: pd.DataFrame, *, random_state: int = 0) -> tuple[ThemeModel, np.ndarray]:
-    """The reason themes of the log's overrides and each row's theme id."""
-    return override_themes(log, random_state=random_state)
+def default_rules(log: pd.DataFrame) -> pd.DataFrame:
+    """Candidate rules at the default settings: the context the themes are built on."""
+    return mine_rules(log)
+
+
+def themes(
+    log: pd.DataFrame,
+    *,
+    rules: pd.DataFrame | None = None,
+    engine: Engine | None = None,
+    random_state: int = 0,
+) -> tuple[ThemeModel, np.ndarray]:
+    """The reason themes of the log's overrides and each row's theme id.
+
+    With ``engine``, the themes keep the ids of the store's last fit (its theme memory)
+    and the memory is replaced by this fit's, so ids persist across data versions.
+    """
+    previous = read_theme_memory(engine) if engine is not None else None
+    model, theme_id = override_themes(
+        log, rules=rules, previous=previous, random_state=random_state
+    )
+    if engine is not None:
+        save_theme_memory(engine, model.memory)
+    return model, theme_id
 
 
 def analysis(
@@ -52,8 +76,14 @@ def analysis(
     min_support: int | None = None,
     max_conditions: int = 3,
     random_state: int = 0,
+    rules: pd.DataFrame | None = None,
 ) -> OverrideAnalysis:
-    """Candidate rules and their evidence over the log and its themes."""
+    """Candidate rules and their evidence over the log and its themes.
+
+    ``rules``: ``default_rules(log)`` when already mined; used only at the default
+    settings (``min_support`` None, ``max_conditions`` 3), else the rules are mined here.
+    """
+    defaults = min_support is None and max_conditions == 3
     return analyse_log(
         log,
         theme_model=theme_model,
@@ -61,6 +91,7 @@ def analysis(
         min_support=min_support,
         max_conditions=max_conditions,
         random_state=random_state,
+        rules=rules if defaults else None,
     )
 
 
@@ -83,9 +114,17 @@ def adopted_monitor(
 
 def rules_for_store(engine: Engine, *, top: int | None = None) -> dict[str, Any]:
     """``cli.py rules --json``: candidate rules best first, each with its lifecycle status."""
-    return rules_report(load_frames(engine), top=top, statuses=read_rule_statuses(engine))
+    result = analyse_overrides(load_frames(engine), previous=read_theme_memory(engine))
+    save_theme_memory(engine, result.theme_model.memory)
+    return rules_payload(result, top=top, statuses=read_rule_statuses(engine))
 
 
 def themes_for_store(engine: Engine) -> pd.DataFrame:
-    """``cli.py themes``: each override's theme (``rec_id, theme_id, theme_label``)."""
-    return theme_assignments(load_frames(engine))
+    """``cli.py themes``: each override's theme (``rec_id, theme_id, theme_label``), with the
+    ids the page shows (the store's theme memory), which this run then extends."""
+    log = decided_log(load_frames(engine))
+    model, theme_id = themes(log, engine=engine)
+    done = OverrideAnalysis(
+        log=log.assign(theme_id=theme_id), theme_model=model, rules=pd.DataFrame(), min_support=0
+    )
+    return theme_rows(done)

@@ -156,9 +156,20 @@ def _override_log(url: str, version: str) -> pd.DataFrame:
     return overrides.override_log(frames_for(url))
 
 
+@st.cache_resource(show_spinner="Mining candidate rules (the themes' context)…", max_entries=2)
+def _override_rules(url: str, version: str) -> pd.DataFrame:
+    return overrides.default_rules(_override_log(url, version))
+
+
 @st.cache_resource(show_spinner="Clustering override reasons into themes…", max_entries=2)
 def _override_themes(url: str, version: str, random_state: int) -> tuple[ThemeModel, np.ndarray]:
-    return overrides.themes(_override_log(url, version), random_state=random_state)
+    # With the engine: theme ids persist across data versions (the store's theme memory).
+    return overrides.themes(
+        _override_log(url, version),
+        rules=_override_rules(url, version),
+        engine=engine_for(url),
+        random_state=random_state,
+    )
 
 
 @st.cache_resource(
@@ -175,6 +186,7 @@ def _override_analysis(
         min_support=min_support,
         max_conditions=max_conditions,
         random_state=random_state,
+        rules=_override_rules(url, version),
     )
 
 

@@ -196,6 +196,7 @@ def analyse_overrides(
     min_lift: float = MIN_LIFT,
     random_state: int = 0,
     progress: Progress | None = None,
+    previous: pd.DataFrame | None = None,
 ) -> OverrideAnalysis:
     """Themes, rules and their evidence over the whole log.
 
@@ -209,6 +210,8 @@ def analyse_overrides(
         Seeds the themes and the bootstrap: same data and settings, same answer.
     progress : callable, optional
         Called with (step, fraction done) between steps.
+    previous : DataFrame, optional
+        The previous version's ``ThemeModel.memory``: themes keep their ids.
     """
     step = progress or (lambda _msg, _frac: None)
     step("Joining recommendations, decisions and outcomes", 0.05)
@@ -216,7 +219,9 @@ def analyse_overrides(
     step("Mining candidate rules for the themes' context", 0.15)
     default_rules = mine_rules(log)
     step("Clustering override reasons and their context into themes", 0.35)
-    model, theme_id = override_themes(log, rules=default_rules, random_state=random_state)
+    model, theme_id = override_themes(
+        log, rules=default_rules, previous=previous, random_state=random_state
+    )
     defaults = (min_support, max_conditions, min_confidence, min_lift) == (
         None, 3, MIN_CONFIDENCE, MIN_LIFT,
     )  # fmt: skip

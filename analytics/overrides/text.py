@@ -119,17 +119,26 @@ def headline_caption(overall: Mapping[str, Any], stockouts: pd.DataFrame) -> str
 
 
 def rules_report_lines(report: dict[str, Any]) -> list[str]:
-    """``cli.py rules`` as a terminal table, best rule first."""
+    """``cli.py rules`` as a terminal table, best rule first, saying how it is ranked."""
     if not report["rules"]:
         return ["no candidate rules: too few overrides with a consistent pattern"]
+    from analytics.overrides.multiple_testing import FDR
+
+    n_tested = report["rules"][0].get("n_tested", 0)
     lines = [
-        f"{'id':14s} {'direction':9s} {'support':>8s} {'conf':>6s} {'lift':>6s} {'VA':>8s}  conditions"
+        "ranked by score (excess overrides × confidence); lift over each rule's own type's "
+        f"base rate; kept at Benjamini–Hochberg adjusted p ≤ {FDR:g} of {n_tested:,} "
+        "candidates tested",
+        f"{'id':14s} {'direction':9s} {'support':>8s} {'conf':>6s} {'lift':>6s} {'adj. p':>8s} "
+        f"{'VA':>8s}  conditions",
     ]
     for r in report["rules"]:
         cond = ", ".join(f"{k}={v}" for k, v in r["conditions"].items())
         va = "—" if r["value_added"] is None else f"{r['value_added']:+.2f}"
+        costly = f"  {COSTLY_MARK}" if r.get("costs_more") else ""
         lines.append(
             f"{r['id']:14s} {r['direction']:9s} {r['support']:>8,} {r['confidence']:>6.2f} "
-            f"{r['lift']:>6.1f} {va:>8s}  {cond}  [{r['status']}] {r['theme_label']}"
+            f"{r['lift']:>6.1f} {r['p_adjusted']:>8.1e} {va:>8s}  {cond}  [{r['status']}] "
+            f"{r['theme_label']}{costly}"
         )
     return lines

@@ -184,3 +184,31 @@ def test_a_read_only_role_sees_the_explanation_but_cannot_decide(store: str) -> 
     rules = next(d.value for d in at.dataframe if "conditions" in d.value.columns)
     hit = rules[rules["conditions"].str.contains("resource = L07")]
     assert not hit.empty and (hit["planners usually"] == "reject").all()
+
+
+def test_a_picked_theme_is_stored_as_the_reason_code_twice_in_a_row(store: str) -> None:
+    """Quick picks are established themes; a pick is the decision's reason_code, not its text."""
+    at = _open_why(AppTest.from_file(APP, default_timeout=180))
+    engine = get_engine(store)
+    seen: list[str] = []
+    for round_, typed in enumerate(("", "same as last week")):
+        rec_id = at.selectbox(key="why_rec").value
+        assert rec_id not in seen
+        seen.append(rec_id)
+        chips = at.button_group(key=f"why_theme_pick_{rec_id}")
+        labels = list(chips.options)
+        assert labels and "no reason given" not in labels
+        assert not any(label.startswith("other") for label in labels)
+        # the value behind each chip is its theme's code
+        codes = {chips.format_func(f"THEME-{n}"): f"THEME-{n}" for n in range(2, 80)}
+        code = codes[labels[round_]]
+        assert chips.value is None  # the next item's form starts clean
+        chips.set_value(code)
+        at.radio(key="why_decision").set_value("rejected")
+        at.text_area(key="why_reason").set_value(typed)
+        at.button(key="FormSubmitter:why_decide_form-Record decision").click().run()
+        assert not at.exception, at.exception
+        assert at.success and f"Recorded: {rec_id} rejected" in at.success[0].value
+        stored = decision_for(engine, rec_id)
+        assert stored["reason_code"] == code
+        assert stored["reason"] == (typed or None)  # the label is not pasted into the text

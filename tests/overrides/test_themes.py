@@ -359,3 +359,30 @@ def test_quick_picks_are_established_themes_and_a_pick_files_the_override(paraph
     assert picked_themes(pd.Series(["THEME-12", "SUPPLY", None, "THEME-x"])).tolist() == [
         12, -1, -1, -1,
     ]  # fmt: skip
+
+
+def test_theme_memory_round_trips_and_keeps_ids_across_versions(engine, paraphrased) -> None:
+    """On SQLite and PostgreSQL: the store keeps the last fit's memory; the next fit reuses it."""
+    from flows.overrides import themes as flow_themes
+    from store.theme_memory import read_theme_memory, save_theme_memory
+
+    assert read_theme_memory(engine) is None
+    small = pd.DataFrame({"reason": ["b", "a"], "context": ["", "R1"], "theme_id": [3, 2]})
+    save_theme_memory(engine, small)
+    back = read_theme_memory(engine)
+    assert back.to_dict("list") == {"reason": ["a", "b"], "context": ["R1", ""], "theme_id": [2, 3]}
+    save_theme_memory(engine, small.iloc[:1])  # replaced whole, not appended
+    assert len(read_theme_memory(engine)) == 1
+
+    log, truth = paraphrased
+    save_theme_memory(engine, small.iloc[:0])
+    order = np.random.default_rng(11).permutation(len(log))
+    early = log.iloc[np.sort(order[: int(0.6 * len(order))])].reset_index(drop=True)
+    _, id1 = flow_themes(early, engine=engine)
+    memory = read_theme_memory(engine)
+    assert memory is not None and len(memory) > 0
+    _, id2 = flow_themes(log, engine=engine)
+    for practice in PRACTICES:
+        a = pd.Series(id1[early["rec_id"].map(truth).eq(practice).to_numpy()]).mode().iloc[0]
+        b = pd.Series(id2[log["rec_id"].map(truth).eq(practice).to_numpy()]).mode().iloc[0]
+        assert a == b, practice
