@@ -24,6 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import pandas as pd  # noqa: E402
+from sklearn.metrics import adjusted_rand_score  # noqa: E402
+
 from analytics.overrides.analysis import analyse_overrides  # noqa: E402
 from analytics.overrides.value_added import stockout_rates, value_added  # noqa: E402
 from sample_data.generate import generate_bundle  # noqa: E402
@@ -128,8 +131,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"decided               {len(log):>12,}")
     print(f"overrides             {n_over:>12,}")
     print(f"distinct reasons      {int(analysis.themes['n_distinct'].sum()):>12,}")
-    print(f"themes                {len(analysis.themes) - 1:>12}")
+    themes = analysis.themes
+    n_est = int(themes["established"].sum())
+    print(f"themes (established)  {n_est:>12}  (min size {analysis.theme_model.min_size})")
     print(f"candidate rules       {len(analysis.rules):>12,}  (min support {analysis.min_support})")
+    if len(analysis.rules):
+        print(f"candidates tested     {int(analysis.rules['n_tested'].iloc[0]):>12,}  (BH ≤ 0.05)")
+        print(f"rules costing more    {int(analysis.rules['costs_more'].sum()):>12,}")
+    truth = pd.read_csv(bundle / "truth" / "override_themes.csv", dtype=str).set_index("rec_id")
+    ours = log.set_index("rec_id")["theme_id"].reindex(truth.index)
+    planted = (truth["theme"] != "noise").to_numpy()
+    ari = adjusted_rand_score(truth["theme"][planted], ours[planted])
+    print(
+        f"theme ARI, planted    {ari:>12.3f}  (all: {adjusted_rand_score(truth['theme'], ours):.3f})"
+    )
     print(f"frames read (snapshot) {read_s:>11.2f} s   (not counted)")
     # progress() is called at the start of each step: shift names onto the time they took
     names = list(steps)

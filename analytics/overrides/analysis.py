@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.overrides.evidence import add_evidence, supporting_rows
-from analytics.overrides.log import LogFrames, decided_log
+from analytics.overrides.evidence import add_evidence
+from analytics.overrides.log import LogFrames, decided_log, match_mask
 from analytics.overrides.rules import MIN_CONFIDENCE, MIN_LIFT, default_min_support, mine_rules
 from analytics.overrides.themes import NO_REASON_ID, ThemeModel, fit_themes
 from contract.vocabulary import CANDIDATE, RULE_ATTRIBUTES, WEEKDAYS
@@ -102,10 +102,11 @@ def rule_context(log: pd.DataFrame, rules: pd.DataFrame) -> tuple[pd.Series, dic
     key = np.full(len(log), "", dtype=object)
     labels: dict[str, str] = {}
     if rules is not None and len(rules):
+        is_dir = {d: match_mask(log, {"direction": d}) for d in set(rules["direction"])}
         for rid, cond, direction in zip(
             rules["id"], rules["conditions"], rules["direction"], strict=True
         ):
-            pos = supporting_rows(log, cond, direction)
+            pos = np.flatnonzero(match_mask(log, cond) & is_dir[direction])
             free = pos[key[pos] == ""]
             key[free] = rid
             labels[str(rid)] = context_label(cond)

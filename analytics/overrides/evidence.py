@@ -54,23 +54,27 @@ def type_breakdown(log: pd.DataFrame, conditions: dict[str, str], direction: str
     match = match_mask(log, conditions)
     if not match.any():
         return []
-    rec_type = log["rec_type"].astype("string").to_numpy(dtype=object, na_value="")
-    is_dir = (log["direction"].astype("string") == direction).fillna(False).to_numpy(dtype=bool)
-    out = []
-    for t in sorted(set(rec_type[match].tolist())):
-        of_type = rec_type == t
-        cov = int((match & of_type).sum())
-        sup = int((match & of_type & is_dir).sum())
-        base = float(is_dir[of_type].mean()) if of_type.any() else float("nan")
-        out.append({"rec_type": t, "support": sup, "coverage": cov,
-                    "confidence": sup / cov if cov else float("nan"), "base_rate": base})  # fmt: skip
+    col = log["rec_type"]
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype("string").astype("category")
+    t = col.cat.codes.to_numpy().astype(np.int64)
+    k = len(col.cat.categories)
+    is_dir = match_mask(log, {"direction": direction})
+    size = np.bincount(t[t >= 0], minlength=k)
+    hits = np.bincount(t[(t >= 0) & is_dir], minlength=k)
+    cov = np.bincount(t[(t >= 0) & match], minlength=k)
+    sup = np.bincount(t[(t >= 0) & match & is_dir], minlength=k)
+    out = [
+        {"rec_type": str(col.cat.categories[i]), "support": int(sup[i]), "coverage": int(cov[i]),
+         "confidence": float(sup[i] / cov[i]), "base_rate": float(hits[i] / size[i])}
+        for i in np.flatnonzero(cov)
+    ]  # fmt: skip
     return sorted(out, key=lambda r: (-r["support"], r["rec_type"]))
 
 
 def supporting_rows(log: pd.DataFrame, conditions: dict[str, str], direction: str) -> np.ndarray:
     """Positions in ``log`` of the overrides a rule explains."""
-    is_dir = (log["direction"].astype("string") == direction).fillna(False).to_numpy(dtype=bool)
-    return np.flatnonzero(match_mask(log, conditions) & is_dir)
+    return np.flatnonzero(match_mask(log, {**conditions, "direction": direction}))
 
 
 def _examples(reasons: pd.Series, n: int = 3) -> list[str]:

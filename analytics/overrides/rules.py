@@ -138,41 +138,53 @@ def _keys(cols: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndar
     return key, valid
 
 
-def _count(
-    keys: np.ndarray, space: int, wanted: np.ndarray, weights: np.ndarray | None = None
-) -> np.ndarray:
-    """How often each ``wanted`` key occurs in ``keys`` (or the sum of ``weights`` there)."""
-    if space <= _BINCOUNT_LIMIT:
-        return np.bincount(keys, weights=weights, minlength=space)[wanted]
-    uniq = np.unique(wanted)
-    pos = np.clip(np.searchsorted(uniq, keys), 0, len(uniq) - 1)
-    hit = uniq[pos] == keys
-    w = None if weights is None else weights[hit]
-    counts = np.bincount(pos[hit], weights=w, minlength=len(uniq))
-    return counts[np.searchsorted(uniq, wanted)]
+def type_rates(log: pd.DataFrame, dcode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's type code (missing = the last) and each type's base rate per direction.
 
-
-def type_base_rates(log: pd.DataFrame, dcode: np.ndarray) -> np.ndarray:
-    """Per row, the base rate of each direction among decided recommendations of its type.
-
-    ``(n_rows, 3)``; without a ``rec_type`` column (or for a missing type) the overall rate.
+    Returns ``(row_type, rates)`` with ``rates`` of shape ``(n_types + 1, 3)``: the rate of
+    each direction among decided recommendations of that type; the last row (no type,
+    or no ``rec_type`` column) is the overall rate.
     """
     n = len(log)
     overall = np.bincount(dcode[dcode >= 0], minlength=3) / max(n, 1)
     if "rec_type" not in log.columns or n == 0:
-        return np.tile(overall, (n, 1))
+        return np.zeros(n, dtype=np.int64), overall[None, :]
     col = log["rec_type"]
     if not isinstance(col.dtype, pd.CategoricalDtype):
         col = col.astype("string").astype("category")
     t = col.cat.codes.to_numpy().astype(np.int64)
     k = len(col.cat.categories)
-    ok = t >= 0
-    per = np.tile(overall, (k + 1, 1))
-    size = np.bincount(t[ok], minlength=k).astype(float)
+    t = np.where(t >= 0, t, k)
+    rates = np.tile(overall, (k + 1, 1))
+    size = np.bincount(t, minlength=k + 1).astype(float)
     for d in range(3):
-        hits = np.bincount(t[ok & (dcode == d)], minlength=k)
-        per[:k, d] = np.where(size > 0, hits / np.maximum(size, 1), overall[d])
-    return per[np.where(ok, t, k)]
+        hits = np.bincount(t[dcode == d], minlength=k + 1)
+        rates[:k, d] = np.where(size[:k] > 0, hits[:k] / np.maximum(size[:k], 1), overall[d])
+    return t, rates
+
+
+def type_base_rates(log: pd.DataFrame, dcode: np.ndarray) -> np.ndarray:
+    """Per row, the base rate of each direction among decided recommendations of its type."""
+    t, rates = type_rates(log, dcode)
+    return rates[t]
+
+
+def _coverage_by_type(
+    akey: np.ndarray, avalid: np.ndarray, space: int, wanted: np.ndarray, row_type: np.ndarray,
+    n_types: int,
+) -> np.ndarray:  # fmt: skip
+    """``(len(wanted), n_types)``: decided recommendations of each type per wanted key."""
+    n_w = len(wanted)
+    if space <= _BINCOUNT_LIMIT:
+        lookup = np.full(space + 1, n_w, dtype=np.int64)
+        lookup[wanted] = np.arange(n_w)
+        idx = lookup[np.where(avalid, akey, space)]
+    else:
+        pos = np.clip(np.searchsorted(wanted, akey), 0, max(n_w - 1, 0))
+        hit = avalid & (wanted[pos] == akey)
+        idx = np.where(hit, pos, n_w)
+    flat = np.bincount(idx * n_types + row_type, minlength=(n_w + 1) * n_types)
+    return flat.reshape(n_w + 1, n_types)[:n_w]
 
 
 def _valid_combo(combo: tuple[str, ...]) -> bool:
@@ -201,8 +213,9 @@ def _candidates(
     n = len(log)
     ov = np.flatnonzero(dcode >= 0)
     base = np.bincount(dcode[ov], minlength=3) / max(n, 1)
-    row_base = type_base_rates(log, dcode)
+    row_type, rates = type_rates(log, dcode)
     codes, values = _attribute_codes(log, attrs, ov, dcode, min_support)
+    codes_ov = {a: c[ov] for a, c in codes.items()}
     dov = dcode[ov]
     found: set[tuple[str, ...]] = set()
     parts: list[pd.DataFrame] = []
@@ -217,7 +230,7 @@ def _candidates(
                 continue
             sizes = [len(values[a]) for a in combo]
             space = int(np.prod(sizes, dtype=np.int64))
-            okey, ovalid = _keys([codes[a][ov] for a in combo], sizes)
+            okey, ovalid = _keys([codes_ov[a] for a in combo], sizes)
             k3 = okey[ovalid] * 3 + dov[ovalid]
             uniq, supp = np.unique(k3, return_counts=True)
             # Every (conditions, direction) seen is a candidate looked at, even one too
@@ -229,14 +242,11 @@ def _candidates(
             found.add(combo)
             ckey, cdir = uniq // 3, uniq % 3
             akey, avalid = _keys([codes[a] for a in combo], sizes)
-            live = akey[avalid]
-            cov = _count(live, space, ckey)
-            expected = np.zeros(len(ckey))
-            for d in range(3):
-                at = cdir == d
-                if at.any():
-                    w = row_base[avalid, d]
-                    expected[at] = _count(live, space, ckey[at], weights=w)
+            wanted, at_key = np.unique(ckey, return_inverse=True)
+            by_type = _coverage_by_type(akey, avalid, space, wanted, row_type, len(rates))
+            cov = by_type.sum(axis=1)[at_key]
+            # Expected overrides: each type's coverage at that type's own rate.
+            expected = (by_type @ rates)[at_key, cdir]
             conf = supp / cov
             p0 = np.clip(expected / cov, 1e-12, 1.0)  # the rule's own (type-mix) base rate
             lift = conf / p0

@@ -365,10 +365,12 @@ def _fit(
     has_reason = norm != ""
     ctx = np.where(has_reason, ctx, "")
     # Units sorted by (reason, context): the result does not depend on the input order.
-    keys = pd.MultiIndex.from_arrays([norm, ctx], names=["reason", "context"])
-    unit_of, units = pd.factorize(keys, sort=True)
-    u_reason = np.asarray(units.get_level_values(0), dtype=object)
-    u_ctx = np.asarray(units.get_level_values(1), dtype=object)
+    r_code, r_uniq = pd.factorize(norm, sort=True)
+    c_code, c_uniq = pd.factorize(ctx, sort=True)
+    unit_of, pair = pd.factorize(r_code.astype(np.int64) * len(c_uniq) + c_code, sort=True)
+    u_reason = np.asarray(r_uniq, dtype=object)[pair // len(c_uniq)]
+    u_ctx = np.asarray(c_uniq, dtype=object)[pair % len(c_uniq)]
+    units = pd.MultiIndex.from_arrays([u_reason, u_ctx], names=["reason", "context"])
     counts = np.bincount(unit_of, minlength=len(units)).astype(np.float64)
     live = u_reason != ""
 
