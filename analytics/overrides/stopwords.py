@@ -9,6 +9,8 @@ and accent-free, like ``analytics.overrides.themes.normalize_reasons`` output.
 
 from __future__ import annotations
 
+import re
+
 STOP_WORDS_BY_LANGUAGE: dict[str, frozenset[str]] = {
     "en": frozenset(
         """a an the and or but if then so of to in on at by for from with into onto over
@@ -73,15 +75,29 @@ _MARKERS: dict[str, frozenset[str]] = {
 }
 
 
-def guess_language(tokens: list[str]) -> str:
+# Letters and endings as typed (before accents are stripped) that point to one language.
+_SPELLING: dict[str, re.Pattern[str]] = {
+    "de": re.compile(r"[äöüß]|sch|ung\b|\w{12,}"),
+    "fr": re.compile(r"[èêëç]|é\w|eau|\bl'|\bd'|ée\b"),
+    "es": re.compile(r"ñ|ción\b|\w[ií]a\b|\w(?:ado|ada|ando)\b|ll"),
+    "it": re.compile(r"[òù]|zione\b|gli|\w(?:ato|ata|are)\b|cc|zz"),
+    "pt": re.compile(r"[ãõ]|ção\b|ções\b|nh|lh"),
+    "en": re.compile(r"\w(?:ing|ed|ly)\b|th|w"),
+}
+
+
+def guess_language(tokens: list[str], typed: str = "") -> str:
     """The language whose function words a normalised reason uses most, or ``"?"``.
 
-    ``tokens`` are the words of a ``normalize_reasons`` output. Reasons are short, so
-    this is a guess for grouping representatives on a page, never a filter.
+    ``tokens`` are the words of a ``normalize_reasons`` output; ``typed`` the reason as
+    typed, whose accents and endings (``ñ``, ``-ção``, ``ä``) count half a word. Reasons
+    are short, so this is a guess for grouping representatives on a page, never a filter.
     """
+    low = typed.casefold()
     scores = {
         lang: sum(1.0 for t in tokens if t in STOP_WORDS_BY_LANGUAGE[lang])
         + sum(1.5 for t in tokens if t in _MARKERS[lang])
+        + 0.5 * len(_SPELLING[lang].findall(low))
         for lang in GUESSED
     }
     best = max(scores.values())

@@ -147,14 +147,28 @@ def _representatives(z: np.ndarray, reasons: np.ndarray, uses: pd.Series, n: int
 def _by_language(
     reasons: np.ndarray, uses: pd.Series, typed: dict[str, str]
 ) -> dict[str, list[str]]:
-    """Up to two reasons as typed per guessed language, most used first."""
+    """Up to two reasons as typed per guessed language, most used first, no near-repeats.
+
+    A retyped copy of a reason (a dropped letter, other case) is not a second example:
+    a candidate sharing most of its letter trigrams with one already shown is skipped.
+    """
     distinct = pd.unique(reasons)
     frame = pd.DataFrame({"reason": distinct, "used": uses.reindex(distinct).to_numpy()})
-    frame["lang"] = [guess_language(r.split()) for r in frame["reason"]]
+    frame["lang"] = [guess_language(r.split(), typed.get(r, r)) for r in frame["reason"]]
     frame = frame.sort_values(["lang", "used", "reason"], ascending=[True, False, True])
     out: dict[str, list[str]] = {}
     for lang, group in frame.groupby("lang", sort=True):
-        out[str(lang)] = [typed.get(r, r) for r in group["reason"].head(2)]
+        shown: list[set[str]] = []
+        picks: list[str] = []
+        for r in group["reason"]:
+            grams = {r[i : i + 3] for i in range(max(len(r) - 2, 1))}
+            if any(len(grams & g) > 0.5 * min(len(grams), len(g)) for g in shown):
+                continue
+            shown.append(grams)
+            picks.append(typed.get(r, r))
+            if len(picks) == 2:
+                break
+        out[str(lang)] = picks
     return out
 
 

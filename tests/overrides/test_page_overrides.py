@@ -113,3 +113,39 @@ def test_store_without_decisions_shows_an_empty_state(
     assert any("no overrides to learn from" in i.value for i in at.info)
     clear_streamlit()
     dispose_engine(url)
+
+
+def test_themes_and_rules_say_how_they_were_made_and_sort_by_value_added(store: str) -> None:
+    at = _open(AppTest.from_file(APP, default_timeout=180))
+    # themes: labels a person would say, representatives per language, a second pick too
+    pick = at.selectbox(key="overrides_theme_pick")
+    ids = [int(o.split(" · ")[0]) for o in pick.options if o[0].isdigit()]
+    by_label = {o: int(o.split(" · ")[0]) for o in pick.options if o[0].isdigit()}
+    supplier = next(t for o, t in by_label.items() if "SUP-017 · Q4 · +25%" in o)
+    machine = next(t for o, t in by_label.items() if "L07 · rejected" in o)
+    assert len(ids) >= 5
+    for tid, words in ((supplier, ("Lieferant", "proveedor")), (machine, ("Linie", "línea"))):
+        at.selectbox(key="overrides_theme_pick").set_value(tid).run()
+        assert not at.exception, at.exception
+        lines = [md.value for md in at.markdown if "**German** —" in md.value]
+        assert lines and words[0] in lines[0] and "**Spanish** —" in lines[0], lines
+        assert words[1].lower() in lines[0].lower()
+    # rules: the ranking and the multiple-testing control are stated
+    assert any(
+        "Benjamini–Hochberg" in c.value and "candidates tested" in c.value for c in at.caption
+    )
+    rules = _rules_table(at)
+    assert {"base_rate", "p_adjusted"} <= set(rules.columns)
+    assert (rules["p_adjusted"] <= 0.05).all()
+    costly = rules[rules["verdict"] == "⚠ costs more than it saves"]
+    assert len(costly) >= 1  # the sample plants habits that cost money
+    title = at.selectbox(key="overrides_rule_pick").format_func(costly["id"].iloc[0])
+    assert title.endswith("(⚠ costs more than it saves)")
+    for choice, pick_min in (
+        ("value added (worst first)", True),
+        ("value added (best first)", False),
+    ):
+        at.selectbox(key="overrides_rules_sort").set_value(choice).run()
+        assert not at.exception, at.exception
+        shown = _rules_table(at)["value_added"].dropna()
+        assert shown.iloc[0] == (shown.min() if pick_min else shown.max())
