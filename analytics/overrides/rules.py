@@ -48,8 +48,16 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from analytics.overrides.log import ATTRIBUTES, DIRECTIONS, MONTHS, QUARTERS, match_mask
-from analytics.overrides.multiple_testing import FDR, benjamini_hochberg, binomial_p_value
+from analytics.overrides.log import ATTRIBUTES, DIRECTIONS, MONTHS, QUARTERS
+from analytics.overrides.significance import (  # noqa: F401  (rule_stats re-exported)
+    FDR,
+    benjamini_hochberg,
+    binomial_p_value,
+    coverage_by_type,
+    direction_codes,
+    rule_stats,
+    type_rates,
+)
 
 MIN_CONFIDENCE = 0.2
 MIN_LIFT = 2.0
@@ -96,15 +104,6 @@ def default_min_support(n_overrides: int) -> int:
     return max(10, math.ceil(0.001 * n_overrides))
 
 
-def _direction_codes(log: pd.DataFrame) -> np.ndarray:
-    """0 increase, 1 decrease, 2 reject, -1 no direction."""
-    labels = log["direction"].astype("string").to_numpy(dtype=object, na_value="")
-    codes = np.full(len(log), -1, dtype=np.int64)
-    for i, d in enumerate(DIRECTIONS):
-        codes[labels == d] = i
-    return codes
-
-
 def _attribute_codes(
     log: pd.DataFrame, attrs: tuple[str, ...], ov: np.ndarray, dcode: np.ndarray, min_support: int
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -138,55 +137,6 @@ def _keys(cols: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndar
     return key, valid
 
 
-def type_rates(log: pd.DataFrame, dcode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's type code (missing = the last) and each type's base rate per direction.
-
-    Returns ``(row_type, rates)`` with ``rates`` of shape ``(n_types + 1, 3)``: the rate of
-    each direction among decided recommendations of that type; the last row (no type,
-    or no ``rec_type`` column) is the overall rate.
-    """
-    n = len(log)
-    overall = np.bincount(dcode[dcode >= 0], minlength=3) / max(n, 1)
-    if "rec_type" not in log.columns or n == 0:
-        return np.zeros(n, dtype=np.int64), overall[None, :]
-    col = log["rec_type"]
-    if not isinstance(col.dtype, pd.CategoricalDtype):
-        col = col.astype("string").astype("category")
-    t = col.cat.codes.to_numpy().astype(np.int64)
-    k = len(col.cat.categories)
-    t = np.where(t >= 0, t, k)
-    rates = np.tile(overall, (k + 1, 1))
-    size = np.bincount(t, minlength=k + 1).astype(float)
-    for d in range(3):
-        hits = np.bincount(t[dcode == d], minlength=k + 1)
-        rates[:k, d] = np.where(size[:k] > 0, hits[:k] / np.maximum(size[:k], 1), overall[d])
-    return t, rates
-
-
-def type_base_rates(log: pd.DataFrame, dcode: np.ndarray) -> np.ndarray:
-    """Per row, the base rate of each direction among decided recommendations of its type."""
-    t, rates = type_rates(log, dcode)
-    return rates[t]
-
-
-def _coverage_by_type(
-    akey: np.ndarray, avalid: np.ndarray, space: int, wanted: np.ndarray, row_type: np.ndarray,
-    n_types: int,
-) -> np.ndarray:  # fmt: skip
-    """``(len(wanted), n_types)``: decided recommendations of each type per wanted key."""
-    n_w = len(wanted)
-    if space <= _BINCOUNT_LIMIT:
-        lookup = np.full(space + 1, n_w, dtype=np.int64)
-        lookup[wanted] = np.arange(n_w)
-        idx = lookup[np.where(avalid, akey, space)]
-    else:
-        pos = np.clip(np.searchsorted(wanted, akey), 0, max(n_w - 1, 0))
-        hit = avalid & (wanted[pos] == akey)
-        idx = np.where(hit, pos, n_w)
-    flat = np.bincount(idx * n_types + row_type, minlength=(n_w + 1) * n_types)
-    return flat.reshape(n_w + 1, n_types)[:n_w]
-
-
 def _valid_combo(combo: tuple[str, ...]) -> bool:
     # A month already fixes its quarter: "month and quarter" is never a sharper rule.
     return not ("month" in combo and "quarter" in combo)
@@ -209,7 +159,7 @@ def _candidates(
     min_z: float,
     fdr: float,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    dcode = _direction_codes(log)
+    dcode = direction_codes(log)
     n = len(log)
     ov = np.flatnonzero(dcode >= 0)
     base = np.bincount(dcode[ov], minlength=3) / max(n, 1)
@@ -243,7 +193,7 @@ def _candidates(
             ckey, cdir = uniq // 3, uniq % 3
             akey, avalid = _keys([codes[a] for a in combo], sizes)
             wanted, at_key = np.unique(ckey, return_inverse=True)
-            by_type = _coverage_by_type(akey, avalid, space, wanted, row_type, len(rates))
+            by_type = coverage_by_type(akey, avalid, space, wanted, row_type, len(rates))
             cov = by_type.sum(axis=1)[at_key]
             # Expected overrides: each type's coverage at that type's own rate.
             expected = (by_type @ rates)[at_key, cdir]
@@ -447,22 +397,3 @@ def _merge_overlaps(
     out = cand.loc[kept].copy()
     out["also"] = [also.get(i, []) for i in kept]
     return out
-
-
-def rule_stats(log: pd.DataFrame, conditions: dict[str, str], direction: str) -> dict[str, float]:
-    """Support, coverage, confidence and lift (over its own base rate) of one rule over ``log``."""
-    match = match_mask(log, conditions)
-    is_dir = (log["direction"] == direction).to_numpy(dtype=bool)
-    support, coverage = int((match & is_dir).sum()), int(match.sum())
-    d = DIRECTIONS.index(direction) if direction in DIRECTIONS else -1
-    if coverage and d >= 0:
-        base = float(type_base_rates(log, _direction_codes(log))[match, d].mean())
-    else:
-        base = float(is_dir.mean()) if len(log) else float("nan")
-    conf = support / coverage if coverage else float("nan")
-    return {
-        "support": support,
-        "coverage": coverage,
-        "confidence": conf,
-        "lift": conf / base if coverage and base > 0 else float("nan"),
-    }

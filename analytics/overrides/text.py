@@ -30,8 +30,8 @@ def rule_title(rule: Mapping[str, Any]) -> str:
 
 def tested_caption(rules: pd.DataFrame) -> str:
     """How the rules were ranked and how many candidates they were chosen from."""
-    from analytics.overrides.multiple_testing import FDR
     from analytics.overrides.rules import RANKING
+    from analytics.overrides.significance import FDR
 
     n = int(rules["n_tested"].iloc[0]) if len(rules) and "n_tested" in rules else 0
     return (
@@ -122,7 +122,7 @@ def rules_report_lines(report: dict[str, Any]) -> list[str]:
     """``cli.py rules`` as a terminal table, best rule first, saying how it is ranked."""
     if not report["rules"]:
         return ["no candidate rules: too few overrides with a consistent pattern"]
-    from analytics.overrides.multiple_testing import FDR
+    from analytics.overrides.significance import FDR
 
     n_tested = report["rules"][0].get("n_tested", 0)
     lines = [

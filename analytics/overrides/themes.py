@@ -44,13 +44,13 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from analytics.overrides.stopwords import STOP_WORDS
+from analytics.overrides.theme_ids import stable_ids
 from analytics.overrides.theme_labels import picked_themes, theme_table
 
 NO_REASON_ID = 0
 NO_REASON_LABEL = "no reason given"
 OTHER_ID = 1
 OTHER_LABEL = "other (no established theme)"
-FIRST_THEME_ID = 2
 MIN_THEME_OVERRIDES = 10
 MIN_THEME_SHARE = 0.005
 JOIN_SIMILARITY = 0.35
@@ -248,40 +248,6 @@ def _establish(z: np.ndarray, labels: np.ndarray, counts: np.ndarray, min_size: 
     return out
 
 
-def _stable_ids(
-    labels: np.ndarray,
-    counts: np.ndarray,
-    unit_keys: pd.MultiIndex,
-    previous: pd.DataFrame | None,
-) -> np.ndarray:
-    """Theme id per cluster: the previous theme it overlaps most, else a new id (by size)."""
-    k = int(labels.max()) + 1 if (labels >= 0).any() else 0
-    sizes = np.bincount(labels[labels >= 0], weights=counts[labels >= 0], minlength=k)
-    order = sorted(range(k), key=lambda c: -sizes[c])  # ties: first unit in sorted order
-    ids = np.full(k, -1, dtype=np.int64)
-    next_id = FIRST_THEME_ID
-    if previous is not None and len(previous):
-        prev = previous.set_index(["reason", "context"])["theme_id"]
-        prev_id = prev.reindex(unit_keys).to_numpy(dtype="float64", na_value=np.nan)
-        themed = (labels >= 0) & ~np.isnan(prev_id) & (prev_id >= FIRST_THEME_ID)
-        pairs = pd.DataFrame({"c": labels[themed], "p": prev_id[themed].astype(np.int64),
-                              "n": counts[themed]})  # fmt: skip
-        overlap = pairs.groupby(["c", "p"], sort=True)["n"].sum().reset_index()
-        had = pairs.groupby("c")["n"].sum()
-        overlap = overlap.sort_values(["n", "c", "p"], ascending=[False, True, True], kind="stable")
-        taken: set[int] = set()
-        for c, p, n in overlap.itertuples(index=False):
-            if ids[c] < 0 and p not in taken and n >= 0.5 * had[c]:
-                ids[c] = p
-                taken.add(int(p))
-        next_id = max(FIRST_THEME_ID, int(previous["theme_id"].max()) + 1)
-    for c in order:
-        if ids[c] < 0:
-            ids[c] = next_id
-            next_id += 1
-    return ids
-
-
 def fit_themes(
     reasons: pd.Series,
     *,
@@ -384,7 +350,7 @@ def _fit(
         z, counts[live], max_themes=max_themes, sample_size=sample_size, random_state=random_state
     )
     est = _establish(z, raw_labels, counts[live], min_size)
-    cluster_ids = _stable_ids(est, counts[live], units[live], previous)
+    cluster_ids = stable_ids(est, counts[live], units[live], previous)
 
     unit_theme = np.full(len(units), NO_REASON_ID, dtype=np.int64)
     safe = cluster_ids[np.maximum(est, 0)] if len(cluster_ids) else np.zeros(len(est), np.int64)

@@ -13,8 +13,8 @@ import pytest
 
 from analytics.overrides.analysis import REPORT_KEYS, analyse_overrides, rules_report
 from analytics.overrides.log import decided_log, match_mask
-from analytics.overrides.multiple_testing import benjamini_hochberg
 from analytics.overrides.rules import mine_rules, rule_id, rule_stats
+from analytics.overrides.significance import benjamini_hochberg
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo, load_frames
