@@ -319,7 +319,9 @@ with tab_adopted:
         )
     else:
         monitor = cache.adopted_rule_monitor(url, version, status_version, *settings)
+    costly = set(analysis.rules.loc[analysis.rules["costs_more"].astype(bool), "id"])
     for row in adopted.to_dict("records"):
+        row["costs_more"] = row["rule_key"] in costly  # marked here too
         st.markdown(
             f"**{rule_title(row)}** · owner {row['owner']} · adopted by "
             f"{row['updated_by']} on {row['updated_at']:%Y-%m-%d}  \n"

@@ -160,6 +160,8 @@ def _rule(c: Mapping[str, Any]) -> dict[str, Any]:
         "support": c.get("support"),
         "confidence": _num(c.get("confidence")),
         "median_adjustment_pct": _num(c.get("median_adjustment_pct")),
+        # only when true, so the digest id of a digest without costly rules is unchanged
+        **({"costs_more": True} if c.get("costs_more") else {}),
     }
 
 
@@ -172,6 +174,8 @@ def _rule_line(r: Mapping[str, Any]) -> str:
         parts.append(f"{r['support']} overrides")
     if r.get("confidence") is not None:
         parts.append(f"confidence {r['confidence']:.0%}")
+    if r.get("costs_more"):
+        parts.append("⚠ costs more than it saves")
     return ", ".join(parts)
 
 

@@ -300,3 +300,20 @@ def test_run_digest_from_the_store(sqlite_engine: Engine, hook: Hook, tmp_path: 
     )
     assert second["post"]["already_sent"] is True
     assert len(hook.bodies) == 1 and hook.bodies[0]["type"] == "message"
+
+
+def test_a_rule_that_costs_more_than_it_saves_is_marked_in_the_digest() -> None:
+    recs, dec, own = tiny()
+    rules = [
+        {"id": "k1", "conditions": {"supplier": "SUP-017"}, "direction": "increase",
+         "support": 12, "confidence": 0.9, "median_adjustment_pct": 25.0},
+        {"id": "k2", "conditions": {"decided_by": "j.nguyen"}, "direction": "decrease",
+         "support": 40, "confidence": 0.4, "median_adjustment_pct": -30.0, "costs_more": True},
+    ]  # fmt: skip
+    d = build_digest(recs, dec, own, now=NOW, rule_candidates=rules)
+    assert "costs_more" not in d["rule_candidates"][0]
+    assert d["rule_candidates"][1]["costs_more"] is True
+    text = json.dumps(digest_payload(d, fmt="slack"), ensure_ascii=False)
+    assert "decided_by=j.nguyen → decrease" in text
+    assert text.count("⚠ costs more than it saves") == 1  # k2 only
+    assert "supplier=SUP-017 → increase, median +25%, 12 overrides, confidence 90%" in text
