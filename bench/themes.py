@@ -2,7 +2,7 @@
 
 1. **generated** — the bundles of ``sample_data`` (the committed 20k sample, larger ones
    generated into ``bench/out/``): wordings our generator writes.
-2. **paraphrased** — ``tests/paraphrase_set.py``, written by hand: six practices in ten
+2. **paraphrased** — ``tests/overrides/paraphrase_set.py``, written by hand: six practices in ten
    unrelated wordings each and six languages, noise sharing their words. This is the set
    that says whether themes hold on words nobody predicted.
 
@@ -41,7 +41,7 @@ from analytics.overrides.analysis import override_themes  # noqa: E402
 from analytics.overrides.log import decided_log  # noqa: E402
 from analytics.overrides.themes import fit_themes  # noqa: E402
 from sample_data.generate import generate_bundle  # noqa: E402
-from tests.paraphrase_set import paraphrase_log  # noqa: E402
+from tests.overrides.paraphrase_set import paraphrase_log  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "bundle"
 OUT = ROOT / "bench" / "out"

@@ -18,7 +18,7 @@ from analytics.overrides.significance import benjamini_hochberg
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo, load_frames
-from tests.paraphrase_set import paraphrase_log
+from tests.overrides.paraphrase_set import paraphrase_log
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bundle"
 

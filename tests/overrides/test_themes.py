@@ -30,7 +30,7 @@ from analytics.overrides.themes import (
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo, load_frames
-from tests.paraphrase_set import PRACTICES, paraphrase_log
+from tests.overrides.paraphrase_set import PRACTICES, paraphrase_log
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "bundle"
 
@@ -195,7 +195,7 @@ def test_number_tokens_drop_leading_zeros() -> None:
     assert number_tokens("no numbers") == []
 
 
-# --- Words nobody predicted: the hand-written paraphrase set (tests/paraphrase_set.py) -------
+# --- Words nobody predicted: the hand-written paraphrase set (tests/overrides/paraphrase_set.py) -------
 
 
 @pytest.fixture(scope="module")
