@@ -204,9 +204,9 @@ def test_a_picked_theme_is_stored_as_the_reason_code_twice_in_a_row(store: str) 
         code = codes[labels[round_]]
         assert chips.value is None  # the next item's form starts clean
         chips.set_value(code)
-        at.radio(key="why_decision").set_value("rejected")
-        at.text_area(key="why_reason").set_value(typed)
-        at.button(key="FormSubmitter:why_decide_form-Record decision").click().run()
+        at.radio(key=f"why_decision_{rec_id}").set_value("rejected")
+        at.text_area(key=f"why_reason_{rec_id}").set_value(typed)
+        _submit(at, rec_id).click().run()
         assert not at.exception, at.exception
         assert at.success and f"Recorded: {rec_id} rejected" in at.success[0].value
         stored = decision_for(engine, rec_id)
