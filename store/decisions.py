@@ -133,6 +133,7 @@ def _decision_frame(
     decision: str,
     final_qty: float | None,
     reason: str | None,
+    reason_code: str | None = None,
 ) -> pd.DataFrame:
     """One typed decision row (``store/schema.py`` dtypes), as a bundle import would parse it."""
     return pd.DataFrame(
@@ -143,7 +144,7 @@ def _decision_frame(
             "decision": pd.array([decision], dtype="string"),
             "final_qty": pd.array([final_qty], dtype="float64"),
             "reason": pd.array([reason], dtype="string"),
-            "reason_code": pd.array([None], dtype="string"),
+            "reason_code": pd.array([reason_code], dtype="string"),
         }
     )
 
@@ -158,6 +159,7 @@ def record_decision(
     actor: str,
     role: str,
     shown: RenderToken | None = None,
+    reason_code: str | None = None,
 ) -> dict[str, Any]:
     """Record a planner's decision on one open recommendation, with its audit event.
 
@@ -181,6 +183,8 @@ def record_decision(
         What the form was rendered for (the page passes it; the CLI names the id itself).
         The write is refused when it is not ``rec_id`` or the stored recommended
         quantity is not the one shown.
+    reason_code : str, optional
+        A picklist code (the Why page's "Accept the rule's quantity" names the rule).
 
     Returns
     -------
@@ -203,6 +207,7 @@ def record_decision(
             "check the recommendation and decide again"
         )
     qty, reason = _check(decision, final_qty, reason, actor)
+    reason_code = _clean_reason(reason_code)
     by = str(actor).strip()
     decided_at = utcnow()
     # Immediate: take the write lock first, so two planners cannot both see "open".
@@ -239,7 +244,7 @@ def record_decision(
                 f"not the {_qty(shown.recommended_qty)} shown; check it and decide again"
             )
         stored_qty = _final_qty(decision, qty, recommended)
-        row = _decision_frame(rec_id, decided_at, by, decision, stored_qty, reason)
+        row = _decision_frame(rec_id, decided_at, by, decision, stored_qty, reason, reason_code)
         row_hash = int(np.asarray(row_hashes(row, DECISIONS))[0])
         values = {
             "rec_id": rec_id,
@@ -248,7 +253,7 @@ def record_decision(
             "decision": decision,
             "final_qty": stored_qty,
             "reason": reason,
-            "reason_code": None,
+            "reason_code": reason_code,
             "source": "app",
             "row_hash": row_hash,
             "batch_id": None,
@@ -262,6 +267,7 @@ def record_decision(
             "final_qty": stored_qty,
             "recommended_qty": recommended,
             "reason": reason,
+            "reason_code": reason_code,
             "decided_at": decided_at.isoformat(),
             "role": role,
             "source": "app",
@@ -300,6 +306,7 @@ def record_decision(
         "decision": decision,
         "final_qty": stored_qty,
         "reason": reason,
+        "reason_code": reason_code,
         "decided_by": by,
         "decided_at": decided_at.isoformat(),
         "source": "app",

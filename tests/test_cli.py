@@ -42,12 +42,15 @@ def test_rules_json_shape_and_top(store, capsys) -> None:
     keys = [
         "id", "conditions", "direction", "median_adjustment_pct", "support", "coverage",
         "confidence", "lift", "value_added", "win_rate", "theme_id", "theme_label",
-        "example_reasons", "status",
+        "example_reasons", "status", "action",
     ]  # fmt: skip
     for rule in doc["rules"]:
         assert list(rule) == keys
         assert rule["direction"] in {"increase", "decrease", "reject"}
         assert rule["status"] == "candidate"
+        assert rule["action"]["kind"] == (
+            "reject" if rule["direction"] == "reject" else "adjust_pct"
+        )
         assert rule["support"] <= rule["coverage"]
         assert all(isinstance(v, str) for v in rule["conditions"].values())
 

@@ -19,6 +19,7 @@ from analytics.overrides.evidence import add_evidence
 from analytics.overrides.log import LogFrames, decided_log
 from analytics.overrides.rules import MIN_CONFIDENCE, MIN_LIFT, default_min_support, mine_rules
 from analytics.overrides.themes import NO_REASON_ID, ThemeModel, fit_themes
+from analytics.policy.action import add_actions
 from contract.vocabulary import CANDIDATE
 
 REPORT_KEYS = (
@@ -36,6 +37,7 @@ REPORT_KEYS = (
     "theme_label",
     "example_reasons",
     "status",
+    "action",
 )
 
 Progress = Callable[[str, float], None]
@@ -53,7 +55,8 @@ class OverrideAnalysis:
     theme_model : ThemeModel
         The reason themes.
     rules : DataFrame
-        ``mine_rules`` output with ``add_evidence`` columns, best first.
+        ``mine_rules`` output with ``add_evidence`` columns and ``action``
+        (``analytics.policy.action``), best first.
     min_support : int
         The minimum support the rules were mined with.
     """
@@ -115,6 +118,7 @@ def analyse_log(
     )
     step("Weighing each rule's evidence and value added", 0.8)
     rules = add_evidence(log, rules, theme_labels=theme_model.labels(), random_state=random_state)
+    rules = add_actions(rules)
     step("Done", 1.0)
     return OverrideAnalysis(log=log, theme_model=theme_model, rules=rules, min_support=support)
 
@@ -215,6 +219,7 @@ def rules_payload(
                 "theme_label": str(r.theme_label),
                 "example_reasons": [str(x) for x in r.example_reasons],
                 "status": status.get(r.id, CANDIDATE),
+                "action": r.action,
             }
         )
     return {"rules": out}
@@ -246,8 +251,9 @@ def rules_report(
     dict
         ``{"rules": [{"id", "conditions", "direction", "median_adjustment_pct",
         "support", "coverage", "confidence", "lift", "value_added", "win_rate",
-        "theme_id", "theme_label", "example_reasons", "status"}]}``; conditions use
-        the contract's attribute names and spellings (``"Q4"``, ``"Mon"``).
+        "theme_id", "theme_label", "example_reasons", "status", "action"}]}``; conditions
+        use the contract's attribute names and spellings (``"Q4"``, ``"Mon"``); ``action``
+        is the rule's derived action (``analytics.policy.action``) or null.
     """
     analysis = analyse_overrides(frames, random_state=random_state)
     return rules_payload(analysis, top=top, statuses=statuses)

@@ -32,8 +32,9 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from analytics.override_log import calendar_attributes, match_mask
+from analytics.override_log import match_mask
 from analytics.policy.features import FeatureEncoder, fit_encoder
+from analytics.policy.proposal import rule_attributes
 
 TEST_SHARE = 0.2
 MAX_TRAIN = 300_000
@@ -218,22 +219,12 @@ def fit_propensity(frames: Any, *, random_state: int = 0) -> Propensity:
     )
 
 
-def _open_attributes(recs: pd.DataFrame) -> pd.DataFrame:
-    out = {
-        c: recs[c].to_numpy()
-        for c in ("rec_type", "site", "sku", "supplier", "customer", "resource")
-        if c in recs
-    }
-    cal = calendar_attributes(recs["created_at"])
-    return pd.DataFrame({**out, **cal}, index=recs.index)
-
-
 def driving_rules(recs: pd.DataFrame, rules: pd.DataFrame | None) -> list[list[str]]:
     """Per row of ``recs``: ids of the ``rules`` (``id``, ``conditions``) whose conditions it meets."""
     out: list[list[str]] = [[] for _ in range(len(recs))]
     if rules is None or rules.empty or recs.empty:
         return out
-    attrs = _open_attributes(recs)
+    attrs = rule_attributes(recs)
     for rid, cond in zip(rules["id"], rules["conditions"], strict=True):
         if any(a not in attrs.columns for a in cond):
             continue  # decided_by, or an attribute this store does not have
