@@ -29,16 +29,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import brier_score_loss, roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from analytics.override_log import match_mask
 from analytics.policy.features import FeatureEncoder, fit_encoder
 from analytics.policy.proposal import rule_attributes
 
 TEST_SHARE = 0.2
-MAX_TRAIN = 300_000
+MAX_TRAIN = 200_000
 MIN_TRAIN = 50
+# One OpenMP thread: on a shared server, spinning OpenMP workers of the trees slow a
+# fit down many times over when other processes hold the cores.
+THREADS = 1
 N_BINS = 10
 DECIDED = ("accepted", "modified", "rejected")
 
@@ -63,8 +69,8 @@ class Propensity:
 
 def _classifier(random_state: int) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(
-        max_iter=100,
-        learning_rate=0.05,
+        max_iter=80,
+        learning_rate=0.08,
         max_leaf_nodes=15,
         min_samples_leaf=100,
         l2_regularization=1.0,
@@ -119,7 +125,15 @@ def open_recommendations(frames: Any) -> pd.DataFrame:
     recs, dec = frames.recommendations, frames.decisions
     if dec.empty:
         return recs
-    return recs[~recs["rec_id"].isin(dec["rec_id"])]
+    return recs[~decided_mask(recs, dec)]
+
+
+def decided_mask(recs: pd.DataFrame, decisions: pd.DataFrame) -> np.ndarray:
+    """Whether each recommendation has a decision row (Arrow's hash ``is_in``: pandas'
+    ``isin`` on Arrow strings walks the values in Python)."""
+    ids = pa.array(recs["rec_id"].astype("string"))
+    done = pa.array(decisions["rec_id"].astype("string"))
+    return pc.is_in(ids, value_set=done).to_numpy(zero_copy_only=False).astype(bool)
 
 
 def _fit_all(
@@ -141,7 +155,7 @@ def _fit_all(
     adjustment = None
     if mod.sum() >= MIN_TRAIN:
         adjustment = HistGradientBoostingRegressor(
-            max_iter=100,
+            max_iter=60,
             categorical_features=mask,
             early_stopping=False,
             random_state=random_state,
@@ -179,6 +193,11 @@ def fit_propensity(frames: Any, *, random_state: int = 0) -> Propensity:
         Fewer than ``MIN_TRAIN`` decided recommendations before the split, or no
         override / no acceptance among them.
     """
+    with threadpool_limits(limits=THREADS, user_api="openmp"):
+        return _fit_propensity(frames, random_state=random_state)
+
+
+def _fit_propensity(frames: Any, *, random_state: int) -> Propensity:
     if frames.decisions.empty or frames.recommendations.empty:
         raise NotEnoughDecisions("no decided recommendations to learn from")
     rows, chosen, _final, adj = _decided(frames)
@@ -255,6 +274,17 @@ def score_open(
     if recs.empty:
         return pd.DataFrame(columns=cols)
     x = model.encoder.transform(recs)
+    with threadpool_limits(limits=THREADS, user_api="openmp"):
+        return _score(model, recs, x, rules, cols)
+
+
+def _score(
+    model: Propensity,
+    recs: pd.DataFrame,
+    x: np.ndarray,
+    rules: pd.DataFrame | None,
+    cols: list[str],
+) -> pd.DataFrame:
     p = model.override.predict_proba(x)[:, 1]
     q = (
         model.reject.predict_proba(x)[:, 1]
