@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analytics.override_log import decided_log  # noqa: E402
+from analytics.overrides.log import decided_log  # noqa: E402
+from analytics.overrides.rules import mine_rules  # noqa: E402
 from analytics.policy.action import median_adjustment, rule_action  # noqa: E402
 from analytics.policy.backtest import backtest_rule  # noqa: E402
 from analytics.policy.propensity import fit_propensity, open_recommendations  # noqa: E402
-from analytics.rules import mine_rules  # noqa: E402
 from bench.overrides import OUT, store_for  # noqa: E402
 from flows.policy import propensity_scores  # noqa: E402
 from store.db import get_engine  # noqa: E402

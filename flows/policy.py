@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
-from analytics.override_log import decided_log
+from analytics.overrides.log import decided_log
+from analytics.overrides.rules import mine_rules
 from analytics.policy.action import median_adjustment, rule_action
 from analytics.policy.backtest import Backtest, backtest_rule
 from analytics.policy.monitor import policy_view
@@ -30,11 +31,10 @@ from analytics.policy.propensity import (
     score_open,
 )
 from analytics.policy.proposal import adopted_policy, policy_field, proposals, rule_attributes
-from analytics.rules import mine_rules
 from contract.actions import ActionError, check_action
 from store.policy import export_policy
 from store.reads import load_frames
-from store.rules_store import clear_rule_status, read_rule_statuses, set_rule_status
+from store.rule_status import clear_rule_status, read_rule_statuses, set_rule_status
 
 
 class UnknownRule(LookupError):
@@ -142,7 +142,7 @@ def set_status(
 
     Adopting records the action (``action_value`` or the rule's median adjustment,
     or reject). Raises ``UnknownRule``, ``store.roles.PermissionDenied``,
-    ``store.rules_store.RuleStatusError`` or ``contract.actions.ActionError``.
+    ``store.rule_status.RuleStatusError`` or ``contract.actions.ActionError``.
     """
     rule = find_rule(log, statuses, rule_id, candidates=candidates)
     if status == "candidate":

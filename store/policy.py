@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 from store.audit import record_event, utcnow
 from store.models import AuditEvent
 from store.roles import require
-from store.rules_store import read_rule_statuses
+from store.rule_status import read_rule_statuses
 
 POLICY_ENTITY = "policy"
 EXPORTED = "policy_exported"

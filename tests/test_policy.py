@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.override_log import decided_log
+from analytics.overrides.log import decided_log
 from analytics.policy.action import median_adjustment, rule_action
 from analytics.policy.backtest import HELPS, HURTS, NOISE, NOT_ENOUGH, backtest_rule, quarter_labels
 from contract.actions import ActionError, check_action, describe_action, proposed_qty

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.digest import build_digest, digest_sections
-from analytics.override_log import decided_log
+from analytics.governance.digest import build_digest, digest_sections
+from analytics.overrides.log import decided_log
 from analytics.policy.monitor import policy_view
 from analytics.policy.proposal import (
     adopted_policy,

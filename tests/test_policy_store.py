@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from store.audit import read_events, verify_chain
 from store.policy import export_policy, last_export
 from store.roles import PermissionDenied
-from store.rules_store import (
+from store.rule_status import (
     RuleStatusError,
     clear_rule_status,
     read_rule_statuses,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.override_log import match_mask
+from analytics.overrides.log import match_mask
 from contract.actions import MAX_ADJUST_PCT, MIN_ADJUST_PCT
 
 

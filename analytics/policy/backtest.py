@@ -10,7 +10,7 @@ what was needed than the model. **vs people** is the same with what planners
 actually committed in place of the model: mean |final − actual| − mean
 |policy − actual|, positive when the rule beats leaving it to people.
 
-Intervals are 95% seeded bootstraps of the mean gain (``analytics.value_added.mean_ci``).
+Intervals are 95% seeded bootstraps of the mean gain (``analytics.overrides.value_added.mean_ci``).
 The verdict is ``helps`` (interval above zero), ``hurts`` (below), ``not
 distinguishable from noise`` (straddles it) or ``not enough data`` (fewer than
 ``MIN_EVALUATED`` evaluated recommendations).
@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.override_log import match_mask
-from analytics.value_added import mean_ci
+from analytics.overrides.log import match_mask
+from analytics.overrides.value_added import mean_ci
 from contract.actions import check_action, proposed_qty
 
 LEVEL = 0.95
@@ -122,7 +122,7 @@ def backtest_rule(
     Parameters
     ----------
     log : DataFrame
-        ``analytics.override_log.decided_log`` output (attributes, ``created_at``,
+        ``analytics.overrides.log.decided_log`` output (attributes, ``created_at``,
         ``recommended_qty``, ``final_qty``, ``actual_qty``). Not modified.
     rule_id : str
         Carried into the result.

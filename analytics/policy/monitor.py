@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.override_log import match_mask
+from analytics.overrides.log import match_mask
 from contract.actions import proposed_qty
 
 TOLERANCE = 0.005  # 0.5% of the proposed quantity (rounding in the planning system)

@@ -35,7 +35,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from analytics.override_log import match_mask
+from analytics.overrides.log import match_mask
 from analytics.policy.features import FeatureEncoder, fit_encoder
 from analytics.policy.proposal import rule_attributes
 

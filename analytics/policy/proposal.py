@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.override_log import calendar_attributes, describe_conditions, match_mask
+from analytics.overrides.log import calendar_attributes, describe_conditions, match_mask
 from contract.actions import check_action, describe_action, proposed_qty
 
 ENTITY = ("rec_type", "site", "sku", "supplier", "customer", "resource")
