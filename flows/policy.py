@@ -259,3 +259,23 @@ def loop_inputs(engine: Engine) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
     """Frames, decided log and lifecycle table of the store (the CLI's inputs)."""
     frames = load_frames(engine)
     return frames, decided_log(frames), read_rule_statuses(engine)
+
+
+def backtest_for_store(
+    engine: Engine, rule_id: str, *, action_value: float | None = None
+) -> tuple[Backtest, RuleRef]:
+    """``cli.py backtest``: the rule looked up in the store, replayed over its decided log."""
+    _frames, log, statuses = loop_inputs(engine)
+    rule = find_rule(log, statuses, rule_id)
+    return backtest(log, rule, action_value=action_value), rule
+
+
+def set_status_for_store(engine: Engine, rule_id: str, **kwargs: Any) -> dict[str, Any]:
+    """``cli.py rules status``: ``set_status`` over the store's log and lifecycle table."""
+    _frames, log, statuses = loop_inputs(engine)
+    return set_status(engine, log, statuses, rule_id, **kwargs)
+
+
+def policy_for_store(engine: Engine, rec_id: str) -> dict[str, Any] | None:
+    """``cli.py explain --json``'s ``"policy"`` for ``rec_id``."""
+    return policy_for_rec(load_frames(engine), read_rule_statuses(engine), rec_id)
