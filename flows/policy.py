@@ -23,6 +23,7 @@ from analytics.policy.action import median_adjustment, rule_action
 from analytics.policy.backtest import Backtest, backtest_rule
 from analytics.policy.monitor import policy_view
 from analytics.policy.propensity import (
+    NotEnoughDecisions,
     Propensity,
     decided_mask,
     fit_propensity,
@@ -279,3 +280,18 @@ def set_status_for_store(engine: Engine, rule_id: str, **kwargs: Any) -> dict[st
 def policy_for_store(engine: Engine, rec_id: str) -> dict[str, Any] | None:
     """``cli.py explain --json``'s ``"policy"`` for ``rec_id``."""
     return policy_for_rec(load_frames(engine), read_rule_statuses(engine), rec_id)
+
+
+def likely_rejections(frames: Any, *, top_n: int = 10) -> list[dict[str, Any]] | None:
+    """Open recommendations the propensity model expects to be rejected, most likely first
+    (``rec_id``, ``p_override``, ``p_rejected``, ``rules``) — the digest's "need a look"
+    list; None when there are too few decisions to fit the model."""
+    try:
+        model = fit_propensity(frames)
+    except NotEnoughDecisions:
+        return None
+    scored = propensity_scores(frames, model, candidate_rules(decided_log(frames)))
+    rejected = scored[scored["likely_decision"] == "rejected"]
+    rejected = rejected.sort_values(["p_rejected", "rec_id"], ascending=[False, True])
+    cols = ["rec_id", "p_override", "p_rejected", "rules"]
+    return rejected[cols].head(top_n).to_dict("records")
