@@ -295,3 +295,18 @@ def likely_rejections(frames: Any, *, top_n: int = 10) -> list[dict[str, Any]] |
     rejected = rejected.sort_values(["p_rejected", "rec_id"], ascending=[False, True])
     cols = ["rec_id", "p_override", "p_rejected", "rules"]
     return rejected[cols].head(top_n).to_dict("records")
+
+
+def replay(
+    log: pd.DataFrame, *, rule_id: str, conditions: dict[str, str], action: dict[str, Any]
+) -> Backtest:
+    """Backtest one rule with a given action (the page's what-if before adopting)."""
+    return backtest_rule(log, rule_id=rule_id, conditions=conditions, action=action)
+
+
+def propensity_model(frames: Any) -> Propensity | None:
+    """The fitted propensity model, or None with too few decisions to learn from."""
+    try:
+        return fit_propensity(frames)
+    except NotEnoughDecisions:
+        return None

@@ -16,6 +16,7 @@ from analytics.policy.propensity import (
     fit_propensity,
     open_recommendations,
     propensity_payload,
+    rank_by_propensity,
     score_open,
 )
 
@@ -183,3 +184,12 @@ def test_calibration_table_by_hand() -> None:
     assert table["n"].tolist() == [2, 2]
     assert table["mean_predicted"].tolist() == pytest.approx([0.15, 0.6])
     assert table["observed"].tolist() == pytest.approx([0.0, 1.0])
+
+
+def test_rank_by_propensity() -> None:
+    table = pd.DataFrame({"rec_id": ["a", "b", "c", "d"], "est_impact_usd": [4, 3, 2, 1]})
+    scores = pd.DataFrame({"rec_id": ["c", "a", "b"], "p_override": [0.9, 0.2, 0.5]})
+    out = rank_by_propensity(table, scores)
+    assert out["rec_id"].tolist() == ["c", "b", "a", "d"]
+    assert out["p_override"].iloc[:3].tolist() == [0.9, 0.5, 0.2]
+    assert rank_by_propensity(table, scores.iloc[:0])["rec_id"].tolist() == ["a", "b", "c", "d"]

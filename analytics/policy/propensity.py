@@ -335,3 +335,12 @@ def propensity_payload(model: Propensity, scored: pd.DataFrame) -> dict[str, Any
             for r in scored.itertuples(index=False)
         ],
     }
+
+
+def rank_by_propensity(table: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (with ``rec_id``) most likely to be overridden first, plus ``p_override``;
+    unscored rows (decided ones) keep their order after the scored ones."""
+    p = table["rec_id"].map(scores.set_index("rec_id")["p_override"]) if len(scores) else None
+    out = table.assign(p_override=np.nan if p is None else p.to_numpy(dtype="float64"))
+    key = np.nan_to_num(-out["p_override"].to_numpy(dtype="float64"), nan=np.inf)
+    return out.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
