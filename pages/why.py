@@ -117,7 +117,14 @@ owner = c4.selectbox(
 open_only = c5.checkbox("Open only", value=True, key="why_open_only")
 SORTS = {"impact": "Highest estimated impact", "propensity": "Most likely to be overridden"}
 sort = st.segmented_control(
-    "Sort", list(SORTS), format_func=SORTS.get, default="impact", key="why_sort", required=True
+    "Sort",
+    list(SORTS),
+    format_func=SORTS.get,
+    default="impact",
+    key="why_sort",
+    required=True,
+    # A new order starts at its top: drop the kept pick so the first of the new order shows.
+    on_change=lambda: st.session_state.pop("why_rec", None),
 )
 scores = policy_ui.propensity_scores() if sort == "propensity" else None
 picks = filter_pick_list(
