@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from store.audit import record_event, utcnow
+from store.audit import audited_write
+from store.db import utcnow
 from store.models import AuditEvent
 from store.roles import require
 from store.rule_status import read_rule_statuses
@@ -94,17 +95,17 @@ def export_policy(
     on the first). Raises ``store.roles.PermissionDenied`` unless ``role`` may
     export the policy.
     """
-    require(role, "policy_export")
+    require(role, "policy_export")  # before reading anything
     at = at or utcnow()
     rules = policy_rules(engine)
     previous = last_export(engine)
     version = int(previous["version"]) + 1 if previous else 1
     changes = policy_changes(previous["rules"] if previous else [], rules)
     document = {"version": version, "exported_at": _iso(at), "rules": rules}
-    with engine.begin() as conn:
-        record_event(
-            conn,
-            actor=actor,
+    with audited_write(
+        engine, actor=actor, role=role, permission="policy_export", tables=[]
+    ) as write:
+        write.event(
             action=EXPORTED,
             entity=POLICY_ENTITY,
             entity_id=str(version),

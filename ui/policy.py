@@ -154,7 +154,7 @@ def rule_proposal(rec_id: str, *, allowed: bool) -> None:
                 final_qty=None if reject else float(row["proposed_qty"]),
                 reason=reason,
                 reason_code=str(row["rule_id"]),
-                by=session.current_user(),
+                actor=session.current_user(),
                 role=session.current_role(),
             )
         except (DecisionError, roles.PermissionDenied) as exc:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from analytics.policy.backtest import HELPS, HURTS, NOT_ENOUGH
+from analytics.policy.backtest import CANNOT_KNOW, HELPS, HURTS, NOT_ENOUGH
 from contract.actions import describe_action
 
 
@@ -63,3 +63,56 @@ def propensity_text(evaluation: Mapping[str, Any]) -> str:
         f"mean predicted {evaluation['mean_predicted']:.1%} vs {evaluation['observed']:.1%} "
         "actually overridden. Only what was known when each recommendation was created is used."
     )
+
+
+def backtest_lines(bt: Mapping[str, Any], conditions: Mapping[str, str], status: str) -> list[str]:
+    """``cli.py backtest`` in words: the rule, its replay against the model and planners,
+    by quarter, and what a backtest cannot know."""
+    cond = ", ".join(f"{k}={v}" for k, v in conditions.items())
+    lines = [
+        f"{bt['rule_id']} [{status}] {cond} → {describe_action(bt['action'])}",
+        f"matched {bt['n_matched']:,} decided recommendations, {bt['n_evaluated']:,} with an outcome",
+    ]
+    if bt["value_added"] is None:
+        lines.append(f"verdict: {bt['verdict']}")
+    else:
+        vp = bt["vs_people"]
+        lines += [
+            f"value added vs the model {_units(bt['value_added'])} units (95% CI "
+            f"{_units(bt['ci_low'])} to {_units(bt['ci_high'])}): {bt['verdict']}",
+            f"vs what planners did     {_units(vp['value_added'])} units (95% CI "
+            f"{_units(vp['ci_low'])} to {_units(vp['ci_high'])})",
+        ]
+        lines += [
+            f"  {q['quarter']}  n={q['n']:>7,}  {_units(q['value_added'])}"
+            for q in bt["by_quarter"]
+        ]
+    lines.append(CANNOT_KNOW)
+    return lines
+
+
+def propensity_lines(doc: Mapping[str, Any], *, top: int = 30) -> list[str]:
+    """``cli.py propensity`` in words: the validation, then the open recommendations most
+    likely to be overridden."""
+    ev = doc["evaluation"]
+    auc = "—" if ev["auc"] is None else f"{ev['auc']:.3f}"
+    lines = [
+        f"validated on {ev['n']:,} recommendations created {ev['from'][:10]} … {ev['to'][:10]}: "
+        f"AUC {auc}, Brier {ev['brier']:.4f}",
+        f"{'rec_id':16s} {'p_override':>10s}  {'likely':9s} {'adj %':>7s}  rules",
+    ]
+    for r in doc["open"][:top]:
+        lines.append(
+            f"{r['rec_id']:16s} {r['p_override']:>10.3f}  {r['likely_decision']:9s} "
+            f"{r['expected_adjustment_pct']:>+7.1f}  {', '.join(r['rules'])}"
+        )
+    return lines
+
+
+def policy_lines(policy: Mapping[str, Any]) -> list[str]:
+    """The ``"policy"`` of ``cli.py explain`` in words."""
+    qty = policy["proposed_qty"]
+    return [
+        f"documented rule {policy['rule_id']}: {describe_action(policy['action'])} → proposed "
+        f"quantity {'—' if qty is None else f'{qty:,.0f}'}"
+    ]
