@@ -10,7 +10,7 @@ import pytest
 
 from analytics.overrides.log import decided_log
 from analytics.policy.action import median_adjustment, rule_action
-from analytics.policy.backtest import HELPS, HURTS, NOISE, NOT_ENOUGH, backtest_rule, quarter_labels
+from analytics.policy.backtest import HELPS, HURTS, NOISE, NOT_ENOUGH, backtest_rule
 from contract.actions import ActionError, check_action, describe_action, proposed_qty
 
 
@@ -117,7 +117,7 @@ def test_backtest_by_hand() -> None:
     assert bt.value_added == pytest.approx(-20 / 3)
     assert bt.vs_people["value_added"] == pytest.approx(60.0)
     assert bt.verdict == NOT_ENOUGH  # three evaluated recommendations decide nothing
-    assert [(q["quarter"], q["n"]) for q in bt.by_quarter] == [("2025-Q4", 2), ("2026-Q1", 1)]
+    assert [(q["quarter"], q["n"]) for q in bt.by_quarter] == [("2025Q4", 2), ("2026Q1", 1)]
     assert bt.by_quarter[0]["value_added"] == pytest.approx(10.0)
     assert bt.by_quarter[1]["value_added"] == pytest.approx(-40.0)
     doc = bt.to_json()
@@ -231,10 +231,3 @@ def test_backtest_is_seeded() -> None:
     a = backtest_rule(log, random_state=3, **args)
     b = backtest_rule(log, random_state=3, **args)
     assert (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high)
-
-
-def test_quarter_labels() -> None:
-    ts = pd.Series(
-        pd.to_datetime(["2025-03-31T23:00", "2025-04-01T00:00", "2026-12-31T12:00"], utc=True)
-    )
-    assert quarter_labels(ts).tolist() == ["2025-Q1", "2025-Q2", "2026-Q4"]

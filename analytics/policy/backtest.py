@@ -34,6 +34,8 @@ import pandas as pd
 
 from analytics.overrides.log import match_mask
 from analytics.overrides.value_added import mean_ci
+from analytics.shared.forecast_value import unit_gain
+from analytics.shared.periods import quarter_labels
 from contract.actions import check_action, proposed_qty
 
 LEVEL = 0.95
@@ -100,14 +102,6 @@ def backtest_verdict(n_evaluated: int, ci_low: float, ci_high: float) -> str:
     return NOISE
 
 
-def quarter_labels(created_at: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
-    """``2025-Q4`` per timestamp (calendar quarter of ``created_at``)."""
-    ts = pd.DatetimeIndex(created_at)
-    year = ts.year.to_numpy()
-    q = (ts.month.to_numpy() - 1) // 3 + 1
-    return np.array([f"{y}-Q{k}" for y, k in zip(year, q, strict=True)], dtype=object)
-
-
 def backtest_rule(
     log: pd.DataFrame,
     *,
@@ -142,16 +136,15 @@ def backtest_rule(
     ok = ~(np.isnan(rec) | np.isnan(actual) | np.isnan(final))
     rec, final, actual = rec[ok], final[ok], actual[ok]
     policy = proposed_qty(action, rec)
-    policy_error = np.abs(policy - actual)
-    gain = np.abs(rec - actual) - policy_error
-    gain_people = np.abs(final - actual) - policy_error
+    gain = unit_gain(rec, policy, actual)  # the contract's value added, the rule as the person
+    gain_people = unit_gain(final, policy, actual)
     rng = np.random.default_rng(random_state)
     n = len(gain)
     lo, hi = mean_ci(gain, rng=rng, n_boot=n_boot, level=LEVEL)
     plo, phi = mean_ci(gain_people, rng=rng, n_boot=n_boot, level=LEVEL)
     by_quarter: list[dict[str, Any]] = []
     if n:
-        quarters = quarter_labels(log["created_at"].iloc[idx[ok]])
+        quarters, _ = quarter_labels(log["created_at"].iloc[idx[ok]])
         table = pd.DataFrame({"quarter": quarters, "gain": gain})
         for q, part in table.groupby("quarter", sort=True):
             by_quarter.append(

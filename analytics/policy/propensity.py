@@ -29,8 +29,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
@@ -38,6 +36,7 @@ from threadpoolctl import threadpool_limits
 from analytics.overrides.log import match_mask
 from analytics.policy.features import FeatureEncoder, fit_encoder
 from analytics.policy.proposal import rule_attributes
+from analytics.shared.lookups import id_positions
 
 TEST_SHARE = 0.2
 MAX_TRAIN = 200_000
@@ -103,7 +102,7 @@ def _decided(frames: Any) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndar
     recs, dec = frames.recommendations, frames.decisions
     decision = dec["decision"].astype("string").to_numpy(dtype=object, na_value="")
     keep = np.isin(decision, DECIDED)
-    pos = pd.Index(recs["rec_id"]).get_indexer(dec["rec_id"][keep])
+    pos = id_positions(recs["rec_id"], dec["rec_id"][keep])
     ok = pos >= 0
     rows = recs.iloc[pos[ok]]
     chosen = decision[keep][ok]
@@ -129,11 +128,10 @@ def open_recommendations(frames: Any) -> pd.DataFrame:
 
 
 def decided_mask(recs: pd.DataFrame, decisions: pd.DataFrame) -> np.ndarray:
-    """Whether each recommendation has a decision row (Arrow's hash ``is_in``: pandas'
-    ``isin`` on Arrow strings walks the values in Python)."""
-    ids = pa.array(recs["rec_id"].astype("string"))
-    done = pa.array(decisions["rec_id"].astype("string"))
-    return pc.is_in(ids, value_set=done).to_numpy(zero_copy_only=False).astype(bool)
+    """Whether each recommendation has a decision row (at most one per rec id)."""
+    if decisions.empty:
+        return np.zeros(len(recs), dtype=bool)
+    return id_positions(decisions["rec_id"], recs["rec_id"]) >= 0
 
 
 def _fit_all(
