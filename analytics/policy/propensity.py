@@ -97,26 +97,28 @@ def _fit_classifier(
     return model.fit(_fillable(x), y)
 
 
-def _decided(frames: Any) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
-    """Decided recommendations by ``created_at``, their decision, final qty and adjustment %."""
+def _decided(frames: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decided recommendations by ``created_at``: their positions in ``recommendations``,
+    decision and adjustment %. Positions, not rows: at a million rows only the slices a
+    fit uses are ever copied."""
     recs, dec = frames.recommendations, frames.decisions
     decision = dec["decision"].astype("string").to_numpy(dtype=object, na_value="")
     keep = np.isin(decision, DECIDED)
     pos = id_positions(recs["rec_id"], dec["rec_id"][keep])
     ok = pos >= 0
-    rows = recs.iloc[pos[ok]]
-    chosen = decision[keep][ok]
+    rpos, chosen = pos[ok], decision[keep][ok]
     final = dec["final_qty"].to_numpy(dtype="float64", na_value=np.nan)[keep][ok]
-    order = np.argsort(rows["created_at"].to_numpy(dtype="datetime64[us]"), kind="stable")
-    rows, chosen, final = rows.iloc[order].reset_index(drop=True), chosen[order], final[order]
+    created = recs["created_at"].to_numpy(dtype="datetime64[us]")[rpos]
+    order = np.argsort(created, kind="stable")
+    rpos, chosen, final = rpos[order], chosen[order], final[order]
     rec_qty = (
-        rows["recommended_qty"].to_numpy(dtype="float64", na_value=np.nan)
-        if "recommended_qty" in rows
-        else np.full(len(rows), np.nan)
+        recs["recommended_qty"].to_numpy(dtype="float64", na_value=np.nan)[rpos]
+        if "recommended_qty" in recs
+        else np.full(len(rpos), np.nan)
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         adj = np.where(rec_qty > 0, (final - rec_qty) / rec_qty * 100.0, np.nan)
-    return rows, chosen, final, adj
+    return rpos, chosen, adj
 
 
 def open_recommendations(frames: Any) -> pd.DataFrame:
@@ -135,9 +137,11 @@ def decided_mask(recs: pd.DataFrame, decisions: pd.DataFrame) -> np.ndarray:
 
 
 def _fit_all(
-    rows: pd.DataFrame, chosen: np.ndarray, adj: np.ndarray, random_state: int
+    recs: pd.DataFrame, rpos: np.ndarray, chosen: np.ndarray, adj: np.ndarray, random_state: int
 ) -> tuple[FeatureEncoder, Any, Any, float, Any, float]:
-    rows, chosen, adj = rows.iloc[-MAX_TRAIN:], chosen[-MAX_TRAIN:], adj[-MAX_TRAIN:]
+    """Fit the three models on the most recent ``MAX_TRAIN`` of the given decided rows."""
+    rows = recs.iloc[rpos[-MAX_TRAIN:]]
+    chosen, adj = chosen[-MAX_TRAIN:], adj[-MAX_TRAIN:]
     enc = fit_encoder(rows)
     x = enc.transform(rows)
     mask = enc.categorical_mask
@@ -198,16 +202,17 @@ def fit_propensity(frames: Any, *, random_state: int = 0) -> Propensity:
 def _fit_propensity(frames: Any, *, random_state: int) -> Propensity:
     if frames.decisions.empty or frames.recommendations.empty:
         raise NotEnoughDecisions("no decided recommendations to learn from")
-    rows, chosen, _final, adj = _decided(frames)
+    recs = frames.recommendations
+    rpos, chosen, adj = _decided(frames)
     over = np.isin(chosen, ("modified", "rejected")).astype(int)
-    cut = int(len(rows) * (1 - TEST_SHARE))
-    if cut < MIN_TRAIN or len(rows) - cut < 1 or over[:cut].min() == over[:cut].max():
+    cut = int(len(rpos) * (1 - TEST_SHARE))
+    if cut < MIN_TRAIN or len(rpos) - cut < 1 or over[:cut].min() == over[:cut].max():
         raise NotEnoughDecisions(
             f"propensity needs at least {MIN_TRAIN} decided recommendations with both "
             f"overrides and acceptances before the latest period (have {cut})"
         )
-    enc, model, *_ = _fit_all(rows.iloc[:cut], chosen[:cut], adj[:cut], random_state)
-    test = rows.iloc[cut:]
+    enc, model, *_ = _fit_all(recs, rpos[:cut], chosen[:cut], adj[:cut], random_state)
+    test = recs.iloc[rpos[cut:]]
     p = model.predict_proba(enc.transform(test))[:, 1]
     y = over[cut:]
     base = float(over[:cut].mean())
@@ -223,7 +228,9 @@ def _fit_propensity(frames: Any, *, random_state: int) -> Propensity:
         "mean_predicted": float(p.mean()),
         "observed": float(y.mean()),
     }
-    enc, model, reject, share, adjustment, median_adj = _fit_all(rows, chosen, adj, random_state)
+    enc, model, reject, share, adjustment, median_adj = _fit_all(
+        recs, rpos, chosen, adj, random_state
+    )
     return Propensity(
         encoder=enc,
         override=model,
