@@ -75,8 +75,9 @@ def test_explain_json_shape_and_additivity(store, capsys) -> None:
     doc = json.loads(out)
     assert list(doc) == [
         "rec_id", "base_value", "prediction", "fidelity_r2", "contributions", "sentence",
-        "precedents",
+        "precedents", "policy",
     ]  # fmt: skip
+    assert doc["policy"] is None  # nothing adopted
     assert doc["rec_id"] == rec
     shap_sum = sum(c["shap"] for c in doc["contributions"])
     assert doc["base_value"] + shap_sum == pytest.approx(doc["prediction"], abs=1e-6)

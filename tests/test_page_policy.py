@@ -3,54 +3,27 @@ export, the documented rule's proposal on the Why page, and the propensity sort 
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analytics.overrides.rules import rule_id
 from store.audit import read_events
-from store.db import dispose_engine, get_engine
+from store.db import get_engine
 from store.decisions import decision_for
-from store.ingest.load import load_bundle
-from store.ingest.sample import SAMPLE_BUNDLE
-from store.reads import clear_memo, load_frames
+from store.reads import load_frames
 from store.rule_status import read_rule_statuses, set_rule_status
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 R1 = {"supplier": "SUP-017", "quarter": "Q4", "rec_type": "stockout_risk"}
 
 
-def _clear() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    clear_memo()
-
-
-@pytest.fixture(scope="module")
-def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("policy_page") / "sample.db"
-    url = f"sqlite:///{path}"
-    load_bundle(SAMPLE_BUNDLE, engine=get_engine(url))
-    dispose_engine(url)
-    clear_memo()
-    return path
-
-
 @pytest.fixture
-def store(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    path = tmp_path / "store.db"
-    shutil.copy(sample_db, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("WORKBENCH_DB", url)
-    _clear()
-    yield url
-    _clear()
-    dispose_engine(url)
+def store(sample_store: str) -> str:
+    """A private copy of the sample store (``tests/conftest.py``), set as the app's store."""
+    return sample_store
 
 
 def _open(at: AppTest, page: str) -> AppTest:

@@ -141,9 +141,7 @@ def test_open_recommendations_get_decision_adjustment_and_rules(world, model) ->
 def test_adjustment_learnt_for_a_planted_uplift(model) -> None:  # type: ignore[no-untyped-def]
     # A Q4 SUP-A stockout recommendation, never seen: the uplift planners apply is +25%.
     rec = _world(n=50, n_open=50, seed=3).recommendations.iloc[:1].copy()
-    rec["created_at"] = pd.to_datetime(["2026-11-10T10:00"], utc=True).astype(
-        "datetime64[us, UTC]"
-    )
+    rec["created_at"] = pd.to_datetime(["2026-11-10T10:00"], utc=True).astype("datetime64[us, UTC]")
     rec["signal_at"] = rec["created_at"] - pd.Timedelta(hours=2)
     rec["supplier"] = pd.Categorical(["SUP-A"])
     rec["rec_type"] = pd.Categorical(["stockout_risk"])
