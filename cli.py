@@ -27,8 +27,7 @@ from analytics.explain.explanation import NotExplainable, RecNotFound
 from analytics.governance import text as governance_text
 from analytics.overrides import text as overrides_text
 from analytics.policy import text as policy_text
-from analytics.policy.propensity import NotEnoughDecisions
-from contract.actions import ActionError
+from commands import policy as policy_commands
 from flows import baseline, explain, governance, overrides, policy
 from store.db import get_engine, resolve_url
 from store.decisions import AlreadyDecided, DecisionError, record_decision
@@ -37,7 +36,6 @@ from store.ingest.load import load_bundle
 from store.outbox import DigestError
 from store.reads import load_frames
 from store.roles import ROLES, PermissionDenied
-from store.rule_status import RuleStatusError
 from store.users import UserError, add_user, list_users, role_of, user_count
 
 Handler = Callable[[argparse.Namespace], int]
@@ -203,51 +201,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _acting_role(engine: Engine, user: str) -> str | None:
-    """The role ``user`` acts in: theirs with local users set up; with none (open local
-    mode) the operator of the command line acts as admin, as in the app."""
-    return role_of(engine, user) if user_count(engine) else "admin"
-
-
-def _not_a_user(user: str) -> int:
-    print(
-        f"error: {user!r} is not a user of this workbench (see: cli.py users list)", file=sys.stderr
-    )
-    return 1
-
-
-def cmd_rule_status(args: argparse.Namespace) -> int:
-    if not args.rule_id or not args.status or not args.by:
-        print("error: rules status needs RULE_ID, --status and --by", file=sys.stderr)
-        return 2
-    engine = _engine(args)
-    role = _acting_role(engine, args.by)
-    if role is None:
-        return _not_a_user(args.by)
-    try:
-        row = policy.set_status_for_store(
-            engine,
-            args.rule_id,
-            status=args.status,
-            by=args.by,
-            role=role,
-            owner=args.owner,
-            note=args.note,
-            action_value=args.action_value,
-        )
-    except PermissionDenied as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (policy.UnknownRule, RuleStatusError, ActionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    _print_json(row)
-    return 0
-
-
 def cmd_rules(args: argparse.Namespace) -> int:
     if args.action == "status":
-        return cmd_rule_status(args)
+        return policy_commands.cmd_rule_status(args)
     report = overrides.rules_for_store(_engine(args), top=args.top)
     if args.json:
         _print_json(report)
@@ -264,54 +220,6 @@ def cmd_themes(args: argparse.Namespace) -> int:
     rows.to_csv(args.out, index=False)
     counts = rows.groupby(["theme_id", "theme_label"], sort=True).size()
     print(f"wrote {len(rows):,} overrides in {len(counts)} themes to {args.out}", file=sys.stderr)
-    return 0
-
-
-def cmd_backtest(args: argparse.Namespace) -> int:
-    try:
-        bt, rule = policy.backtest_for_store(
-            _engine(args), args.rule_id, action_value=args.action_value
-        )
-    except (policy.UnknownRule, ActionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if rule.status == "dismissed":
-        print(f"note: rule {rule.rule_id} is dismissed; backtested all the same", file=sys.stderr)
-    if args.json:
-        _print_json(bt.to_json())
-        return 0
-    _print_lines(policy_text.backtest_lines(bt.to_json(), rule.conditions, rule.status))
-    return 0
-
-
-def cmd_policy(args: argparse.Namespace) -> int:
-    engine = _engine(args)
-    actor = args.by or getpass.getuser()
-    role = _acting_role(engine, args.by) if args.by else "admin"
-    if role is None:
-        return _not_a_user(args.by)
-    try:
-        result = policy.write_policy(engine, args.out, actor=actor, role=role)
-    except PermissionDenied as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"error: cannot write {args.out}: {exc}", file=sys.stderr)
-        return 2
-    _print_json(result)
-    return 0
-
-
-def cmd_propensity(args: argparse.Namespace) -> int:
-    try:
-        doc = policy.propensity_for_store(_engine(args))
-    except NotEnoughDecisions as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        _print_json(doc)
-        return 0
-    _print_lines(policy_text.propensity_lines(doc, top=args.top))
     return 0
 
 
@@ -413,49 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", help="only this site")
     p.add_argument("--json", action="store_true")
 
-    p = add(
-        "rules",
-        cmd_rules,
-        "Candidate operational rules mined from overrides, best first; "
-        "`rules status RULE_ID` changes one's lifecycle.",
-    )
-    p.add_argument("action", nargs="?", choices=["status"], help="change a rule's status")
-    p.add_argument("rule_id", nargs="?", help="the rule (with status)")
+    p = add("rules", cmd_rules, "Candidate rules mined from overrides; `rules status RULE_ID`.")
     p.add_argument("--top", type=int, help="only the best N rules")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--status", choices=["adopted", "dismissed", "watch", "candidate"])
-    p.add_argument("--owner", help="who owns the adopted rule (required to adopt)")
-    p.add_argument("--note", help="how to encode it / why dismissed (required for both)")
-    p.add_argument(
-        "--action-value",
-        type=float,
-        help="adjustment %% to adopt with (default: the rule's median adjustment)",
-    )
-    p.add_argument("--by", help="who changes it (with status)")
-
-    p = add(
-        "backtest",
-        cmd_backtest,
-        "What if this rule had been policy: its action replayed over history, with a 95% interval.",
-    )
-    p.add_argument("rule_id")
-    p.add_argument("--json", action="store_true")
-    p.add_argument(
-        "--action-value", type=float, help="backtest this adjustment %% instead of the rule's"
-    )
-
-    p = add("policy", cmd_policy, "Export the adopted rules as a versioned policy document.")
-    p.add_argument("action", choices=["export"])
-    p.add_argument("--out", required=True, help="JSON file to write")
-    p.add_argument("--by", help="who exports (default: the OS user, acting as admin)")
-
-    p = add(
-        "propensity",
-        cmd_propensity,
-        "Which open recommendations people will likely override, with the model's validation.",
-    )
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--top", type=int, default=30, help="rows to print without --json")
+    policy_commands.rules_status_arguments(p)
+    policy_commands.register(add)
 
     p = add(
         "themes", cmd_themes, "Write each override's reason theme: rec_id,theme_id,theme_label."
@@ -522,7 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except policy_commands.REFUSED as exc:  # the loop's commands raise; see commands/policy.py
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except policy_commands.BAD_INPUT as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from store.decisions import decision_for
 from store.reads import load_frames
 from store.rule_status import read_rule_statuses, set_rule_status
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 R1 = {"supplier": "SUP-017", "quarter": "Q4", "rec_type": "stockout_risk"}
 
 
