@@ -2,8 +2,10 @@
 
 Every command takes ``--db URL`` (default: ``WORKBENCH_DB``, then the embedded
 SQLite file). Exit codes: 0 success; 1 the command ran but found a problem
-(rows quarantined, audit chain broken, a gate failed where asked); 2 bad usage
-or input that could not be processed at all.
+(rows quarantined, audit chain broken, a gate failed where asked; a write the
+acting user's role may not make; too few decisions to learn propensity from); 2 bad
+usage or input that could not be processed at all (an unknown rule id, an action
+outside −100..+500%, an adoption without owner and note).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from analytics.explain import text as explain_text
 from analytics.explain.explanation import NotExplainable, RecNotFound
 from analytics.governance import text as governance_text
 from analytics.overrides import text as overrides_text
-from flows import baseline, explain, governance, overrides
+from analytics.policy import text as policy_text
+from flows import baseline, explain, governance, overrides, policy
+from flows.cli import policy as policy_commands
 from store.db import get_engine, resolve_url
 from store.decisions import AlreadyDecided, DecisionError, record_decision
 from store.ingest.bundle import BundleError
@@ -198,6 +202,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
+    if args.action == "status":
+        return policy_commands.cmd_rule_status(args)
     report = overrides.rules_for_store(_engine(args), top=args.top)
     if args.json:
         _print_json(report)
@@ -218,15 +224,19 @@ def cmd_themes(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    engine = _engine(args)
     try:
-        report = explain.explain_for_store(_engine(args), args.rec_id)
+        report = explain.explain_for_store(engine, args.rec_id)
     except (RecNotFound, NotExplainable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    report["policy"] = policy.policy_for_store(engine, args.rec_id)
     if args.json:
         _print_json(report)
         return 0
     _print_lines(explain_text.explain_report_lines(report))
+    if report["policy"]:
+        _print_lines(policy_text.policy_lines(report["policy"]))
     return 0
 
 
@@ -311,9 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", help="only this site")
     p.add_argument("--json", action="store_true")
 
-    p = add("rules", cmd_rules, "Candidate operational rules mined from overrides, best first.")
+    p = add("rules", cmd_rules, "Candidate rules mined from overrides; `rules status RULE_ID`.")
     p.add_argument("--top", type=int, help="only the best N rules")
     p.add_argument("--json", action="store_true")
+    policy_commands.rules_status_arguments(p)
+    policy_commands.register(add)
 
     p = add(
         "themes", cmd_themes, "Write each override's reason theme: rec_id,theme_id,theme_label."
@@ -380,7 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except policy_commands.REFUSED as exc:  # the loop's commands raise; see flows/cli/policy.py
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except policy_commands.BAD_INPUT as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

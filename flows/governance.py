@@ -26,6 +26,7 @@ from analytics.overrides.analysis import rules_report
 from contract.frames import Frames
 from contract.tables import TABLES
 from contract.vocabulary import KPI_TARGETS, RULE_STATUSES
+from flows.policy import likely_rejections
 from store.audit import verify_chain
 from store.models import AuditEvent
 from store.outbox import PostResult, post_digest
@@ -125,7 +126,8 @@ def digest_for_store(
 ) -> dict[str, Any]:
     """The digest and its payload for ``fmt``: ``{"digest_id", "format", "digest", "payload"}``.
 
-    New rule candidates are the ones nobody has adopted, dismissed or put on watch.
+    New rule candidates are the ones nobody has adopted, dismissed or put on watch;
+    likely rejections come from the override-propensity model (``flows.policy``).
     """
     frames = frames if frames is not None else load_frames(engine)
     rule_status = read_rule_status(engine)
@@ -138,6 +140,7 @@ def digest_for_store(
         now=now if now is not None else pd.Timestamp.now(tz="UTC"),
         rule_candidates=new,
         rules_note=note,
+        likely_rejections=likely_rejections(frames, top_n=top_n),
         top_n=top_n,
     )
     return {

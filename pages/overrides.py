@@ -30,6 +30,7 @@ from analytics.overrides.theme_views import capture_gap, theme_concentration, th
 from store import roles
 from store.rule_status import STATUSES, RuleStatusError, rule_history, set_rule_status
 from ui import cache, session
+from ui import policy as policy_ui
 
 session.ensure_shell()  # before anything renders: see ui/session.py
 
@@ -123,8 +124,8 @@ c5.metric(
 )
 st.caption(headline_caption(overall, values["stockout"]))
 
-tab_themes, tab_rules, tab_value, tab_adopted = st.tabs(
-    ["Reason themes", "Candidate rules", "Did it pay off?", "Adopted rules"]
+tab_themes, tab_rules, tab_value, tab_adopted, tab_policy = st.tabs(
+    ["Reason themes", "Candidate rules", "Did it pay off?", "Adopted rules", "Policy"]
 )
 
 with tab_themes:
@@ -244,6 +245,8 @@ with tab_rules:
             )
         pos = supporting_rows(log, rule["conditions"], rule["direction"])
         st.dataframe(log.iloc[pos][DRILL], hide_index=True, key="overrides_rule_rows")
+        st.markdown("**What if this rule had been policy?**")
+        action = policy_ui.rule_action_and_backtest(url, version, rule)
 
         engine = cache.current_engine()
         allowed = roles.can(session.current_role(), "rule_status")
@@ -269,6 +272,7 @@ with tab_rules:
                     status=new_status,
                     owner=owner,
                     note=note,
+                    action=action if new_status == "adopted" else None,
                     actor=session.current_user(),
                     role=session.current_role(),
                 )
@@ -332,3 +336,6 @@ with tab_adopted:
             rule_monitor_figure(per_q, title="Support and value added by quarter"),
             key=f"overrides_monitor_{row['rule_key']}",
         )
+
+with tab_policy:
+    policy_ui.policy_view(url, version, status_version)

@@ -22,9 +22,11 @@ from analytics.explain.text import (
     type_label,
 )
 from analytics.overrides.theme_labels import theme_picks
+from analytics.policy.propensity import rank_by_propensity
 from store import roles
 from store.decisions import DecisionError, RenderToken, decision_for, record_decision
 from ui import cache, session
+from ui import policy as policy_ui
 
 session.ensure_shell()  # before anything renders: see ui/session.py
 
@@ -114,8 +116,20 @@ owner = c4.selectbox(
     "Owner", ["All owners", *sorted(map(str, table["owner"].dropna().unique()))], key="why_owner"
 )
 open_only = c5.checkbox("Open only", value=True, key="why_open_only")
+SORTS = {"impact": "Highest estimated impact", "propensity": "Most likely to be overridden"}
+sort = st.segmented_control(
+    "Sort",
+    list(SORTS),
+    format_func=SORTS.get,
+    default="impact",
+    key="why_sort",
+    required=True,
+    # A new order starts at its top: drop the kept pick so the first of the new order shows.
+    on_change=lambda: st.session_state.pop("why_rec", None),
+)
+scores = policy_ui.propensity_scores() if sort == "propensity" else None
 picks = filter_pick_list(
-    table,
+    table if scores is None else rank_by_propensity(table, scores),
     query=query,
     open_only=open_only,
     rec_type=None if rec_type == "All types" else rec_type,
@@ -133,7 +147,7 @@ labels = {r.rec_id: pick_label(r) for r in picks.itertuples()}
 st.caption(
     f"{len(picks):,} shown"
     + (" (first 500)" if len(picks) == 500 else "")
-    + ", highest estimated impact first."
+    + f", {SORTS[sort].lower()} first."
 )
 rec_id = st.selectbox("Recommendation", list(labels), format_func=labels.get, key="why_rec")
 
@@ -236,6 +250,11 @@ else:
         st.dataframe(rules_table(hits), hide_index=True, key="why_rules")
 
 # --- Decision -----------------------------------------------------------------------------
+if not existing:
+    policy_ui.rule_proposal(rec_id, allowed=roles.can(session.current_role(), "decide"))
+    if scores is not None:
+        policy_ui.propensity_note(rec_id, scores)
+
 st.subheader("Your decision")
 done = st.session_state.pop("why_recorded", None)
 if done:

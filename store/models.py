@@ -237,6 +237,18 @@ class RuleStatus(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
 
 
+class RuleAction(SQLModel, table=True):
+    """The machine-readable action a lead confirmed for a rule (``contract.actions``).
+
+    Its own table beside ``rule_status`` so that stores created before actions
+    existed gain it from ``create_all`` without a migration.
+    """
+
+    __tablename__ = "rule_action"
+    rule_key: str = Field(primary_key=True)
+    action: str = Field(sa_column=Column(Text, nullable=False))  # JSON {"kind", "value"?}
+
+
 class AppUser(SQLModel, table=True):
     __tablename__ = "app_user"
     name: str = Field(primary_key=True)

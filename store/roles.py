@@ -8,6 +8,7 @@ ROLES: tuple[str, ...] = ("planner", "sop_lead", "exec", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "decide": frozenset({"planner", "sop_lead", "admin"}),
     "rule_status": frozenset({"sop_lead", "admin"}),
+    "policy_export": frozenset({"sop_lead", "admin"}),
     "import": frozenset({"sop_lead", "admin"}),
     "ownership": frozenset({"admin"}),
     "users": frozenset({"admin"}),

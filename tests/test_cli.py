@@ -42,12 +42,15 @@ def test_rules_json_shape_and_top(store, capsys) -> None:
     keys = [
         "id", "conditions", "direction", "median_adjustment_pct", "support", "coverage",
         "confidence", "lift", "value_added", "win_rate", "theme_id", "theme_label",
-        "example_reasons", "status",
+        "example_reasons", "status", "action",
     ]  # fmt: skip
     for rule in doc["rules"]:
         assert list(rule)[: len(keys)] == keys  # fields may be added, never removed or renamed
         assert rule["direction"] in {"increase", "decrease", "reject"}
         assert rule["status"] == "candidate"
+        assert rule["action"]["kind"] == (
+            "reject" if rule["direction"] == "reject" else "adjust_pct"
+        )
         assert rule["support"] <= rule["coverage"]
         assert all(isinstance(v, str) for v in rule["conditions"].values())
 
@@ -72,8 +75,9 @@ def test_explain_json_shape_and_additivity(store, capsys) -> None:
     doc = json.loads(out)
     assert list(doc) == [
         "rec_id", "base_value", "prediction", "fidelity_r2", "contributions", "sentence",
-        "precedents",
+        "precedents", "policy",
     ]  # fmt: skip
+    assert doc["policy"] is None  # nothing adopted
     assert doc["rec_id"] == rec
     shap_sum = sum(c["shap"] for c in doc["contributions"])
     assert doc["base_value"] + shap_sum == pytest.approx(doc["prediction"], abs=1e-6)

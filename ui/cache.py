@@ -9,6 +9,7 @@ read-only. No cached function reads session state: the URL it works on is an arg
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from types import EllipsisType
 from typing import Any
@@ -25,8 +26,9 @@ from analytics.explain.precedent import DecisionLookup, PrecedentIndex
 from analytics.governance.ownership import OwnershipOverview
 from analytics.overrides.analysis import OverrideAnalysis, rules_payload
 from analytics.overrides.themes import ThemeModel
+from analytics.policy.propensity import Propensity
 from contract.frames import Frames
-from flows import baseline, explain, governance, overrides
+from flows import baseline, explain, governance, overrides, policy
 from store.audit import read_events
 from store.db import data_version, data_versions, get_engine, resolve_url
 from store.reads import load_frames
@@ -327,3 +329,54 @@ def why_pick_list() -> pd.DataFrame:
     """Every recommendation with type, site, SKU, supplier, owner, impact, decision (read-only)."""
     url = current_url()
     return _why_pick_list(url, frames_for(url).version)
+
+
+# --- Closing the loop: backtests, the policy, override propensity (issue 14) ----------------
+# Backtests and the Policy view read the decided log (contract tables' version) and the rule
+# lifecycle (its own version); the propensity model is refitted per data version.
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner="Replaying history with the rule…")
+def rule_backtest(
+    url: str, version: str, rule_id: str, conditions_json: str, action_json: str
+) -> dict[str, Any]:
+    """``flows.policy`` backtest of one rule and action (JSON-encoded to key the cache):
+    the ``cli.py backtest`` document plus ``shortfall_share``."""
+    bt = policy.replay(
+        _override_log(url, version),
+        rule_id=rule_id,
+        conditions=json.loads(conditions_json),
+        action=json.loads(action_json),
+    )
+    return {**bt.to_json(), "shortfall_share": bt.shortfall_share}
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner="Backtesting the adopted rules…")
+def policy_overview(url: str, version: str, status_version: int) -> pd.DataFrame:
+    """The Policy view (``flows.policy.policy_overview``)."""
+    return policy.policy_overview(
+        frames_for(url), _override_log(url, version), rule_statuses(url, status_version)
+    )
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def open_proposals(url: str, version: str, status_version: int) -> pd.DataFrame:
+    """The adopted rules' proposals on open recommendations (``flows.policy.open_proposals``)."""
+    return policy.open_proposals(frames_for(url), rule_statuses(url, status_version))
+
+
+@st.cache_resource(show_spinner="Fitting the override-propensity model…", max_entries=2)
+def propensity_model(url: str, version: str) -> Propensity | None:
+    """The propensity model for the current data, or None with too few decisions."""
+    return policy.propensity_model(frames_for(url))
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner="Scoring open recommendations…")
+def propensity_open(url: str, version: str) -> pd.DataFrame:
+    """Every open recommendation scored (empty without a model), most likely override first."""
+    model = propensity_model(url, version)
+    if model is None:
+        return pd.DataFrame(columns=["rec_id", "p_override", "p_rejected", "likely_decision",
+                                     "expected_adjustment_pct", "rules"])  # fmt: skip
+    rules = policy.candidate_rules(_override_log(url, version))
+    return policy.propensity_scores(frames_for(url), model, rules)

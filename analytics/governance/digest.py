@@ -51,6 +51,7 @@ def build_digest(
     now: pd.Timestamp | str,
     rule_candidates: Sequence[Mapping[str, Any]] | None = None,
     rules_note: str | None = None,
+    likely_rejections: Sequence[Mapping[str, Any]] | None = None,
     top_n: int = 10,
     max_rules: int = 5,
 ) -> dict[str, Any]:
@@ -66,6 +67,10 @@ def build_digest(
         New candidate rules, best first (dicts with ``id``, ``conditions``, ``direction``,
         ``support``, ``confidence``, ``median_adjustment_pct`` as far as known), or None when
         the rule analysis is unavailable — the section is then left out with ``rules_note``.
+    likely_rejections
+        Open recommendations the override-propensity model expects to be rejected, most
+        likely first (dicts with ``rec_id``, ``p_override``, ``p_rejected``, ``rules``), or
+        None when the model is unavailable; at most ``top_n`` are listed.
     top_n
         How many open recommendations (by ``est_impact_usd``) and owners to list.
 
@@ -75,7 +80,8 @@ def build_digest(
     ``breach_impact_usd``, ``breaches_by_owner`` (``owner, escalation_to, n_breaches,
     impact_usd, max_hours_overdue``), ``top_open`` (``rec_id, rec_type, site, sku,
     est_impact_usd, owner, escalation_to, hours_open, hours_overdue``),
-    ``rule_candidates`` (list or None) and ``notes``.
+    ``rule_candidates`` (list or None), ``likely_rejections`` (``rec_id, p_override,
+    p_rejected, rules``; list or None) and ``notes``.
     """
     ts = pd.Timestamp(now)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
@@ -131,6 +137,9 @@ def build_digest(
             for r in top.itertuples()
         ],
         "rule_candidates": None,
+        "likely_rejections": None
+        if likely_rejections is None
+        else [_likely(r) for r in list(likely_rejections)[:top_n]],
         "notes": notes,
     }
     if rule_candidates is None:
@@ -149,6 +158,21 @@ def build_digest(
         json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()[:12]
     return {"digest_id": f"{content['date']}-{digest_hash}", **content}
+
+
+def _likely(r: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "rec_id": str(r["rec_id"]),
+        "p_override": _num(r.get("p_override")),
+        "p_rejected": _num(r.get("p_rejected")),
+        "rules": [str(x) for x in r.get("rules") or []],
+    }
+
+
+def _likely_line(r: Mapping[str, Any]) -> str:
+    rules = f" (rules {', '.join(r['rules'])})" if r["rules"] else ""
+    p = r["p_rejected"]
+    return f"{r['rec_id']}: {'?' if p is None else f'{p:.0%}'} likely to be rejected{rules}"
 
 
 def _rule(c: Mapping[str, Any]) -> dict[str, Any]:
@@ -218,6 +242,13 @@ def digest_sections(digest: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
             (
                 "New rule candidates to review",
                 [_rule_line(r) for r in digest["rule_candidates"]] or ["No new candidates."],
+            )
+        )
+    if digest.get("likely_rejections"):
+        sections.append(
+            (
+                "Likely rejections: need a look",
+                [_likely_line(r) for r in digest["likely_rejections"]],
             )
         )
     if digest["notes"]:

@@ -19,6 +19,7 @@ from analytics.overrides.evidence import add_evidence
 from analytics.overrides.log import LogFrames, decided_log, match_mask
 from analytics.overrides.rules import MIN_CONFIDENCE, MIN_LIFT, default_min_support, mine_rules
 from analytics.overrides.themes import NO_REASON_ID, ThemeModel, fit_themes
+from analytics.policy.action import add_actions
 from contract.vocabulary import CANDIDATE, RULE_ATTRIBUTES, WEEKDAYS
 
 REPORT_KEYS = (
@@ -45,6 +46,7 @@ REPORT_KEYS = (
     "verdict",
     "costs_more",
     "by_type",
+    "action",
 )
 
 Progress = Callable[[str, float], None]
@@ -62,7 +64,8 @@ class OverrideAnalysis:
     theme_model : ThemeModel
         The reason themes.
     rules : DataFrame
-        ``mine_rules`` output with ``add_evidence`` columns, best first.
+        ``mine_rules`` output with ``add_evidence`` columns and ``action``
+        (``analytics.policy.action``), best first.
     min_support : int
         The minimum support the rules were mined with.
     """
@@ -184,6 +187,7 @@ def analyse_log(
         )
     step("Weighing each rule's evidence and value added", 0.8)
     rules = add_evidence(log, rules, theme_labels=theme_model.labels(), random_state=random_state)
+    rules = add_actions(rules)
     step("Done", 1.0)
     return OverrideAnalysis(log=log, theme_model=theme_model, rules=rules, min_support=support)
 
@@ -306,6 +310,7 @@ def rules_payload(
                     {k: _clean(v, 4) if isinstance(v, float) else v for k, v in t.items()}
                     for t in r.by_type
                 ],
+                "action": r.action,
             }
         )
     return {"rules": out}
@@ -338,11 +343,12 @@ def rules_report(
         ``{"rules": [{"id", "conditions", "direction", "median_adjustment_pct",
         "support", "coverage", "confidence", "lift", "value_added", "win_rate",
         "theme_id", "theme_label", "example_reasons", "status", "base_rate", "p_value",
-        "p_adjusted", "n_tested", "score", "verdict", "costs_more", "by_type"}]}``:
+        "p_adjusted", "n_tested", "score", "verdict", "costs_more", "by_type", "action"}]}``:
         lift is over ``base_rate``, the rule's own type's rate; ``p_adjusted`` is
         Benjamini–Hochberg over the ``n_tested`` candidates; ``costs_more`` marks a rule
         whose overrides cost more than they saved; conditions use the contract's
-        attribute names and spellings (``"Q4"``, ``"Mon"``).
+        attribute names and spellings (``"Q4"``, ``"Mon"``); ``action`` is the rule's
+        derived action (``analytics.policy.action``) or null.
     """
     analysis = analyse_overrides(frames, random_state=random_state)
     return rules_payload(analysis, top=top, statuses=statuses)

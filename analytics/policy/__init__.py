@@ -1,0 +1,1 @@
+"""Closing the loop: rule actions, backtests, the exported policy and override propensity."""
