@@ -13,6 +13,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users": frozenset({"admin"}),
     "settings": frozenset({"admin"}),
     "digest": frozenset({"sop_lead", "admin"}),
+    "monitor_ack": frozenset({"sop_lead", "admin"}),
 }
 
 
