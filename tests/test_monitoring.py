@@ -285,3 +285,38 @@ def test_too_little_data_says_not_enough_data(n: int) -> None:
     payload = report.to_json()
     assert payload["alerts"] == []
     assert all(v["psi_latest"] is None for v in payload["drift"].values())
+
+
+# --- the digest's model-health section ---------------------------------------------------
+
+
+def test_digest_lists_open_model_health_alerts() -> None:
+    from analytics.digest import build_digest, digest_payload, digest_text
+
+    ts = pd.Timestamp("2025-01-06 08:00", tz="UTC")
+    recs = pd.DataFrame(
+        {
+            "rec_id": ["r1"], "rec_type": ["stockout_risk"], "site": ["P1"], "sku": ["A"],
+            "signal_at": [ts], "created_at": [ts], "est_impact_usd": [10.0],
+        }
+    )  # fmt: skip
+    decisions = pd.DataFrame(columns=["rec_id", "decided_at", "decided_by", "decision"])
+    owners = pd.DataFrame(columns=["rec_type", "site", "owner", "escalation_to", "sla_hours"])
+    alert = {
+        "key": "acceptance_drift|expedite|P3|||2025-06-02",
+        "kind": "acceptance_drift",
+        "since": "2025-06-02",
+        "message": "Planners override expedite at P3 much more since 2 Jun 2025: 61% of 545 …",
+    }
+    without = build_digest(recs, decisions, owners, now=ts)
+    assert "model_health" not in without  # the monitor did not run: nothing claimed
+    d = build_digest(recs, decisions, owners, now=ts, model_alerts=[alert])
+    assert d["model_health"] == [{k: alert[k] for k in ("kind", "since", "message")}]
+    assert "Model health alerts" in digest_text(d) and "expedite at P3" in digest_text(d)
+    assert d["digest_id"] != without["digest_id"]
+    recount = dict(alert, message=alert["message"].replace("545", "561"))  # a day later
+    same = build_digest(recs, decisions, owners, now=ts, model_alerts=[recount])
+    assert same["digest_id"] == d["digest_id"]
+    none_open = build_digest(recs, decisions, owners, now=ts, model_alerts=[])
+    assert "No open model-health alert." in digest_text(none_open)
+    assert digest_payload(d)["digest"]["model_health"][0]["kind"] == "acceptance_drift"

@@ -51,6 +51,7 @@ def build_digest(
     now: pd.Timestamp | str,
     rule_candidates: Sequence[Mapping[str, Any]] | None = None,
     rules_note: str | None = None,
+    model_alerts: Sequence[Mapping[str, Any]] | None = None,
     top_n: int = 10,
     max_rules: int = 5,
 ) -> dict[str, Any]:
@@ -66,6 +67,10 @@ def build_digest(
         New candidate rules, best first (dicts with ``id``, ``conditions``, ``direction``,
         ``support``, ``confidence``, ``median_adjustment_pct`` as far as known), or None when
         the rule analysis is unavailable — the section is then left out with ``rules_note``.
+    model_alerts
+        Unacknowledged model-health alerts (dicts with ``kind``, ``since``, ``message`` and
+        optionally their ``key``, which identifies them in the digest id), or
+        None when the monitor did not run — the digest then has no ``model_health`` entry.
     top_n
         How many open recommendations (by ``est_impact_usd``) and owners to list.
 
@@ -75,7 +80,8 @@ def build_digest(
     ``breach_impact_usd``, ``breaches_by_owner`` (``owner, escalation_to, n_breaches,
     impact_usd, max_hours_overdue``), ``top_open`` (``rec_id, rec_type, site, sku,
     est_impact_usd, owner, escalation_to, hours_open, hours_overdue``),
-    ``rule_candidates`` (list or None) and ``notes``.
+    ``rule_candidates`` (list or None), ``notes`` and, given ``model_alerts``,
+    ``model_health`` (``kind, since, message`` per alert).
     """
     ts = pd.Timestamp(now)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
@@ -145,6 +151,15 @@ def build_digest(
         "top_open": [r["rec_id"] for r in content["top_open"]],
         "rules": [r["id"] for r in content["rule_candidates"] or []],
     }
+    if model_alerts is not None:
+        content["model_health"] = [
+            {"kind": str(a["kind"]), "since": str(a["since"]), "message": str(a["message"])}
+            for a in model_alerts
+        ]
+        # Which alerts, not their counts (they grow daily): the key when given.
+        identity["model_health"] = [
+            str(a.get("key") or a["kind"] + a["since"]) for a in model_alerts
+        ]
     digest_hash = hashlib.sha256(
         json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()[:12]
@@ -214,6 +229,13 @@ def digest_sections(digest: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
             (
                 "New rule candidates to review",
                 [_rule_line(r) for r in digest["rule_candidates"]] or ["No new candidates."],
+            )
+        )
+    if digest.get("model_health") is not None:
+        sections.append(
+            (
+                "Model health alerts",
+                [a["message"] for a in digest["model_health"]] or ["No open model-health alert."],
             )
         )
     if digest["notes"]:

@@ -1,0 +1,91 @@
+"""Model health for a store: the monitor's inputs read from the store, the analysis run once.
+
+Shared by the Model health page (through the cached wrappers), ``cli.py monitor`` and the
+digest, so all three show the same alerts. The reference window is, in order: the one
+given, the one an admin saved, the first 8 weeks from the go-live (saved or inferred).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine
+
+from analytics.monitoring.alerts import MonitorReport, MonitorSettings, run_monitor
+from analytics.monitoring.window import Reference, default_reference
+from store.monitoring import read_acknowledgements, saved_calibration_types, saved_reference
+from store.reads import Frames, load_frames
+from store.settings import go_live
+
+EMPTY_PAYLOAD: dict[str, Any] = {
+    "reference": {"from": None, "to": None},
+    "alerts": [],
+    "calibration": {},
+    "drift": {},
+}
+
+
+def reference_for_store(
+    engine: Engine,
+    frames: Frames,
+    *,
+    reference_from: date | None = None,
+    reference_to: date | None = None,
+) -> tuple[Reference | None, str]:
+    """(reference window, where it came from: "given", "saved" or "default"); None when the
+    log has no go-live to count from and nothing was given or saved."""
+    if reference_from is not None or reference_to is not None:
+        if reference_from is None or reference_to is None:
+            raise ValueError("give both --reference-from and --reference-to, or neither")
+        return Reference(reference_from, reference_to), "given"
+    saved = saved_reference(engine)
+    if saved is not None:
+        return Reference(*saved), "saved"
+    day, _ = go_live(engine, frames.recommendations)
+    return (None, "default") if day is None else (default_reference(day), "default")
+
+
+def monitor_for_store(
+    engine: Engine,
+    *,
+    frames: Frames | None = None,
+    reference: Reference | None = None,
+    settings: MonitorSettings | None = None,
+    random_state: int = 0,
+) -> MonitorReport | None:
+    """The whole monitor over the store's log, acknowledgements applied; None when there is
+    no reference window (no recommendation with a ``model_version`` and none saved)."""
+    frames = frames if frames is not None else load_frames(engine)
+    if reference is None:
+        reference, _ = reference_for_store(engine, frames)
+    if reference is None:
+        return None
+    acks = read_acknowledgements(engine)
+    return run_monitor(
+        frames.recommendations,
+        frames.decisions,
+        frames.outcomes,
+        reference=reference,
+        calibration_types=saved_calibration_types(engine),
+        acknowledged=set(acks["alert_key"]),
+        settings=settings,
+        random_state=random_state,
+    )
+
+
+def monitor_payload(report: MonitorReport | None) -> dict[str, Any]:
+    """The ``cli.py monitor --json`` payload (the empty shape when there is no report)."""
+    return dict(EMPTY_PAYLOAD) if report is None else report.to_json()
+
+
+def digest_alerts(engine: Engine, *, frames: Frames | None = None) -> list[dict[str, Any]] | None:
+    """Unacknowledged model-health alerts for the digest (``key, kind, since, message``), or
+    None when the monitor cannot run (no reference window)."""
+    report = monitor_for_store(engine, frames=frames)
+    if report is None:
+        return None
+    return [
+        {"key": a["key"], "kind": a["kind"], "since": a["since"], "message": a["message"]}
+        for a in report.unacknowledged
+    ]
