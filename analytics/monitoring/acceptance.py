@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.monitoring.calibration import wilson
+from analytics.monitoring.keys import member, positions, text
 from analytics.monitoring.window import (
     Reference,
     day_number,
@@ -58,14 +59,17 @@ def weekly_override_rates(recommendations: pd.DataFrame, decisions: pd.DataFrame
     cols = ["rec_type", "site", "week", "n", "overrides"]
     if recommendations.empty or decisions.empty:
         return pd.DataFrame(columns=cols)
-    dec = decisions.loc[decisions["decision"].astype(str).isin(DECIDED), ["rec_id", "decision"]]
-    df = recommendations[["rec_id", "rec_type", "site", "created_at"]].merge(dec, on="rec_id")
+    decided = member(decisions["decision"], DECIDED)
+    pos = positions(recommendations, decisions)[decided]
+    dec = decisions[decided]
+    ok = pos >= 0
+    rows = recommendations.iloc[pos[ok]]
     df = pd.DataFrame(
         {
-            "rec_type": df["rec_type"].astype(str).to_numpy(),
-            "site": df["site"].astype(str).to_numpy(),
-            "day": day_numbers(df["created_at"]),
-            "override": df["decision"].astype(str).isin(OVERRIDES).to_numpy(),
+            "rec_type": text(rows["rec_type"]),
+            "site": text(rows["site"]),
+            "day": day_numbers(rows["created_at"]),
+            "override": member(dec["decision"], OVERRIDES)[ok],
         }
     )
     df["week"] = week_of_day(df["day"].to_numpy())

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.monitoring.keys import flag, member, positions, spread, text
 from analytics.monitoring.window import day_numbers, week_of_day
 
 N_BINS = 10
@@ -36,11 +37,10 @@ def default_types(recommendations: pd.DataFrame, outcomes: pd.DataFrame) -> list
     scored = recommendations[recommendations["score"].notna()]
     in_range = scored.groupby("rec_type", observed=True)["score"].agg(["min", "max"])
     ok = set(in_range.index[(in_range["min"] >= 0) & (in_range["max"] <= 1)].astype(str))
-    with_stockout = outcomes.loc[outcomes["stockout"].notna(), "rec_id"]
-    carried = recommendations.loc[recommendations["rec_id"].isin(with_stockout), "rec_type"].astype(
-        str
-    )
-    return sorted(ok & set(carried.unique()))
+    pos = positions(recommendations, outcomes)
+    pos = pos[(pos >= 0) & outcomes["stockout"].notna().to_numpy()]
+    carried = set(text(recommendations["rec_type"])[pos])
+    return sorted(ok & carried)
 
 
 def judged_set(
@@ -53,19 +53,30 @@ def judged_set(
     """The recommendations calibration is judged on: ``rec_id, rec_type, site, model_version,
     created_at, day, week, score, stockout`` (stockout as 0/1)."""
     cols = ["rec_id", "rec_type", "site", "model_version", "created_at", "score"]
-    recs = recommendations.loc[
-        recommendations["rec_type"].astype(str).isin(types) & recommendations["score"].notna(),
-        [c for c in cols if c in recommendations],
-    ]
-    if "model_version" not in recs:
-        recs = recs.assign(model_version=pd.NA)
-    out = outcomes.loc[outcomes["stockout"].notna(), ["rec_id", "stockout"]]
-    df = recs.merge(out, on="rec_id", how="inner")
+    n = len(recommendations)
+    if n == 0 or "score" not in recommendations or "stockout" not in outcomes:
+        return pd.DataFrame(columns=cols + ["stockout", "day", "week"])
+    stockout = spread(
+        n,
+        positions(recommendations, outcomes),
+        outcomes["stockout"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan),
+    )
+    acted = np.zeros(n, dtype=bool)
     if len(decisions):
-        acted = decisions.loc[~decisions["decision"].astype(str).isin(JUDGED_DECISIONS), "rec_id"]
-        df = df[~df["rec_id"].isin(acted)]
-    df = df[(df["score"] >= 0) & (df["score"] <= 1)].reset_index(drop=True)
-    df["stockout"] = df["stockout"].astype(bool).astype("int8")
+        judged_decision = member(decisions["decision"], JUDGED_DECISIONS)
+        acted = flag(n, positions(recommendations, decisions), ~judged_decision)
+    score = recommendations["score"].to_numpy(dtype="float64", na_value=np.nan)
+    keep = (
+        member(recommendations["rec_type"], types)
+        & (score >= 0)
+        & (score <= 1)
+        & ~np.isnan(stockout)
+        & ~acted
+    )
+    df = recommendations.loc[keep, [c for c in cols if c in recommendations]].reset_index(drop=True)
+    if "model_version" not in df:
+        df["model_version"] = pd.NA
+    df["stockout"] = stockout[keep].astype("int8")
     df["day"] = day_numbers(df["created_at"])
     df["week"] = week_of_day(df["day"].to_numpy())
     return df

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics.monitoring.keys import factor
 from analytics.monitoring.psi import (
     EPSILON,
     N_BINS,
@@ -86,19 +87,32 @@ def _test(kind: str, ref_values: pd.Series, cur_values: pd.Series, ref: np.ndarr
     return "chi2", float(stats.chi2_contingency(np.vstack([ref[keep], cur[keep]]))[1])
 
 
-def _group_psi(codes: np.ndarray, groups: np.ndarray, ref_mask: np.ndarray, run_mask: np.ndarray,
-               n_bins: int, min_rows: int, threshold: float) -> tuple[list[str], list[str]]:  # fmt: skip
+def _group_psi(
+    codes: np.ndarray,
+    groups: np.ndarray,
+    labels: list[str],
+    ref_mask: np.ndarray,
+    run_mask: np.ndarray,
+    n_bins: int,
+    min_rows: int,
+    threshold: float,
+) -> tuple[list[str], list[str]]:
     """(groups whose own PSI over the run passes the threshold, groups judged)."""
+    size = (len(labels) + 1) * n_bins
+    ok = groups >= 0
+
+    def table(mask: np.ndarray) -> np.ndarray:
+        m = mask & ok
+        return np.bincount(groups[m] * n_bins + codes[m], minlength=size).reshape(-1, n_bins)
+
+    ref, cur = table(ref_mask), table(run_mask)
     hit, judged = [], []
-    for g in pd.unique(groups):
-        in_g = groups == g
-        ref = np.bincount(codes[in_g & ref_mask], minlength=n_bins)
-        cur = np.bincount(codes[in_g & run_mask], minlength=n_bins)
-        if ref.sum() < min_rows or cur.sum() < min_rows:
+    for g, label in enumerate(labels):
+        if ref[g].sum() < min_rows or cur[g].sum() < min_rows:
             continue
-        judged.append(str(g))
-        if psi_from_counts(ref, cur) >= threshold:
-            hit.append(str(g))
+        judged.append(label)
+        if psi_from_counts(ref[g], cur[g]) >= threshold:
+            hit.append(label)
     return sorted(hit), sorted(judged)
 
 
@@ -120,12 +134,13 @@ def feature_drift(
     day = day_numbers(recommendations["created_at"])
     week = week_of_day(day)
     in_ref_all = reference.contains(day)
-    rec_type = recommendations["rec_type"].astype(str).to_numpy()
-    site = recommendations["site"].astype(str).to_numpy()
+    rec_type, type_labels = factor(recommendations["rec_type"])
+    site, site_labels = factor(recommendations["site"])
     weekly, summary, runs, shares = [], [], [], {}
     for feat in feats:
         col = recommendations[feat]
-        carriers = pd.unique(rec_type[in_ref_all & col.notna().to_numpy()])
+        carriers = np.unique(rec_type[in_ref_all & col.notna().to_numpy()])
+        carriers = carriers[carriers >= 0]
         rows = np.isin(rec_type, carriers)
         in_ref = in_ref_all & rows
         if in_ref.sum() < min_rows:
@@ -173,11 +188,15 @@ def feature_drift(
             continue
         run_weeks = run["week"].to_numpy()
         run_mask = rows & np.isin(week, run_weeks)
-        hit_sites, judged_sites = _group_psi(codes, site, in_ref, run_mask, nb, min_rows, threshold)
-        hit_types, _ = _group_psi(codes, rec_type, in_ref, run_mask, nb, min_rows, threshold)
+        hit_sites, judged_sites = _group_psi(
+            codes, site, site_labels, in_ref, run_mask, nb, min_rows, threshold
+        )
+        hit_types, _ = _group_psi(
+            codes, rec_type, type_labels, in_ref, run_mask, nb, min_rows, threshold
+        )
         runs.append(_describe(feat, binning, col, in_ref, run_mask, ref_counts,
                               np.bincount(codes[run_mask], minlength=nb), run, hit_sites,
-                              judged_sites, hit_types or sorted(map(str, carriers))))  # fmt: skip
+                              judged_sites, hit_types or sorted(type_labels[c] for c in carriers)))  # fmt: skip
     weekly_df = (
         pd.concat(weekly, ignore_index=True) if weekly
         else pd.DataFrame(columns=["feature", "week", "n", "psi", "judged", "current"])

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.monitoring.acceptance import DECIDED, OVERRIDES
+from analytics.monitoring.keys import flag, member, positions, spread, text
 from analytics.monitoring.window import day_numbers
 
 NONE = "(none)"
@@ -47,31 +49,39 @@ def version_table(
     """
     if recommendations.empty:
         return pd.DataFrame(columns=COLUMNS)
-    cols = ["rec_id", "signal_at", "created_at", "recommended_qty"]
-    recs = recommendations.reindex(columns=cols).copy()
+    n = len(recommendations)
     mv = recommendations["model_version"] if "model_version" in recommendations else None
-    recs["model_version"] = _version(mv) if mv is not None else NONE
-    if first_weeks is not None:
-        recs = recs[keep_first_weeks(recs, first_weeks)]
-    df = recs.merge(
-        decisions.reindex(columns=["rec_id", "decided_at", "decision", "final_qty"]),
-        on="rec_id",
-        how="left",
+    version = text(mv) if mv is not None else np.full(n, "", dtype=object)
+    version = np.where(version == "", NONE, version)
+    created = pd.to_datetime(recommendations["created_at"], utc=True)
+    df = pd.DataFrame({"model_version": version, "created_at": created.array})
+    pos = positions(recommendations, decisions)
+    df["decided"] = flag(n, pos, member(decisions["decision"], DECIDED))
+    df["accepted"] = flag(n, pos, member(decisions["decision"], ["accepted"]))
+    df["override"] = flag(n, pos, member(decisions["decision"], OVERRIDES))
+    rec_qty = recommendations.reindex(columns=["recommended_qty"])["recommended_qty"]
+    rec_qty = rec_qty.to_numpy(dtype="float64", na_value=np.nan)
+    final = spread(n, pos, decisions.reindex(columns=["final_qty"])["final_qty"].astype(float))
+    actual = (
+        spread(n, positions(recommendations, outcomes), outcomes["actual_qty"].astype(float))
+        if "actual_qty" in outcomes
+        else np.full(n, np.nan)
     )
-    if "actual_qty" in outcomes:
-        df = df.merge(outcomes[["rec_id", "actual_qty"]], on="rec_id", how="left")
+    gain = np.abs(rec_qty - actual) - np.abs(final - actual)
+    df["gain"] = np.where(df["override"], gain, np.nan)
+    signal = recommendations.reindex(columns=["signal_at"])["signal_at"]
+    df["detect_h"] = _hours(created, signal).to_numpy()
+    if "decided_at" in decisions and len(decisions):
+        ok = pos >= 0
+        response = _hours(
+            decisions["decided_at"], created.iloc[np.where(ok, pos, 0)].set_axis(decisions.index)
+        )
+        df["response_h"] = spread(n, pos, response.where(ok).to_numpy())
+        df["response_h"] = df["response_h"].where(df["decided"])
     else:
-        df["actual_qty"] = np.nan
-    decision = df["decision"].astype("string")
-    df["decided"] = decision.isin(["accepted", "modified", "rejected"]).fillna(False)
-    df["accepted"] = (decision == "accepted").fillna(False)
-    df["override"] = decision.isin(["modified", "rejected"]).fillna(False)
-    gain = (df["recommended_qty"] - df["actual_qty"]).abs() - (
-        df["final_qty"] - df["actual_qty"]
-    ).abs()
-    df["gain"] = gain.where(df["override"])
-    df["detect_h"] = _hours(df["created_at"], df["signal_at"])
-    df["response_h"] = _hours(df["decided_at"], df["created_at"]).where(df["decided"])
+        df["response_h"] = np.nan
+    if first_weeks is not None:
+        df = df[keep_first_weeks(df, first_weeks)]
     g = df.groupby("model_version", sort=False)
     out = pd.DataFrame(
         {
