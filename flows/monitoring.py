@@ -12,7 +12,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from analytics.monitoring.alerts import MonitorReport, MonitorSettings, run_monitor
+from analytics.monitoring.alerts import (
+    MonitorReport,
+    MonitorSettings,
+    run_monitor,
+    with_acknowledged,
+)
 from analytics.monitoring.window import Reference, default_reference
 from store.monitoring import read_acknowledgements, saved_calibration_types, saved_reference
 from store.reads import Frames, load_frames
@@ -61,17 +66,21 @@ def monitor_for_store(
         reference, _ = reference_for_store(engine, frames)
     if reference is None:
         return None
-    acks = read_acknowledgements(engine)
-    return run_monitor(
+    report = run_monitor(
         frames.recommendations,
         frames.decisions,
         frames.outcomes,
         reference=reference,
         calibration_types=saved_calibration_types(engine),
-        acknowledged=set(acks["alert_key"]),
         settings=settings,
         random_state=random_state,
     )
+    return acknowledged(engine, report)
+
+
+def acknowledged(engine: Engine, report: MonitorReport) -> MonitorReport:
+    """``report`` with the store's acknowledgements applied (cheap: the figures are kept)."""
+    return with_acknowledged(report, set(read_acknowledgements(engine)["alert_key"]))
 
 
 def monitor_payload(report: MonitorReport | None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ condition still running keeps its key, and stays acknowledged; a new episode (a 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -228,10 +228,16 @@ def run_monitor(
                site=s.site)
         for s in shifts
     ]  # fmt: skip
-    done = set(acknowledged)
-    for a in alerts:
-        a["acknowledged"] = a["key"] in done
-    alerts.sort(key=lambda a: (a["acknowledged"], a["since"], a["kind"], a["key"]))
     versions = version_table(recommendations, decisions, outcomes, cal)
-    return MonitorReport(reference, types, fd, judged, cal, cal_types, ref_fpr, chart, shifts,
-                         versions, alerts, notes)  # fmt: skip
+    report = MonitorReport(reference, types, fd, judged, cal, cal_types, ref_fpr, chart, shifts,
+                           versions, alerts, notes)  # fmt: skip
+    return with_acknowledged(report, acknowledged)
+
+
+def with_acknowledged(report: MonitorReport, acknowledged: Collection[str]) -> MonitorReport:
+    """``report`` with each alert's ``acknowledged`` set from the keys given (a new report;
+    the figures are shared), open alerts first, then by ``since``."""
+    done = set(acknowledged)
+    alerts = [dict(a, acknowledged=a["key"] in done) for a in report.alerts]
+    alerts.sort(key=lambda a: (a["acknowledged"], a["since"], a["kind"], a["key"]))
+    return replace(report, alerts=alerts)
