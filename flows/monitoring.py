@@ -58,9 +58,11 @@ def monitor_for_store(
     reference: Reference | None = None,
     settings: MonitorSettings | None = None,
     random_state: int = 0,
+    apply_acknowledgements: bool = True,
 ) -> MonitorReport | None:
-    """The whole monitor over the store's log, acknowledgements applied; None when there is
-    no reference window (no recommendation with a ``model_version`` and none saved)."""
+    """The whole monitor over the store's log, acknowledgements applied (unless told not to:
+    a cache applies them apart); None when there is no reference window (no recommendation
+    with a ``model_version`` and none saved)."""
     frames = frames if frames is not None else load_frames(engine)
     if reference is None:
         reference, _ = reference_for_store(engine, frames)
@@ -75,7 +77,7 @@ def monitor_for_store(
         settings=settings,
         random_state=random_state,
     )
-    return acknowledged(engine, report)
+    return acknowledged(engine, report) if apply_acknowledgements else report
 
 
 def acknowledged(engine: Engine, report: MonitorReport) -> MonitorReport:

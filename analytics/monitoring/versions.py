@@ -122,3 +122,27 @@ def keep_first_weeks(frame: pd.DataFrame, weeks: int) -> np.ndarray:
     day = day_numbers(frame["created_at"])
     first = pd.Series(day).groupby(frame["model_version"].to_numpy()).transform("min")
     return day < first.to_numpy() + 7 * weeks
+
+
+def versions_at_age(
+    recommendations: pd.DataFrame,
+    decisions: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    judged: pd.DataFrame,
+    *,
+    weeks: int,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """``version_table`` with every version — and its judged recommendations — cut to the
+    first ``weeks`` weeks after that version's first recommendation."""
+    from analytics.monitoring.calibration import calibration_table
+
+    mv = recommendations["model_version"] if "model_version" in recommendations else None
+    version = text(mv) if mv is not None else np.full(len(recommendations), "", dtype=object)
+    version = np.where(version == "", NONE, version)
+    start = pd.Series(day_numbers(recommendations["created_at"])).groupby(version).min()
+    jv = judged["model_version"].astype("string").fillna(NONE).to_numpy(dtype=object)
+    limit = start.reindex(jv).to_numpy(dtype="float64") + 7 * weeks
+    cut = judged[judged["day"].to_numpy() < limit]
+    cal = calibration_table(cut, random_state=random_state)
+    return version_table(recommendations, decisions, outcomes, cal, first_weeks=weeks)
