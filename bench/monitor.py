@@ -35,7 +35,7 @@ TARGET_WARM_S = 2.0
 def store_for(rows: int, seed: int) -> str:
     from sample_data.generate import generate_bundle
     from store.db import get_engine
-    from store.load import load_bundle
+    from store.ingest.load import load_bundle
     from store.reads import load_frames
 
     bundle = OUT / f"bundle_{rows}_s{seed}"

@@ -291,7 +291,7 @@ def test_too_little_data_says_not_enough_data(n: int) -> None:
 
 
 def test_digest_lists_open_model_health_alerts() -> None:
-    from analytics.digest import build_digest, digest_payload, digest_text
+    from analytics.governance.digest import build_digest, digest_payload, digest_text
 
     ts = pd.Timestamp("2025-01-06 08:00", tz="UTC")
     recs = pd.DataFrame(

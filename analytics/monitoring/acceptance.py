@@ -32,12 +32,12 @@ from analytics.monitoring.window import (
     week_date,
     week_of_day,
 )
+from contract.vocabulary import HUMAN_DECISIONS, OVERRIDES
 
 ODDS_RATIO = 2.0
 H = 5.0
 MIN_REFERENCE = 30
-DECIDED = ("accepted", "modified", "rejected")
-OVERRIDES = ("modified", "rejected")
+DECIDED = HUMAN_DECISIONS
 
 
 @dataclass(frozen=True)

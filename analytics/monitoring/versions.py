@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.monitoring.acceptance import DECIDED, OVERRIDES
 from analytics.monitoring.keys import flag, member, positions, spread, text
 from analytics.monitoring.window import day_numbers
+from contract.vocabulary import HUMAN_DECISIONS as DECIDED
+from contract.vocabulary import OVERRIDES
 
 NONE = "(none)"
 COLUMNS = [
