@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Engine
 
 from analytics.monitoring.alerts import (
@@ -18,9 +19,11 @@ from analytics.monitoring.alerts import (
     run_monitor,
     with_acknowledged,
 )
+from analytics.monitoring.versions import versions_at_age as _versions_at_age
 from analytics.monitoring.window import Reference, default_reference
+from contract.frames import Frames
 from store.monitoring import read_acknowledgements, saved_calibration_types, saved_reference
-from store.reads import Frames, load_frames
+from store.reads import load_frames
 from store.settings import go_live
 
 EMPTY_PAYLOAD: dict[str, Any] = {
@@ -33,7 +36,6 @@ EMPTY_PAYLOAD: dict[str, Any] = {
 
 def reference_for_store(
     engine: Engine,
-    frames: Frames,
     *,
     reference_from: date | None = None,
     reference_to: date | None = None,
@@ -47,7 +49,7 @@ def reference_for_store(
     saved = saved_reference(engine)
     if saved is not None:
         return Reference(*saved), "saved"
-    day, _ = go_live(engine, frames.recommendations)
+    day, _ = go_live(engine)
     return (None, "default") if day is None else (default_reference(day), "default")
 
 
@@ -65,7 +67,7 @@ def monitor_for_store(
     with a ``model_version`` and none saved)."""
     frames = frames if frames is not None else load_frames(engine)
     if reference is None:
-        reference, _ = reference_for_store(engine, frames)
+        reference, _ = reference_for_store(engine)
     if reference is None:
         return None
     report = run_monitor(
@@ -88,6 +90,14 @@ def acknowledged(engine: Engine, report: MonitorReport) -> MonitorReport:
 def monitor_payload(report: MonitorReport | None) -> dict[str, Any]:
     """The ``cli.py monitor --json`` payload (the empty shape when there is no report)."""
     return dict(EMPTY_PAYLOAD) if report is None else report.to_json()
+
+
+def versions_at_age(frames: Frames, report: MonitorReport, *, weeks: int) -> pd.DataFrame:
+    """Model versions side by side, each (and its judged recommendations) cut to its first
+    ``weeks`` weeks, so a new version is compared with the old one at the same age."""
+    return _versions_at_age(
+        frames.recommendations, frames.decisions, frames.outcomes, report.judged, weeks=weeks
+    )
 
 
 def digest_alerts(engine: Engine, *, frames: Frames | None = None) -> list[dict[str, Any]] | None:

@@ -10,7 +10,6 @@ import streamlit as st
 from analytics.monitoring import charts
 from analytics.monitoring.calibration import reliability
 from analytics.monitoring.text import NOT_ENOUGH, day_text
-from pages import cache, ui
 from store import roles
 from store.monitoring import (
     AcknowledgeError,
@@ -20,8 +19,9 @@ from store.monitoring import (
     saved_calibration_types,
     saved_reference,
 )
+from ui import cache, session
 
-ui.ensure_shell()  # before anything renders: see pages/ui.py
+session.ensure_shell()  # before anything renders: see ui/session.py
 
 KIND_LABEL = {
     "feature_drift": "Feature drift",
@@ -40,13 +40,13 @@ engine = cache.current_engine()
 url = cache.current_url()
 frames = cache.get_frames()
 if frames.recommendations.empty:
-    ui.empty_state(
+    session.empty_state(
         "No recommendations loaded yet.", hint="Load a bundle on the **Data** page first."
     )
     st.stop()
 
 report = cache.model_health()
-role, user = ui.current_role(), ui.current_user()
+role, user = session.current_role(), session.current_user()
 is_admin = roles.can(role, "settings")
 
 saved = saved_reference(engine)
@@ -99,7 +99,7 @@ with st.expander("Reference window and calibration types", icon=":material/tune:
         st.caption("Calibration types: saved by an admin.")
 
 if report is None:
-    ui.empty_state(f"Model health: {NOT_ENOUGH}.", hint="Set a go-live or a reference window.")
+    session.empty_state(f"Model health: {NOT_ENOUGH}.", hint="Set a go-live or a reference window.")
     st.stop()
 
 open_alerts = report.unacknowledged
@@ -158,7 +158,7 @@ ref = report.reference
 with tab_drift:
     summary = report.drift.summary
     if summary.empty:
-        ui.empty_state("No f_* feature columns in the recommendations.")
+        session.empty_state("No f_* feature columns in the recommendations.")
     else:
         st.caption(
             "PSI of each week against the reference (10 reference-decile bins; 0.0001 for an "
@@ -191,7 +191,7 @@ with tab_cal:
         "with no stockout after. 95% intervals."
     )
     if report.calibration.empty:
-        ui.empty_state(f"Calibration: {NOT_ENOUGH} (no judged recommendation).")
+        session.empty_state(f"Calibration: {NOT_ENOUGH} (no judged recommendation).")
     else:
         st.dataframe(report.calibration.drop(columns=["first_week"]), hide_index=True,
                      key="health_cal_versions")  # fmt: skip
@@ -206,7 +206,7 @@ with tab_cal:
 with tab_acc:
     chart = report.weekly_overrides
     if chart.empty or "judged" not in chart or not chart["judged"].any():
-        ui.empty_state(
+        session.empty_state(
             f"Acceptance drift: {NOT_ENOUGH} (decisions per type × site in the reference)."
         )
     else:

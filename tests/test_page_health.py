@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from store.audit import read_events
 from store.db import dispose_engine, get_engine
-from store.load import load_bundle
+from store.ingest.load import load_bundle
 from store.reads import clear_memo
 from tests import monitor_data as md
 
