@@ -23,8 +23,9 @@ from analytics.baseline import text as baseline_text
 from analytics.explain import text as explain_text
 from analytics.explain.explanation import NotExplainable, RecNotFound
 from analytics.governance import text as governance_text
+from analytics.monitoring import text as monitoring_text
 from analytics.overrides import text as overrides_text
-from flows import baseline, explain, governance, overrides
+from flows import baseline, explain, governance, monitoring, overrides
 from store.db import get_engine, resolve_url
 from store.decisions import AlreadyDecided, DecisionError, record_decision
 from store.ingest.bundle import BundleError
@@ -197,6 +198,25 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    try:
+        report, notes = monitoring.monitor_from_cli(
+            _engine(args), reference_from=args.reference_from, reference_to=args.reference_to
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    payload = monitoring.monitor_payload(report)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        _print_json(payload)
+    else:
+        _print_lines(monitoring_text.monitor_lines(payload))
+    open_alerts = [a for a in payload["alerts"] if not a["acknowledged"]]
+    return 1 if args.fail_on_alert and open_alerts else 0
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     report = overrides.rules_for_store(_engine(args), top=args.top)
     if args.json:
@@ -364,6 +384,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="user signs in only through the identity provider",
     )
+    p.add_argument("--json", action="store_true")
+
+    p = add("monitor", cmd_monitor, "Model health: drift, calibration and acceptance alerts.")
+    p.add_argument("--reference-from", help="YYYY-MM-DD (default: saved, else go-live)")
+    p.add_argument("--reference-to", help="YYYY-MM-DD, inclusive (default: saved, else +8 weeks)")
+    p.add_argument("--fail-on-alert", action="store_true", help="exit 1 on an unacknowledged alert")
     p.add_argument("--json", action="store_true")
 
     p = add(

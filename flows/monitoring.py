@@ -19,6 +19,7 @@ from analytics.monitoring.alerts import (
     run_monitor,
     with_acknowledged,
 )
+from analytics.monitoring.text import NO_REFERENCE
 from analytics.monitoring.versions import versions_at_age as _versions_at_age
 from analytics.monitoring.window import Reference, default_reference
 from contract.frames import Frames
@@ -85,6 +86,22 @@ def monitor_for_store(
 def acknowledged(engine: Engine, report: MonitorReport) -> MonitorReport:
     """``report`` with the store's acknowledgements applied (cheap: the figures are kept)."""
     return with_acknowledged(report, set(read_acknowledgements(engine)["alert_key"]))
+
+
+def monitor_from_cli(
+    engine: Engine, *, reference_from: str | None = None, reference_to: str | None = None
+) -> tuple[MonitorReport | None, list[str]]:
+    """``cli.py monitor``: (the report or None, the notes to print). ISO dates; raises
+    ``ValueError`` for a bad date or only one end of the window."""
+    reference, _ = reference_for_store(
+        engine,
+        reference_from=None if reference_from is None else date.fromisoformat(reference_from),
+        reference_to=None if reference_to is None else date.fromisoformat(reference_to),
+    )
+    if reference is None:
+        return None, [NO_REFERENCE]
+    report = monitor_for_store(engine, reference=reference)
+    return report, [] if report is None else list(report.notes)
 
 
 def monitor_payload(report: MonitorReport | None) -> dict[str, Any]:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from analytics.monitoring.acceptance import AcceptanceShift
 from analytics.monitoring.drift import DriftRun
 
 NOT_ENOUGH = "not enough data"
+NO_REFERENCE = (
+    f"{NOT_ENOUGH}: no go-live to count a reference window from (no recommendation has a "
+    "model_version); give --reference-from and --reference-to"
+)
 
 
 def day_text(day: date) -> str:
@@ -103,3 +108,13 @@ def acceptance_message(shift: AcceptanceShift) -> str:
         f"Planners override {shift.rec_type} at {shift.site} much less since {since}: {rates}. "
         "Did the model improve, or are recommendations being waved through unread?"
     )
+
+
+def monitor_lines(payload: dict[str, Any]) -> list[str]:
+    """``cli.py monitor`` without ``--json``: the window, then one line per alert."""
+    ref = payload["reference"]
+    lines = [f"reference window {ref['from']} .. {ref['to']}"]
+    for a in payload["alerts"]:
+        mark = "ack" if a["acknowledged"] else "OPEN"
+        lines.append(f"[{mark:>4}] {a['kind']:16s} since {a['since']}  {a['message']}")
+    return lines if payload["alerts"] else [*lines, "no model-health alert"]
