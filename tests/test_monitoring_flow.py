@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from flows.governance import digest_for_store
 from flows.monitoring import digest_alerts, monitor_for_store, monitor_payload, reference_for_store
 from store.db import dispose_engine, get_engine
-from store.load import load_bundle
+from store.ingest.load import load_bundle
 from store.monitoring import acknowledge_alert, save_reference
-from store.reads import clear_memo, load_frames
+from store.reads import clear_memo
 from tests import monitor_data as md
 
 
@@ -49,6 +50,9 @@ def test_monitor_over_the_store_finds_acknowledges_and_keeps(
     assert again.alerts[-1]["key"] == drift["key"]  # open alerts first
     open_keys = {a["key"] for a in digest_alerts(engine) or []}
     assert drift["key"] not in open_keys and len(open_keys) == len(again.alerts) - 1
+    digest = digest_for_store(engine)["digest"]
+    assert {a["kind"] for a in digest["model_health"]} >= {"calibration", "acceptance_drift"}
+    assert not any(a["message"] == drift["message"] for a in digest["model_health"])
     payload = monitor_payload(again)
     assert next(a for a in payload["alerts"] if a["kind"] == "feature_drift")["acknowledged"]
 
@@ -57,18 +61,17 @@ def test_saved_reference_window_wins_over_the_default(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
     load_planted(sqlite_engine, tmp_path, per_week=40)
-    frames = load_frames(sqlite_engine)
-    ref, source = reference_for_store(sqlite_engine, frames)
+    ref, source = reference_for_store(sqlite_engine)
     assert source == "default" and ref is not None and ref.start == md.GO_LIVE
     save_reference(sqlite_engine, date(2025, 2, 3), date(2025, 4, 27), actor="ada", role="admin")
-    ref, source = reference_for_store(sqlite_engine, frames)
+    ref, source = reference_for_store(sqlite_engine)
     assert source == "saved" and ref.to_json() == {"from": "2025-02-03", "to": "2025-04-27"}
     ref, source = reference_for_store(
-        sqlite_engine, frames, reference_from=date(2025, 3, 3), reference_to=date(2025, 3, 30)
+        sqlite_engine, reference_from=date(2025, 3, 3), reference_to=date(2025, 3, 30)
     )
     assert source == "given" and ref.start == date(2025, 3, 3)
     with pytest.raises(ValueError, match="both"):
-        reference_for_store(sqlite_engine, frames, reference_from=date(2025, 3, 3))
+        reference_for_store(sqlite_engine, reference_from=date(2025, 3, 3))
 
 
 def test_empty_store_has_no_reference_and_an_empty_payload(sqlite_engine: Engine) -> None:
