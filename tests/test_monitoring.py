@@ -166,9 +166,17 @@ def test_drift_messages_say_what_changed_and_where() -> None:
     )
     assert "'KG' makes up 70% (was 10%)" in recoded
     new_codes = text.drift_message(
-        _run(kind="categorical", top_value="other", ref_share=0.0, run_share=0.35)
+        _run(kind="categorical", top_value="new", ref_share=0.0, run_share=0.35)
     )
     assert "never seen in the reference window make up 35%" in new_codes
+    rare = text.drift_message(
+        _run(kind="categorical", top_value="other", ref_share=0.1, run_share=0.4)
+    )
+    assert "rare in the reference window make up 40% (was 10%)" in rare
+    small = text.drift_message(  # a 40-code field whose mix moved a little everywhere
+        _run(kind="categorical", top_value="BIN-12", ref_share=0.04, run_share=0.03)
+    )
+    assert "distribution changed (PSI 0.50)" in small and "BIN-12" not in small
     spread = text.drift_message(_run(run_median=10.2))  # same median, other shape
     assert "distribution changed (PSI 0.50)" in spread
 
@@ -320,3 +328,35 @@ def test_digest_lists_open_model_health_alerts() -> None:
     none_open = build_digest(recs, decisions, owners, now=ts, model_alerts=[])
     assert "No open model-health alert." in digest_text(none_open)
     assert digest_payload(d)["digest"]["model_health"][0]["kind"] == "acceptance_drift"
+
+
+def test_psi_groups_rare_categories_so_a_long_code_list_is_not_noise() -> None:
+    rng = np.random.default_rng(0)
+    codes = [f"BIN-{i:02d}" for i in range(40)]
+    ref = pd.Series(rng.choice(codes, 4000))
+    cur = pd.Series(rng.choice(codes, 150))  # same distribution, one small week
+    assert psi(ref, cur) < 0.2
+    # Hand-worked: a (90%) has a bin; b and c (5% each... b 6%, c 4%): b a bin, c "other".
+    ref = pd.Series(["a"] * 90 + ["b"] * 6 + ["c"] * 4)
+    cur = pd.Series(["a"] * 50 + ["c"] * 25 + ["z"] * 25)  # c is rare, z is new
+    # Bins a, b, other, new, missing: ref .90, .06, .04, 0, 0; cur .50, 0, .25, .25, 0.
+    expected = (
+        (0.90 - 0.50) * math.log(0.90 / 0.50)
+        + (0.06 - EPS) * math.log(0.06 / EPS)
+        + (0.04 - 0.25) * math.log(0.04 / 0.25)
+        + (EPS - 0.25) * math.log(EPS / 0.25)
+    )
+    assert psi(ref, cur) == pytest.approx(expected)
+
+
+def test_pre_ai_exceptions_are_not_judged_for_calibration() -> None:
+    ts = pd.Timestamp("2025-01-06", tz="UTC")
+    recs = pd.DataFrame(
+        {
+            "rec_id": ["a", "b"], "rec_type": ["s", "s"], "site": ["P1", "P1"],
+            "model_version": ["m1", None], "created_at": [ts, ts], "score": [0.9, 0.9],
+        }
+    )  # fmt: skip
+    outcomes = pd.DataFrame({"rec_id": ["a", "b"], "stockout": [True, False]})
+    judged = judged_set(recs, pd.DataFrame({"rec_id": [], "decision": []}), outcomes, types=["s"])
+    assert list(judged["rec_id"]) == ["a"]

@@ -178,7 +178,18 @@ def run_monitor(
     )  # fmt: skip
     fd = drift.feature_drift(recommendations, reference, threshold=st.psi_threshold,
                              consecutive=st.consecutive_weeks, min_rows=st.min_rows_per_week)  # fmt: skip
-    thin = fd.summary[fd.summary["kind"].isna()]["feature"].tolist() if len(fd.summary) else []
+    summary = fd.summary
+    thin = summary.loc[summary["kind"].isna(), "feature"].tolist() if len(summary) else []
+    sparse = (
+        summary.loc[summary["kind"].notna() & summary["psi_latest"].isna(), "feature"].tolist()
+        if len(summary)
+        else []
+    )
+    if sparse:
+        notes.append(
+            f"Feature drift: {text.NOT_ENOUGH} — no week after the reference window has "
+            f"{st.min_rows_per_week} values of " + ", ".join(sparse) + "."
+        )
     if thin:
         notes.append(
             f"Feature drift: {text.NOT_ENOUGH} in the reference window for "

@@ -1,7 +1,8 @@
 """Calibration and false positives of a ``score`` that is a probability of ``stockout``.
 
 Judged only where acting could not have changed the outcome: recommendations that were
-rejected, expired or left open and have an outcome with ``stockout`` filled in. (An accepted
+rejected, expired or left open and have an outcome with ``stockout`` filled in; and only
+those a model issued (a ``model_version``), as the pre-AI process has nothing to calibrate. (An accepted
 stockout alert that led to an expedite may well have prevented the stockout it predicted.)
 
 - **ECE** (expected calibration error): 10 equal-width bins of the score over [0, 1] (the
@@ -66,8 +67,15 @@ def judged_set(
         judged_decision = member(decisions["decision"], JUDGED_DECISIONS)
         acted = flag(n, positions(recommendations, decisions), ~judged_decision)
     score = recommendations["score"].to_numpy(dtype="float64", na_value=np.nan)
+    # Exceptions of the pre-AI process (no model_version) have no model to calibrate.
+    has_model = (
+        recommendations["model_version"].notna().to_numpy()
+        if "model_version" in recommendations
+        else np.ones(n, dtype=bool)
+    )
     keep = (
-        member(recommendations["rec_type"], types)
+        has_model
+        & member(recommendations["rec_type"], types)
         & (score >= 0)
         & (score <= 1)
         & ~np.isnan(stockout)

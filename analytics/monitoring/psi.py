@@ -5,8 +5,9 @@ follows):
 
 - numeric features are cut at the reference's deciles (at most ``n_bins`` bins, fewer when the
   reference has ties), with open outer bins so that values beyond the reference's range land in
-  the first or last bin; categorical features get one bin per reference category plus one
-  ``other`` bin for values the reference never had;
+  the first or last bin; a categorical value gets its own bin when it holds ≥ 5% of the
+  reference (at most ``n_bins − 1``), rarer reference values share ``other`` and values the
+  reference never had go to ``new``;
 - a missing value is its own bin, so a feature that starts arriving empty drifts too;
 - an empty bin's share is replaced by ``EPSILON`` = 0.0001 (Evidently's ``feel_zeroes``), so the
   logarithm stays finite: PSI = Σ (ref − cur) · ln(ref / cur) over the bins.
@@ -26,11 +27,14 @@ N_BINS = 10
 @dataclass(frozen=True)
 class Binning:
     """How one feature's values are put in bins: ``edges`` (inner cut points, numeric) or
-    ``categories`` (categorical). Bin ``n_value_bins`` is "other", the one after it "missing"."""
+    ``categories`` (the categorical values with a bin of their own). After the value bins
+    come "other" (reference values too rare for a bin), "new" (values the reference never
+    had) and "missing"; a numeric feature leaves "other" and "new" empty."""
 
     kind: str  # "numeric" | "categorical"
     edges: np.ndarray
     categories: tuple[str, ...]
+    known: frozenset[str] = frozenset()
 
     @property
     def n_value_bins(self) -> int:
@@ -38,7 +42,7 @@ class Binning:
 
     @property
     def n_bins(self) -> int:
-        return self.n_value_bins + 2  # + other + missing
+        return self.n_value_bins + 3  # + other + new + missing
 
     def labels(self) -> list[str]:
         if self.kind == "categorical":
@@ -48,7 +52,7 @@ class Binning:
             values = [f"< {cuts[0]}"] if cuts else ["all values"]
             values += [f"{a} – {b}" for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
             values += [f"≥ {cuts[-1]}"] if cuts else []
-        return values + ["other", "missing"]
+        return values + ["other", "new", "missing"]
 
 
 def is_numeric(values: pd.Series) -> bool:
@@ -69,22 +73,45 @@ def fit_binning(reference: pd.Series, *, n_bins: int = N_BINS) -> Binning:
         # A cut at the minimum would leave the first bin empty by construction.
         edges = edges[edges > values.min()]
         return Binning("numeric", edges, ())
-    cats = sorted(map(str, pd.unique(present.astype(str))))
-    return Binning("categorical", np.array([]), tuple(cats))
+    shares = present.astype(str).value_counts(normalize=True, sort=False).sort_index()
+    # A value gets its own bin when it holds at least half a decile's share (at most
+    # n_bins − 1 of them); rarer ones share "other". One bin per code of a 40-code field
+    # would leave bins empty in an ordinary week and pass 0.2 on noise alone.
+    top = shares[shares >= 1 / (2 * n_bins)].sort_values(ascending=False, kind="stable")
+    top = top.index[: n_bins - 1]
+    return Binning(
+        "categorical", np.array([]), tuple(sorted(map(str, top))), frozenset(map(str, shares.index))
+    )
 
 
 def bin_codes(values: pd.Series, binning: Binning) -> np.ndarray:
     """The bin number (0 .. ``binning.n_bins - 1``) of every value."""
     missing = values.isna().to_numpy()
+    other, new, missing_bin = (
+        binning.n_value_bins,
+        binning.n_value_bins + 1,
+        binning.n_value_bins + 2,
+    )
     if binning.kind == "numeric":
         x = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         codes = np.searchsorted(binning.edges, x, side="right")
         missing = missing | np.isnan(x)
     else:
-        index = pd.Index(binning.categories)
-        codes = index.get_indexer(values.astype(str).to_numpy(dtype=object))
-        codes = np.where(codes < 0, binning.n_value_bins, codes)  # other
-    return np.where(missing, binning.n_value_bins + 1, codes).astype("int64")
+        if isinstance(values.dtype, pd.CategoricalDtype):  # look up each category once
+            cats = values.cat.categories.astype(str).to_numpy(dtype=object)
+            per_cat = _categorical_codes(cats, binning, other, new)
+            codes = np.append(per_cat, missing_bin)[values.cat.codes.to_numpy()]
+        else:
+            codes = _categorical_codes(
+                values.astype(str).to_numpy(dtype=object), binning, other, new
+            )
+    return np.where(missing, missing_bin, codes).astype("int64")
+
+
+def _categorical_codes(text: np.ndarray, binning: Binning, other: int, new: int) -> np.ndarray:
+    codes = pd.Index(binning.categories).get_indexer(text)
+    known = pd.Index(sorted(binning.known)).get_indexer(text) >= 0
+    return np.where(codes >= 0, codes, np.where(known, other, new))
 
 
 def psi_from_counts(reference: np.ndarray, current: np.ndarray) -> float:

@@ -50,11 +50,22 @@ def drift_message(run: DriftRun) -> str:
                 f"{run.ref_median:,.4g} → {run.run_median:,.4g}): a unit or definition change "
                 "upstream?"
             )
-    if run.kind == "categorical" and run.top_value is not None:
-        if run.top_value == "other":
+    moved = (
+        run.top_value is not None
+        and run.ref_share is not None
+        and run.run_share is not None
+        and abs(run.run_share - run.ref_share) >= 0.05
+    )
+    if run.kind == "categorical" and moved:
+        if run.top_value == "new":
             return (
                 f"{run.feature}: values never seen in the reference window make up "
-                f"{run.run_share:.0%} from {since} {where}: new codes upstream?"
+                f"{run.run_share:.0%} from {since} {where}: new or renamed codes upstream?"
+            )
+        if run.top_value == "other":
+            return (
+                f"{run.feature}: values rare in the reference window make up {run.run_share:.0%} "
+                f"(was {run.ref_share:.0%}) from {since} {where}: a change in how it is coded?"
             )
         return (
             f"{run.feature}: '{run.top_value}' makes up {run.run_share:.0%} (was "
