@@ -152,3 +152,39 @@ def test_too_little_data_says_not_enough_data(thin_store: Engine) -> None:
     infos = [i.value for i in at.info] + [i.value for i in at.main.info]
     assert any("not enough data" in v for v in infos)
     assert _metrics(at)["Open alerts"] == "0"
+
+
+def _signed_in(name: str, password: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.text_input(key="auth_name").input(name)
+    at.text_input(key="auth_password").input(password)
+    next(b for b in at.button if b.label == "Sign in").click()
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_planner_reads_alerts_an_sop_lead_acknowledges(store: Engine) -> None:
+    from store.users import add_user
+
+    add_user(store, "root", role="admin", password="admin-pass", actor="t", actor_role="admin")
+    add_user(store, "pat", role="planner", password="planner-pass", actor="t", actor_role="admin")
+    add_user(store, "sam", role="sop_lead", password="lead-pass", actor="t", actor_role="admin")
+    planner = _signed_in("pat", "planner-pass")
+    assert any(t.startswith("f_lead_time_days rose") for t in _alert_texts(planner))
+    assert not [b for b in planner.button if (b.key or "").startswith("health_ack_")]
+    assert any("an admin or S&OP lead acknowledges" in c.value for c in planner.caption)
+    assert planner.date_input(key="health_reference").disabled  # an admin's setting
+    lead = _signed_in("sam", "lead-pass")
+    buttons = [b for b in lead.button if (b.key or "").startswith("health_ack_")]
+    assert buttons
+    tag = buttons[0].key.removeprefix("health_ack_")
+    lead.text_input(key=f"health_ack_note_{tag}").input("known: new supplier terms")
+    lead.button(key=f"health_ack_{tag}").click()
+    lead.run()
+    assert not lead.exception, lead.exception
+    assert _metrics(lead)["Acknowledged"] == "1"
+    assert read_events(store).iloc[0]["actor"] == "sam"
