@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.monitoring.calibration import wilson
-from analytics.monitoring.keys import member, positions, text
+from analytics.monitoring.keys import factor, member, positions
 from analytics.monitoring.window import (
     Reference,
     day_number,
@@ -61,22 +61,26 @@ def weekly_override_rates(recommendations: pd.DataFrame, decisions: pd.DataFrame
         return pd.DataFrame(columns=cols)
     decided = member(decisions["decision"], DECIDED)
     pos = positions(recommendations, decisions)[decided]
-    dec = decisions[decided]
     ok = pos >= 0
-    rows = recommendations.iloc[pos[ok]]
+    at = pos[ok]
+    # Codes and day numbers of just the decided rows: taking whole rows of a wide frame
+    # (every feature column) would cost more than everything else here.
+    type_code, type_labels = factor(recommendations["rec_type"])
+    site_code, site_labels = factor(recommendations["site"])
+    day = day_numbers(recommendations["created_at"].iloc[at])
+    override = member(decisions["decision"], OVERRIDES)[decided][ok]
+    week = week_of_day(day)
     df = pd.DataFrame(
-        {
-            "rec_type": text(rows["rec_type"]),
-            "site": text(rows["site"]),
-            "day": day_numbers(rows["created_at"]),
-            "override": member(dec["decision"], OVERRIDES)[ok],
-        }
+        {"t": type_code[at], "s": site_code[at], "week": week, "override": override, "day": day}
     )
-    df["week"] = week_of_day(df["day"].to_numpy())
-    out = df.groupby(["rec_type", "site", "week"], sort=True).agg(
+    df = df[(df["t"] >= 0) & (df["s"] >= 0)]
+    out = df.groupby(["t", "s", "week"], sort=True).agg(
         n=("override", "size"), overrides=("override", "sum"), first_day=("day", "min")
     )
-    return out.reset_index()
+    out = out.reset_index()
+    out.insert(0, "rec_type", np.asarray(type_labels, dtype=object)[out.pop("t").to_numpy()])
+    out.insert(1, "site", np.asarray(site_labels, dtype=object)[out.pop("s").to_numpy()])
+    return out
 
 
 def cusum(n: np.ndarray, x: np.ndarray, p0: float, p1: float) -> np.ndarray:

@@ -138,11 +138,15 @@ def feature_drift(
     site, site_labels = factor(recommendations["site"])
     weekly, summary, runs, shares = [], [], [], {}
     for feat in feats:
-        col = recommendations[feat]
-        carriers = np.unique(rec_type[in_ref_all & col.notna().to_numpy()])
+        full = recommendations[feat]
+        carriers = np.unique(rec_type[in_ref_all & full.notna().to_numpy()])
         carriers = carriers[carriers >= 0]
-        rows = np.isin(rec_type, carriers)
-        in_ref = in_ref_all & rows
+        carries = np.zeros(len(type_labels) + 1, dtype=bool)  # code −1 (missing) → False
+        carries[carriers] = True
+        # From here on, only the rows of the types that carry the feature.
+        idx = np.flatnonzero(carries[rec_type])
+        col = full.iloc[idx]
+        w, in_ref = week[idx], in_ref_all[idx]
         if in_ref.sum() < min_rows:
             summary.append({"feature": feat, "kind": None, "test": None, "p_value": np.nan,
                             "n_reference": int(in_ref.sum()), "psi_latest": np.nan,
@@ -152,8 +156,8 @@ def feature_drift(
         codes = bin_codes(col, binning)
         nb = binning.n_bins
         ref_counts = np.bincount(codes[in_ref], minlength=nb)
-        k = (week[rows] - int(week[rows].min())) // 7
-        table = np.bincount(k * nb + codes[rows], minlength=(int(k.max()) + 1) * nb)
+        k = (w - int(w.min())) // 7
+        table = np.bincount(k * nb + codes, minlength=(int(k.max()) + 1) * nb)
         table = table.reshape(-1, nb)
         n = table.sum(axis=1)
         p = ref_counts / ref_counts.sum()
@@ -161,7 +165,7 @@ def feature_drift(
         q = table / np.maximum(n, 1)[:, None]
         q = np.where(q == 0, EPSILON, q)
         psi = np.sum((p - q) * np.log(p / q), axis=1)
-        weeks = int(week[rows].min()) + 7 * np.arange(len(n))
+        weeks = int(w.min()) + 7 * np.arange(len(n))
         frame = pd.DataFrame({"feature": feat, "week": weeks, "n": n,
                               "psi": np.where(n >= min_rows, psi, np.nan)})  # fmt: skip
         frame["judged"] = frame["n"] >= min_rows
@@ -172,7 +176,7 @@ def feature_drift(
         latest = cur.iloc[-1] if len(cur) else None
         test, p_value = (None, np.nan)
         if latest is not None:
-            latest_rows = rows & (week == latest["week"])
+            latest_rows = w == latest["week"]
             test, p_value = _test(binning.kind, col[in_ref], col[latest_rows], ref_counts,
                                   np.bincount(codes[latest_rows], minlength=nb))  # fmt: skip
             shares[feat] = _shares(binning, ref_counts,
@@ -187,12 +191,12 @@ def feature_drift(
         if run is None:
             continue
         run_weeks = run["week"].to_numpy()
-        run_mask = rows & np.isin(week, run_weeks)
+        run_mask = np.isin(w, run_weeks)
         hit_sites, judged_sites = _group_psi(
-            codes, site, site_labels, in_ref, run_mask, nb, min_rows, threshold
+            codes, site[idx], site_labels, in_ref, run_mask, nb, min_rows, threshold
         )
         hit_types, _ = _group_psi(
-            codes, rec_type, type_labels, in_ref, run_mask, nb, min_rows, threshold
+            codes, rec_type[idx], type_labels, in_ref, run_mask, nb, min_rows, threshold
         )
         runs.append(_describe(feat, binning, col, in_ref, run_mask, ref_counts,
                               np.bincount(codes[run_mask], minlength=nb), run, hit_sites,
