@@ -197,6 +197,10 @@ with tab_cal:
                      key="health_cal_versions")  # fmt: skip
         st.dataframe(report.calibration_by_type.drop(columns=["first_week"]), hide_index=True,
                      key="health_cal_types_table")  # fmt: skip
+        if len(report.calibration_by_site):
+            st.caption("By type × site (where at least 50 are judged):")
+            st.dataframe(report.calibration_by_site.drop(columns=["first_week"]), hide_index=True,
+                         key="health_cal_sites_table")  # fmt: skip
         judged = report.judged.assign(
             model_version=report.judged["model_version"].astype("string").fillna("(none)")
         )

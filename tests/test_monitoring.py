@@ -222,6 +222,9 @@ def test_over_confident_version_is_found_from_its_start(planted) -> None:  # typ
     assert "over-confident" in cal[0]["message"]
     table = planted.calibration.set_index("model_version")
     assert table.loc["m1", "ece"] < 0.08 < table.loc["m2", "ece_low"]
+    by_site = planted.calibration_by_site
+    assert set(by_site["site"]) == set(md.SITES) and set(by_site["rec_type"]) == {"stockout_risk"}
+    assert (by_site["n"] >= 50).all()
 
 
 def test_override_rate_jump_is_found_at_its_type_and_site_only(planted) -> None:  # type: ignore[no-untyped-def]
@@ -360,3 +363,24 @@ def test_pre_ai_exceptions_are_not_judged_for_calibration() -> None:
     outcomes = pd.DataFrame({"rec_id": ["a", "b"], "stockout": [True, False]})
     judged = judged_set(recs, pd.DataFrame({"rec_id": [], "decision": []}), outcomes, types=["s"])
     assert list(judged["rec_id"]) == ["a"]
+
+
+def test_charts_show_what_they_say(planted) -> None:  # type: ignore[no-untyped-def]
+    from analytics.monitoring import charts
+    from analytics.monitoring.calibration import reliability
+
+    ref = planted.reference
+    fig = charts.psi_figure(planted.drift.weekly, feature="f_lead_time_days", reference=ref,
+                            threshold=0.2)  # fmt: skip
+    line, over = fig.data
+    assert len(over.y) >= 2 and min(over.y) >= 0.2  # the weeks past the threshold, marked
+    assert fig.layout.shapes[1].y0 == 0.2
+    points = {v: reliability(g) for v, g in planted.judged.groupby("model_version")}
+    rel = charts.reliability_figure(points)
+    assert [t.name for t in rel.data] == ["calibrated", "m1", "m2"]
+    acc = charts.override_rate_figure(planted.weekly_overrides, rec_type="expedite", site="P3",
+                                      reference=ref)  # fmt: skip
+    assert {t.name for t in acc.data} >= {"override rate", "reference rate", "CUSUM up"}
+    dist = charts.distribution_figure(planted.drift.shares["f_abc_class"], feature="f_abc_class",
+                                      latest_label="latest week")  # fmt: skip
+    assert list(dist.data[0].x)[:3] == ["A", "B", "C"]

@@ -49,6 +49,7 @@ class MonitorReport:
     judged: pd.DataFrame
     calibration: pd.DataFrame  # by model_version
     calibration_by_type: pd.DataFrame
+    calibration_by_site: pd.DataFrame  # rec_type × site, where ≥ 50 are judged
     reference_fpr: float
     weekly_overrides: pd.DataFrame
     shifts: list[acceptance.AcceptanceShift]
@@ -206,6 +207,9 @@ def run_monitor(
     judged = calibration.judged_set(recommendations, decisions, outcomes, types=types)
     cal = calibration.calibration_table(judged, random_state=random_state)
     cal_types = calibration.calibration_table(judged, by="rec_type", random_state=random_state)
+    cal_sites = calibration.calibration_table(
+        judged, by=["rec_type", "site"], random_state=random_state, min_n=50
+    )
     in_ref = judged[reference.contains(judged["day"].to_numpy())]
     flagged = in_ref["score"] >= calibration.CUT
     ref_fpr = (
@@ -240,7 +244,7 @@ def run_monitor(
         for s in shifts
     ]  # fmt: skip
     versions = version_table(recommendations, decisions, outcomes, cal)
-    report = MonitorReport(reference, types, fd, judged, cal, cal_types, ref_fpr, chart, shifts,
+    report = MonitorReport(reference, types, fd, judged, cal, cal_types, cal_sites, ref_fpr, chart, shifts,
                            versions, alerts, notes)  # fmt: skip
     return with_acknowledged(report, acknowledged)
 
