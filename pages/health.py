@@ -127,8 +127,10 @@ for alert in report.alerts:
         )
         st.markdown(head + (" · acknowledged" if alert["acknowledged"] else ""))
         st.markdown(alert["message"])
+        value, limit = alert["value"], alert["threshold"]
         st.caption(
-            f"{alert['statistic']} = {alert['value']:.3f} (threshold {alert['threshold']:.3f})"
+            f"{alert['statistic']} = {'—' if value is None else f'{value:.3f}'} "
+            f"(threshold {'—' if limit is None else f'{limit:.3f}'})"
         )
         if alert["acknowledged"] and alert["key"] in acks.index:
             ack = acks.loc[alert["key"]]
