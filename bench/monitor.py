@@ -50,7 +50,7 @@ def store_for(rows: int, seed: int) -> str:
     if not db.exists():
         print(f"loading it into {db} …", flush=True)
         t0 = time.perf_counter()
-        report = load_bundle(bundle, engine=get_engine(url), loaded_by="bench")
+        report = load_bundle(bundle, engine=get_engine(url), actor="bench", role="admin")
         print(f"  loaded {report.loaded} in {time.perf_counter() - t0:.1f} s", flush=True)
         load_frames(get_engine(url))  # the snapshots a nightly load leaves behind
     return url

@@ -27,7 +27,9 @@ ALERT_KEYS = ["kind", "rec_type", "site", "model_version", "feature", "since", "
 def db(tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     log = md.make_log(weeks=30, per_week=120, seed=3)
-    load_bundle(md.write_bundle(tmp_path / "b", log), engine=get_engine(url), loaded_by="t")
+    load_bundle(
+        md.write_bundle(tmp_path / "b", log), engine=get_engine(url), actor="t", role="admin"
+    )
     yield url
     dispose_engine(url)
     clear_memo()

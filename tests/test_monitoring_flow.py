@@ -20,7 +20,9 @@ from tests import monitor_data as md
 
 def load_planted(engine: Engine, tmp_path: Path, **kw: int) -> None:
     log = md.make_log(weeks=30, per_week=kw.get("per_week", 120), seed=kw.get("seed", 3))
-    report = load_bundle(md.write_bundle(tmp_path / "bundle", log), engine=engine, loaded_by="t")
+    report = load_bundle(
+        md.write_bundle(tmp_path / "bundle", log), engine=engine, actor="t", role="admin"
+    )
     assert not report.rejected
 
 

@@ -29,7 +29,7 @@ def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: int) -> Iterat
     clear_memo()
     engine = get_engine(url)
     log = md.make_log(seed=3, **kw)
-    load_bundle(md.write_bundle(tmp_path / "b", log), engine=engine, loaded_by="tester")
+    load_bundle(md.write_bundle(tmp_path / "b", log), engine=engine, actor="tester", role="admin")
     yield engine
     st.cache_data.clear()
     st.cache_resource.clear()

@@ -24,10 +24,11 @@ import pandas as pd
 
 from analytics.monitoring.keys import flag, member, positions, spread, text
 from analytics.monitoring.window import day_numbers, week_of_day
+from analytics.shared.intervals import Z95 as Z
+from analytics.shared.intervals import wilson_interval
 
 N_BINS = 10
 CUT = 0.5
-Z = 1.959963984540054
 JUDGED_DECISIONS = ("rejected", "expired")
 
 
@@ -132,12 +133,9 @@ def false_positive_rate(score: np.ndarray, y: np.ndarray, *, cut: float = CUT) -
 
 
 def wilson(k: float, n: float) -> tuple[float, float]:
-    if n <= 0:
-        return float("nan"), float("nan")
-    p = k / n
-    centre = (p + Z**2 / (2 * n)) / (1 + Z**2 / n)
-    half = Z * np.sqrt(p * (1 - p) / n + Z**2 / (4 * n**2)) / (1 + Z**2 / n)
-    return float(centre - half), float(centre + half)
+    """The shared Wilson interval (``analytics.shared.intervals``) of one rate, as floats."""
+    low, high = wilson_interval(k, n, z=Z)
+    return float(low), float(high)
 
 
 def _ece_interval(

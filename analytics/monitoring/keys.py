@@ -1,8 +1,9 @@
 """Joining and grouping the contract tables fast at a million rows.
 
 ``Series.isin``, ``merge`` and comparisons on Arrow-backed strings go through Python
-objects. Here ``rec_id`` lookups use Arrow's hash kernels, and code columns (``rec_type``,
-``site``, ``model_version``…) are handled as integer codes with a list of labels.
+objects. Here ``rec_id`` lookups go through ``analytics.shared.lookups`` once per pair of
+frames, and code columns (``rec_type``, ``site``, ``model_version``…) are handled as
+integer codes with a list of labels.
 """
 
 from __future__ import annotations
@@ -13,23 +14,8 @@ from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-
-def _arrow_text(values: pd.Series) -> pa.Array | pa.ChunkedArray:
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        cats = pa.array([str(c) for c in values.cat.categories], type=pa.string())
-        codes = values.cat.codes.to_numpy()
-        taken = cats.take(pa.array(np.where(codes < 0, 0, codes)))
-        return pc.if_else(pa.array(codes < 0), pa.scalar(None, pa.string()), taken)
-    array = pa.array(values.array) if hasattr(values.array, "__arrow_array__") else None
-    if array is None:
-        array = pa.array(values.astype(object).to_numpy(), from_pandas=True)
-    return array if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) else (
-        pc.cast(array, pa.string())
-    )  # fmt: skip
-
+from analytics.shared.lookups import id_positions
 
 # The last few lookups, by the identity of the two frames (frames are read-only: see
 # store.reads). One monitor run joins the same decisions and outcomes several times.
@@ -47,10 +33,7 @@ def positions(recommendations: pd.DataFrame, other: pd.DataFrame) -> np.ndarray:
         hit = _memo.get(key)
     if hit is not None and hit[0]() is recommendations and hit[1]() is other:
         return hit[2]
-    found = pc.index_in(
-        _arrow_text(other["rec_id"]), value_set=_arrow_text(recommendations["rec_id"])
-    )
-    pos = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype="int64")
+    pos = np.asarray(id_positions(recommendations["rec_id"], other["rec_id"]), dtype="int64")
     pos.setflags(write=False)
     with _lock:
         for stale in [k for k, v in _memo.items() if v[0]() is None or v[1]() is None]:

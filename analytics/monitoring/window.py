@@ -14,6 +14,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from analytics.shared.periods import period_start
+
 DEFAULT_WEEKS = 8
 _EPOCH = date(1970, 1, 1)
 
@@ -67,8 +69,13 @@ def day_numbers(ts: pd.Series) -> np.ndarray:
 
 
 def week_of_day(day: np.ndarray | int) -> np.ndarray | int:
-    """The Monday on or before each day number (1970-01-01 was a Thursday)."""
-    return day - (day + 3) % 7
+    """The week (its Monday's day number) of each day number, by the one week rule of
+    ``analytics.shared.periods`` (ISO weeks, UTC)."""
+    scalar = np.ndim(day) == 0
+    days = np.atleast_1d(np.asarray(day, dtype="int64"))
+    ts = pd.Series(days.astype("datetime64[D]").astype("datetime64[us]")).dt.tz_localize("UTC")
+    weeks = day_numbers(period_start(ts, "week"))
+    return int(weeks[0]) if scalar else weeks
 
 
 def week_date(week: int) -> date:
