@@ -15,7 +15,7 @@ from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.monitoring import acknowledge_alert, save_reference
 from store.reads import clear_memo
-from tests import monitor_data as md
+from tests.monitoring import monitor_data as md
 
 
 def load_planted(engine: Engine, tmp_path: Path, **kw: int) -> None:

@@ -22,7 +22,7 @@ from analytics.monitoring.drift import DriftRun
 from analytics.monitoring.psi import psi
 from analytics.monitoring.versions import version_table
 from analytics.monitoring.window import Reference, default_reference
-from tests import monitor_data as md
+from tests.monitoring import monitor_data as md
 
 EPS = 1e-4
 

@@ -15,9 +15,9 @@ from store.audit import read_events
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
-from tests import monitor_data as md
+from tests.monitoring import monitor_data as md
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/health.py"
 
 

@@ -16,9 +16,9 @@ from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.monitoring import acknowledge_alert
 from store.reads import clear_memo
-from tests import monitor_data as md
+from tests.monitoring import monitor_data as md
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ALERT_KEYS = ["kind", "rec_type", "site", "model_version", "feature", "since", "statistic",
               "value", "threshold", "message", "acknowledged"]  # fmt: skip
 
