@@ -214,7 +214,7 @@ def test_sign_in_survives_a_reload_and_a_new_tab_on_the_asked_for_page(
             tab.get_by_text("Signed in as").first.wait_for()
             assert tab.get_by_role("heading", name="Sign in").count() == 0
             assert "/audit" in tab.url
-            assert tab.locator('[data-testid="stSidebarNavLink"]').count() == 6
+            assert tab.locator('[data-testid="stSidebarNavLink"]').count() == 7
 
             other = context.new_page()  # a new tab on another page
             other.goto(f"{server}/why")
