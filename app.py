@@ -21,6 +21,7 @@ PAGES = [
     ("pages/why.py", "Why this fired", ":material/help:"),
     ("pages/ownership.py", "Ownership & SLA", ":material/assignment_ind:"),
     ("pages/audit.py", "Audit trail", ":material/history:"),
+    ("pages/health.py", "Model health", ":material/health_metrics:"),
 ]
 
 st.set_page_config(

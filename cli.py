@@ -28,6 +28,7 @@ from analytics.governance import text as governance_text
 from analytics.overrides import text as overrides_text
 from analytics.policy import text as policy_text
 from flows import baseline, explain, governance, overrides, policy
+from flows.cli import monitoring as monitor_commands
 from flows.cli import policy as policy_commands
 from store.db import get_engine, resolve_url
 from store.decisions import AlreadyDecided, DecisionError, record_decision
@@ -377,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="user signs in only through the identity provider",
     )
     p.add_argument("--json", action="store_true")
+
+    monitor_commands.register(add)
 
     p = add(
         "digest", cmd_digest, "Build the daily digest and post it to a chat webhook (or print it)."

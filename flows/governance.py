@@ -26,6 +26,7 @@ from analytics.overrides.analysis import rules_report
 from contract.frames import Frames
 from contract.tables import TABLES
 from contract.vocabulary import KPI_TARGETS, RULE_STATUSES
+from flows.monitoring import digest_alerts
 from flows.policy import likely_rejections
 from store.audit import verify_chain
 from store.models import AuditEvent
@@ -133,6 +134,11 @@ def digest_for_store(
     rule_status = read_rule_status(engine)
     candidates, note = candidate_rules(frames, rule_status)
     new = None if candidates is None else [c for c in candidates if c.get("status") not in REVIEWED]
+    monitor_note = None
+    try:
+        model_alerts = digest_alerts(engine, frames=frames)
+    except Exception as exc:  # the digest must still go out without the model-health section
+        model_alerts, monitor_note = None, f"Model health left out: the monitor failed ({exc})."
     digest = build_digest(
         frames.recommendations,
         frames.decisions,
@@ -141,8 +147,11 @@ def digest_for_store(
         rule_candidates=new,
         rules_note=note,
         likely_rejections=likely_rejections(frames, top_n=top_n),
+        model_alerts=model_alerts,
         top_n=top_n,
     )
+    if monitor_note:
+        digest["notes"].append(monitor_note)
     return {
         "digest_id": digest["digest_id"],
         "format": fmt,

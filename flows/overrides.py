@@ -23,9 +23,9 @@ from analytics.overrides.rules import mine_rules
 from analytics.overrides.themes import ThemeModel
 from analytics.overrides.value_added import stockout_rates, value_added
 from contract.frames import Frames
+from store.learning.theme_memory import read_theme_memory, save_theme_memory
 from store.reads import load_frames
 from store.rule_status import read_rule_statuses
-from store.theme_memory import read_theme_memory, save_theme_memory
 
 # The breakdowns of value added the Override patterns page shows.
 VALUE_BREAKDOWNS: dict[str, str | list[str]] = {

@@ -33,7 +33,7 @@ from analytics.policy.propensity import (
 )
 from analytics.policy.proposal import adopted_policy, policy_field, proposals, rule_attributes
 from contract.actions import ActionError, check_action
-from store.policy import export_policy
+from store.learning.policy import export_policy
 from store.reads import load_frames
 from store.rule_status import clear_rule_status, read_rule_statuses, set_rule_status
 

@@ -292,3 +292,16 @@ class SignInThrottle(SQLModel, table=True):
     name: str = Field(primary_key=True)
     failures: int = 0
     last_failed_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class MonitorAck(SQLModel, table=True):
+    """A model-health alert someone has acknowledged (it stays listed, marked as such)."""
+
+    __tablename__ = "monitor_ack"
+    alert_key: str = Field(primary_key=True)
+    kind: str
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    acknowledged_by: str
+    role: str
+    acknowledged_at: datetime = Field(sa_column=_ts(nullable=False))

@@ -14,6 +14,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users": frozenset({"admin"}),
     "settings": frozenset({"admin"}),
     "digest": frozenset({"sop_lead", "admin"}),
+    "monitor_ack": frozenset({"sop_lead", "admin"}),
 }
 
 

@@ -145,6 +145,7 @@ PAGE_CHECKS = [
     ("why", "Why this fired", "Fidelity (held-out R²)"),
     ("ownership", "Ownership & SLA", "Readiness gates"),
     ("audit", "Audit trail", "Chain intact"),
+    ("health", "Model health", "Judged for calibration"),
 ]
 
 
@@ -158,8 +159,8 @@ def test_each_page_opens_by_url_and_renders(
     page.get_by_role("heading", name=heading).first.wait_for()
     page.get_by_text(content).first.wait_for()
     nav = page.locator('[data-testid="stSidebarNavLink"]')
-    # Only the six pages are navigable: helper modules in pages/ never show up as pages.
-    assert nav.count() == 6
+    # Only the seven pages are navigable: helper modules never show up as pages.
+    assert nav.count() == 7
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -171,7 +172,7 @@ def test_a_page_url_on_a_freshly_started_server_still_gets_the_app(page, store_d
         page.get_by_role("heading", name="Why this fired").first.wait_for()
         page.get_by_text("Signed in as").first.wait_for()
         nav = page.locator('[data-testid="stSidebarNavLink"]')
-        assert nav.count() == 6
+        assert nav.count() == 7
         assert "cache" not in nav.all_inner_texts()
         assert page.locator('[data-testid="stException"]').count() == 0
 
@@ -213,7 +214,7 @@ def test_sign_in_survives_a_reload_and_a_new_tab_on_the_asked_for_page(
             tab.get_by_text("Signed in as").first.wait_for()
             assert tab.get_by_role("heading", name="Sign in").count() == 0
             assert "/audit" in tab.url
-            assert tab.locator('[data-testid="stSidebarNavLink"]').count() == 6
+            assert tab.locator('[data-testid="stSidebarNavLink"]').count() == 7
 
             other = context.new_page()  # a new tab on another page
             other.goto(f"{server}/why")

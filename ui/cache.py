@@ -24,13 +24,15 @@ from analytics.baseline.kpis import kpi_tables as _build_kpi_tables
 from analytics.explain.fit import Surrogates
 from analytics.explain.precedent import DecisionLookup, PrecedentIndex
 from analytics.governance.ownership import OwnershipOverview
+from analytics.monitoring.alerts import MonitorReport
 from analytics.overrides.analysis import OverrideAnalysis, rules_payload
 from analytics.overrides.themes import ThemeModel
 from analytics.policy.propensity import Propensity
 from contract.frames import Frames
-from flows import baseline, explain, governance, overrides, policy
+from flows import baseline, explain, governance, monitoring, overrides, policy
 from store.audit import read_events
 from store.db import data_version, data_versions, get_engine, resolve_url
+from store.learning.monitoring import read_acknowledgements
 from store.reads import load_frames
 from store.rule_status import read_rule_statuses
 
@@ -380,3 +382,52 @@ def propensity_open(url: str, version: str) -> pd.DataFrame:
                                      "expected_adjustment_pct", "rules"])  # fmt: skip
     rules = policy.candidate_rules(_override_log(url, version))
     return policy.propensity_scores(frames_for(url), model, rules)
+
+
+# --- Model health (pages/health.py) -------------------------------------------------------
+# The monitor is keyed on the contract tables' version and the settings' version (reference
+# window, calibration types); acknowledgements are applied on top, keyed on their own
+# table's version, so acknowledging an alert does not recompute drift and calibration.
+
+
+@st.cache_resource(
+    show_spinner="Checking model health: drift, calibration, acceptance…", max_entries=2
+)
+def _model_health(url: str, version: str, settings_version: int) -> MonitorReport | None:
+    return monitoring.monitor_for_store(
+        engine_for(url), frames=frames_for(url), apply_acknowledgements=False
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _model_health_acked(
+    url: str, version: str, settings_version: int, ack_version: int
+) -> MonitorReport | None:
+    report = _model_health(url, version, settings_version)
+    return None if report is None else monitoring.acknowledged(engine_for(url), report)
+
+
+def model_health() -> MonitorReport | None:
+    """The monitor for the current data, saved settings and acknowledgements (read-only);
+    None when there is no reference window."""
+    url = current_url()
+    return _model_health_acked(
+        url, frames_for(url).version, table_version("settings"), table_version("monitor_ack")
+    )
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def model_health_acks(url: str, ack_version: int) -> pd.DataFrame:
+    """Every alert acknowledgement (``store.learning.monitoring.read_acknowledgements``)."""
+    return read_acknowledgements(engine_for(url))
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner="Comparing versions at the same age…")
+def model_versions_at_age(
+    url: str, version: str, settings_version: int, weeks: int
+) -> pd.DataFrame:
+    """Model versions side by side, each cut to its own first ``weeks`` weeks."""
+    report = _model_health(url, version, settings_version)
+    if report is None:
+        return pd.DataFrame()
+    return monitoring.versions_at_age(frames_for(url), report, weeks=weeks)

@@ -15,7 +15,7 @@ from analytics.policy.text import backtest_text, policy_use_text, propensity_tex
 from contract.actions import MAX_ADJUST_PCT, MIN_ADJUST_PCT, describe_action
 from store import roles
 from store.decisions import DecisionError, record_decision
-from store.policy import export_policy
+from store.learning.policy import export_policy
 from ui import cache, session
 
 _PROPOSAL_COLS = ["rule_id", "action", "recommended_qty", "proposed_qty"]

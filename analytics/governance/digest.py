@@ -52,6 +52,7 @@ def build_digest(
     rule_candidates: Sequence[Mapping[str, Any]] | None = None,
     rules_note: str | None = None,
     likely_rejections: Sequence[Mapping[str, Any]] | None = None,
+    model_alerts: Sequence[Mapping[str, Any]] | None = None,
     top_n: int = 10,
     max_rules: int = 5,
 ) -> dict[str, Any]:
@@ -71,6 +72,10 @@ def build_digest(
         Open recommendations the override-propensity model expects to be rejected, most
         likely first (dicts with ``rec_id``, ``p_override``, ``p_rejected``, ``rules``), or
         None when the model is unavailable; at most ``top_n`` are listed.
+    model_alerts
+        Unacknowledged model-health alerts (dicts with ``kind``, ``since``, ``message`` and
+        optionally their ``key``, which identifies them in the digest id), or
+        None when the monitor did not run — the digest then has no ``model_health`` entry.
     top_n
         How many open recommendations (by ``est_impact_usd``) and owners to list.
 
@@ -81,7 +86,8 @@ def build_digest(
     impact_usd, max_hours_overdue``), ``top_open`` (``rec_id, rec_type, site, sku,
     est_impact_usd, owner, escalation_to, hours_open, hours_overdue``),
     ``rule_candidates`` (list or None), ``likely_rejections`` (``rec_id, p_override,
-    p_rejected, rules``; list or None) and ``notes``.
+    p_rejected, rules``; list or None), ``notes`` and, given ``model_alerts``,
+    ``model_health`` (``kind, since, message`` per alert).
     """
     ts = pd.Timestamp(now)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
@@ -154,6 +160,15 @@ def build_digest(
         "top_open": [r["rec_id"] for r in content["top_open"]],
         "rules": [r["id"] for r in content["rule_candidates"] or []],
     }
+    if model_alerts is not None:
+        content["model_health"] = [
+            {"kind": str(a["kind"]), "since": str(a["since"]), "message": str(a["message"])}
+            for a in model_alerts
+        ]
+        # Which alerts, not their counts (they grow daily): the key when given.
+        identity["model_health"] = [
+            str(a.get("key") or a["kind"] + a["since"]) for a in model_alerts
+        ]
     digest_hash = hashlib.sha256(
         json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()[:12]
@@ -249,6 +264,13 @@ def digest_sections(digest: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
             (
                 "Likely rejections: need a look",
                 [_likely_line(r) for r in digest["likely_rejections"]],
+            )
+        )
+    if digest.get("model_health") is not None:
+        sections.append(
+            (
+                "Model health alerts",
+                [a["message"] for a in digest["model_health"]] or ["No open model-health alert."],
             )
         )
     if digest["notes"]:

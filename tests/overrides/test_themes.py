@@ -364,7 +364,7 @@ def test_quick_picks_are_established_themes_and_a_pick_files_the_override(paraph
 def test_theme_memory_round_trips_and_keeps_ids_across_versions(engine, paraphrased) -> None:
     """On SQLite and PostgreSQL: the store keeps the last fit's memory; the next fit reuses it."""
     from flows.overrides import themes as flow_themes
-    from store.theme_memory import read_theme_memory, save_theme_memory
+    from store.learning.theme_memory import read_theme_memory, save_theme_memory
 
     assert read_theme_memory(engine) is None
     small = pd.DataFrame({"reason": ["b", "a"], "context": ["", "R1"], "theme_id": [3, 2]})

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from store.audit import read_events, verify_chain
-from store.policy import export_policy, last_export
+from store.learning.policy import export_policy, last_export
 from store.roles import PermissionDenied
 from store.rule_status import (
     RuleStatusError,

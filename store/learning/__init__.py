@@ -1,0 +1,2 @@
+"""What the workbench learns and keeps between data versions: theme memory, the adopted
+policy and its exports, model-health acknowledgements."""
