@@ -37,6 +37,14 @@ from analytics.baseline.kpis import (
     split,
     unavailable,
 )
+from analytics.baseline.late_cost import (
+    LATE_KPIS,
+    STREAMS,
+    late_statistics,
+    late_values,
+    rec_windows,
+)
+from analytics.baseline.money_at_risk import money_at_risk
 from analytics.baseline.targets import meets_target, resolve_targets, target_gap
 
 if TYPE_CHECKING:
@@ -92,14 +100,17 @@ def compare_kpi(
     n_boot: int = N_BOOT,
     random_state: int = 0,
     min_sample: int | None = None,
+    stream: int | None = None,
 ) -> Change:
-    """The change of one KPI between two samples of it."""
+    """The change of one KPI between two samples of it (``stream``: its random stream,
+    by default its place in ``KPIS``)."""
     base, cur = _finite(baseline.estimate()), _finite(current.estimate())
     delta = None if base is None or cur is None else cur - base
     need = MIN_SAMPLE[kpi.grain] if min_sample is None else min_sample
     if delta is None or baseline.n < need or current.n < need:
         return Change(delta, None, None, NOT_ENOUGH)
-    stream = [k.key for k in KPIS].index(kpi.key)
+    if stream is None:
+        stream = [k.key for k in KPIS].index(kpi.key)
     low, high = delta_interval(
         baseline, current, n_boot=n_boot, random_state=random_state, stream=stream
     )
@@ -314,6 +325,7 @@ def report_from_tables(
         }
         for t in sorted(set(by_base) | set(by_cur))
     }
+    _add_money(report, tables, base_t, cur_t, go_live, targets, n_boot, random_state)
     if targets is not None:
         resolved = resolve_targets(targets)
         report["targets"] = {
@@ -326,6 +338,44 @@ def report_from_tables(
             if target is not None
         }
     return report
+
+
+def _add_money(
+    report: dict[str, Any],
+    tables: KpiTables,
+    base_t: KpiTables,
+    cur_t: KpiTables,
+    go_live: date,
+    targets: dict[str, Any] | None,
+    n_boot: int,
+    random_state: int,
+) -> None:
+    """The cost of late decisions in each side, its change and per type; money at risk."""
+    loaded = {"decisions", "owners"} <= tables.loaded
+    base_days, cur_days = rec_windows(tables, go_live)
+    sides = {}
+    for side, part, days in (("baseline", base_t, base_days), ("current", cur_t, cur_days)):
+        sides[side] = late_statistics(part.recs, days=days)
+        report[side] |= late_values(sides[side], loaded=loaded)
+        types = part.recs.groupby("rec_type", observed=True, sort=True)
+        for rec_type, entry in report["by_type"].items():
+            rows = types.get_group(rec_type) if rec_type in types.groups else part.recs.head(0)
+            entry[side] |= late_values(late_statistics(rows, days=days), loaded=loaded)
+    for kpi in LATE_KPIS:
+        base, cur = sides["baseline"][kpi.key], sides["current"][kpi.key]
+        change = compare_kpi(
+            kpi, base, cur, n_boot=n_boot, random_state=random_state, stream=STREAMS[kpi.key]
+        )
+        report["change"][kpi.key] = (
+            change.to_json() if loaded else Change(None, None, None, NOT_ENOUGH).to_json()
+        )
+    report["money_at_risk"] = money_at_risk(
+        tables,
+        go_live=go_live,
+        targets=resolve_targets(targets),
+        n_boot=n_boot,
+        random_state=random_state,
+    )
 
 
 def kpi_report(
@@ -357,7 +407,11 @@ def kpi_report(
     dict
         ``{"go_live": "YYYY-MM-DD", "baseline": {...}, "current": {...},
         "change": {kpi: {"delta", "ci_low", "ci_high", "verdict"}},
-        "by_type": {rec_type: {"baseline": {...}, "current": {...}}}}``. Rates are
+        "by_type": {rec_type: {"baseline": {...}, "current": {...}}},
+        "money_at_risk": [...]}``. ``late_decision_usd``, ``late_decision_n`` and
+        ``late_decision_usd_per_year`` (``analytics.late_cost``) are in both sides, in
+        ``change`` and in each ``by_type`` entry; ``money_at_risk`` is
+        ``analytics.money_at_risk.money_at_risk``. Rates are
         fractions, ``expedite_pct_cogs`` a percentage, hours for latencies; a figure
         that cannot be computed is None. ``by_type`` carries the recommendation
         figures; OTIF, expedite and stockouts are not per type and are None there.
