@@ -22,7 +22,7 @@ def _decided_and_open(url: str) -> tuple[str, str]:
     )
 
 
-def test_why_opens_on_the_linked_recommendation_and_the_link_selects_once(store: str) -> None:
+def test_why_opens_on_the_linked_recommendation_and_the_link_selects_once(store: str) -> None:  # noqa: F811 (the fixture)
     decided, other = _decided_and_open(store)
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["rec"] = decided
@@ -46,7 +46,7 @@ def test_why_opens_on_the_linked_recommendation_and_the_link_selects_once(store:
     assert not any("Already decided" in i.value for i in at.info)
 
 
-def test_an_unknown_linked_id_says_so(store: str) -> None:
+def test_an_unknown_linked_id_says_so(store: str) -> None:  # noqa: F811 (the fixture)
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["rec"] = "NO-SUCH-REC"
     _open_why(at)
@@ -54,7 +54,7 @@ def test_an_unknown_linked_id_says_so(store: str) -> None:
     assert at.selectbox(key="why_rec").value  # the page still works as without a link
 
 
-def test_a_link_opened_before_sign_in_lands_on_its_target_after(store: str) -> None:
+def test_a_link_opened_before_sign_in_lands_on_its_target_after(store: str) -> None:  # noqa: F811 (the fixture)
     decided, _ = _decided_and_open(store)
     add_user(get_engine(store), "pia", role="planner", password="a long passphrase", actor="t",
              actor_role="admin")  # fmt: skip
@@ -68,3 +68,24 @@ def test_a_link_opened_before_sign_in_lands_on_its_target_after(store: str) -> N
     at.button(key="FormSubmitter:auth_form-Sign in").click().run()
     assert not at.exception, at.exception
     assert at.selectbox(key="why_rec").value == decided
+
+
+def test_overrides_opens_on_the_linked_rule(store: str) -> None:  # noqa: F811 (the fixture)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page("pages/overrides.py").run()
+    assert not at.exception, at.exception
+    rules = next(d.value for d in at.dataframe if {"id", "verdict"} <= set(d.value.columns))
+    assert len(rules) >= 2
+    target = str(rules["id"].iloc[-1])  # not the default pick (the first)
+    assert at.selectbox(key="overrides_rule_pick").value != target
+    at.query_params["rule"] = target
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="overrides_rule_pick").value == target
+    assert any(target in i.value and "Opened on rule" in i.value for i in at.info)
+    at.run()  # and again: still there
+    assert at.selectbox(key="overrides_rule_pick").value == target
+    at.query_params["rule"] = "no-such-rule"
+    at.run()
+    assert any("no-such-rule" in w.value and "does not hold" in w.value for w in at.warning)
