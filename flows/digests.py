@@ -17,11 +17,12 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
-from analytics.digest import digest_payload
+from analytics.governance.digest import digest_payload
 from analytics.governance.owner_digests import escalation_digests, owner_digests
-from analytics.ownership import decision_status
+from analytics.governance.ownership import decision_status
+from contract.frames import Frames
 from store.outbox import DigestError, post_digest, target_of
-from store.reads import Frames, load_frames
+from store.reads import load_frames
 from store.settings import get_setting
 from store.webhooks import APP_URL, WebhookRoutes, get_routes
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from flows.digests import UnknownPerson, build_person_digests, post_person_digests
 from store.audit import read_events, verify_chain
-from store.load import load_bundle
+from store.ingest.load import load_bundle
 from store.outbox import DigestError
 from store.roles import PermissionDenied
 from store.settings import set_setting
