@@ -12,8 +12,9 @@ from analytics.baseline.compare import Change, compare_periods, expedite_money, 
 from analytics.baseline.groups import baseline_band, weekly_trend
 from analytics.baseline.groups import kpi_breakdown as _breakdown
 from analytics.baseline.kpis import KpiTables, data_range, filtered
+from contract.vocabulary import KPI_TARGETS
 from store.reads import load_frames
-from store.settings import go_live
+from store.settings import get_setting, go_live
 
 
 class NoGoLive(LookupError):
@@ -79,4 +80,6 @@ def kpis_for_store(
             raise NoGoLive(
                 "no go-live given and none can be inferred (no recommendation has a model_version)"
             )
-    return kpi_report(load_frames(engine), go_live=go_live_date, site=site)
+    # Money at risk prices expedite against the saved target (the report's shape is unchanged).
+    saved = get_setting(engine, KPI_TARGETS)
+    return kpi_report(load_frames(engine), go_live=go_live_date, site=site, risk_targets=saved)

@@ -26,6 +26,7 @@ from analytics.overrides.analysis import rules_report
 from contract.frames import Frames
 from contract.tables import TABLES
 from contract.vocabulary import KPI_TARGETS, RULE_STATUSES
+from flows.digests import saved_app_url
 from store.audit import verify_chain
 from store.models import AuditEvent
 from store.outbox import PostResult, post_digest
@@ -126,8 +127,10 @@ def digest_for_store(
     """The digest and its payload for ``fmt``: ``{"digest_id", "format", "digest", "payload"}``.
 
     New rule candidates are the ones nobody has adopted, dismissed or put on watch.
+    ``app_url`` (else the saved ``app_url`` setting) makes every item a deep link.
     """
     frames = frames if frames is not None else load_frames(engine)
+    app_url = saved_app_url(engine, app_url)
     rule_status = read_rule_status(engine)
     candidates, note = candidate_rules(frames, rule_status)
     new = None if candidates is None else [c for c in candidates if c.get("status") not in REVIEWED]
@@ -139,6 +142,7 @@ def digest_for_store(
         rule_candidates=new,
         rules_note=note,
         top_n=top_n,
+        app_url=app_url,
     )
     return {
         "digest_id": digest["digest_id"],

@@ -298,6 +298,7 @@ def report_from_tables(
     targets: dict[str, Any] | None = None,
     random_state: int = 0,
     n_boot: int = N_BOOT,
+    risk_targets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """:func:`kpi_report` over already prepared :class:`~analytics.baseline.kpis.KpiTables`."""
     if site is not None:
@@ -325,7 +326,8 @@ def report_from_tables(
         }
         for t in sorted(set(by_base) | set(by_cur))
     }
-    _add_money(report, tables, base_t, cur_t, go_live, targets, n_boot, random_state)
+    risk = targets if risk_targets is None else risk_targets
+    _add_money(report, tables, base_t, cur_t, go_live, risk, n_boot, random_state)
     if targets is not None:
         resolved = resolve_targets(targets)
         report["targets"] = {
@@ -385,6 +387,7 @@ def kpi_report(
     site: str | None = None,
     targets: dict[str, Any] | None = None,
     random_state: int = 0,
+    risk_targets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The executive KPIs before and after go-live, JSON-able (``cli.py kpis --json``).
 
@@ -401,6 +404,9 @@ def kpi_report(
         key is added with each KPI's target, gap (current − target) and whether it is met.
     random_state : int
         Seed of the bootstrap intervals.
+    risk_targets : dict, optional
+        Saved targets to price money at risk against (default: ``targets``, then the
+        default targets) without adding the ``targets`` key.
 
     Returns
     -------
@@ -417,5 +423,10 @@ def kpi_report(
         figures; OTIF, expedite and stockouts are not per type and are None there.
     """
     return report_from_tables(
-        kpi_tables(frames), go_live=go_live, site=site, targets=targets, random_state=random_state
+        kpi_tables(frames),
+        go_live=go_live,
+        site=site,
+        targets=targets,
+        random_state=random_state,
+        risk_targets=risk_targets,
     )
