@@ -89,7 +89,7 @@ def set_routes(
     ``DigestError`` for a URL that is not http(s).
     """
     require(role, "settings")
-    new = routes if isinstance(routes, WebhookRoutes) else _clean(routes)
+    new = _clean(routes.to_json() if isinstance(routes, WebhookRoutes) else routes)
     table = Setting.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
         raw = conn.execute(

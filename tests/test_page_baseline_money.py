@@ -78,7 +78,10 @@ def test_money_tile_and_money_at_risk_by_hand(store: str) -> None:
         assert list(risk["Acted on"]) == ["Ownership & SLA", "Ownership & SLA",
                                           "Override patterns", "Why this fired"]  # fmt: skip
         by = next(d.value for d in at.dataframe if "Owned decisions" in d.value.columns)
-        assert by[["Owner", "Late $", "Late"]].values.tolist() == [["own1", 1000.0, 1], ["own2", 0.0, 0]]
+        assert by[["Owner", "Late $", "Late"]].values.tolist() == [
+            ["own1", 1000.0, 1],
+            ["own2", 0.0, 0],
+        ]
         at.run()
     # A second scope: site B has no late decision since go-live (C2 met), nothing rated there
     # for expedite; the tile says why instead of showing $0 as a fact.
