@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from analytics.governance.digest import digest_payload
+from analytics.governance.digest_items import open_recommendations
 from analytics.governance.owner_digests import escalation_digests, owner_digests
 from analytics.governance.ownership import decision_status
 from contract.frames import Frames
@@ -76,7 +77,9 @@ def build_person_digests(
         )
     ts = now if now is not None else pd.Timestamp.now(tz="UTC")
     url = saved_app_url(engine, app_url)
-    status = decision_status(frames.recommendations, frames.decisions, frames.owners, now=ts)
+    # Digests list only open recommendations: judge just those (a few percent of the log).
+    open_recs = open_recommendations(frames.recommendations, frames.decisions)
+    status = decision_status(open_recs, frames.decisions.head(0), frames.owners, now=ts)
     digests: list[dict[str, Any]] = []
     if owner or all_owners:
         wanted = list(owner) if owner and not all_owners else None

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 
 from analytics.governance.digest import build_digest, digest_payload, digest_text
-from analytics.governance.digest_items import deep_link, rec_url, rule_url
+from analytics.governance.digest_items import deep_link, open_recommendations, rec_url, rule_url
 from analytics.governance.owner_digests import escalation_digests, owner_digests
 from analytics.governance.ownership import decision_status
 from tests.test_ownership import NOW, tiny
@@ -151,3 +151,13 @@ def test_slack_message_has_a_link_button_per_item_within_fifty_blocks() -> None:
     assert len(blocks) <= 50
     text = json.dumps(blocks)
     assert text.count("why?rec=") == len(big["breaches"]) + len(big["top_open"])
+
+
+def test_open_recommendations_are_those_without_a_decision() -> None:
+    recs, dec, _ = tiny()
+    assert list(open_recommendations(recs, dec)["rec_id"]) == ["r3", "r4", "r7"]
+    assert list(open_recommendations(recs, dec.head(0))["rec_id"]) == [f"r{i}" for i in range(1, 8)]
+    # Ids of different lengths and a decision whose id is not in the log.
+    odd = recs.assign(rec_id=pd.array(["a", "bb", "r3", "dddd", "e", "ff", "g"], dtype="string"))
+    more = dec.assign(rec_id=pd.array(["a", "dddd", "zz", "ff"], dtype="string"))
+    assert list(open_recommendations(odd, more)["rec_id"]) == ["bb", "r3", "e", "g"]

@@ -34,6 +34,7 @@ from analytics.governance.digest_items import (
     DUE_SOON_H,
     by_impact,
     due_soon,
+    open_recommendations,
     rec_items,
     rule_url,
 )
@@ -95,7 +96,10 @@ def build_digest(
     """
     ts = pd.Timestamp(now)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    status = decision_status(recommendations, decisions, owners, now=ts)
+    # Only open recommendations appear in a digest: judge just those (see open_recommendations).
+    status = decision_status(
+        open_recommendations(recommendations, decisions), decisions.head(0), owners, now=ts
+    )
     queue = breach_queue(status)
     by_owner = breaches_by_owner(status)
     open_recs = status[status["is_open"]]

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 DUE_SOON_H = 4.0
 REC_PAGE = "why"
@@ -36,6 +38,21 @@ def rec_url(app_url: str | None, rec_id: str) -> str | None:
 def rule_url(app_url: str | None, rule_id: str) -> str | None:
     """The link that opens the Override patterns page on rule ``rule_id``."""
     return deep_link(app_url, RULE_PAGE, rule=str(rule_id))
+
+
+def open_recommendations(recommendations: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """The recommendations with no decision row (open), in their order.
+
+    A digest only lists open recommendations, so judging just these (a few percent of a
+    year's log) keeps a million-row digest to about a second. Arrow's ``is_in`` matches the
+    ids: pandas' ``isin`` on string ids takes tens of seconds at that size.
+    """
+    if decisions.empty:
+        return recommendations
+    ids = pa.array(recommendations["rec_id"].astype("string").array)
+    decided = pa.array(decisions["rec_id"].astype("string").array)
+    mask = pc.fill_null(pc.is_in(ids, value_set=decided), False).to_numpy(zero_copy_only=False)
+    return recommendations[~mask.astype(bool)]
 
 
 def num(value: Any) -> float | None:
