@@ -33,7 +33,7 @@ from store.outbox import DigestError
 from store.reads import load_frames
 from store.roles import ROLES, PermissionDenied
 from store.users import UserError, add_user, list_users, role_of, user_count
-from store.webhooks import check_app_url
+from store.webhooks import BadAppUrl, check_app_url
 
 Handler = Callable[[argparse.Namespace], int]
 # Whoever runs the command line on the server is its operator: an admin.
@@ -183,67 +183,30 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 def cmd_digest(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    try:
+    who: dict[str, Any] = {"actor": getpass.getuser(), "role": OPERATOR_ROLE, "force": args.force}
+    try:  # bad usage (a non-http app URL, an unknown owner) is 2; a failed post is 1
         app_url = check_app_url(args.app_url) if args.app_url else None
-    except DigestError as exc:
+        if args.owner or args.escalations or args.all_owners:
+            doc, errors = digests.person_digests_command(
+                engine, owner=args.owner, escalations=args.escalations,
+                all_owners=args.all_owners, post=args.post, webhook=args.webhook,
+                fmt=args.format, app_url=app_url, **who,
+            )  # fmt: skip
+        else:
+            result = governance.run_digest(
+                engine, webhook=args.webhook, fmt=args.format, app_url=app_url, **who
+            )
+            doc, errors = result["post"] if args.webhook else result["payload"], []
+    except (digests.UnknownPerson, BadAppUrl) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.owner or args.escalations or args.all_owners:
-        return _person_digests(args, engine, app_url)
-    try:
-        result = governance.run_digest(
-            engine,
-            webhook=args.webhook,
-            fmt=args.format,
-            actor=getpass.getuser(),
-            force=args.force,
-            role=OPERATOR_ROLE,
-            app_url=app_url,
-        )
     except DigestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    _print_json(result["post"] if args.webhook else result["payload"])
-    return 0
-
-
-def _person_digests(args: argparse.Namespace, engine: Engine, app_url: str | None) -> int:
-    """--owner / --escalations / --all-owners: print them, or post each to its own webhook."""
-    try:
-        built = digests.build_person_digests(
-            engine,
-            owner=[args.owner] if args.owner else None,
-            escalations=args.escalations,
-            all_owners=args.all_owners,
-            fmt=args.format,
-            app_url=app_url,
-        )
-    except digests.UnknownPerson as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not (args.all_owners or args.post or args.webhook):
-        if args.owner and not args.escalations:
-            _print_json(built[0]["payload"])
-        else:
-            keep = ("kind", "recipient", "digest_id", "payload")
-            _print_json({"digests": [{k: b[k] for k in keep} for b in built]})
-        return 0
-    outcome = digests.post_person_digests(
-        engine,
-        built,
-        webhook=args.webhook,
-        actor=getpass.getuser(),
-        role=OPERATOR_ROLE,
-        force=args.force,
-    )
-    _print_json(outcome)
-    for row in outcome["results"]:
-        if row["error"]:
-            print(
-                f"error: {row['kind']} digest for {row['recipient']}: {row['error']}",
-                file=sys.stderr,
-            )
-    return 1 if outcome["n_failed"] else 0
+    _print_json(doc)
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -418,45 +381,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "digest",
         cmd_digest,
-        "Build the daily digest and post it to a chat webhook (or print it); per owner and "
-        "escalation contact with --owner, --escalations, --all-owners. Exit 0 when every "
-        "message went out (or had already gone), 1 when a post failed, 2 on bad usage.",
+        "The daily digest, printed or posted to a chat webhook; per person with --owner, "
+        "--escalations, --all-owners. Exit 0 all sent (or already), 1 a post failed, 2 bad usage.",
     )
-    p.add_argument(
-        "--webhook",
-        help="incoming-webhook URL (without it the message is printed); with the per-person "
-        "options, the webhook for everyone the Ownership page's routing does not name",
-    )
+    p.add_argument("--webhook", help="webhook URL (else printed); per person: for the unrouted")
     p.add_argument("--format", choices=["teams", "slack", "json"], default="json")
-    p.add_argument(
-        "--force", action="store_true", help="re-send after an unfinished earlier attempt"
-    )
+    p.add_argument("--force", action="store_true", help="re-send after an unfinished attempt")
     who = p.add_mutually_exclusive_group()
+    who.add_argument("--owner", metavar="NAME", help="that owner's digest: open, late, due soon")
     who.add_argument(
-        "--owner", metavar="NAME", help="that owner's digest: open, past SLA, due soon"
-    )
-    who.add_argument(
-        "--all-owners",
-        action="store_true",
-        help="post one digest per owner with anything open and per escalation contact with a "
-        "breach, each to its own webhook (routing on the Ownership page, else the default)",
-    )
-    p.add_argument(
-        "--escalations",
-        action="store_true",
-        help="per escalation contact: the SLA breaches of the people they cover",
-    )
-    p.add_argument(
-        "--post",
-        action="store_true",
-        help="with --owner/--escalations: post to each person's configured webhook",
-    )
-    p.add_argument(
-        "--app-url",
-        metavar="URL",
-        help="the workbench's address: every item links to URL/why?rec=… (rules to "
-        "URL/overrides?rule=…); default: the saved app URL (Ownership page)",
-    )
+        "--all-owners", action="store_true",
+        help="post each owner's and escalation contact's digest to their own webhook",
+    )  # fmt: skip
+    p.add_argument("--escalations", action="store_true", help="per escalation contact")
+    p.add_argument("--post", action="store_true", help="post --owner/--escalations digests")
+    p.add_argument("--app-url", metavar="URL", help="deep links to URL/why?rec=… (else saved)")
     return parser
 
 

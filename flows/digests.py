@@ -24,6 +24,7 @@ from analytics.governance.ownership import decision_status
 from contract.frames import Frames
 from store.outbox import DigestError, post_digest, target_of
 from store.reads import load_frames
+from store.roles import require
 from store.settings import get_setting
 from store.webhooks import APP_URL, WebhookRoutes, get_routes
 
@@ -106,6 +107,7 @@ def post_person_digests(
     webhook: str | None = None,
     routes: WebhookRoutes | None = None,
     actor: str | None = None,
+    role: str | None,
     force: bool = False,
     max_attempts: int = 4,
     base_delay: float = 1.0,
@@ -117,8 +119,11 @@ def post_person_digests(
     Returns ``{"results": [{"kind", "recipient", "digest_id", "target", "posted",
     "already_sent", "attempts", "status_code", "error"}], "n_posted", "n_already_sent",
     "n_failed"}``; ``target`` is the webhook's label (never its secret), None when the
-    person has no webhook and there is no default (counted as failed).
+    person has no webhook and there is no default (counted as failed). ``role`` is the
+    acting user's role; one that may not post digests raises ``PermissionDenied`` before
+    anything is sent.
     """
+    require(role, "digest")
     routes = routes if routes is not None else get_routes(engine)
     who = actor or getpass.getuser()
     results: list[dict[str, Any]] = []
@@ -151,6 +156,7 @@ def post_person_digests(
                 webhook=url,
                 fmt=b["format"],
                 actor=who,
+                role=role,
                 force=force,
                 max_attempts=max_attempts,
                 base_delay=base_delay,
@@ -169,3 +175,48 @@ def post_person_digests(
         "n_already_sent": sum(r["already_sent"] for r in results),
         "n_failed": sum(r["error"] is not None for r in results),
     }
+
+
+def person_digests_command(
+    engine: Engine,
+    *,
+    owner: str | None,
+    escalations: bool,
+    all_owners: bool,
+    post: bool,
+    webhook: str | None,
+    fmt: str,
+    app_url: str | None,
+    actor: str,
+    role: str,
+    force: bool = False,
+) -> tuple[dict[str, Any], list[str]]:
+    """``cli.py digest --owner/--escalations/--all-owners``: (JSON to print, error lines).
+
+    Prints one owner's payload (``--owner`` alone), ``{"digests": [{"kind", "recipient",
+    "digest_id", "payload"}]}`` for several, or — when posting (``--all-owners``,
+    ``--post`` or a ``--webhook``) — ``post_person_digests``'s outcome, with one error
+    line per person whose post failed. Raises ``UnknownPerson``.
+    """
+    built = build_person_digests(
+        engine,
+        owner=[owner] if owner else None,
+        escalations=escalations,
+        all_owners=all_owners,
+        fmt=fmt,
+        app_url=app_url,
+    )
+    if not (all_owners or post or webhook):
+        if owner and not escalations:
+            return built[0]["payload"], []
+        keep = ("kind", "recipient", "digest_id", "payload")
+        return {"digests": [{k: b[k] for k in keep} for b in built]}, []
+    outcome = post_person_digests(
+        engine, built, webhook=webhook, actor=actor, role=role, force=force
+    )
+    errors = [
+        f"{r['kind']} digest for {r['recipient']}: {r['error']}"
+        for r in outcome["results"]
+        if r["error"]
+    ]
+    return outcome, errors

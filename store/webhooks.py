@@ -16,11 +16,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from store.audit import record_event
-from store.db import bump_versions
+from store.audit import audited_write
 from store.models import Setting
 from store.outbox import DigestError, target_of
-from store.roles import require
 
 WEBHOOKS = "digest_webhooks"
 APP_URL = "app_url"
@@ -88,11 +86,12 @@ def set_routes(
     blank names or URLs are dropped. Raises ``PermissionDenied`` for other roles and
     ``DigestError`` for a URL that is not http(s).
     """
-    require(role, "settings")
     new = _clean(routes.to_json() if isinstance(routes, WebhookRoutes) else routes)
     table = Setting.__table__  # type: ignore[attr-defined]
-    with engine.begin() as conn:
-        raw = conn.execute(
+    with audited_write(
+        engine, actor=actor, role=role, permission="settings", tables=["settings"]
+    ) as write:
+        raw = write.conn.execute(
             select(Setting.value).where(Setting.key == WEBHOOKS)
         ).scalar_one_or_none()
         old = WebhookRoutes() if raw is None else _clean(json.loads(raw))
@@ -100,13 +99,10 @@ def set_routes(
             return new
         payload = json.dumps(new.to_json(), sort_keys=True)
         if raw is None:
-            conn.execute(table.insert().values(key=WEBHOOKS, value=payload))
+            write.conn.execute(table.insert().values(key=WEBHOOKS, value=payload))
         else:
-            conn.execute(table.update().where(table.c.key == WEBHOOKS).values(value=payload))
-        bump_versions(conn, ["settings"])
-        record_event(
-            conn,
-            actor=actor,
+            write.conn.execute(table.update().where(table.c.key == WEBHOOKS).values(value=payload))
+        write.event(
             action="setting",
             entity="settings",
             entity_id=WEBHOOKS,
@@ -116,11 +112,15 @@ def set_routes(
     return new
 
 
+class BadAppUrl(DigestError, ValueError):
+    """The app URL given is not an http(s) address."""
+
+
 def check_app_url(url: str) -> str:
-    """``url`` without a trailing slash, if it is an http(s) address; raises DigestError."""
+    """``url`` without a trailing slash, if it is an http(s) address; raises BadAppUrl."""
     url = url.strip().rstrip("/")
     try:
         target_of(url)
     except DigestError:
-        raise DigestError(f"the app URL must be an http(s) address, got {url[:60]!r}") from None
+        raise BadAppUrl(f"the app URL must be an http(s) address, got {url[:60]!r}") from None
     return url

@@ -42,7 +42,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
                        ("kpi_periods", PERIODS)):  # fmt: skip
         _csv(rows, bundle / f"{name}.csv")
     engine = get_engine(url)
-    report = load_bundle(bundle, engine=engine, loaded_by="t")
+    report = load_bundle(bundle, engine=engine, actor="t", role="admin")
     assert not report.rejected, report.rejected
     set_setting(engine, GO_LIVE, "2025-03-01", actor="t", role="admin")
     yield url

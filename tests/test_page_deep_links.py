@@ -7,7 +7,8 @@ from streamlit.testing.v1 import AppTest
 from store.db import get_engine
 from store.reads import load_frames
 from store.users import add_user
-from tests.test_page_why import APP, PAGE, _open_why, store, why_sample_db  # noqa: F401
+from tests.conftest import APP
+from tests.test_page_why import PAGE, _open_why
 
 
 def _decided_and_open(url: str) -> tuple[str, str]:
@@ -22,8 +23,10 @@ def _decided_and_open(url: str) -> tuple[str, str]:
     )
 
 
-def test_why_opens_on_the_linked_recommendation_and_the_link_selects_once(store: str) -> None:  # noqa: F811 (the fixture)
-    decided, other = _decided_and_open(store)
+def test_why_opens_on_the_linked_recommendation_and_the_link_selects_once(
+    sample_store: str,
+) -> None:
+    decided, other = _decided_and_open(sample_store)
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["rec"] = decided
     _open_why(at)
@@ -46,7 +49,7 @@ def test_why_opens_on_the_linked_recommendation_and_the_link_selects_once(store:
     assert not any("Already decided" in i.value for i in at.info)
 
 
-def test_an_unknown_linked_id_says_so(store: str) -> None:  # noqa: F811 (the fixture)
+def test_an_unknown_linked_id_says_so(sample_store: str) -> None:
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["rec"] = "NO-SUCH-REC"
     _open_why(at)
@@ -54,9 +57,9 @@ def test_an_unknown_linked_id_says_so(store: str) -> None:  # noqa: F811 (the fi
     assert at.selectbox(key="why_rec").value  # the page still works as without a link
 
 
-def test_a_link_opened_before_sign_in_lands_on_its_target_after(store: str) -> None:  # noqa: F811 (the fixture)
-    decided, _ = _decided_and_open(store)
-    add_user(get_engine(store), "pia", role="planner", password="a long passphrase", actor="t",
+def test_a_link_opened_before_sign_in_lands_on_its_target_after(sample_store: str) -> None:
+    decided, _ = _decided_and_open(sample_store)
+    add_user(get_engine(sample_store), "pia", role="planner", password="a long passphrase", actor="t",
              actor_role="admin")  # fmt: skip
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["rec"] = decided
@@ -70,7 +73,7 @@ def test_a_link_opened_before_sign_in_lands_on_its_target_after(store: str) -> N
     assert at.selectbox(key="why_rec").value == decided
 
 
-def test_overrides_opens_on_the_linked_rule(store: str) -> None:  # noqa: F811 (the fixture)
+def test_overrides_opens_on_the_linked_rule(sample_store: str) -> None:
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
     at.switch_page("pages/overrides.py").run()

@@ -35,11 +35,12 @@ def loaded(engine: Engine, tmp_path: Path) -> Engine:
     bundle = write_bundle(
         tmp_path / "b", {"recommendations": RECS, "decisions": DECS, "owners": OWNERS}
     )
-    load_bundle(bundle, engine=engine, loaded_by="t")
+    load_bundle(bundle, engine=engine, actor="t", role="admin")
     return engine
 
 
 def _post(engine: Engine, built: list[dict], **kw):  # type: ignore[no-untyped-def]
+    kw.setdefault("role", "sop_lead")
     return post_person_digests(
         engine, built, actor="scheduler", base_delay=0.01, jitter=0.0, sleep=Sleeps(), **kw
     )
@@ -121,6 +122,15 @@ def test_routes_are_admin_only_validated_and_audited_without_secrets(
     # Saving the same routing again records nothing.
     set_routes(loaded, routes, actor="a", role="admin")
     assert len(read_events(loaded)) == len(events)
+
+
+def test_a_role_that_may_not_post_digests_sends_nothing(
+    loaded: Engine, hooks: dict[str, Hook]
+) -> None:
+    built = build_person_digests(loaded, owner=["ana"], now=NOW)
+    with pytest.raises(PermissionDenied):
+        _post(loaded, built, webhook=hooks["default"].url, role="planner")
+    assert hooks["default"].bodies == []
 
 
 def test_escalations_only(loaded: Engine) -> None:
