@@ -8,7 +8,7 @@ from store.db import get_engine
 from store.reads import load_frames
 from store.users import add_user
 from tests.conftest import APP
-from tests.test_page_why import PAGE, _open_why
+from tests.explain.test_page_why import PAGE, _open_why
 
 
 def _decided_and_open(url: str) -> tuple[str, str]:

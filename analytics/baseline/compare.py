@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -37,13 +38,7 @@ from analytics.baseline.kpis import (
     split,
     unavailable,
 )
-from analytics.baseline.late_cost import (
-    LATE_KPIS,
-    STREAMS,
-    late_statistics,
-    late_values,
-    rec_windows,
-)
+from analytics.baseline.late_cost import add_late_figures
 from analytics.baseline.money_at_risk import money_at_risk
 from analytics.baseline.targets import meets_target, resolve_targets, target_gap
 
@@ -326,8 +321,15 @@ def report_from_tables(
         }
         for t in sorted(set(by_base) | set(by_cur))
     }
-    risk = targets if risk_targets is None else risk_targets
-    _add_money(report, tables, base_t, cur_t, go_live, risk, n_boot, random_state)
+    compare = partial(compare_kpi, n_boot=n_boot, random_state=random_state)
+    add_late_figures(report, tables, base_t, cur_t, go_live=go_live, compare=compare)
+    report["money_at_risk"] = money_at_risk(
+        tables,
+        go_live=go_live,
+        targets=resolve_targets(targets if risk_targets is None else risk_targets),
+        n_boot=n_boot,
+        random_state=random_state,
+    )
     if targets is not None:
         resolved = resolve_targets(targets)
         report["targets"] = {
@@ -340,44 +342,6 @@ def report_from_tables(
             if target is not None
         }
     return report
-
-
-def _add_money(
-    report: dict[str, Any],
-    tables: KpiTables,
-    base_t: KpiTables,
-    cur_t: KpiTables,
-    go_live: date,
-    targets: dict[str, Any] | None,
-    n_boot: int,
-    random_state: int,
-) -> None:
-    """The cost of late decisions in each side, its change and per type; money at risk."""
-    loaded = {"decisions", "owners"} <= tables.loaded
-    base_days, cur_days = rec_windows(tables, go_live)
-    sides = {}
-    for side, part, days in (("baseline", base_t, base_days), ("current", cur_t, cur_days)):
-        sides[side] = late_statistics(part.recs, days=days)
-        report[side] |= late_values(sides[side], loaded=loaded)
-        types = part.recs.groupby("rec_type", observed=True, sort=True)
-        for rec_type, entry in report["by_type"].items():
-            rows = types.get_group(rec_type) if rec_type in types.groups else part.recs.head(0)
-            entry[side] |= late_values(late_statistics(rows, days=days), loaded=loaded)
-    for kpi in LATE_KPIS:
-        base, cur = sides["baseline"][kpi.key], sides["current"][kpi.key]
-        change = compare_kpi(
-            kpi, base, cur, n_boot=n_boot, random_state=random_state, stream=STREAMS[kpi.key]
-        )
-        report["change"][kpi.key] = (
-            change.to_json() if loaded else Change(None, None, None, NOT_ENOUGH).to_json()
-        )
-    report["money_at_risk"] = money_at_risk(
-        tables,
-        go_live=go_live,
-        targets=resolve_targets(targets),
-        n_boot=n_boot,
-        random_state=random_state,
-    )
 
 
 def kpi_report(

@@ -13,6 +13,7 @@ window) and in basis points of revenue where the KPI periods give ``revenue_usd`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -259,3 +260,34 @@ def late_tile(
         "bps_high": bps(a_year(high), revenue),
         "days": days,
     }
+
+
+def add_late_figures(
+    report: dict[str, Any],
+    tables: KpiTables,
+    base_t: KpiTables,
+    cur_t: KpiTables,
+    *,
+    go_live: date,
+    compare: Callable[..., Any],
+) -> None:
+    """Add the late-decision figures to a KPI report (``analytics.baseline.compare``):
+    each side's values, each ``by_type`` entry's, and their ``change``.
+
+    ``compare(kpi, baseline, current, stream=…)`` is ``compare_kpi`` with the report's
+    bootstrap settings. Without decisions or owners nothing is rated: values are None
+    and every change is "not enough data".
+    """
+    windows = dict(zip(("baseline", "current"), rec_windows(tables, go_live), strict=True))
+    sides = {}
+    for side, part in (("baseline", base_t), ("current", cur_t)):
+        sides[side] = late_statistics(part.recs, days=windows[side])
+        report[side] |= late_values(sides[side], loaded=True)
+        types = part.recs.groupby("rec_type", observed=True, sort=True)
+        for rec_type, entry in report["by_type"].items():
+            rows = types.get_group(rec_type) if rec_type in types.groups else part.recs.head(0)
+            stats = late_statistics(rows, days=windows[side])
+            entry[side] |= late_values(stats, loaded=True)
+    for kpi in LATE_KPIS:
+        base, cur = sides["baseline"][kpi.key], sides["current"][kpi.key]
+        report["change"][kpi.key] = compare(kpi, base, cur, stream=STREAMS[kpi.key]).to_json()

@@ -15,7 +15,7 @@ from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
 from store.settings import set_setting
-from tests.test_late_cost import DECS, OWNERS, PERIODS, RECS
+from tests.baseline.test_late_cost import DECS, OWNERS, PERIODS, RECS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/baseline.py"

@@ -10,7 +10,7 @@ from analytics.governance.digest import build_digest, digest_payload, digest_tex
 from analytics.governance.digest_items import deep_link, open_recommendations, rec_url, rule_url
 from analytics.governance.owner_digests import escalation_digests, owner_digests
 from analytics.governance.ownership import decision_status
-from tests.test_ownership import NOW, tiny
+from tests.governance.test_ownership import NOW, tiny
 
 APP = "https://wb.example/app/"
 

@@ -17,9 +17,9 @@ from store.roles import PermissionDenied
 from store.settings import set_setting
 from store.webhooks import APP_URL, get_routes, set_routes
 from tests.conftest import write_bundle
-from tests.test_digest import Hook, Sleeps
-from tests.test_ownership import NOW
-from tests.test_page_ownership import DECS, OWNERS, RECS
+from tests.governance.test_digest import Hook, Sleeps
+from tests.governance.test_ownership import NOW
+from tests.governance.test_page_ownership import DECS, OWNERS, RECS
 
 
 @pytest.fixture

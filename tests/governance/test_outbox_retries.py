@@ -17,7 +17,7 @@ from store.outbox import (
     send_with_retries,
     sent_digests,
 )
-from tests.test_digest import Hook, Sleeps, _post
+from tests.governance.test_digest import Hook, Sleeps, _post
 
 
 @pytest.fixture

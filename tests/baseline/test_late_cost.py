@@ -14,7 +14,7 @@ from analytics.baseline.late_cost import SumSample, late_by_group, late_tile, re
 from analytics.baseline.money_at_risk import money_at_risk
 from analytics.baseline.targets import resolve_targets
 from contract.frames import Frames
-from tests.test_kpis import typed
+from tests.baseline.test_kpis import typed
 
 GO = date(2025, 3, 1)
 S, E, M = "stockout_risk", "expedite", "maintenance"
@@ -193,3 +193,19 @@ def test_sum_sample_bootstrap_is_the_resampled_sum() -> None:
     # sd of the resampled sum: sqrt(n · var) = sqrt(100,000 · 1), times the scale 0.5
     assert boots.std() == pytest.approx(np.sqrt(100_000 * 1.0) * 0.5, rel=0.1)
     assert np.isnan(SumSample.of(np.array([])).resample(3, rng)).all()
+
+
+def test_without_an_ownership_matrix_nothing_is_priced_as_late() -> None:
+    bare = frames()
+    bare = Frames(**{**bare.__dict__, "owners": typed("owners", [])})
+    report = kpi_report(bare, go_live=GO)
+    assert report["baseline"]["late_decision_usd"] is None
+    assert report["current"]["late_decision_n"] is None
+    assert report["change"]["late_decision_usd"] == {
+        "delta": None, "ci_low": None, "ci_high": None, "verdict": "not enough data",
+    }  # fmt: skip
+    # With no owner row anywhere, every recommendation that waited counts as unowned.
+    unowned = next(r for r in report["money_at_risk"] if r["cause"] == "unowned_waiting")
+    # C1 answered after exactly 24 h: not past 24 h. C2 after 47 h ($50), C3 and C4 open
+    # for over 24 h at the log's end ($5000, $80), C5 expired ($70).
+    assert unowned["usd"] == 50 + 5000 + 80 + 70

@@ -12,8 +12,8 @@ import cli
 from store.db import get_engine
 from store.webhooks import set_routes
 from tests.conftest import write_bundle
-from tests.test_digest import Hook
-from tests.test_page_ownership import DECS, OWNERS, RECS
+from tests.governance.test_digest import Hook
+from tests.governance.test_page_ownership import DECS, OWNERS, RECS
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from store.audit import read_events
 from store.settings import get_setting
 from store.users import add_user
 from store.webhooks import APP_URL, get_routes
-from tests.test_page_ownership import APP, PAGE, _df, _open_page, store  # noqa: F401
+from tests.governance.test_page_ownership import APP, PAGE, _df, _open_page, store  # noqa: F401
 
 HOOK_A = "https://hooks.example.com/services/T000/B000/SECRET-A"
 HOOK_B = "https://outlook.example.com/webhookb2/SECRET-B"
