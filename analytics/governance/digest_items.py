@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+
+from analytics.shared.lookups import id_positions
 
 DUE_SOON_H = 4.0
 REC_PAGE = "why"
@@ -44,15 +44,12 @@ def open_recommendations(recommendations: pd.DataFrame, decisions: pd.DataFrame)
     """The recommendations with no decision row (open), in their order.
 
     A digest only lists open recommendations, so judging just these (a few percent of a
-    year's log) keeps a million-row digest to about a second. Arrow's ``is_in`` matches the
-    ids: pandas' ``isin`` on string ids takes tens of seconds at that size.
+    year's log) keeps a million-row digest to about a second.
     """
     if decisions.empty:
         return recommendations
-    ids = pa.array(recommendations["rec_id"].astype("string").array)
-    decided = pa.array(decisions["rec_id"].astype("string").array)
-    mask = pc.fill_null(pc.is_in(ids, value_set=decided), False).to_numpy(zero_copy_only=False)
-    return recommendations[~mask.astype(bool)]
+    decided = id_positions(decisions["rec_id"], recommendations["rec_id"]) >= 0
+    return recommendations[~decided]
 
 
 def num(value: Any) -> float | None:

@@ -16,8 +16,8 @@ from store.ingest.load import load_bundle
 from store.reads import clear_memo
 from store.settings import set_setting
 from tests.baseline.test_late_cost import DECS, OWNERS, PERIODS, RECS
+from tests.conftest import APP
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/baseline.py"
 
 
