@@ -11,6 +11,11 @@ then times, warm (frames in memory, as in the app):
 * ``gates_report`` — the five gates (candidate rules left out: ``bench/`` of the override
   analysis times that);
 * ``build_digest`` — the digest content and its Teams card;
+* every person's digest (``flows.digests.build_person_digests(all_owners=True)``: one per
+  owner with anything open and per escalation contact with a breach, deep links and Teams
+  cards included) — target ≤ 5 s at a million recommendations (issue 16);
+* the Baseline page's money (``kpi_tables``, then the cost of late decisions tile, its
+  type × owner table and money at risk);
 * ``verify_chain`` over ``--events`` audit events in a scratch SQLite store (the red
   banner re-runs it at most once a minute).
 
@@ -121,6 +126,32 @@ def main() -> None:
         ),
     )
     print(f"  card of {len(str(digest)):,} characters")
+
+    from flows.baseline import money_view
+    from flows.digests import build_person_digests
+
+    people = _timed(
+        "all owners' digests + cards",
+        lambda: build_person_digests(
+            engine, all_owners=True, fmt="teams", now=now, frames=frames,
+            app_url="https://wb.example",
+        ),
+    )  # fmt: skip
+    kinds = pd.Series([d["kind"] for d in people]).value_counts().to_dict()
+    print(f"  {kinds}; target ≤ 5 s for all of them")
+
+    from analytics.baseline.kpis import kpi_tables
+
+    tables = _timed("kpi_tables", lambda: kpi_tables(frames))
+    priced = _timed(
+        "late-decision cost + money at risk",
+        lambda: money_view(tables, go_live=day, site=None, rec_type=None, expedite_target=3.0),
+    )
+    late = priced["late"]
+    print(
+        f"  late decisions now ${late['usd'] or 0:,.0f} ({late['n']:,} of {late['n_rated']:,}); "
+        + ", ".join(f"{r['cause']} ${r['usd_per_year'] or 0:,.0f}/yr" for r in priced["at_risk"])
+    )
 
     from store.audit import record_event, verify_chain
 

@@ -11,9 +11,13 @@ from sqlalchemy import Engine
 from analytics.baseline.compare import Change, compare_periods, expedite_money, kpi_report
 from analytics.baseline.groups import baseline_band, weekly_trend
 from analytics.baseline.groups import kpi_breakdown as _breakdown
-from analytics.baseline.kpis import KpiTables, data_range, filtered
+from analytics.baseline.kpis import KpiTables, data_range, filtered, split
+from analytics.baseline.late_cost import late_by_group, late_tile, rec_windows
+from analytics.baseline.money_at_risk import money_at_risk
+from analytics.baseline.targets import resolve_targets
+from contract.vocabulary import KPI_TARGETS
 from store.reads import load_frames
-from store.settings import go_live
+from store.settings import get_setting, go_live
 
 
 class NoGoLive(LookupError):
@@ -54,6 +58,33 @@ def kpi_view(
     }
 
 
+def money_view(
+    tables: KpiTables,
+    *,
+    go_live: date,
+    site: str | None,
+    rec_type: str | None,
+    expedite_target: float | None,
+) -> dict[str, Any]:
+    """The Baseline page's money: the cost of late decisions (tile, and by type × owner) and
+    the money at risk table, for one go-live and filter."""
+    tables = filtered(tables, site=site, rec_type=rec_type)
+    _, cur = split(tables, go_live)
+    _, days = rec_windows(tables, go_live)
+    tile = late_tile(tables, cur, go_live=go_live)
+    return {
+        "late": tile,
+        "late_by": late_by_group(
+            cur.recs, ["rec_type", "owner"], days=days, revenue_a_year=tile["revenue_per_year"]
+        ),
+        "at_risk": money_at_risk(
+            tables,
+            go_live=go_live,
+            targets=resolve_targets({"expedite_pct_cogs": expedite_target}),
+        ),
+    }
+
+
 def kpi_breakdown(
     tables: KpiTables,
     *,
@@ -79,4 +110,6 @@ def kpis_for_store(
             raise NoGoLive(
                 "no go-live given and none can be inferred (no recommendation has a model_version)"
             )
-    return kpi_report(load_frames(engine), go_live=go_live_date, site=site)
+    # Money at risk prices expedite against the saved target (the report's shape is unchanged).
+    saved = get_setting(engine, KPI_TARGETS)
+    return kpi_report(load_frames(engine), go_live=go_live_date, site=site, risk_targets=saved)

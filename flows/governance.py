@@ -26,6 +26,7 @@ from analytics.overrides.analysis import rules_report
 from contract.frames import Frames
 from contract.tables import TABLES
 from contract.vocabulary import KPI_TARGETS, RULE_STATUSES
+from flows.digests import saved_app_url
 from flows.monitoring import digest_alerts
 from flows.policy import likely_rejections
 from store.audit import verify_chain
@@ -129,8 +130,10 @@ def digest_for_store(
 
     New rule candidates are the ones nobody has adopted, dismissed or put on watch;
     likely rejections come from the override-propensity model (``flows.policy``).
+    ``app_url`` (else the saved ``app_url`` setting) makes every item a deep link.
     """
     frames = frames if frames is not None else load_frames(engine)
+    app_url = saved_app_url(engine, app_url)
     rule_status = read_rule_status(engine)
     candidates, note = candidate_rules(frames, rule_status)
     new = None if candidates is None else [c for c in candidates if c.get("status") not in REVIEWED]
@@ -149,6 +152,7 @@ def digest_for_store(
         likely_rejections=likely_rejections(frames, top_n=top_n),
         model_alerts=model_alerts,
         top_n=top_n,
+        app_url=app_url,
     )
     if monitor_note:
         digest["notes"].append(monitor_note)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from analytics.overrides.analysis import CANDIDATE, theme_rows
@@ -29,10 +30,13 @@ from analytics.overrides.text import (
 from analytics.overrides.theme_views import capture_gap, theme_concentration, theme_trend
 from store import roles
 from store.rule_status import STATUSES, RuleStatusError, rule_history, set_rule_status
-from ui import cache, session
+from ui import cache, deep_links, session
 from ui import policy as policy_ui
 
 session.ensure_shell()  # before anything renders: see ui/session.py
+
+# Deep link from a digest: overrides?rule=RULE_ID opens that rule's evidence. Read first.
+LINKED_RULE = st.query_params.get("rule") or None
 
 DRILL = ["rec_id", "created_at", "rec_type", "site", "sku", "supplier", "customer", "resource",
          "decided_by", "decision", "adjustment_pct", "reason", "actual_qty"]  # fmt: skip
@@ -123,6 +127,7 @@ c5.metric(
     "on the model.",
 )
 st.caption(headline_caption(overall, values["stockout"]))
+linked_slot = st.empty()  # filled under "Candidate rules" once the rule is known
 
 tab_themes, tab_rules, tab_value, tab_adopted, tab_policy = st.tabs(
     ["Reason themes", "Candidate rules", "Did it pay off?", "Adopted rules", "Policy"]
@@ -190,6 +195,18 @@ with tab_rules:
         column, ascending=ascending, kind="stable", na_position="last"
     )
     st.caption(tested_caption(rules))
+    linked = deep_links.linked_row(
+        rules, LINKED_RULE, key="overrides_linked", widget="overrides_rule_pick", id_col="id",
+        noun="rule",
+    )  # fmt: skip
+    if linked is not None:
+        if LINKED_RULE not in set(view["id"]):  # the link wins over the status filter
+            view = pd.concat([linked, view])
+        linked_slot.info(
+            f"Opened on rule **{LINKED_RULE}** ({rule_title(linked.iloc[0])}): its evidence and "
+            "status are under **Candidate rules**.",
+            icon=":material/link:",
+        )
     view = view.assign(
         verdict=[
             COSTLY_MARK if c else v

@@ -8,7 +8,7 @@ import streamlit as st
 
 from store import roles
 from store.owner_matrix import OwnershipError, apply_owner_changes, make_entry
-from ui import cache, session
+from ui import cache, routing, session
 
 session.ensure_shell()  # before anything renders: see ui/session.py
 
@@ -69,9 +69,10 @@ c3.metric(
 c4.metric("Recommendations with no owner", f"{unowned_share:.1%}")
 st.caption(f"Open recommendations judged at {ov.as_of:%Y-%m-%d %H:%M} UTC.")
 
-tab_queue, tab_sla, tab_unowned, tab_fatigue, tab_matrix, tab_gates = st.tabs(
-    ["Breach queue", "SLA met", "Unowned", "Fatigue", "Ownership matrix", "Readiness gates"]
-)
+tab_queue, tab_sla, tab_unowned, tab_fatigue, tab_matrix, tab_routing, tab_gates = st.tabs(
+    ["Breach queue", "SLA met", "Unowned", "Fatigue", "Ownership matrix", "Digest routing",
+     "Readiness gates"]
+)  # fmt: skip
 
 with tab_queue:
     if ov.n_breaches == 0:
@@ -252,6 +253,9 @@ with tab_matrix:
                 st.rerun()
         if flash := st.session_state.pop("ownership_flash", None):
             st.success(flash)
+
+with tab_routing:
+    routing.render(engine, frames.owners)
 
 with tab_gates:
     gl = session.go_live()

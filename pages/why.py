@@ -25,10 +25,14 @@ from analytics.overrides.theme_labels import theme_picks
 from analytics.policy.propensity import rank_by_propensity
 from store import roles
 from store.decisions import DecisionError, RenderToken, decision_for, record_decision
-from ui import cache, session
+from ui import cache, deep_links, session
 from ui import policy as policy_ui
 
 session.ensure_shell()  # before anything renders: see ui/session.py
+
+# Deep link from a digest's "Review" button: why?rec=REC_ID. Read first, so the target
+# survives whatever renders before the picker (sign-in, empty states); it only selects.
+LINKED_REC = st.query_params.get("rec") or None
 
 LARGE_LOG = 200_000
 FORM_FIELDS = ("decision", "qty", "theme_pick", "reason")
@@ -128,6 +132,7 @@ sort = st.segmented_control(
     on_change=lambda: st.session_state.pop("why_rec", None),
 )
 scores = policy_ui.propensity_scores() if sort == "propensity" else None
+linked_row = deep_links.linked_row(table, LINKED_REC, key="why_linked", widget="why_rec")
 picks = filter_pick_list(
     table if scores is None else rank_by_propensity(table, scores),
     query=query,
@@ -137,13 +142,15 @@ picks = filter_pick_list(
     owner=None if owner == "All owners" else owner,
     limit=500,
 )
-if picks.empty:
+if picks.empty and linked_row is None:
     session.empty_state(
         "No recommendation matches these filters.",
         hint="Clear the search, or untick *Open only* to see decided ones.",
     )
     st.stop()
 labels = {r.rec_id: pick_label(r) for r in picks.itertuples()}
+if linked_row is not None and LINKED_REC not in labels:  # the link wins over the filters
+    labels = {LINKED_REC: pick_label(next(linked_row.itertuples())), **labels}
 st.caption(
     f"{len(picks):,} shown"
     + (" (first 500)" if len(picks) == 500 else "")

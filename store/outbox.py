@@ -6,9 +6,10 @@ definitely failed (the endpoint refused it, or every retry failed) releases the
 claim so a later run may try again; one that was cut off mid-way (process killed)
 keeps it, because the message may have gone out — ``force=True`` re-sends then.
 
-Transient failures (connection errors, timeouts, HTTP 408/429/5xx) are retried with
-exponential back-off; any other 4xx is a refusal, reported at once with the
-endpoint's answer. Webhook URLs carry their secret in the path, so only the
+Transient failures (connection errors, timeouts, HTTP 408/429/5xx, and a 200 whose
+body reports throttling, as the Teams legacy connector does) are retried by
+``tenacity`` with exponential back-off and jitter, honouring ``Retry-After``; any
+other 4xx is a refusal, reported at once with the endpoint's answer. Webhook URLs carry their secret in the path, so only the
 scheme and host (and a hash to tell targets apart) are stored or audited.
 
 The module imports only SQLModel at load time (store helpers inside functions), so
@@ -17,16 +18,22 @@ The module imports only SQLModel at load time (store helpers inside functions), 
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
+import math
+import random
+import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import tenacity
 from sqlalchemy import Engine, and_
 from sqlalchemy.exc import IntegrityError
 
@@ -114,17 +121,96 @@ def _post_once(url: str, body: bytes, timeout: float) -> tuple[int, str, str | N
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
-            return response.status, response.read(500).decode("utf-8", "replace"), None
+            text = response.read(500).decode("utf-8", "replace").strip()
+            return response.status, text, response.headers.get("Retry-After")
     except urllib.error.HTTPError as exc:
         text = exc.read(500).decode("utf-8", "replace") if exc.fp is not None else ""
         return exc.code, text.strip(), exc.headers.get("Retry-After") if exc.headers else None
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+# The Teams legacy connector answers HTTP 200 and reports the real outcome in the body,
+# e.g. "Webhook message delivery failed with error: Microsoft Teams endpoint returned
+# HTTP error 429 with ContextId …": a 200 is a delivery only when the body says nothing else.
+_EMBEDDED_STATUS = re.compile(r"returned\s+HTTP\s+error\s+(\d{3})", re.IGNORECASE)
+
+
+def embedded_status(text: str) -> int | None:
+    """The HTTP error an endpoint reports inside a 200 body (Teams connectors), else None."""
+    match = _EMBEDDED_STATUS.search(text or "")
+    return int(match.group(1)) if match else None
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    Anything else — empty, ``nan``, ``inf``, negative, garbage — is None, so the caller
+    falls back to its own back-off instead of sleeping forever or failing.
+    """
+    if value is None:
         return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT by definition
+        when = when.replace(tzinfo=UTC)
+    moment = now if now is not None else datetime.now(UTC)
+    return max(0.0, (when - moment).total_seconds())
+
+
+class _Transient(Exception):
+    """One attempt failed in a way a later attempt may not (throttling, 5xx, network)."""
+
+    def __init__(self, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class _Wait:
+    """Tenacity wait: the server's ``Retry-After`` when it gave one, else exponential
+    back-off ``base × 2**(attempt−1)`` plus uniform jitter in ``[0, jitter)``; capped."""
+
+    base: float
+    cap: float
+    jitter: float
+    rng: random.Random
+
+    def __call__(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        hinted = getattr(exc, "retry_after", None)
+        if hinted is not None:
+            return min(float(hinted), self.cap)
+        delay = self.base * 2 ** (state.attempt_number - 1)
+        if self.jitter > 0:
+            delay += self.rng.uniform(0.0, self.jitter)
+        return min(delay, self.cap)
+
+
+def _attempt(url: str, body: bytes, timeout: float, label: str) -> int:
+    """One POST: its 2xx status, or ``_Transient`` / ``WebhookRefused``."""
+    try:
+        status, text, retry_after = _post_once(url, body, timeout)
+    except OSError as exc:  # URLError, timeouts, refused connections
+        raise _Transient(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from exc
+    inner = embedded_status(text) if 200 <= status < 300 else None
+    if 200 <= status < 300 and inner is None:
+        return status
+    code = inner if inner is not None else status
+    if code in RETRY_STATUS:
+        shown = f"HTTP {status}" + (f" — {text[:200]}" if text else "")
+        raise _Transient(shown, parse_retry_after(retry_after))
+    raise WebhookRefused(code, text[:200], label)
 
 
 def send_with_retries(
@@ -134,41 +220,42 @@ def send_with_retries(
     max_attempts: int = 4,
     base_delay: float = 1.0,
     max_delay: float = 30.0,
+    jitter: float = 1.0,
     timeout: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
 ) -> tuple[int, int]:
     """POST ``payload`` as JSON; returns (HTTP status, attempts used).
 
-    Waits ``base_delay × 2**(attempt-1)`` (capped at ``max_delay``, or the server's
-    ``Retry-After`` when it is shorter than the cap) between attempts. Raises
-    ``WebhookRefused`` on a non-retryable 4xx, ``WebhookUnavailable`` when every
-    attempt failed.
+    Retried (by ``tenacity``) on connection errors, timeouts, HTTP 408/425/429/5xx and
+    on a 200 whose body reports one of those (the Teams legacy connector's throttling).
+    Between attempts it waits the server's ``Retry-After`` (seconds or an HTTP date;
+    unparseable values such as ``nan`` are ignored) or ``base_delay × 2**(attempt−1)``
+    plus up to ``jitter`` seconds, never more than ``max_delay``. Raises
+    ``WebhookRefused`` on any other 4xx (also inside a 200 body), ``WebhookUnavailable``
+    when every attempt failed.
     """
     _, label = target_of(url)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    last = ""
-    for attempt in range(1, max_attempts + 1):
-        retry_after = None
-        try:
-            status, text, retry_after_raw = _post_once(url, body, timeout)
-        except OSError as exc:  # URLError, timeouts, refused connections
-            last = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-        else:
-            if 200 <= status < 300:
-                return status, attempt
-            if status not in RETRY_STATUS:
-                raise WebhookRefused(status, text[:200], label, attempt)
-            last = f"HTTP {status}" + (f" — {text[:200]}" if text else "")
-            retry_after = _retry_after(retry_after_raw)
-        if attempt < max_attempts:
-            delay = min(base_delay * 2 ** (attempt - 1), max_delay)
-            if retry_after is not None:
-                delay = min(max(retry_after, 0.0), max_delay)
-            sleep(delay)
-    raise WebhookUnavailable(
-        f"the webhook at {label} did not accept the digest after {max_attempts} attempts "
-        f"(last: {last}); nothing was recorded as sent, so the next run will try again"
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(max_attempts),
+        wait=_Wait(base_delay, max_delay, jitter, rng or random.Random()),
+        retry=tenacity.retry_if_exception_type(_Transient),
+        sleep=sleep,
     )
+    try:
+        status = retrying(_attempt, url, body, timeout, label)
+    except WebhookRefused as exc:
+        exc.attempts = int(retrying.statistics.get("attempt_number", 1))
+        raise
+    except tenacity.RetryError as exc:
+        last = exc.last_attempt.exception()
+        detail = last.detail if isinstance(last, _Transient) else str(last)
+        raise WebhookUnavailable(
+            f"the webhook at {label} did not accept the digest after {max_attempts} attempts "
+            f"(last: {detail}); nothing was recorded as sent, so the next run will try again"
+        ) from None
+    return status, int(retrying.statistics.get("attempt_number", 1))
 
 
 def _claim(
@@ -268,6 +355,7 @@ def post_digest(
     force: bool = False,
     max_attempts: int = 4,
     base_delay: float = 1.0,
+    jitter: float = 1.0,
     timeout: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PostResult:
@@ -294,6 +382,7 @@ def post_digest(
             payload,
             max_attempts=max_attempts,
             base_delay=base_delay,
+            jitter=jitter,
             timeout=timeout,
             sleep=sleep,
         )

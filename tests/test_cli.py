@@ -42,12 +42,13 @@ def test_rules_json_shape_and_top(store, capsys) -> None:
     keys = [
         "id", "conditions", "direction", "median_adjustment_pct", "support", "coverage",
         "confidence", "lift", "value_added", "win_rate", "theme_id", "theme_label",
-        "example_reasons", "status", "action",
+        "example_reasons", "status",
     ]  # fmt: skip
     for rule in doc["rules"]:
         assert list(rule)[: len(keys)] == keys  # fields may be added, never removed or renamed
         assert rule["direction"] in {"increase", "decrease", "reject"}
         assert rule["status"] == "candidate"
+        assert "action" in rule and "p_adjusted" in rule  # added by issues 14 and 13
         assert rule["action"]["kind"] == (
             "reject" if rule["direction"] == "reject" else "adjust_pct"
         )

@@ -150,6 +150,25 @@ def kpi_breakdown(
     )
 
 
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Pricing late decisions and money at risk…")
+def money_view(
+    url: str,
+    version: str,
+    go_live: str,
+    site: str | None,
+    rec_type: str | None,
+    expedite_target: float | None,
+) -> dict[str, Any]:
+    """``flows.baseline.money_view`` for one go-live (ISO date), filter and expedite target."""
+    return baseline.money_view(
+        _kpi_tables(url, version),
+        go_live=date.fromisoformat(go_live),
+        site=site,
+        rec_type=rec_type,
+        expedite_target=expedite_target,
+    )
+
+
 # --- Override patterns (pages/overrides.py) ----------------------------------------------
 # Keyed on Frames.version (contract tables) plus the mining settings; the rule lifecycle
 # has its own version, so adopting a rule does not recompute themes and rules.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -37,6 +38,8 @@ from analytics.baseline.kpis import (
     split,
     unavailable,
 )
+from analytics.baseline.late_cost import add_late_figures
+from analytics.baseline.money_at_risk import money_at_risk
 from analytics.baseline.targets import meets_target, resolve_targets, target_gap
 
 if TYPE_CHECKING:
@@ -92,14 +95,17 @@ def compare_kpi(
     n_boot: int = N_BOOT,
     random_state: int = 0,
     min_sample: int | None = None,
+    stream: int | None = None,
 ) -> Change:
-    """The change of one KPI between two samples of it."""
+    """The change of one KPI between two samples of it (``stream``: its random stream,
+    by default its place in ``KPIS``)."""
     base, cur = _finite(baseline.estimate()), _finite(current.estimate())
     delta = None if base is None or cur is None else cur - base
     need = MIN_SAMPLE[kpi.grain] if min_sample is None else min_sample
     if delta is None or baseline.n < need or current.n < need:
         return Change(delta, None, None, NOT_ENOUGH)
-    stream = [k.key for k in KPIS].index(kpi.key)
+    if stream is None:
+        stream = [k.key for k in KPIS].index(kpi.key)
     low, high = delta_interval(
         baseline, current, n_boot=n_boot, random_state=random_state, stream=stream
     )
@@ -287,6 +293,7 @@ def report_from_tables(
     targets: dict[str, Any] | None = None,
     random_state: int = 0,
     n_boot: int = N_BOOT,
+    risk_targets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """:func:`kpi_report` over already prepared :class:`~analytics.baseline.kpis.KpiTables`."""
     if site is not None:
@@ -314,6 +321,15 @@ def report_from_tables(
         }
         for t in sorted(set(by_base) | set(by_cur))
     }
+    compare = partial(compare_kpi, n_boot=n_boot, random_state=random_state)
+    add_late_figures(report, tables, base_t, cur_t, go_live=go_live, compare=compare)
+    report["money_at_risk"] = money_at_risk(
+        tables,
+        go_live=go_live,
+        targets=resolve_targets(targets if risk_targets is None else risk_targets),
+        n_boot=n_boot,
+        random_state=random_state,
+    )
     if targets is not None:
         resolved = resolve_targets(targets)
         report["targets"] = {
@@ -335,6 +351,7 @@ def kpi_report(
     site: str | None = None,
     targets: dict[str, Any] | None = None,
     random_state: int = 0,
+    risk_targets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The executive KPIs before and after go-live, JSON-able (``cli.py kpis --json``).
 
@@ -351,17 +368,29 @@ def kpi_report(
         key is added with each KPI's target, gap (current − target) and whether it is met.
     random_state : int
         Seed of the bootstrap intervals.
+    risk_targets : dict, optional
+        Saved targets to price money at risk against (default: ``targets``, then the
+        default targets) without adding the ``targets`` key.
 
     Returns
     -------
     dict
         ``{"go_live": "YYYY-MM-DD", "baseline": {...}, "current": {...},
         "change": {kpi: {"delta", "ci_low", "ci_high", "verdict"}},
-        "by_type": {rec_type: {"baseline": {...}, "current": {...}}}}``. Rates are
+        "by_type": {rec_type: {"baseline": {...}, "current": {...}}},
+        "money_at_risk": [...]}``. ``late_decision_usd``, ``late_decision_n`` and
+        ``late_decision_usd_per_year`` (``analytics.late_cost``) are in both sides, in
+        ``change`` and in each ``by_type`` entry; ``money_at_risk`` is
+        ``analytics.money_at_risk.money_at_risk``. Rates are
         fractions, ``expedite_pct_cogs`` a percentage, hours for latencies; a figure
         that cannot be computed is None. ``by_type`` carries the recommendation
         figures; OTIF, expedite and stockouts are not per type and are None there.
     """
     return report_from_tables(
-        kpi_tables(frames), go_live=go_live, site=site, targets=targets, random_state=random_state
+        kpi_tables(frames),
+        go_live=go_live,
+        site=site,
+        targets=targets,
+        random_state=random_state,
+        risk_targets=risk_targets,
     )

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.baseline.bootstrap import ProportionSample, QuantileSample, RatioSample, Statistic
+from analytics.baseline.money_rows import late_money_columns
 from analytics.shared.lookups import id_positions
 from analytics.shared.owners import resolve_owners
 from analytics.shared.periods import period_start
@@ -104,7 +105,8 @@ class KpiTables:
     (category), ``signal_at``, ``week`` (Monday of ``signal_at``), ``decision``
     (category, NaN when open), ``detection_h``, ``decision_h``, ``response_h``
     (float hours, NaN where excluded), ``sla_met`` and ``override`` (1.0/0.0,
-    NaN outside the denominator).
+    NaN outside the denominator), ``impact_usd``, ``late_usd`` and
+    ``unowned_wait_usd`` (dollars, see ``analytics.baseline.money_rows``).
     ``lines``: one row per order line — ``site``, ``promised_date``, ``week``,
     ``otif`` (1.0/0.0 for delivered lines, NaN when undelivered).
     ``periods``: one row per KPI period — ``site``, ``period_start``, ``week``,
@@ -200,6 +202,9 @@ def _rec_table(recs: pd.DataFrame, decisions: pd.DataFrame, owners: pd.DataFrame
     else:  # no decisions table: nothing about deciding can be said
         sla_met = np.full(n, np.nan)
         override = np.full(n, np.nan)
+    money = late_money_columns(
+        recs, owner, sla_hours, codes, response, created, decided, len(decisions)
+    )
     return pd.DataFrame(
         {
             "rec_type": pd.Categorical(recs["rec_type"]),
@@ -213,6 +218,7 @@ def _rec_table(recs: pd.DataFrame, decisions: pd.DataFrame, owners: pd.DataFrame
             "response_h": response,
             "sla_met": sla_met,
             "override": override,
+            **money,
         },
         index=pd.RangeIndex(n),
     )

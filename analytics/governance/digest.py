@@ -15,32 +15,38 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+# The renderers live apart; re-exported here for the callers of this module.
+from analytics.governance.digest_cards import (  # noqa: F401
+    FORMATS,
+    digest_lines,
+    digest_payload,
+    digest_sections,
+    digest_text,
+    slack_message,
+    teams_card,
+)
+from analytics.governance.digest_items import (
+    DUE_SOON_H,
+    by_impact,
+    due_soon,
+    open_recommendations,
+    rec_items,
+    rule_url,
+)
+from analytics.governance.digest_items import num as _num
+from analytics.governance.digest_items import text as _text
 from analytics.governance.ownership import breach_queue, breaches_by_owner, decision_status
 
-FORMATS = ("teams", "slack", "json")
 
-
-def _num(value: Any) -> float | None:
-    if value is None or value is pd.NA:
-        return None
-    f = float(value)
-    return None if math.isnan(f) else round(f, 2)
-
-
-def _text(value: Any) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return str(value)
-
-
-def _usd(value: float | None) -> str:
-    return "impact unknown" if value is None else f"${value:,.0f}"
+def digest_hash(identity: Mapping[str, Any]) -> str:
+    """12 hex digits naming *which* items a digest holds (see the module docstring)."""
+    raw = json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(raw).hexdigest()[:12]
 
 
 def build_digest(
@@ -55,6 +61,8 @@ def build_digest(
     model_alerts: Sequence[Mapping[str, Any]] | None = None,
     top_n: int = 10,
     max_rules: int = 5,
+    app_url: str | None = None,
+    due_within_h: float = DUE_SOON_H,
 ) -> dict[str, Any]:
     """The digest's content as a JSON-able dict.
 
@@ -77,30 +85,37 @@ def build_digest(
         optionally their ``key``, which identifies them in the digest id), or
         None when the monitor did not run — the digest then has no ``model_health`` entry.
     top_n
-        How many open recommendations (by ``est_impact_usd``) and owners to list.
+        How many open recommendations (by ``est_impact_usd``), owners and recommendations
+        due soon to list.
+    app_url
+        The workbench's address: every item then carries a deep link ``url``
+        (``APP/why?rec=…``, rules ``APP/overrides?rule=…``); None without it.
+    due_within_h
+        Open recommendations falling due within this many hours are ``due_soon``.
 
     Returns
     -------
     dict with ``digest_id``, ``date``, ``as_of``, ``n_open``, ``n_breaches``,
     ``breach_impact_usd``, ``breaches_by_owner`` (``owner, escalation_to, n_breaches,
-    impact_usd, max_hours_overdue``), ``top_open`` (``rec_id, rec_type, site, sku,
-    est_impact_usd, owner, escalation_to, hours_open, hours_overdue``),
-    ``rule_candidates`` (list or None), ``likely_rejections`` (``rec_id, p_override,
-    p_rejected, rules``; list or None), ``notes`` and, given ``model_alerts``,
-    ``model_health`` (``kind, since, message`` per alert).
+    impact_usd, max_hours_overdue``), ``top_open`` and ``due_soon`` (items of
+    ``analytics.governance.digest_items.rec_items``: ``rec_id, rec_type, site, sku,
+    est_impact_usd, owner, escalation_to, hours_open, hours_overdue, due_at,
+    hours_to_due, url``), ``rule_candidates`` (list or None, each with ``url``) and
+    ``likely_rejections`` (``rec_id, p_override, p_rejected, rules``; list or None),
+    ``notes`` and, given ``model_alerts``, ``model_health`` (``kind, since, message`` per
+    alert). The id does not depend on ``due_soon``: an item crossing into its last
+    hours does not re-send the day's digest; its breach will.
     """
     ts = pd.Timestamp(now)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    status = decision_status(recommendations, decisions, owners, now=ts)
+    # Only open recommendations appear in a digest: judge just those (see open_recommendations).
+    status = decision_status(
+        open_recommendations(recommendations, decisions), decisions.head(0), owners, now=ts
+    )
     queue = breach_queue(status)
     by_owner = breaches_by_owner(status)
     open_recs = status[status["is_open"]]
-    top = open_recs.sort_values(
-        ["est_impact_usd", "created_at", "rec_id"],
-        ascending=[False, True, True],
-        na_position="last",
-        kind="stable",
-    ).head(top_n)
+    top = by_impact(open_recs, top_n)
     notes: list[str] = []
     if owners.empty:
         notes.append("No ownership matrix loaded: SLA breaches cannot be judged.")
@@ -113,6 +128,7 @@ def build_digest(
         for o in by_owner["owner"]
     }
     content = {
+        "kind": "all",
         "date": ts.strftime("%Y-%m-%d"),
         "as_of": ts.isoformat(),
         "n_open": int(len(open_recs)),
@@ -128,20 +144,13 @@ def build_digest(
             }
             for r in by_owner.head(top_n).itertuples()
         ],
-        "top_open": [
-            {
-                "rec_id": str(r.rec_id),
-                "rec_type": str(r.rec_type),
-                "site": str(r.site),
-                "sku": _text(r.sku),
-                "est_impact_usd": _num(r.est_impact_usd),
-                "owner": _text(r.owner),
-                "escalation_to": _text(r.escalation_to),
-                "hours_open": _num((ts - r.created_at).total_seconds() / 3600),
-                "hours_overdue": _num(r.hours_overdue),
-            }
-            for r in top.itertuples()
-        ],
+        "top_open": rec_items(top, now=ts, app_url=app_url),
+        "due_soon": rec_items(
+            due_soon(open_recs, now=ts, within_h=due_within_h).head(top_n),
+            now=ts,
+            app_url=app_url,
+        ),
+        "due_within_h": due_within_h,
         "rule_candidates": None,
         "likely_rejections": None
         if likely_rejections is None
@@ -153,7 +162,7 @@ def build_digest(
             rules_note or "Rule candidates left out: the override analysis is not available."
         )
     else:
-        content["rule_candidates"] = [_rule(c) for c in list(rule_candidates)[:max_rules]]
+        content["rule_candidates"] = [_rule(c, app_url) for c in list(rule_candidates)[:max_rules]]
     identity = {
         "date": content["date"],
         "breaches": breach_ids,
@@ -169,10 +178,7 @@ def build_digest(
         identity["model_health"] = [
             str(a.get("key") or a["kind"] + a["since"]) for a in model_alerts
         ]
-    digest_hash = hashlib.sha256(
-        json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()[:12]
-    return {"digest_id": f"{content['date']}-{digest_hash}", **content}
+    return {"digest_id": f"{content['date']}-{digest_hash(identity)}", **content}
 
 
 def _likely(r: Mapping[str, Any]) -> dict[str, Any]:
@@ -184,16 +190,12 @@ def _likely(r: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _likely_line(r: Mapping[str, Any]) -> str:
-    rules = f" (rules {', '.join(r['rules'])})" if r["rules"] else ""
-    p = r["p_rejected"]
-    return f"{r['rec_id']}: {'?' if p is None else f'{p:.0%}'} likely to be rejected{rules}"
-
-
-def _rule(c: Mapping[str, Any]) -> dict[str, Any]:
+def _rule(c: Mapping[str, Any], app_url: str | None = None) -> dict[str, Any]:
     conditions = c.get("conditions") or {}
+    rule_id = str(c.get("id", c.get("rule_key", "")))
     return {
-        "id": str(c.get("id", c.get("rule_key", ""))),
+        "id": rule_id,
+        "url": rule_url(app_url, rule_id) if rule_id else None,
         "conditions": {str(k): str(v) for k, v in dict(conditions).items()},
         "direction": _text(c.get("direction")),
         "support": c.get("support"),
@@ -202,178 +204,3 @@ def _rule(c: Mapping[str, Any]) -> dict[str, Any]:
         # only when true, so the digest id of a digest without costly rules is unchanged
         **({"costs_more": True} if c.get("costs_more") else {}),
     }
-
-
-def _rule_line(r: Mapping[str, Any]) -> str:
-    cond = " & ".join(f"{k}={v}" for k, v in r["conditions"].items()) or r["id"]
-    parts = [f"{cond} → {r['direction'] or '?'}"]
-    if r.get("median_adjustment_pct") is not None and r.get("direction") != "reject":
-        parts.append(f"median {r['median_adjustment_pct']:+.0f}%")
-    if r.get("support") is not None:
-        parts.append(f"{r['support']} overrides")
-    if r.get("confidence") is not None:
-        parts.append(f"confidence {r['confidence']:.0%}")
-    if r.get("costs_more"):
-        parts.append("⚠ costs more than it saves")
-    return ", ".join(parts)
-
-
-def _owner_line(o: Mapping[str, Any]) -> str:
-    esc = f", escalates to {o['escalation_to']}" if o.get("escalation_to") else ""
-    return (
-        f"{o['owner']}: {o['n_breaches']} past SLA ({_usd(o['impact_usd'])}, "
-        f"up to {o['max_hours_overdue'] or 0:,.0f} h overdue){esc}"
-    )
-
-
-def _open_line(r: Mapping[str, Any]) -> str:
-    late = f", {r['hours_overdue']:,.0f} h past SLA" if r.get("hours_overdue") is not None else ""
-    who = r["owner"] or "no owner"
-    sku = f" {r['sku']}" if r.get("sku") else ""
-    return f"{r['rec_id']} {r['rec_type']} @ {r['site']}{sku}: {_usd(r['est_impact_usd'])} — {who}{late}"
-
-
-def digest_sections(digest: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
-    """The digest as (heading, lines) sections: the text every format renders."""
-    summary = (
-        f"{digest['n_open']:,} open recommendations; {digest['n_breaches']:,} past their SLA "
-        f"({_usd(digest['breach_impact_usd'])} at stake)."
-    )
-    sections: list[tuple[str, list[str]]] = [("Summary", [summary])]
-    sections.append(
-        (
-            "SLA breaches by owner",
-            [_owner_line(o) for o in digest["breaches_by_owner"]] or ["No open SLA breaches."],
-        )
-    )
-    sections.append(
-        (
-            "Top open recommendations by impact",
-            [_open_line(r) for r in digest["top_open"]] or ["Nothing open."],
-        )
-    )
-    if digest["rule_candidates"] is not None:
-        sections.append(
-            (
-                "New rule candidates to review",
-                [_rule_line(r) for r in digest["rule_candidates"]] or ["No new candidates."],
-            )
-        )
-    if digest.get("likely_rejections"):
-        sections.append(
-            (
-                "Likely rejections: need a look",
-                [_likely_line(r) for r in digest["likely_rejections"]],
-            )
-        )
-    if digest.get("model_health") is not None:
-        sections.append(
-            (
-                "Model health alerts",
-                [a["message"] for a in digest["model_health"]] or ["No open model-health alert."],
-            )
-        )
-    if digest["notes"]:
-        sections.append(("Notes", list(digest["notes"])))
-    return sections
-
-
-def _title(digest: Mapping[str, Any]) -> str:
-    return f"Decision digest {digest['date']}"
-
-
-def teams_card(digest: Mapping[str, Any], *, app_url: str | None = None) -> dict[str, Any]:
-    """An incoming-webhook message carrying an Adaptive Card (Teams workflows and connectors)."""
-    body: list[dict[str, Any]] = [
-        {
-            "type": "TextBlock",
-            "size": "Large",
-            "weight": "Bolder",
-            "text": _title(digest),
-            "wrap": True,
-        }
-    ]
-    for heading, lines in digest_sections(digest):
-        body.append(
-            {
-                "type": "TextBlock",
-                "weight": "Bolder",
-                "text": heading,
-                "wrap": True,
-                "spacing": "Medium",
-            }
-        )
-        body.append({"type": "TextBlock", "text": "\n".join(f"- {x}" for x in lines), "wrap": True})
-    body.append(
-        {
-            "type": "TextBlock",
-            "text": f"Digest {digest['digest_id']}",
-            "isSubtle": True,
-            "size": "Small",
-        }
-    )
-    card: dict[str, Any] = {
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "type": "AdaptiveCard",
-        "version": "1.4",
-        "body": body,
-    }
-    if app_url:
-        card["actions"] = [
-            {"type": "Action.OpenUrl", "title": "Open the workbench", "url": app_url}
-        ]
-    return {
-        "type": "message",
-        "attachments": [
-            {
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "contentUrl": None,
-                "content": card,
-            }
-        ],
-    }
-
-
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_message(digest: Mapping[str, Any], *, app_url: str | None = None) -> dict[str, Any]:
-    """A Slack incoming-webhook message (Block Kit, with a plain-text fallback)."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _title(digest)}}
-    ]
-    for heading, lines in digest_sections(digest):
-        text = f"*{heading}*\n" + "\n".join(f"• {_slack_escape(x)}" for x in lines)
-        # Slack refuses a section over 3000 characters.
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:2990]}})
-    footer = f"Digest {digest['digest_id']}"
-    if app_url:
-        footer += f" · <{app_url}|Open the workbench>"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
-    sections = digest_sections(digest)
-    return {"text": f"{_title(digest)}: {sections[0][1][0]}", "blocks": blocks}
-
-
-def digest_payload(
-    digest: Mapping[str, Any], *, fmt: str = "json", app_url: str | None = None
-) -> dict[str, Any]:
-    """The body to post for ``fmt`` (``"teams"``, ``"slack"`` or ``"json"``: the digest itself)."""
-    if fmt == "teams":
-        return teams_card(digest, app_url=app_url)
-    if fmt == "slack":
-        return slack_message(digest, app_url=app_url)
-    if fmt == "json":
-        return {"digest": dict(digest)}
-    raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-
-
-def digest_text(digest: Mapping[str, Any]) -> str:
-    """The digest as plain text, for a terminal."""
-    out = [_title(digest), ""]
-    for heading, lines in digest_sections(digest):
-        out.append(heading)
-        out.extend(f"  - {x}" for x in lines)
-        out.append("")
-    out.append(f"Digest id: {digest['digest_id']}")
-    return "\n".join(out)

@@ -53,6 +53,7 @@ from analytics.baseline.compare import (
     with_targets,
 )
 from analytics.baseline.groups import baseline_band, weekly_trend
+from analytics.baseline.late_cost import LATE_KEYS
 from analytics.baseline.report_html import kpi_report_html
 from analytics.baseline.targets import DEFAULT_TARGETS, meets_target, resolve_targets, target_gap
 from analytics.shared.lookups import id_positions
@@ -198,16 +199,16 @@ def report() -> dict:
 
 
 def test_report_has_exactly_the_cli_shape(report):
-    assert list(report) == ["go_live", "baseline", "current", "change", "by_type"]
+    assert list(report) == ["go_live", "baseline", "current", "change", "by_type", "money_at_risk"]
     assert report["go_live"] == "2025-03-01"
-    assert list(report["baseline"]) == VALUE_KEYS
-    assert list(report["current"]) == VALUE_KEYS
-    assert list(report["change"]) == KPI_KEYS
+    assert list(report["baseline"]) == VALUE_KEYS + list(LATE_KEYS)
+    assert list(report["current"]) == VALUE_KEYS + list(LATE_KEYS)
+    assert list(report["change"]) == KPI_KEYS + list(LATE_KEYS)
     for change in report["change"].values():
         assert list(change) == ["delta", "ci_low", "ci_high", "verdict"]
     assert list(report["by_type"]) == [E, S]
     assert list(report["by_type"][S]) == ["baseline", "current"]
-    assert list(report["by_type"][S]["current"]) == VALUE_KEYS
+    assert list(report["by_type"][S]["current"]) == VALUE_KEYS + list(LATE_KEYS)
     assert json.loads(json.dumps(report, allow_nan=False)) == report  # strict JSON, no NaN
 
 

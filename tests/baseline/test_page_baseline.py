@@ -69,7 +69,7 @@ def test_page_renders_tiles_trends_and_breakdown(store: str) -> None:
     assert "improved" in captions and "95% CI" in captions and "target ≤ 24.0 h" in captions
     assert "saved" in metrics["Expedite spend vs baseline rate, at current COGS"]
     assert len(at.get("plotly_chart")) == 9
-    breakdown = at.dataframe[0].value
+    breakdown = next(d.value for d in at.dataframe if "period" in d.value.columns)
     assert set(breakdown["period"]) == {"baseline", "current"}
     assert breakdown["site"].nunique() == 5
 
@@ -93,7 +93,7 @@ def test_site_filter_narrows_tiles_and_breakdown(store: str) -> None:
     before = _metrics(at)
     at.selectbox(key="baseline_site").set_value("P100").run()
     assert not at.exception
-    breakdown = at.dataframe[0].value
+    breakdown = next(d.value for d in at.dataframe if "period" in d.value.columns)
     assert set(breakdown["site"]) == {"P100"}
     assert _metrics(at)["Stockouts per month"] != before["Stockouts per month"]
 

@@ -34,7 +34,8 @@ class Hook:
     """A scripted incoming webhook: answers with the next status of ``script`` (then 200)."""
 
     def __init__(self) -> None:
-        self.script: list[int | tuple[int, dict[str, str]]] = []
+        # A step is a status, (status, headers) or (status, headers, body).
+        self.script: list[int | tuple] = []
         self.bodies: list[dict] = []
         self.delay = 0.0
         self.lock = threading.Lock()
@@ -48,13 +49,15 @@ class Hook:
                 with hook.lock:
                     step = hook.script.pop(0) if hook.script else 200
                     hook.bodies.append(body)
-                status, headers = step if isinstance(step, tuple) else (step, {})
+                step = step if isinstance(step, tuple) else (step,)
+                status, headers = step[0], step[1] if len(step) > 1 else {}
+                default = "ok" if status < 300 else "Invalid webhook token"
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
-                self.wfile.write(b"ok" if status < 300 else b"Invalid webhook token")
+                self.wfile.write((step[2] if len(step) > 2 else default).encode())
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -95,6 +98,7 @@ def _post(engine: Engine, hook: Hook, *, digest_id: str = "2025-01-10-abc", **kw
         fmt="slack",
         actor="scheduler",
         base_delay=0.5,
+        jitter=0.0,
         timeout=5,
         **kw,
     )
