@@ -3,12 +3,10 @@
 Definitions follow ``shared/DATA_CONTRACT.md``:
 
 * the owner of a recommendation is the most specific ``owners`` row (exact site over ``*``);
-* **SLA met** = decided (not ``expired``) within ``sla_hours`` of ``created_at``; the rate is over
-  recommendations that have an owner row with an SLA, so ``expired`` and open ones count as not
-  met (as on the Baseline page). For the live queue an open recommendation past its SLA is a
-  *breach* and one still inside it is *pending* (``n_pending`` says how many the rate holds);
-* **decision latency** = ``decided_at − signal_at``, **response time** = ``decided_at − created_at``
-  (``expired`` rows excluded from both);
+* **SLA met**, **decision latency** and **response time** per recommendation come from
+  ``analytics.shared.figures``, the definition the Baseline page and ``cli.py kpis`` use: an
+  ``expired`` recommendation, or an open one already past its SLA at ``now``, is a *breach*;
+  an open one still inside it is *pending* and left out of the rate (``n_pending`` counts them);
 * **override rate** = (modified + rejected) / (accepted + modified + rejected).
 
 Everything starts from ``decision_status``, one row per recommendation; the other
@@ -23,6 +21,13 @@ import numpy as np
 import pandas as pd
 
 from analytics.governance.fatigue import fatigue_summary, fatigue_weekly
+from analytics.shared.figures import (
+    EXPIRED,
+    decision_hours,
+    response_hours,
+    sla_outcome,
+    to_us,
+)
 from analytics.shared.intervals import wilson_interval
 from analytics.shared.owners import resolve_owners
 from analytics.shared.periods import period_start
@@ -104,22 +109,31 @@ def decision_status(
     out["is_open"] = ~found
 
     answered = out["decision"].isin(ANSWERED).to_numpy(dtype=bool)
-    out["latency_h"] = _hours(out["decided_at"] - out["signal_at"]).where(answered)
-    out["response_h"] = _hours(out["decided_at"] - out["created_at"]).where(answered)
+    expired_any = out["decision"].isin([EXPIRED]).to_numpy(dtype=bool)
+    signal_us, created_us = to_us(out["signal_at"]), to_us(out["created_at"])
+    decided_us = to_us(out["decided_at"])
+    out["latency_h"] = decision_hours(signal_us, decided_us, answered=answered)
+    out["response_h"] = response_hours(created_us, decided_us, answered=answered)
     out["due_at"] = out["created_at"] + pd.to_timedelta(out["sla_hours"], unit="h")
     overdue = _hours(now_ts - out["due_at"])
 
     has_owner = out["owner"].notna().to_numpy()
-    has_sla = has_owner & out["sla_hours"].notna().to_numpy()
-    met = has_sla & answered & (out["response_h"] <= out["sla_hours"]).to_numpy()
-    late = has_sla & answered & ~met
-    expired = has_sla & out["decision"].isin(["expired"]).to_numpy(dtype=bool)
-    open_late = has_sla & ~found & (overdue > 0).to_numpy()
+    sla = np.where(has_owner, out["sla_hours"].to_numpy(dtype="float64"), np.nan)
+    has_sla = ~np.isnan(sla)
+    outcome = sla_outcome(
+        created_us,
+        decided_us,
+        sla,
+        answered=answered,
+        expired=expired_any,
+        as_of_us=int(to_us(pd.Series([now_ts]))[0]),
+    )
     # Codes into SLA_STATES: met, breached, pending, no SLA, unowned.
     codes = np.select(
-        [~has_owner, ~has_sla, met, late | expired | open_late], [4, 3, 0, 1], default=2
+        [~has_owner, ~has_sla, outcome == 1.0, outcome == 0.0], [4, 3, 0, 1], default=2
     )
     out["sla_state"] = pd.Categorical.from_codes(codes.astype("int8"), categories=list(SLA_STATES))
+    open_late = has_sla & ~found & (outcome == 0.0)
     out["hours_overdue"] = overdue.where(open_late)
     return out
 
@@ -181,10 +195,10 @@ def sla_rates(
 
     Returns
     -------
-    DataFrame with the group (and ``period``) columns, ``n_rated`` (every recommendation
-    with an owner and SLA: met + breached + pending), ``n_met``, ``n_breached`` (late,
-    ``expired`` or open past due), ``n_expired``, ``n_pending`` (open, still inside the
-    SLA: counted as not met, as the contract's rate does), ``sla_met_rate`` and its 95%
+    DataFrame with the group (and ``period``) columns, ``n_rated`` (met + breached: the
+    rate's denominator), ``n_met``, ``n_breached`` (late, ``expired`` or open past due),
+    ``n_expired``, ``n_pending`` (open, still inside the SLA: left out of the rate, see
+    ``analytics.shared.figures``), ``sla_met_rate`` and its 95%
     Wilson interval ``ci_low``/``ci_high``; only groups with an owner and SLA. Sorted by
     group then period.
     """
@@ -214,7 +228,7 @@ def sla_rates(
         out[by] = out[by].astype("string")
     out["n_met"] = agg["met"].astype("int64")
     out["n_breached"] = agg["breached"].astype("int64")
-    out["n_rated"] = out["n_met"] + out["n_breached"] + agg["pending"].astype("int64")
+    out["n_rated"] = out["n_met"] + out["n_breached"]
     out["n_expired"] = agg["expired"].astype("int64")
     out["n_pending"] = agg["pending"].astype("int64")
     out["sla_met_rate"] = out["n_met"] / out["n_rated"].where(out["n_rated"] > 0)
