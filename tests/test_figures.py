@@ -74,3 +74,39 @@ def test_to_us_reads_naive_as_utc() -> None:
     aware = pd.Series(pd.to_datetime(["1970-01-01 01:00"], utc=True))
     naive = pd.Series(pd.to_datetime(["1970-01-01 01:00"]))
     assert to_us(aware)[0] == to_us(naive)[0] == US_PER_HOUR
+
+
+def _pipeline_log() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """21 AI recommendations detected in 10 min but one expired one detected in 10 h, and
+    5 pre-AI exceptions (no model_version) detected in 6 h."""
+    t0 = pd.Timestamp("2025-06-02", tz="UTC")
+    signal = [t0 + pd.Timedelta(hours=i) for i in range(27)]
+    detect_min = [10.0] * 21 + [600.0] + [360.0] * 5
+    recs = pd.DataFrame(
+        {
+            "rec_id": pd.array([f"R{i}" for i in range(27)], dtype="string"),
+            "signal_at": pd.Series(signal).astype("datetime64[us, UTC]"),
+            "created_at": pd.Series(
+                [s + pd.Timedelta(minutes=m) for s, m in zip(signal, detect_min, strict=True)]
+            ).astype("datetime64[us, UTC]"),
+            "model_version": pd.array(["m1"] * 22 + [None] * 5, dtype="string"),
+        }
+    )
+    decisions = pd.DataFrame(
+        {"rec_id": pd.array(["R21"], dtype="string"), "decision": pd.array(["expired"])}
+    )
+    return recs, decisions
+
+
+def test_detection_latency_is_one_figure_on_the_data_page_and_the_gate() -> None:
+    from analytics.governance.gates import _detection_check
+    from analytics.governance.health import detection_latency
+
+    recs, decisions = _pipeline_log()
+    finding = detection_latency(recs, decisions)
+    gate = _detection_check(recs, decisions)
+    # 21 values of 10 min: the expired one and the pre-AI ones are outside the figure.
+    assert finding["p90_h"] == pytest.approx(10 / 60, abs=1e-3)
+    assert finding["n"] == 21
+    assert gate["value"] == pytest.approx(10.0) and gate["n"] == 21
+    assert "p90 10 min over 21" in finding["detail"] and "p90 10 min over 21" in gate["detail"]
