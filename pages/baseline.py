@@ -40,7 +40,8 @@ BREAKDOWNS = {
 st.title("Baseline vs go-live")
 st.caption(
     "Decision speed and operational results before the AI went live (baseline) and since "
-    "(current), each with a 95% bootstrap interval, so a real change can be told from noise."
+    "(current), each with a 95% interval, so a real change can be told from noise: a verdict "
+    "says improved or worse only when the interval excludes no change."
 )
 
 frames = cache.get_frames()
