@@ -293,6 +293,21 @@ def unowned_groups(status: pd.DataFrame) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
+def filter_breaches(
+    queue: pd.DataFrame,
+    *,
+    owner: str | None = None,
+    rec_type: str | None = None,
+    site: str | None = None,
+) -> pd.DataFrame:
+    """Rows of :func:`breach_queue` for one owner, type and/or site, in the queue's order."""
+    mask = np.ones(len(queue), dtype=bool)
+    for col, value in (("owner", owner), ("rec_type", rec_type), ("site", site)):
+        if value is not None:
+            mask &= (queue[col].astype("string") == value).fillna(False).to_numpy(dtype=bool)
+    return queue[mask].reset_index(drop=True)
+
+
 def breach_queue(status: pd.DataFrame, *, limit: int | None = None) -> pd.DataFrame:
     """Open recommendations past their SLA, largest ``est_impact_usd`` first.
 
@@ -356,13 +371,15 @@ class OwnershipOverview:
 
     as_of: pd.Timestamp
     n_recs: int
+    first_signal: pd.Timestamp | None  # the period the figures cover (signal_at)
+    last_signal: pd.Timestamp | None
     unowned: pd.DataFrame
     sla_by_type: pd.DataFrame
     sla_by_site: pd.DataFrame
     sla_by_owner: pd.DataFrame
     sla_trend: pd.DataFrame
     sla_overall: pd.DataFrame
-    breach_queue: pd.DataFrame
+    breach_queue: pd.DataFrame  # every open breach, largest impact first (not capped)
     n_breaches: int
     breach_impact_usd: float
     breaches_by_owner: pd.DataFrame
@@ -378,22 +395,28 @@ def ownership_overview(
     now: pd.Timestamp | str,
     trend_by: str = "owner",
     freq: str = "week",
-    queue_limit: int = 500,
+    queue_limit: int | None = None,
 ) -> OwnershipOverview:
-    """The page's figures in one call (see the functions above for each table)."""
+    """The page's figures in one call (see the functions above for each table).
+
+    ``breach_queue`` holds every open breach unless ``queue_limit`` caps it; ``n_breaches``
+    and ``breach_impact_usd`` are over all of them either way.
+    """
     status = decision_status(recommendations, decisions, owners, now=now)
     queue = breach_queue(status)
     weekly = fatigue_weekly(status)
     return OwnershipOverview(
         as_of=_as_utc(now),
         n_recs=len(status),
+        first_signal=status["signal_at"].min() if len(status) else None,
+        last_signal=status["signal_at"].max() if len(status) else None,
         unowned=unowned_groups(status),
         sla_by_type=sla_rates(status, by="rec_type"),
         sla_by_site=sla_rates(status, by="site"),
         sla_by_owner=sla_rates(status, by="owner"),
         sla_trend=sla_rates(status, by=trend_by, freq=freq),
         sla_overall=sla_rates(status),
-        breach_queue=queue.head(queue_limit),
+        breach_queue=queue if queue_limit is None else queue.head(queue_limit),
         n_breaches=len(queue),
         breach_impact_usd=float(queue["est_impact_usd"].sum()),
         breaches_by_owner=breaches_by_owner(status),

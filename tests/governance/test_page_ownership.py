@@ -89,7 +89,7 @@ def test_page_shows_sla_breaches_unowned_and_gates(store: Engine) -> None:
     queue = _df(at, "rec_id", "hours_overdue")
     assert list(queue["rec_id"]) == ["r4", "r7", "r3"]
     downloads = [b.proto.label for b in at.get("download_button")]
-    assert "Download the breach queue (CSV)" in downloads
+    assert "Download all 3 breaches shown by these filters (CSV)" in downloads
     assert any(label.startswith("Download the ownership matrix") for label in downloads)
     assert list(queue["escalation_to"]) == ["boss", "boss2", "boss"]
     unowned = _df(at, "rec_type", "problem")
@@ -99,6 +99,71 @@ def test_page_shows_sla_breaches_unowned_and_gates(store: Engine) -> None:
     gates = [e.label for e in at.expander if "(hard)" in e.label or "(soft)" in e.label]
     assert len(gates) == 5
     assert gates[0] == "Decision ownership (hard) — fail"
+
+
+def test_end_of_log_leaves_open_recommendations_inside_their_sla_out(store: Engine) -> None:
+    at = _open_page()
+    at.radio(key="ownership_as_of").set_value("the end of the log")
+    at.run()
+    assert not at.exception, at.exception
+    # The log ends at r3's created_at (01-09 12:00): r3 is due 01-10 12:00, still inside
+    # its SLA, so it is left out — 1 met (r1) of 5 judged, as the Baseline page counts it.
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["SLA met"] == "20.0%"
+    assert metrics["Open past SLA"] == "2"
+    sla = _df(at, "n_met", "n_rated", "n_pending")
+    assert sla["n_pending"].sum() == 1
+    assert any("left out" in c.value for c in at.caption)
+
+
+def test_breach_queue_pages_through_every_breach_and_filters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("WORKBENCH_DB", url)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    clear_memo()
+    rows = [
+        f"q{i:04d},stockout_risk,2025-01-01T00:00:00Z,2025-01-01T00:00:00Z,{'P1' if i % 3 else 'P2'},A,{i},m1"
+        for i in range(620)
+    ]
+    recs = (
+        "rec_id,rec_type,signal_at,created_at,site,sku,est_impact_usd,model_version\n"
+        + "\n".join(rows)
+    )
+    owners = "rec_type,site,owner,escalation_to,sla_hours\nstockout_risk,*,ana,boss,24\n"
+    load_bundle(
+        write_bundle(tmp_path / "b", {"recommendations": recs, "owners": owners}),
+        engine=get_engine(url),
+        loaded_by="tester",
+    )
+    try:
+        at = _open_page()
+        queue = _df(at, "rec_id", "hours_overdue")
+        assert len(queue) == 500 and queue["rec_id"].iloc[0] == "q0619"  # largest impact first
+        assert any("Rows 1–500 of 620 breaches" in c.value for c in at.caption)
+        labels = [b.proto.label for b in at.get("download_button")]
+        assert "Download all 620 breaches shown by these filters (CSV)" in labels
+        page_key = next(s.key for s in at.selectbox if s.key.startswith("ownership_queue_page_"))
+        at.selectbox(key=page_key).set_value(1)
+        at.run()
+        queue = _df(at, "rec_id", "hours_overdue")
+        assert len(queue) == 120 and queue["rec_id"].iloc[-1] == "q0000"
+        assert any("Rows 501–620 of 620" in c.value for c in at.caption)
+        # A filter starts on its own first page and the download names what it holds.
+        at.selectbox(key="ownership_queue_site").set_value("P2")
+        at.run()
+        queue = _df(at, "rec_id", "hours_overdue")
+        assert len(queue) == 207 and set(queue["rec_id"].str[1:].astype(int) % 3) == {0}
+        labels = [b.proto.label for b in at.get("download_button")]
+        assert "Download all 207 breaches shown by these filters (CSV)" in labels
+        assert any("207 matching (of 620)" in c.value for c in at.caption)
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        dispose_engine(url)
+        clear_memo()
 
 
 def test_admin_adds_an_owner_row_through_the_form(store: Engine) -> None:
