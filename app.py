@@ -14,13 +14,14 @@ from ui import cache, session
 from ui.signin import chain_banner, establish_session, sidebar_notice, sign_in_screen
 
 ROOT = Path(__file__).resolve().parent
+# (script, title, icon, URL path): every page at the URL its name suggests (/data, …).
 PAGES = [
-    ("pages/data.py", "Data", ":material/database:"),
-    ("pages/baseline.py", "Baseline vs go-live", ":material/monitoring:"),
-    ("pages/overrides.py", "Override patterns", ":material/psychology:"),
-    ("pages/why.py", "Why this fired", ":material/help:"),
-    ("pages/ownership.py", "Ownership & SLA", ":material/assignment_ind:"),
-    ("pages/audit.py", "Audit trail", ":material/history:"),
+    ("pages/data.py", "Data", ":material/database:", "data"),
+    ("pages/baseline.py", "Baseline vs go-live", ":material/monitoring:", "baseline"),
+    ("pages/overrides.py", "Override patterns", ":material/psychology:", "overrides"),
+    ("pages/why.py", "Why this fired", ":material/help:", "why"),
+    ("pages/ownership.py", "Ownership & SLA", ":material/assignment_ind:", "ownership"),
+    ("pages/audit.py", "Audit trail", ":material/history:", "audit"),
 ]
 
 st.set_page_config(
@@ -31,12 +32,21 @@ engine = cache.current_engine()
 signed_in = establish_session(engine)
 # Navigation first, whoever is signed in: the URL asked for (page and query parameters) is
 # kept through the sign-in, and nothing but the six pages is ever listed (hidden until then).
+pages = [
+    st.Page(str(ROOT / path), title=title, icon=icon, url_path=slug)
+    for path, title, icon, slug in PAGES
+    if (ROOT / path).exists()
+]
+
+
+def _home() -> None:
+    # Streamlit serves its default page at "/" and nowhere else; so that Data also
+    # answers at /data, the default is this hidden page, which opens Data.
+    st.switch_page(pages[0])
+
+
 nav = st.navigation(
-    [
-        st.Page(str(ROOT / path), title=title, icon=icon)
-        for path, title, icon in PAGES
-        if (ROOT / path).exists()
-    ],
+    [st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden"), *pages],
     position="sidebar" if signed_in else "hidden",
 )
 
