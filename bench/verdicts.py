@@ -31,14 +31,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from analytics.baseline import IMPROVED, WORSE, compare_kpi  # noqa: E402
-from analytics.bootstrap import (  # noqa: E402
+from analytics.baseline.bootstrap import (  # noqa: E402
     ProportionSample,
     QuantileSample,
     RatioSample,
     Statistic,
 )
-from analytics.kpis import KPI_BY_KEY  # noqa: E402
+from analytics.baseline.compare import IMPROVED, WORSE, compare_kpi  # noqa: E402
+from analytics.baseline.kpis import KPI_BY_KEY  # noqa: E402
 
 LEVEL = 0.05
 Draw = Callable[[np.random.Generator, int], Statistic]

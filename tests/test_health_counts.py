@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
-from analytics import health
-from analytics.gates import data_foundation_gate
-from store.load import load_bundle
+from analytics.governance import health
+from analytics.governance.gates import data_foundation_gate
+from store.ingest.load import load_bundle
 from store.reads import import_batches, load_frames
 from tests.conftest import write_bundle
 

@@ -23,9 +23,9 @@ R1,stockout_risk,2025-03-03T08:00:00Z,2025-03-03T09:00:00Z,P100
 
 @pytest.fixture
 def fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    import store.sample
+    import store.ingest.sample
 
-    monkeypatch.setattr(store.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
+    monkeypatch.setattr(store.ingest.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("WORKBENCH_DB", url)
     st.cache_data.clear()

@@ -9,15 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.baseline import NOISE, compare_kpi
-from analytics.bootstrap import (
+from analytics.baseline.bootstrap import (
     ProportionSample,
     RatioSample,
     delta_interval,
     newcombe_interval,
     welch_interval,
 )
-from analytics.kpis import KPI_BY_KEY
+from analytics.baseline.compare import NOISE, compare_kpi
+from analytics.baseline.kpis import KPI_BY_KEY
 
 
 def test_newcombe_matches_the_published_example() -> None:

@@ -29,10 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from contract.vocabulary import DECISIONS_ENUM
+
 NAT = np.iinfo("int64").min
 US_PER_HOUR = 3_600_000_000
-ANSWERED = ("accepted", "modified", "rejected")
-EXPIRED = "expired"
+EXPIRED = DECISIONS_ENUM[3]  # no response before the SLA ran out
 
 SLA_MET_RULE = (
     "Open recommendations already past their SLA count as breaches; open ones still "
