@@ -189,7 +189,23 @@ else:
         loaded=batches["loaded"].map(lambda d: sum(d.values())),
         unchanged=batches["unchanged"].map(lambda d: sum(d.values())),
     )[["id", "started_at", "loaded_by", "source", "tz", "loaded", "unchanged", "n_rejected"]]
-    st.dataframe(hist, hide_index=True, key="data_history")
+    st.dataframe(
+        hist,
+        hide_index=True,
+        key="data_history",
+        column_config={
+            "id": st.column_config.NumberColumn("Import", format="%d"),
+            "started_at": st.column_config.DatetimeColumn(
+                "Started (UTC)", format="YYYY-MM-DD HH:mm"
+            ),
+            "loaded_by": "By",
+            "source": "Source",
+            "tz": "Zone for naive times",
+            "loaded": st.column_config.NumberColumn("Rows loaded", format="%d"),
+            "unchanged": st.column_config.NumberColumn("Already stored", format="%d"),
+            "n_rejected": st.column_config.NumberColumn("Rows rejected", format="%d"),
+        },
+    )
     q = quarantine(engine)
     if q.empty:
         st.success("Quarantine is empty: every row of every import passed the contract.")

@@ -331,16 +331,17 @@ def load_bundle(
         # Read after the bump, which holds each row's lock: a table's new version is the
         # one before it (version - 1) plus the rows loaded now, whoever wrote meanwhile.
         versions = dict(conn.execute(text("SELECT table_name, version FROM data_version")).all())
+        batches = ImportBatch.__table__  # type: ignore[attr-defined]
+        # Through the table, so finished_at is stored by its column type (integer
+        # microseconds on SQLite), as started_at is, not as a driver's text.
         conn.execute(
-            text(
-                "UPDATE import_batch SET finished_at = :f, loaded = :l, unchanged = :u WHERE id = :i"
-            ),
-            {
-                "f": utcnow(),
-                "l": json.dumps(report.loaded),
-                "u": json.dumps(report.unchanged),
-                "i": report.batch_id,
-            },
+            batches.update()
+            .where(batches.c.id == report.batch_id)
+            .values(
+                finished_at=utcnow(),
+                loaded=json.dumps(report.loaded),
+                unchanged=json.dumps(report.unchanged),
+            )
         )
         write.event(
             action="import",
