@@ -29,7 +29,7 @@ from analytics.overrides.themes import ThemeModel
 from analytics.policy.propensity import Propensity
 from contract.frames import Frames
 from flows import baseline, explain, governance, overrides, policy
-from store.audit import read_events
+from store.audit import COUNTER, read_events
 from store.db import data_version, data_versions, get_engine, resolve_url
 from store.reads import load_frames
 from store.rule_status import read_rule_statuses
@@ -242,10 +242,19 @@ def adopted_rule_monitor(
 
 
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
-def audit_chain(url: str) -> dict[str, Any]:
-    """The audit chain's check (``flows.governance.audit_verify``), repeated at most once a
-    minute: an edit made outside the app changes no data version, so only time re-checks it."""
+def audit_chain(url: str, events_version: int | None = None) -> dict[str, Any]:
+    """The audit chain's check (``flows.governance.audit_verify``).
+
+    Keyed on the audit trail's version (``audit_version``), so an event written through
+    the workbench is counted at once; repeated at least once a minute besides, since an
+    edit made outside the app changes no version and only time re-checks it.
+    """
     return governance.audit_verify(engine_for(url))
+
+
+def audit_version() -> int:
+    """Version of the audit trail: every recorded event bumps it."""
+    return table_version(COUNTER)
 
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner="Reading the audit trail…")
