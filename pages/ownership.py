@@ -105,7 +105,18 @@ trend_by = mid.selectbox(
     key="ownership_trend_by",
 )
 freq = right.selectbox("Period", ["week", "month"], key="ownership_freq")
-ov = cache.ownership_overview(url, version, as_of.isoformat(), trend_by, freq)
+gl = session.go_live()
+scopes = ["the whole log"] + ([f"since go-live ({gl:%Y-%m-%d})"] if gl else [])
+scope = left.radio(
+    "Recommendations",
+    scopes,
+    horizontal=True,
+    key="ownership_scope",
+    help="Since go-live and judged at the end of the log, SLA met is the Baseline page's "
+    "current figure (and `cli.py kpis`'s).",
+)
+since = gl.isoformat() if gl and scope != scopes[0] else None
+ov = cache.ownership_overview(url, version, as_of.isoformat(), trend_by, freq, since)
 
 overall = ov.sla_overall.iloc[0]
 period = fmt_period(ov.first_signal, ov.last_signal)
@@ -134,8 +145,9 @@ c3.metric(
 )
 c4.metric("Recommendations with no owner", f"{unowned_share:.1%}")
 st.caption(
-    f"All {ov.n_recs:,} recommendations signalled {period}, judged at {ov.as_of:%Y-%m-%d %H:%M} "
-    f"UTC. {SLA_MET_RULE}"
+    f"{'All ' if since is None else ''}{ov.n_recs:,} recommendations signalled {period}"
+    + ("" if since is None else f" (since go-live, {since})")
+    + f", judged at {ov.as_of:%Y-%m-%d %H:%M} UTC. {SLA_MET_RULE}"
 )
 
 tab_queue, tab_sla, tab_unowned, tab_fatigue, tab_matrix, tab_gates = st.tabs(
@@ -326,7 +338,6 @@ with tab_matrix:
             st.success(flash)
 
 with tab_gates:
-    gl = session.go_live()
     report = cache.readiness_gates(url, version, gl.isoformat() if gl else None, f"{now:%Y-%m-%d}")
     ready = "ready" if report["ready"] else "not ready"
     st.markdown(

@@ -265,11 +265,16 @@ def audit_events(url: str, version: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Working out owners, SLAs and breaches…")
 def ownership_overview(
-    url: str, version: str, as_of: str, trend_by: str, freq: str
+    url: str, version: str, as_of: str, trend_by: str, freq: str, since: str | None = None
 ) -> OwnershipOverview:
-    """``flows.governance.ownership_overview`` for the log judged at ``as_of`` (ISO)."""
+    """``flows.governance.ownership_overview`` for the log judged at ``as_of`` (ISO), over
+    recommendations signalled from ``since`` (ISO date) on, or all of them."""
     return governance.ownership_overview(
-        frames_for(url), now=pd.Timestamp(as_of), trend_by=trend_by, freq=freq
+        frames_for(url),
+        now=pd.Timestamp(as_of),
+        trend_by=trend_by,
+        freq=freq,
+        since=date.fromisoformat(since) if since else None,
     )
 
 

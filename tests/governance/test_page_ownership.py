@@ -266,3 +266,32 @@ def test_oidc_user_gets_their_stored_role_or_reads_only(
     read_only_notice = [i.value for i in at.sidebar.info if "read but not change" in i.value]
     assert bool(read_only_notice) is (not registered)
     assert "Sign out" in [b.label for b in at.sidebar.button]
+
+
+def test_since_go_live_at_the_log_end_is_the_baseline_pages_sla_met(
+    store: Engine, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    from analytics.baseline.compare import kpi_report
+    from store.reads import load_frames
+
+    at = _open_page()
+    at.date_input(key="app_go_live").set_value(date(2025, 1, 5))
+    at.run()
+    at.radio(key="ownership_as_of").set_value("the end of the log")
+    at.radio(key="ownership_scope").set_value("since go-live (2025-01-05)")
+    at.run()
+    assert not at.exception, at.exception
+    # Since 01-05: r3 (pending at the log end, left out), r4 (breached), r7 (breached):
+    # 0 met of 2 judged — the same figure the KPI report gives for "current".
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["SLA met"] == "0.0%"
+    tile = next(m for m in at.metric if m.label == "SLA met")
+    assert tile.help.startswith("0 met of 2 judged") and "1 open inside" in tile.help
+    cli = kpi_report(load_frames(store), go_live=date(2025, 1, 5))["current"]["sla_met_rate"]
+    assert cli == 0.0
+    assert any("since go-live, 2025-01-05" in c.value for c in at.caption)
+    # Back to the whole log: all seven recommendations again.
+    at.radio(key="ownership_scope").set_value("the whole log").run()
+    assert any(c.value.startswith("All 7 recommendations") for c in at.caption)
