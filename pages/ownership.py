@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analytics.governance.ownership import filter_breaches
+from analytics.governance.breaches import filter_breaches
 from analytics.shared.figures import SLA_MET_DEFINITION, SLA_MET_RULE, fmt_period
 from store import roles
 from store.owner_matrix import OwnershipError, apply_owner_changes, make_entry

@@ -21,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from analytics.governance.ownership import breach_queue, breaches_by_owner, decision_status
+from analytics.governance.breaches import breach_queue, breaches_by_owner
+from analytics.governance.ownership import decision_status
 
 FORMATS = ("teams", "slack", "json")
 

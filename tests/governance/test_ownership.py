@@ -8,10 +8,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
+from analytics.governance.breaches import breach_queue, breaches_by_owner
 from analytics.governance.fatigue import fatigue_summary, fatigue_weekly
 from analytics.governance.ownership import (
-    breach_queue,
-    breaches_by_owner,
     decision_status,
     ownership_overview,
     sla_rates,
