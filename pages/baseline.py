@@ -42,7 +42,7 @@ st.title("Baseline vs go-live")
 st.caption(
     "Decision speed and operational results before the AI went live (baseline) and since "
     "(current), each with a 95% interval, so a real change can be told from noise: a verdict "
-    "says improved or worse only when the interval excludes no change."
+    "says improved or worse only when the whole interval is on one side of zero."
 )
 
 frames = cache.get_frames()
@@ -201,8 +201,9 @@ decisions_until = None if pd.isna(newest_decision) else newest_decision
 if decisions_until is not None and len(trend) and trend["period_start"].max() >= decisions_until:
     st.caption(
         f"Decisions are logged up to {decisions_until:%Y-%m-%d}; the shaded weeks after it hold "
-        "recommendations that are still open, so SLA met, override rate and latency read low "
-        "or blank there until they are decided (an open recommendation is not an SLA met)."
+        "recommendations that are still open, so decision latency, response time and override "
+        "rate read blank there and SLA met rests on few recommendations: open ones already "
+        "past their SLA count as breaches, open ones still inside it are left out until decided."
     )
 shown = [
     k
