@@ -25,7 +25,7 @@ from analytics.shared.figures import (
     sla_outcome,
     to_us,
 )
-from tests.test_kpis import GO_LIVE, make_frames
+from tests.baseline.test_kpis import GO_LIVE, make_frames
 
 LOG_END = pd.Timestamp("2025-03-03 01:00", tz="UTC")
 

@@ -41,6 +41,8 @@ from typing import Protocol
 import numpy as np
 from scipy import stats
 
+from analytics.shared.intervals import wilson_interval
+
 _CHUNK_CELLS = 2_000_000
 
 
@@ -183,19 +185,10 @@ def newcombe_interval(
         return float("nan"), float("nan")
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     p1, p2 = baseline.estimate(), current.estimate()
-    l1, u1 = wilson_interval(baseline.successes, baseline.total, z=z)
-    l2, u2 = wilson_interval(current.successes, current.total, z=z)
+    l1, u1 = (float(v) for v in wilson_interval(baseline.successes, baseline.total, z=z))
+    l2, u2 = (float(v) for v in wilson_interval(current.successes, current.total, z=z))
     d = p2 - p1
     return d - float(np.hypot(p2 - l2, u1 - p1)), d + float(np.hypot(u2 - p2, p1 - l1))
-
-
-def wilson_interval(successes: int, total: int, *, z: float) -> tuple[float, float]:
-    """Wilson score interval of ``successes / total`` at normal quantile ``z``."""
-    p = successes / total
-    z2 = z * z
-    centre = (p + z2 / (2 * total)) / (1 + z2 / total)
-    half = z * np.sqrt(p * (1 - p) / total + z2 / (4 * total * total)) / (1 + z2 / total)
-    return float(centre - half), float(centre + half)
 
 
 def _ratio_moments(sample: RatioSample) -> tuple[float, float, int] | None:

@@ -121,9 +121,7 @@ def test_breach_queue_pages_through_every_breach_and_filters(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("WORKBENCH_DB", url)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    clear_memo()
+    clear_streamlit()
     rows = [
         f"q{i:04d},stockout_risk,2025-01-01T00:00:00Z,2025-01-01T00:00:00Z,{'P1' if i % 3 else 'P2'},A,{i},m1"
         for i in range(620)
@@ -136,7 +134,8 @@ def test_breach_queue_pages_through_every_breach_and_filters(
     load_bundle(
         write_bundle(tmp_path / "b", {"recommendations": recs, "owners": owners}),
         engine=get_engine(url),
-        loaded_by="tester",
+        actor="tester",
+        role="admin",
     )
     try:
         at = _open_page()
@@ -160,8 +159,7 @@ def test_breach_queue_pages_through_every_breach_and_filters(
         assert "Download all 207 breaches shown by these filters (CSV)" in labels
         assert any("207 matching (of 620)" in c.value for c in at.caption)
     finally:
-        st.cache_data.clear()
-        st.cache_resource.clear()
+        clear_streamlit()
         dispose_engine(url)
         clear_memo()
 

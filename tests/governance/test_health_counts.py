@@ -31,7 +31,7 @@ def test_reloading_a_bundle_does_not_inflate_the_naive_timestamp_finding(
 ) -> None:
     bundle = write_bundle(tmp_path / "b", {"recommendations": RECS})
     for _ in range(3):  # the same bundle, nothing added
-        load_bundle(bundle, engine=engine, loaded_by="tester")
+        load_bundle(bundle, engine=engine, actor="tester", role="admin")
     finding = _naive(engine)
     # Stored: R1's signal_at and R2's created_at came without an offset — 2 values, once.
     assert finding["value"] == 2
@@ -42,7 +42,10 @@ def test_reloading_a_bundle_does_not_inflate_the_naive_timestamp_finding(
     assert finding["detail"].startswith("2 values had no offset")
     # One more row with a naive signal_at, and the three stored ones again: 2 + 1.
     load_bundle(
-        write_bundle(tmp_path / "c", {"recommendations": MORE}), engine=engine, loaded_by="tester"
+        write_bundle(tmp_path / "c", {"recommendations": MORE}),
+        engine=engine,
+        actor="tester",
+        role="admin",
     )
     assert _naive(engine)["value"] == 3
     # The readiness gate quotes the same stored-row figure.
@@ -57,5 +60,5 @@ def test_reloading_a_bundle_does_not_inflate_the_naive_timestamp_finding(
 def test_rejected_rows_do_not_count_as_stored_naive_values(engine: Engine, tmp_path: Path) -> None:
     # R9's created_at is before its (naive) signal_at: the row is quarantined, not stored.
     bad = RECS + "R9,expedite,2025-07-09 08:00:00,2025-07-01T09:00:00Z,P1\n"
-    load_bundle(write_bundle(tmp_path / "b", {"recommendations": bad}), engine=engine)
+    load_bundle(write_bundle(tmp_path / "b", {"recommendations": bad}), engine=engine, role="admin")
     assert _naive(engine)["value"] == 2

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.test_page_why import APP, PAGE, store, why_sample_db  # noqa: F401 (fixtures)
+from tests.conftest import APP
+
+PAGE = "pages/why.py"
 
 
 def _page() -> AppTest:
@@ -19,7 +21,7 @@ def _page_box(at: AppTest):  # type: ignore[no-untyped-def]
     return next(s for s in at.selectbox if s.key.startswith("why_page_"))
 
 
-def test_picker_pages_through_every_open_recommendation(store: str) -> None:  # noqa: F811
+def test_picker_pages_through_every_open_recommendation(sample_store: str) -> None:
     at = _page()
     caption = next(c.value for c in at.caption if "recommendations matching" in c.value)
     total = int(caption.split(" of ")[1].split(" ")[0].replace(",", ""))

@@ -12,9 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from store.db import dispose_engine
 from store.reads import clear_memo
-from tests.conftest import write_bundle
+from tests.conftest import APP, write_bundle
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 RECS = """
 rec_id,rec_type,signal_at,created_at,site
 R1,stockout_risk,2025-03-03T08:00:00Z,2025-03-03T09:00:00Z,P100

@@ -19,7 +19,9 @@ R1,expedite,2025-07-01T08:00:00Z,2025-07-01T09:00:00Z,P1
 
 def test_started_and_finished_are_the_moments_of_the_load(engine: Engine, tmp_path: Path) -> None:
     before = pd.Timestamp.now(tz="UTC")
-    load_bundle(write_bundle(tmp_path / "b", {"recommendations": RECS}), engine=engine)
+    load_bundle(
+        write_bundle(tmp_path / "b", {"recommendations": RECS}), engine=engine, role="admin"
+    )
     after = pd.Timestamp.now(tz="UTC")
     row = import_batches(engine).iloc[0]
     # Not 1970-01-21 (microseconds read as nanoseconds), not text.
@@ -31,7 +33,9 @@ def test_started_and_finished_are_the_moments_of_the_load(engine: Engine, tmp_pa
 def test_a_finished_at_stored_as_text_by_an_older_version_still_reads(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
-    load_bundle(write_bundle(tmp_path / "b", {"recommendations": RECS}), engine=sqlite_engine)
+    load_bundle(
+        write_bundle(tmp_path / "b", {"recommendations": RECS}), engine=sqlite_engine, role="admin"
+    )
     with sqlite_engine.begin() as conn:
         conn.execute(text("UPDATE import_batch SET finished_at = '2026-11-30 10:15:00.500000'"))
     row = import_batches(sqlite_engine).iloc[0]
