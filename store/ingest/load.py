@@ -272,15 +272,9 @@ def load_bundle(
         for i, (name, raw) in enumerate(raws.items()):
             notify(f"checking {raw.source}", i / (2 * len(raws)))
             c = checked[name] = _check_table(conn, TABLES[name], raw, tz, checked)
-            # Only the rows this load stores: re-loading a bundle adds none, so the health
-            # finding (a sum over batches) counts each stored value once.
-            report.naive_timestamps.update(
-                {
-                    col: int((mask & c.new).sum())
-                    for col, mask in c.parsed.naive_rows.items()
-                    if (mask & c.new).any()
-                }
-            )
+            # Only the rows this load stores: a re-load stores none (the finding sums batches).
+            naive = {col: int((m & c.new).sum()) for col, m in c.parsed.naive_rows.items()}
+            report.naive_timestamps.update({col: n for col, n in naive.items() if n})
             if stage is not None and not strict:
                 # Staged in the background while the next table is checked.
                 stage.put(name, c.spec, c.parsed.frame.loc[c.new])
@@ -332,16 +326,12 @@ def load_bundle(
         # one before it (version - 1) plus the rows loaded now, whoever wrote meanwhile.
         versions = dict(conn.execute(text("SELECT table_name, version FROM data_version")).all())
         batches = ImportBatch.__table__  # type: ignore[attr-defined]
-        # Through the table, so finished_at is stored by its column type (integer
-        # microseconds on SQLite), as started_at is, not as a driver's text.
+        # Through the table: finished_at stored by its column type (like started_at), not as text.
+        done = {"loaded": json.dumps(report.loaded), "unchanged": json.dumps(report.unchanged)}
         conn.execute(
             batches.update()
             .where(batches.c.id == report.batch_id)
-            .values(
-                finished_at=utcnow(),
-                loaded=json.dumps(report.loaded),
-                unchanged=json.dumps(report.unchanged),
-            )
+            .values(finished_at=utcnow(), **done)
         )
         write.event(
             action="import",

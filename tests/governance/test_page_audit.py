@@ -75,12 +75,12 @@ def test_the_chain_banner_counts_a_new_event_at_once(store: Engine) -> None:
     assert any("Chain intact: 3 events verified" in s.value for s in at.success)
     # A write through the workbench (another session, say): the banner and the list agree
     # on the next run, not a minute later when the check's cache expires.
-    set_setting(store, "go_live", "2025-02-01", actor="cy")
+    set_setting(store, "go_live", "2025-02-01", actor="cy", role="admin")
     at.run()
     assert not at.exception, at.exception
     assert {m.label: m.value for m in at.metric}["Events shown"] == "4"
     assert any("Chain intact: 4 events verified" in s.value for s in at.success)
-    set_setting(store, "go_live", "2025-03-01", actor="cy")
+    set_setting(store, "go_live", "2025-03-01", actor="cy", role="admin")
     at.run()
     assert any("Chain intact: 5 events verified" in s.value for s in at.success)
 
