@@ -45,10 +45,8 @@ def _home() -> None:
     st.switch_page(pages[0])
 
 
-nav = st.navigation(
-    [st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden"), *pages],
-    position="sidebar" if signed_in else "hidden",
-)
+home = st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden")
+nav = st.navigation([home, *pages], position="sidebar" if signed_in else "hidden")
 
 if "sample_checked" not in st.session_state:
     # Only a first start on an empty store has work to show; otherwise say nothing.
@@ -68,6 +66,10 @@ if "sample_checked" not in st.session_state:
 
 if not signed_in:
     sign_in_screen(engine)  # stops the script
+if nav is home:
+    # Before anything is drawn: a switch drops what this run drew (the session cookie
+    # written just after signing in would be lost with it).
+    st.switch_page(pages[0])
 sidebar_notice()
 
 frames = cache.get_frames()
