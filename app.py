@@ -14,14 +14,15 @@ from ui import cache, session
 from ui.signin import chain_banner, establish_session, sidebar_notice, sign_in_screen
 
 ROOT = Path(__file__).resolve().parent
+# (script, title, icon, URL path): every page at the URL its name suggests (/data, …).
 PAGES = [
-    ("pages/data.py", "Data", ":material/database:"),
-    ("pages/baseline.py", "Baseline vs go-live", ":material/monitoring:"),
-    ("pages/overrides.py", "Override patterns", ":material/psychology:"),
-    ("pages/why.py", "Why this fired", ":material/help:"),
-    ("pages/ownership.py", "Ownership & SLA", ":material/assignment_ind:"),
-    ("pages/audit.py", "Audit trail", ":material/history:"),
-    ("pages/health.py", "Model health", ":material/health_metrics:"),
+    ("pages/data.py", "Data", ":material/database:", "data"),
+    ("pages/baseline.py", "Baseline vs go-live", ":material/monitoring:", "baseline"),
+    ("pages/overrides.py", "Override patterns", ":material/psychology:", "overrides"),
+    ("pages/why.py", "Why this fired", ":material/help:", "why"),
+    ("pages/ownership.py", "Ownership & SLA", ":material/assignment_ind:", "ownership"),
+    ("pages/audit.py", "Audit trail", ":material/history:", "audit"),
+    ("pages/health.py", "Model health", ":material/health_metrics:", "health"),
 ]
 
 st.set_page_config(
@@ -32,14 +33,21 @@ engine = cache.current_engine()
 signed_in = establish_session(engine)
 # Navigation first, whoever is signed in: the URL asked for (page and query parameters) is
 # kept through the sign-in, and nothing but the six pages is ever listed (hidden until then).
-nav = st.navigation(
-    [
-        st.Page(str(ROOT / path), title=title, icon=icon)
-        for path, title, icon in PAGES
-        if (ROOT / path).exists()
-    ],
-    position="sidebar" if signed_in else "hidden",
-)
+pages = [
+    st.Page(str(ROOT / path), title=title, icon=icon, url_path=slug)
+    for path, title, icon, slug in PAGES
+    if (ROOT / path).exists()
+]
+
+
+def _home() -> None:
+    # Streamlit serves its default page at "/" and nowhere else; so that Data also
+    # answers at /data, the default is this hidden page, which opens Data.
+    st.switch_page(pages[0])
+
+
+home = st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden")
+nav = st.navigation([home, *pages], position="sidebar" if signed_in else "hidden")
 
 if "sample_checked" not in st.session_state:
     # Only a first start on an empty store has work to show; otherwise say nothing.
@@ -59,6 +67,10 @@ if "sample_checked" not in st.session_state:
 
 if not signed_in:
     sign_in_screen(engine)  # stops the script
+if nav is home:
+    # Before anything is drawn: a switch drops what this run drew (the session cookie
+    # written just after signing in would be lost with it).
+    st.switch_page(pages[0])
 sidebar_notice()
 
 frames = cache.get_frames()

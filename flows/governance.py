@@ -57,11 +57,23 @@ def info_for_store(engine: Engine) -> dict[str, Any]:
 
 
 def ownership_overview(
-    frames: Frames, *, now: pd.Timestamp, trend_by: str, freq: str
+    frames: Frames,
+    *,
+    now: pd.Timestamp,
+    trend_by: str,
+    freq: str,
+    since: date | None = None,
 ) -> OwnershipOverview:
-    """Owners, SLAs, breaches and latency by owner for the log judged at ``now``."""
+    """Owners, SLAs, breaches and latency by owner for the log judged at ``now``.
+
+    ``since``: only recommendations signalled from that day on (UTC) — with ``since`` the
+    go-live and ``now`` the log's end, SLA met is the Baseline page's current figure.
+    """
+    recs = frames.recommendations
+    if since is not None:
+        recs = recs[(recs["signal_at"] >= pd.Timestamp(since, tz="UTC")).to_numpy()]
     return _ownership_overview(
-        frames.recommendations,
+        recs,
         frames.decisions,
         frames.owners,
         now=now,

@@ -21,7 +21,7 @@ url, version = cache.current_url(), cache.current_version()
 c1, c2 = st.columns([4, 1])
 if c2.button("Verify now", key="audit_verify", help="Re-check every hash now (else once a minute)"):
     cache.audit_chain.clear()
-chain = cache.audit_chain(url)
+chain = cache.audit_chain(url, cache.audit_version())
 if chain["ok"]:
     head = (chain["head_hash"] or "")[:16]
     c1.success(

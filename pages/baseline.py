@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -23,6 +23,7 @@ from analytics.baseline.text import (
     fmt_value,
     verdict_colour,
 )
+from analytics.shared.figures import SLA_MET_DEFINITION, SLA_MET_RULE, fmt_period
 from store import roles
 from store.settings import get_setting, set_setting
 from ui import cache, session
@@ -49,7 +50,8 @@ RISK_PAGES = {"pages/ownership.py": "Ownership & SLA", "pages/why.py": "Why this
 st.title("Baseline vs go-live")
 st.caption(
     "Decision speed and operational results before the AI went live (baseline) and since "
-    "(current), each with a 95% bootstrap interval, so a real change can be told from noise."
+    "(current), each with a 95% interval, so a real change can be told from noise: a verdict "
+    "says improved or worse only when the whole interval is on one side of zero."
 )
 
 frames = cache.get_frames()
@@ -92,15 +94,59 @@ def _delta_colour(row: pd.Series) -> str:
     return "normal" if (row["delta"] > 0) == (colour == "green") else "inverse"
 
 
+GRAIN_TABLE = {"rec": "recommendations", "line": "orders", "period": "kpi_periods"}
+GRAIN_EVENT = {"rec": "signal", "line": "promised date", "period": "period start"}
+
+
+def _periods(grain: str) -> str:
+    """The days each side of a tile covers, by its table's own event time."""
+    span = view["range"].get(GRAIN_TABLE[grain])
+    if span is None:
+        return ""
+    day_before = go_live - timedelta(days=1)
+    base = (
+        fmt_period(span["first"], min(span["last"], day_before))
+        if span["first"] < go_live
+        else "none"
+    )
+    cur = (
+        fmt_period(max(span["first"], go_live), span["last"]) if span["last"] >= go_live else "none"
+    )
+    return f"By {GRAIN_EVENT[grain]}: current {cur}, baseline {base}"
+
+
+def _owner_sla_in_scope() -> bool:
+    """Whether an owners row with an SLA covers the scope's type and site (``*`` = any site)."""
+    rows = frames.owners[frames.owners["sla_hours"].notna()]
+    if rec_type is not None:
+        rows = rows[(rows["rec_type"].astype("string") == rec_type).to_numpy()]
+    if site is not None:
+        rows = rows[rows["site"].astype("string").isin([site, "*"]).to_numpy()]
+    return len(rows) > 0
+
+
+NO_SLA_SCOPE = not frames.owners.empty and not _owner_sla_in_scope()
+
+
+def _no_sla(row: pd.Series) -> bool:
+    """The SLA met tile of a scope no owner's SLA covers (type with no owner)."""
+    return NO_SLA_SCOPE and row["kpi"] == "sla_met_rate"
+
+
+NO_SLA = (
+    "No owner, no SLA: no row of the ownership matrix gives this scope an owner with an "
+    "SLA, so there is nothing to meet or miss. Add one on the **Ownership** page."
+)
+
 rows = list(table.itertuples(index=False))
 for start in range(0, len(rows), 3):
     for col, row in zip(st.columns(3), rows[start : start + 3], strict=False):
         row = pd.Series(row._asdict())
         kpi = row["kpi"]
         with col.container(border=True):
-            if row["note"]:
+            if row["note"] or _no_sla(row):
                 st.metric(row["label"], "—")
-                st.caption(row["note"])
+                st.caption(row["note"] or NO_SLA)
                 continue
             st.metric(
                 row["label"],
@@ -109,7 +155,8 @@ for start in range(0, len(rows), 3):
                 delta_color=_delta_colour(row),
                 delta_description="vs baseline",
                 help=f"n = {row['n_baseline']:,} before go-live, {row['n_current']:,} since. "
-                + ("Lower is better." if row["better"] == "lower" else "Higher is better."),
+                + ("Lower is better." if row["better"] == "lower" else "Higher is better.")
+                + (f" {SLA_MET_DEFINITION}" if kpi == "sla_met_rate" else ""),
             )
             gap = fmt_gap(kpi, row["gap"], row["meets_target"])
             st.caption(
@@ -117,6 +164,12 @@ for start in range(0, len(rows), 3):
                 f"{fmt_interval(kpi, row['ci_low'], row['ci_high'])}  \n"
                 f"**{row['verdict']}** · {fmt_target(kpi, row['target'])}"
                 + (f" · {gap}" if gap else "")
+                + f"  \n{_periods(KPI_BY_KEY[kpi].grain)}"
+                + (
+                    f"; judged at the log's end: {SLA_MET_RULE.lower()}"
+                    if kpi == "sla_met_rate"
+                    else ""
+                )
             )
 
 money = view["money"]
@@ -222,10 +275,18 @@ decisions_until = None if pd.isna(newest_decision) else newest_decision
 if decisions_until is not None and len(trend) and trend["period_start"].max() >= decisions_until:
     st.caption(
         f"Decisions are logged up to {decisions_until:%Y-%m-%d}; the shaded weeks after it hold "
-        "recommendations that are still open, so SLA met, override rate and latency read low "
-        "or blank there until they are decided (an open recommendation is not an SLA met)."
+        "recommendations that are still open, so decision latency, response time and override "
+        "rate read blank there and SLA met rests on few recommendations: open ones already "
+        "past their SLA count as breaches, open ones still inside it are left out until decided."
     )
-shown = [k for k in KPIS if not table.set_index("kpi").loc[k.key, "note"]]
+shown = [
+    k
+    for k in KPIS
+    if not table.set_index("kpi").loc[k.key, "note"]
+    and not (NO_SLA_SCOPE and k.key == "sla_met_rate")
+]
+if NO_SLA_SCOPE:
+    st.caption(f"SLA met has no trend here. {NO_SLA}")
 if trend.empty:
     session.empty_state("No data to draw a trend from in this scope.")
 for start in range(0, len(shown) if not trend.empty else 0, 2):

@@ -107,6 +107,7 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
     if source is None:
         st.error("Choose files to upload or give a server path first.")
     else:
+        failure: str | None = None
         with st.status("Checking the bundle against the data contract…", expanded=True) as status:
             bar = st.progress(0.0)
             try:
@@ -121,11 +122,11 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
                 )
             except BundleError as exc:
                 status.update(label="The bundle could not be read", state="error")
-                st.error(str(exc))
+                failure = f"The bundle could not be read, so nothing was loaded: {exc}"
                 report = None
             except Exception as exc:  # noqa: BLE001 - shown to the user; the load rolled back
                 status.update(label="Load failed; nothing was written", state="error")
-                st.error(f"{type(exc).__name__}: {exc}")
+                failure = f"The load failed and nothing was written: {type(exc).__name__}: {exc}"
                 report = None
             if report is not None:
                 state = (
@@ -140,11 +141,19 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
                 )
                 status.update(label=label, state=state)
                 st.session_state["data_last_report"] = report.to_json()
+                st.session_state.pop("data_last_error", None)
                 cache.clear_after_write()
-        if report is not None:
-            # The counts and health above were drawn before the load: draw the page again.
-            st.rerun()
+        if failure is not None:
+            # The failed attempt is the last load now: its reason goes where the last
+            # load's result is shown, not under an earlier load's table.
+            st.session_state["data_last_error"] = failure
+            st.session_state.pop("data_last_report", None)
+        # The counts and health above were drawn before the load: draw the page again.
+        st.rerun()
 
+if failed := st.session_state.get("data_last_error"):
+    st.markdown("**Last load**")
+    st.error(failed, icon=":material/error:")
 last = st.session_state.get("data_last_report")
 if last:
     st.markdown("**Last load**")
@@ -180,7 +189,23 @@ else:
         loaded=batches["loaded"].map(lambda d: sum(d.values())),
         unchanged=batches["unchanged"].map(lambda d: sum(d.values())),
     )[["id", "started_at", "loaded_by", "source", "tz", "loaded", "unchanged", "n_rejected"]]
-    st.dataframe(hist, hide_index=True, key="data_history")
+    st.dataframe(
+        hist,
+        hide_index=True,
+        key="data_history",
+        column_config={
+            "id": st.column_config.NumberColumn("Import", format="%d"),
+            "started_at": st.column_config.DatetimeColumn(
+                "Started (UTC)", format="YYYY-MM-DD HH:mm"
+            ),
+            "loaded_by": "By",
+            "source": "Source",
+            "tz": "Zone for naive times",
+            "loaded": st.column_config.NumberColumn("Rows loaded", format="%d"),
+            "unchanged": st.column_config.NumberColumn("Already stored", format="%d"),
+            "n_rejected": st.column_config.NumberColumn("Rows rejected", format="%d"),
+        },
+    )
     q = quarantine(engine)
     if q.empty:
         st.success("Quarantine is empty: every row of every import passed the contract.")

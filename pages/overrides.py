@@ -121,7 +121,7 @@ c4.metric(
 )
 c5.metric(
     "Value added",
-    f"{overall['value_added']:+,.1f}",
+    f"{overall['value_added']:+,.1f} units",
     help=f"Units closer to actual per override. 90% CI {overall['ci_low']:+,.1f} to {overall['ci_high']:+,.1f} over "
     f"{int(overall['n_scored']):,} overrides with an outcome; positive = people improved "
     "on the model.",
@@ -163,6 +163,16 @@ with tab_themes:
         concentration[concentration["theme_id"] == pick],
         hide_index=True,
         key="overrides_theme_concentration",
+        column_config={
+            "theme_id": "Theme",
+            "theme_label": "Theme label",
+            "attribute": "Attribute",
+            "value": "Value",
+            "n": st.column_config.NumberColumn("Overrides", format="%d"),
+            "share": st.column_config.NumberColumn("Share of the theme", format="percent"),
+            "share_all": st.column_config.NumberColumn("Share of all overrides", format="percent"),
+            "lift": st.column_config.NumberColumn("Lift", format="%.2f"),
+        },
     )
     behind = log.loc[log["theme_id"] == pick, DRILL]
     st.caption(f"The {len(behind):,} overrides behind this theme")

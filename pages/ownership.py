@@ -6,11 +6,63 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from analytics.governance.breaches import filter_breaches
+from analytics.shared.figures import SLA_MET_DEFINITION, SLA_MET_RULE, fmt_period
 from store import roles
 from store.owner_matrix import OwnershipError, apply_owner_changes, make_entry
 from ui import cache, routing, session
 
 session.ensure_shell()  # before anything renders: see ui/session.py
+
+ALL = "All"
+PAGE_ROWS = 500
+GROUP_LABEL = {"owner": "Owner", "rec_type": "Type", "site": "Site"}
+_N = st.column_config.NumberColumn
+# One label per column of the page's tables, so no raw name (n_met, …) reaches a reader.
+COLUMNS = {
+    "rec_id": "Recommendation",
+    "rec_type": "Type",
+    "site": "Site",
+    "sku": "SKU",
+    "owner": "Owner",
+    "escalation_to": "Escalates to",
+    "problem": "Problem",
+    "est_impact_usd": _N("Impact $", format="$%,.0f"),
+    "impact_usd": _N("Impact $ (sum)", format="$%,.0f"),
+    "hours_overdue": _N("Hours overdue", format="%.1f"),
+    "max_hours_overdue": _N("Most hours overdue", format="%.0f"),
+    "created_at": st.column_config.DatetimeColumn("Created (UTC)", format="YYYY-MM-DD HH:mm"),
+    "due_at": st.column_config.DatetimeColumn("Due (UTC)", format="YYYY-MM-DD HH:mm"),
+    "n_breaches": _N("Open breaches", format="%d"),
+    "n_met": _N("Met", format="%d"),
+    "n_breached": _N("Breached", format="%d"),
+    "n_rated": _N("Judged (met + breached)", format="%d"),
+    "n_expired": _N("Of which expired", format="%d"),
+    "n_pending": _N("Open, inside SLA (left out)", format="%d"),
+    "sla_met_rate": _N("SLA met", format="percent"),
+    "ci_low": _N("95% low", format="percent"),
+    "ci_high": _N("95% high", format="percent"),
+    "n_recs": _N("Recommendations", format="%d"),
+    "share_of_recs": _N("Share of all", format="percent"),
+    "n_decided": _N("Decided", format="%d"),
+    "median_latency_h": _N("Decision latency, median h", format="%.1f"),
+    "p90_latency_h": _N("Decision latency, p90 h", format="%.1f"),
+    "owned_median_latency_h": _N("Owned work, median h", format="%.1f"),
+    "latency_vs_owned_h": _N("Slower than owned work, h", format="%+.1f"),
+    "weeks": _N("Weeks", format="%d"),
+    "recs_per_week_median": _N("Recs per week, median", format="%.0f"),
+    "recs_per_week_max": _N("Recs per week, most", format="%d"),
+    "median_response_h": _N("Response time, median h", format="%.1f"),
+    "override_rate": _N("Override rate", format="percent"),
+    "expired_share": _N("Expired share", format="percent"),
+    "busy_minus_quiet_response_h": _N(
+        "Busy − quiet weeks, median response h",
+        format="%+.1f",
+        help="Median response in the owner's busier weeks minus quieter weeks: positive = "
+        "slower when loaded, the early sign people stop looking.",
+    ),
+    "load_response_corr": _N("Load ~ response (Spearman)", format="%.2f"),
+}
 
 GATE_ICON = {
     "pass": ":material/check_circle:",
@@ -37,18 +89,37 @@ if recs.empty:
 left, mid, right = st.columns([2, 1, 1])
 as_of_choice = left.radio(
     "Judge open recommendations as of",
-    ["now", "the newest recommendation"],
+    ["now", "the end of the log"],
     horizontal=True,
     key="ownership_as_of",
-    help="'now' for a live log; the newest recommendation's time to replay a historical extract.",
+    help="'now' for a live log; the end of the log (its newest recommendation or decision) "
+    "to replay a historical extract — the moment the Baseline page and `cli.py kpis` judge at.",
 )
 now = pd.Timestamp.now(tz="UTC").floor("min")
-as_of = now if as_of_choice == "now" else recs["created_at"].max()
-trend_by = mid.selectbox("SLA trend by", ["owner", "rec_type", "site"], key="ownership_trend_by")
+log_end = max(recs["created_at"].max(), frames.decisions["decided_at"].max())
+as_of = now if as_of_choice == "now" or pd.isna(log_end) else log_end
+trend_by = mid.selectbox(
+    "SLA trend by",
+    ["owner", "rec_type", "site"],
+    format_func=GROUP_LABEL.get,
+    key="ownership_trend_by",
+)
 freq = right.selectbox("Period", ["week", "month"], key="ownership_freq")
-ov = cache.ownership_overview(url, version, as_of.isoformat(), trend_by, freq)
+gl = session.go_live()
+scopes = ["the whole log"] + ([f"since go-live ({gl:%Y-%m-%d})"] if gl else [])
+scope = left.radio(
+    "Recommendations",
+    scopes,
+    horizontal=True,
+    key="ownership_scope",
+    help="Since go-live and judged at the end of the log, SLA met is the Baseline page's "
+    "current figure (and `cli.py kpis`'s).",
+)
+since = gl.isoformat() if gl and scope != scopes[0] else None
+ov = cache.ownership_overview(url, version, as_of.isoformat(), trend_by, freq, since)
 
 overall = ov.sla_overall.iloc[0]
+period = fmt_period(ov.first_signal, ov.last_signal)
 unowned_share = (
     ov.unowned.loc[ov.unowned["problem"] == "no owner", "n_recs"].sum() / ov.n_recs
     if ov.n_recs
@@ -58,16 +129,26 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric(
     "SLA met",
     "—" if pd.isna(overall["sla_met_rate"]) else f"{overall['sla_met_rate']:.1%}",
-    help=f"{overall['n_met']:,} of {overall['n_rated']:,} owned recommendations with an SLA "
-    f"(95% interval {overall['ci_low']:.1%}–{overall['ci_high']:.1%}); {overall['n_pending']:,} "
-    "still open inside their SLA count as not met, as the contract defines the rate.",
+    help=f"{int(overall['n_met']):,} met of {int(overall['n_rated']):,} judged "
+    + (
+        ""
+        if pd.isna(overall["ci_low"])
+        else f"(95% interval {overall['ci_low']:.1%}–{overall['ci_high']:.1%})"
+    )
+    + f"; {int(overall['n_pending']):,} open inside their SLA left out. {SLA_MET_DEFINITION}",
 )
 c2.metric("Open past SLA", f"{ov.n_breaches:,}")
 c3.metric(
-    "Impact at stake", f"${ov.breach_impact_usd:,.0f}", help="Σ est_impact_usd of the breaches"
+    "Impact at stake",
+    f"${ov.breach_impact_usd:,.0f}",
+    help="Σ est_impact_usd of the open breaches",
 )
 c4.metric("Recommendations with no owner", f"{unowned_share:.1%}")
-st.caption(f"Open recommendations judged at {ov.as_of:%Y-%m-%d %H:%M} UTC.")
+st.caption(
+    f"{'All ' if since is None else ''}{ov.n_recs:,} recommendations signalled {period}"
+    + ("" if since is None else f" (since go-live, {since})")
+    + f", judged at {ov.as_of:%Y-%m-%d %H:%M} UTC. {SLA_MET_RULE}"
+)
 
 tab_queue, tab_sla, tab_unowned, tab_fatigue, tab_matrix, tab_routing, tab_gates = st.tabs(
     ["Breach queue", "SLA met", "Unowned", "Fatigue", "Ownership matrix", "Digest routing",
@@ -82,51 +163,67 @@ with tab_queue:
             ov.breaches_by_owner,
             hide_index=True,
             key="ownership_breach_owners",
-            column_config={
-                "impact_usd": st.column_config.NumberColumn("impact $", format="$%,.0f"),
-                "max_hours_overdue": st.column_config.NumberColumn("max h overdue", format="%.0f"),
-            },
+            column_config=COLUMNS,
         )
+        queue = ov.breach_queue
+        q1, q2, q3 = st.columns(3)
+        choose = {
+            col: box.selectbox(
+                GROUP_LABEL[col],
+                [ALL, *sorted(map(str, queue[col].dropna().unique()))],
+                key=f"ownership_queue_{col}",
+            )
+            for box, col in ((q1, "owner"), (q2, "rec_type"), (q3, "site"))
+        }
+        picked = filter_breaches(queue, **{c: None if v == ALL else v for c, v in choose.items()})
+        n_pages = max(1, -(-len(picked) // PAGE_ROWS))
+        # Keyed on the filters: a new filter starts again on its first page.
+        page = st.selectbox(
+            "Page",
+            range(n_pages),
+            format_func=lambda p: (
+                f"rows {p * PAGE_ROWS + 1:,}–{min((p + 1) * PAGE_ROWS, len(picked)):,}"
+            ),
+            key="ownership_queue_page_" + "|".join(choose.values()),
+            disabled=n_pages == 1,
+        )
+        shown = picked.iloc[page * PAGE_ROWS : (page + 1) * PAGE_ROWS]
         st.caption(
-            f"The {len(ov.breach_queue):,} of {ov.n_breaches:,} breaches with the largest "
-            "estimated impact; each escalates to the person named in the matrix."
+            f"Rows {page * PAGE_ROWS + 1:,}–{page * PAGE_ROWS + len(shown):,} of {len(picked):,} "
+            + ("breaches" if len(picked) == ov.n_breaches else f"matching (of {ov.n_breaches:,})")
+            + ", largest estimated impact first; each escalates to the person named in the "
+            "matrix. Narrow it with the filters or turn the pages; the download holds all "
+            f"{len(picked):,}."
         )
-        st.dataframe(
-            ov.breach_queue,
-            hide_index=True,
-            key="ownership_breach_queue",
-            column_config={
-                "est_impact_usd": st.column_config.NumberColumn("impact $", format="$%,.0f"),
-                "hours_overdue": st.column_config.NumberColumn("h overdue", format="%.1f"),
-            },
-        )
+        st.dataframe(shown, hide_index=True, key="ownership_breach_queue", column_config=COLUMNS)
         st.download_button(
-            "Download the breach queue (CSV)",
-            ov.breach_queue.to_csv(index=False),
+            f"Download all {len(picked):,} breaches shown by these filters (CSV)",
+            lambda: picked.to_csv(index=False),  # built when clicked, every row
             f"sla_breaches_{ov.as_of:%Y%m%d_%H%M}.csv",
             "text/csv",
             key="ownership_dl_queue",
+            on_click="ignore",
         )
 
-rate_cols = {
-    "sla_met_rate": st.column_config.NumberColumn("SLA met", format="percent"),
-    "ci_low": st.column_config.NumberColumn("95% low", format="percent"),
-    "ci_high": st.column_config.NumberColumn("95% high", format="percent"),
-}
 with tab_sla:
-    st.caption(
-        "SLA met = decided (not expired) within the SLA of `created_at`, over owned recommendations "
-        "with an SLA; expired and open ones count as not met. Wide intervals mean few decisions."
-    )
+    st.caption(f"{SLA_MET_DEFINITION} Signals {period}. Wide intervals mean few decisions.")
     for label, table, key in (
         ("By recommendation type", ov.sla_by_type, "ownership_sla_type"),
         ("By site", ov.sla_by_site, "ownership_sla_site"),
         ("By owner", ov.sla_by_owner, "ownership_sla_owner"),
     ):
         st.markdown(f"**{label}**")
-        st.dataframe(table, hide_index=True, key=key, column_config=rate_cols)
+        st.dataframe(table, hide_index=True, key=key, column_config=COLUMNS)
+    no_sla = sorted(map(str, ov.unowned.loc[ov.unowned["problem"] != "no escalation", "rec_type"]))
+    if no_sla:
+        st.caption(
+            f"No owner, no SLA: {', '.join(dict.fromkeys(no_sla))} "
+            "(at some or all sites) cannot meet or miss an SLA, so they are not in these tables."
+        )
     trend = ov.sla_trend.dropna(subset=["sla_met_rate"])
-    if not trend.empty:
+    if trend.empty:
+        session.empty_state("No recommendation with an owner and an SLA has been judged yet.")
+    else:
         top = trend.groupby(trend_by)["n_rated"].sum().nlargest(8).index
         fig = px.line(
             trend[trend[trend_by].isin(top)],
@@ -134,8 +231,8 @@ with tab_sla:
             y="sla_met_rate",
             color=trend_by,
             markers=True,
-            labels={"sla_met_rate": "SLA met", "period": freq},
-            title=f"SLA met by {trend_by} per {freq} (8 largest)",
+            labels={"sla_met_rate": "SLA met", "period": freq, trend_by: GROUP_LABEL[trend_by]},
+            title=f"SLA met by {GROUP_LABEL[trend_by].lower()} per {freq} of created_at (8 largest)",
         )
         fig.update_yaxes(tickformat=".0%", range=[0, 1])
         st.plotly_chart(fig, key="ownership_sla_trend")
@@ -150,14 +247,7 @@ with tab_unowned:
             "Types × sites with no owner (or no SLA / escalation), their volume and decision "
             "latency (signal → decision, median hours) against all owned recommendations."
         )
-        st.dataframe(
-            ov.unowned,
-            hide_index=True,
-            key="ownership_unowned",
-            column_config={
-                "share_of_recs": st.column_config.NumberColumn("share", format="percent")
-            },
-        )
+        st.dataframe(ov.unowned, hide_index=True, key="ownership_unowned", column_config=COLUMNS)
 
 with tab_fatigue:
     if ov.fatigue_summary.empty:
@@ -168,13 +258,7 @@ with tab_fatigue:
             "'busy − quiet' gap (slower in heavy weeks) is the early sign people stop looking."
         )
         st.dataframe(
-            ov.fatigue_summary,
-            hide_index=True,
-            key="ownership_fatigue",
-            column_config={
-                "override_rate": st.column_config.NumberColumn(format="percent"),
-                "expired_share": st.column_config.NumberColumn(format="percent"),
-            },
+            ov.fatigue_summary, hide_index=True, key="ownership_fatigue", column_config=COLUMNS
         )
         fig = px.scatter(
             ov.fatigue_weekly.dropna(subset=["median_response_h"]),
@@ -258,7 +342,6 @@ with tab_routing:
     routing.render(engine, frames.owners)
 
 with tab_gates:
-    gl = session.go_live()
     report = cache.readiness_gates(url, version, gl.isoformat() if gl else None, f"{now:%Y-%m-%d}")
     ready = "ready" if report["ready"] else "not ready"
     st.markdown(

@@ -35,6 +35,7 @@ session.ensure_shell()  # before anything renders: see ui/session.py
 LINKED_REC = st.query_params.get("rec") or None
 
 LARGE_LOG = 200_000
+PICK_PAGE = 500
 FORM_FIELDS = ("decision", "qty", "theme_pick", "reason")
 
 
@@ -133,28 +134,41 @@ sort = st.segmented_control(
 )
 scores = policy_ui.propensity_scores() if sort == "propensity" else None
 linked_row = deep_links.linked_row(table, LINKED_REC, key="why_linked", widget="why_rec")
-picks = filter_pick_list(
+matches = filter_pick_list(
     table if scores is None else rank_by_propensity(table, scores),
     query=query,
     open_only=open_only,
     rec_type=None if rec_type == "All types" else rec_type,
     site=None if site == "All sites" else site,
     owner=None if owner == "All owners" else owner,
-    limit=500,
+    limit=len(table),
 )
-if picks.empty and linked_row is None:
+if matches.empty and linked_row is None:
     session.empty_state(
         "No recommendation matches these filters.",
         hint="Clear the search, or untick *Open only* to see decided ones.",
     )
     st.stop()
+# A picker holds at most PICK_PAGE rows; the rest are a page away, never silently cut.
+n_pages = -(-len(matches) // PICK_PAGE)
+page = 0
+if n_pages > 1:
+    page = st.selectbox(
+        f"{len(matches):,} match — page",
+        range(n_pages),
+        format_func=lambda p: f"{p * PICK_PAGE + 1:,}–{min((p + 1) * PICK_PAGE, len(matches)):,}",
+        # Keyed on the filters: new filters start again on their first page.
+        key=f"why_page_{query}|{rec_type}|{site}|{owner}|{open_only}|{sort}",
+    )
+picks = matches.iloc[page * PICK_PAGE : (page + 1) * PICK_PAGE]
 labels = {r.rec_id: pick_label(r) for r in picks.itertuples()}
 if linked_row is not None and LINKED_REC not in labels:  # the link wins over the filters
     labels = {LINKED_REC: pick_label(next(linked_row.itertuples())), **labels}
 st.caption(
-    f"{len(picks):,} shown"
-    + (" (first 500)" if len(picks) == 500 else "")
-    + f", {SORTS[sort].lower()} first."
+    f"{page * PICK_PAGE + 1:,}–{page * PICK_PAGE + len(picks):,} of {len(matches):,} "
+    + ("open " if open_only else "")
+    + f"recommendations matching, {SORTS[sort].lower()} first"
+    + ("." if n_pages == 1 else "; narrow them with the search and filters or turn the page.")
 )
 rec_id = st.selectbox("Recommendation", list(labels), format_func=labels.get, key="why_rec")
 

@@ -51,6 +51,9 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if dialect.name == "sqlite":
+            if isinstance(value, str):  # written as text by an older import_batch update
+                parsed = datetime.fromisoformat(value)
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
             return _EPOCH + timedelta(microseconds=int(value))
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 

@@ -18,11 +18,13 @@ import threading
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from contract.frames import Frames
 from contract.tables import DECISIONS, TABLES, TableSpec
+from contract.vocabulary import TS_DTYPE
 from store.db import data_versions
+from store.models import ImportBatch
 from store.snapshots import finish, read_columns, snapshot_dir, write_snapshot
 from store.sqlio import read_sql_frame
 
@@ -132,40 +134,39 @@ def table_counts(engine: Engine) -> dict[str, int]:
         }
 
 
+_BATCH_COLUMNS = (
+    "id",
+    "started_at",
+    "finished_at",
+    "loaded_by",
+    "source",
+    "tz",
+    "files",
+    "loaded",
+    "unchanged",
+    "naive_timestamps",
+    "n_rejected",
+)
+
+
 def import_batches(engine: Engine) -> pd.DataFrame:
-    """Import history, newest first, with per-table counts expanded from JSON."""
+    """Import history, newest first, with per-table counts expanded from JSON.
+
+    Read through the table's column types, so ``started_at`` / ``finished_at`` come back
+    as instants on every backend (SQLite stores them as integer microseconds, which a
+    bare ``SELECT`` hands over as plain numbers).
+    """
+    table = ImportBatch.__table__  # type: ignore[attr-defined]
+    query = select(*(table.c[c] for c in _BATCH_COLUMNS)).order_by(table.c.id.desc())
     with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                text(
-                    "SELECT id, started_at, finished_at, loaded_by, source, tz, files, loaded, unchanged, "
-                    "naive_timestamps, n_rejected FROM import_batch ORDER BY id DESC"
-                )
-            )
-            .mappings()
-            .all()
-        )
+        rows = conn.execute(query).mappings().all()
     df = pd.DataFrame([dict(r) for r in rows])
     if df.empty:
-        return pd.DataFrame(
-            columns=[
-                "id",
-                "started_at",
-                "finished_at",
-                "loaded_by",
-                "source",
-                "tz",
-                "files",
-                "loaded",
-                "unchanged",
-                "naive_timestamps",
-                "n_rejected",
-            ]
-        )
+        return pd.DataFrame(columns=list(_BATCH_COLUMNS))
     for col in ("files", "loaded", "unchanged", "naive_timestamps"):
         df[col] = df[col].map(json.loads)
     for col in ("started_at", "finished_at"):
-        df[col] = pd.to_datetime(df[col], utc=True)
+        df[col] = pd.to_datetime(df[col], utc=True).astype(TS_DTYPE)
     return df
 
 

@@ -30,7 +30,7 @@ from analytics.overrides.themes import ThemeModel
 from analytics.policy.propensity import Propensity
 from contract.frames import Frames
 from flows import baseline, explain, governance, monitoring, overrides, policy
-from store.audit import read_events
+from store.audit import COUNTER, read_events
 from store.db import data_version, data_versions, get_engine, resolve_url
 from store.learning.monitoring import read_acknowledgements
 from store.reads import load_frames
@@ -263,10 +263,19 @@ def adopted_rule_monitor(
 
 
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
-def audit_chain(url: str) -> dict[str, Any]:
-    """The audit chain's check (``flows.governance.audit_verify``), repeated at most once a
-    minute: an edit made outside the app changes no data version, so only time re-checks it."""
+def audit_chain(url: str, events_version: int | None = None) -> dict[str, Any]:
+    """The audit chain's check (``flows.governance.audit_verify``).
+
+    Keyed on the audit trail's version (``audit_version``), so an event written through
+    the workbench is counted at once; repeated at least once a minute besides, since an
+    edit made outside the app changes no version and only time re-checks it.
+    """
     return governance.audit_verify(engine_for(url))
+
+
+def audit_version() -> int:
+    """Version of the audit trail: every recorded event bumps it."""
+    return table_version(COUNTER)
 
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner="Reading the audit trail…")
@@ -277,11 +286,16 @@ def audit_events(url: str, version: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Working out owners, SLAs and breaches…")
 def ownership_overview(
-    url: str, version: str, as_of: str, trend_by: str, freq: str
+    url: str, version: str, as_of: str, trend_by: str, freq: str, since: str | None = None
 ) -> OwnershipOverview:
-    """``flows.governance.ownership_overview`` for the log judged at ``as_of`` (ISO)."""
+    """``flows.governance.ownership_overview`` for the log judged at ``as_of`` (ISO), over
+    recommendations signalled from ``since`` (ISO date) on, or all of them."""
     return governance.ownership_overview(
-        frames_for(url), now=pd.Timestamp(as_of), trend_by=trend_by, freq=freq
+        frames_for(url),
+        now=pd.Timestamp(as_of),
+        trend_by=trend_by,
+        freq=freq,
+        since=date.fromisoformat(since) if since else None,
     )
 
 

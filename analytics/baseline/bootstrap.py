@@ -1,4 +1,18 @@
-"""Seeded bootstrap of the KPI statistics, exact and fast at a million rows.
+"""The KPI statistics and the intervals of their change, exact and fast at a million rows.
+
+Which interval a change gets (:func:`delta_interval`) depends on the statistic, so that
+"improved" / "worse" holds its stated level at the smallest samples a verdict is allowed
+on (``bench/verdicts.py`` simulates no change and prints the false-verdict rate per KPI):
+
+* two proportions — Newcombe's hybrid score interval (his method 10, from Wilson
+  intervals), which keeps its coverage where the binomial bootstrap's percentile
+  interval does not (small n, rates near 0 or 1);
+* two per-period ratios (expedite % of COGS, stockouts per month) — Welch's t interval
+  on the linearised ratio: with 3 to 13 periods or months a side the percentile
+  bootstrap is far too narrow (13.7% false verdicts at 3 months, 7–9% at 12 vs 13);
+  stockouts per month is a mean of monthly totals, for which this *is* Welch's interval;
+* quantiles (latencies) — the percentile bootstrap below, whose coverage at 30 or more
+  recommendations a side the bench confirms.
 
 Each KPI is one of three statistics, and each is resampled without a Python
 loop over rows and without materialising ``n_boot × n`` resampled rows where
@@ -25,6 +39,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from scipy import stats
+
+from analytics.shared.intervals import wilson_interval
 
 _CHUNK_CELLS = 2_000_000
 
@@ -155,6 +172,59 @@ class RatioSample:
         return out
 
 
+def newcombe_interval(
+    baseline: ProportionSample, current: ProportionSample, *, level: float = 0.95
+) -> tuple[float, float]:
+    """Newcombe's hybrid score interval of ``current − baseline`` (two independent proportions).
+
+    Newcombe (1998), "Interval estimation for the difference between independent
+    proportions", method 10: each side's Wilson interval ``[l, u]`` around ``p``, then
+    ``d − √((p₂−l₂)² + (u₁−p₁)²)`` to ``d + √((u₂−p₂)² + (p₁−l₁)²)``.
+    """
+    if baseline.total == 0 or current.total == 0:
+        return float("nan"), float("nan")
+    z = float(stats.norm.ppf(0.5 + level / 2.0))
+    p1, p2 = baseline.estimate(), current.estimate()
+    l1, u1 = (float(v) for v in wilson_interval(baseline.successes, baseline.total, z=z))
+    l2, u2 = (float(v) for v in wilson_interval(current.successes, current.total, z=z))
+    d = p2 - p1
+    return d - float(np.hypot(p2 - l2, u1 - p1)), d + float(np.hypot(u2 - p2, p1 - l1))
+
+
+def _ratio_moments(sample: RatioSample) -> tuple[float, float, int] | None:
+    """(ratio, variance of the ratio, rows) by linearisation: the ratio's residuals
+    ``scale · (y − R·x) / x̄`` have the ratio's sampling variance / n."""
+    n = sample.n
+    x = np.asarray(sample.denominator, dtype="float64")
+    y = np.asarray(sample.numerator, dtype="float64")
+    if n < 2 or x.sum() <= 0:
+        return None
+    ratio = y.sum() / x.sum()
+    z = sample.scale * (y - ratio * x) / x.mean()
+    return sample.scale * ratio, float(z.var(ddof=1)) / n, n
+
+
+def welch_interval(
+    baseline: RatioSample, current: RatioSample, *, level: float = 0.95
+) -> tuple[float, float]:
+    """Welch's t interval of ``current − baseline`` for two per-period ratios.
+
+    Each side's variance comes from the linearised ratio (for stockouts per month, whose
+    denominator is 1 per month, that is the monthly totals' variance); the degrees of
+    freedom are Welch–Satterthwaite's. Needs two rows a side.
+    """
+    a, b = _ratio_moments(baseline), _ratio_moments(current)
+    if a is None or b is None:
+        return float("nan"), float("nan")
+    (r1, v1, n1), (r2, v2, n2) = a, b
+    d, var = r2 - r1, v1 + v2
+    if var == 0:
+        return d, d
+    df = var**2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
+    half = float(stats.t.ppf(0.5 + level / 2.0, df)) * float(np.sqrt(var))
+    return d - half, d + half
+
+
 def delta_interval(
     baseline: Statistic,
     current: Statistic,
@@ -164,11 +234,17 @@ def delta_interval(
     random_state: int = 0,
     stream: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``current − baseline``, resampling each side independently.
+    """Interval of ``current − baseline`` at ``level``, by the statistic (see the module doc):
+    Newcombe for two proportions, Welch for two per-period ratios, else the percentile
+    bootstrap resampling each side independently.
 
     ``stream`` separates the random streams of different KPIs, so that one KPI's
     interval does not depend on which other KPIs were computed before it.
     """
+    if isinstance(baseline, ProportionSample) and isinstance(current, ProportionSample):
+        return newcombe_interval(baseline, current, level=level)
+    if isinstance(baseline, RatioSample) and isinstance(current, RatioSample):
+        return welch_interval(baseline, current, level=level)
     rng_base, rng_cur = (np.random.default_rng([random_state, stream, side]) for side in (0, 1))
     deltas = current.resample(n_boot, rng_cur) - baseline.resample(n_boot, rng_base)
     deltas = deltas[np.isfinite(deltas)]

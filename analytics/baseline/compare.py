@@ -1,4 +1,4 @@
-"""Baseline → current: each KPI's change with a seeded 95% bootstrap interval and a plain verdict.
+"""Baseline → current: each KPI's change with a 95% interval and a plain verdict.
 
 The verdict is direction-aware (lower latency is better, higher OTIF is better,
 see ``analytics.baseline.kpis.KPIS``):
@@ -8,9 +8,12 @@ see ``analytics.baseline.kpis.KPIS``):
 * **improved** / **worse** — the interval excludes zero, on the good / bad side;
 * **not distinguishable from noise** — the interval contains zero.
 
-The interval is the percentile bootstrap of ``current − baseline``, each side
-resampled independently (``analytics.baseline.bootstrap``), with one random stream per KPI
-derived from ``random_state``: the same data and seed give the same interval.
+The interval of ``current − baseline`` is chosen per statistic so that the verdict
+keeps its 95% level at the smallest samples allowed (``analytics.baseline.bootstrap``):
+Newcombe's score interval for rates, Welch's t for per-period figures (expedite %,
+stockouts per month), a seeded percentile bootstrap for latency quantiles (one random
+stream per KPI from ``random_state``: the same data and seed give the same interval).
+``bench/verdicts.py`` prints the false-verdict rate of each KPI with no real change.
 """
 
 from __future__ import annotations

@@ -9,16 +9,12 @@ one definition wherever it is shown.
 
 Definitions (contract, "Definitions"):
 
-* decision latency = ``decided_at − signal_at``; detection latency =
-  ``created_at − signal_at``; response time = ``decided_at − created_at``; in
-  hours, median and p90. ``expired`` recommendations are excluded from all three
-  (the contract excludes them "from latency"); open recommendations count in
-  detection latency only (they were detected, not decided).
-* SLA met: decided, not ``expired``, within ``sla_hours`` of ``created_at``, with
-  ``sla_hours`` from the most specific owners row (exact site over ``*``). The
-  rate is over recommendations that have an owner row with ``sla_hours``; an
-  ``expired`` one, or an open one whose SLA ran out before the log's last
-  timestamp, counts as not met; an open one still inside its SLA is left out.
+* decision latency, detection latency, response time and SLA met per
+  recommendation come from ``analytics.shared.figures`` — the one definition the
+  Ownership page, the health findings, the gates and the digest use too. SLA met is
+  judged at the log's end (its newest ``created_at`` or ``decided_at``): an open
+  recommendation already past its SLA then is a breach, one still inside it is left
+  out; ``sla_hours`` comes from the most specific owners row (exact site over ``*``).
 * override rate = (modified + rejected) / (accepted + modified + rejected).
 * OTIF = share of *delivered* lines with ``delivered_date <= promised_date`` and
   ``qty_delivered >= qty_ordered``; undelivered lines are outside it.
@@ -43,6 +39,14 @@ import pandas as pd
 
 from analytics.baseline.bootstrap import ProportionSample, QuantileSample, RatioSample, Statistic
 from analytics.baseline.money_rows import late_money_columns
+from analytics.shared.figures import (
+    decision_hours,
+    detection_hours,
+    log_end,
+    response_hours,
+    sla_outcome,
+    to_us,
+)
 from analytics.shared.lookups import id_positions
 from analytics.shared.owners import resolve_owners
 from analytics.shared.periods import period_start
@@ -121,21 +125,12 @@ class KpiTables:
     loaded: frozenset[str]
 
 
-def _us(ts: pd.Series) -> np.ndarray:
-    """Timestamps as int64 microseconds since the epoch (NaT → int64 min)."""
-    return ts.astype("datetime64[us, UTC]").to_numpy(dtype="datetime64[us]").view("int64")
+_us = to_us
 
 
 def _week_start(ts: pd.Series) -> pd.Series:
     """Monday 00:00 UTC of each timestamp's week."""
     return period_start(ts, "week")
-
-
-def _hours(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
-    nat = np.iinfo("int64").min
-    out = (later - earlier) / US_PER_HOUR
-    out[(later == nat) | (earlier == nat)] = np.nan
-    return out
 
 
 def _owner_rows(recs: pd.DataFrame, owners: pd.DataFrame) -> tuple[pd.Categorical, np.ndarray]:
@@ -178,30 +173,25 @@ def _rec_table(recs: pd.DataFrame, decisions: pd.DataFrame, owners: pd.DataFrame
         codes[pos[ok]] = pd.Categorical(decisions["decision"], categories=kinds).codes[ok]
     decision = pd.Categorical.from_codes(codes, categories=kinds)
     expired = codes == 3
-    has_decision = codes >= 0
-
-    detection = _hours(created, signal)
-    detection[expired] = np.nan
-    latency = _hours(decided, signal)
-    response = _hours(decided, created)
-    latency[expired] = np.nan
-    response[expired] = np.nan
+    answered = (codes >= 0) & ~expired
 
     owner, sla_hours = _owner_rows(recs, owners)
     if len(decisions):
-        met = has_decision & ~expired & (response <= sla_hours)
-        sla_met = np.where(np.isnan(sla_hours), np.nan, met.astype("float64"))
-        # An open recommendation still inside its SLA when the log ends is neither met nor
-        # breached yet: leave it out rather than count a breach that has not happened.
-        as_of = max(created.max(), decided.max())
-        pending = ~has_decision & (created + sla_hours * US_PER_HOUR > as_of)
-        sla_met[pending] = np.nan
-        override = np.where(
-            has_decision & ~expired, np.isin(codes, (1, 2)).astype("float64"), np.nan
+        sla_met = sla_outcome(
+            created,
+            decided,
+            sla_hours,
+            answered=answered,
+            expired=expired,
+            as_of_us=log_end(created, decided),
         )
+        override = np.where(answered, np.isin(codes, (1, 2)).astype("float64"), np.nan)
     else:  # no decisions table: nothing about deciding can be said
         sla_met = np.full(n, np.nan)
         override = np.full(n, np.nan)
+    detection = detection_hours(signal, created, expired=expired)
+    latency = decision_hours(signal, decided, answered=answered)
+    response = response_hours(created, decided, answered=answered)
     money = late_money_columns(
         recs, owner, sla_hours, codes, response, created, decided, len(decisions)
     )

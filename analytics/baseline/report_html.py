@@ -235,7 +235,7 @@ def kpi_report_html(
         f"Data: {_esc(_range_text(data_range))}.</p>"
         f'<p class="money">{_money_text(money)}</p>'
         f'<div class="grid">{"".join(tiles)}</div>'
-        '<p class="foot">Changes are current − baseline with a seeded 95% bootstrap interval; '
+        '<p class="foot">Changes are current − baseline with a 95% interval (score interval for rates, Welch t for per-period figures, bootstrap for latencies); '
         "green/red only where the interval excludes zero. Trend lines are weekly (stockouts "
         "monthly); the grey band is the baseline's interquartile range, the dashed line its "
         "median, the black line go-live, the red dotted line the target. "

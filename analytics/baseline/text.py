@@ -12,6 +12,7 @@ from typing import Any
 
 from analytics.baseline.kpis import KPI_BY_KEY
 from analytics.baseline.targets import target_op
+from analytics.shared.figures import SLA_MET_RULE
 
 _SCALE: dict[str, tuple[float, str, str]] = {
     # unit -> (factor, value suffix, change suffix)
@@ -104,7 +105,9 @@ def kpi_report_lines(report: dict[str, Any], *, site: str | None = None) -> list
     """``cli.py kpis`` as a terminal table: each figure's baseline, current, change, verdict."""
 
     def fmt(v: float | None) -> str:
-        return "—" if v is None else f"{v:,.3f}"
+        if v is None:
+            return "—"
+        return f"{v:,}" if isinstance(v, int) else f"{v:,.3f}"  # counts as integers
 
     lines = [
         f"go-live {report['go_live']}" + (f", site {site}" if site else ""),
@@ -116,4 +119,8 @@ def kpi_report_lines(report: dict[str, Any], *, site: str | None = None) -> list
         lines.append(
             f"{key:32s} {fmt(base):>12s} {fmt(cur):>12s} {fmt(ch.get('delta')):>12s}  {ch.get('verdict', '')}"
         )
+    lines.append(
+        "Period: baseline before go-live, current from it on, by each table's event time. "
+        f"SLA met is judged at the log's end: {SLA_MET_RULE[0].lower()}{SLA_MET_RULE[1:]}"
+    )
     return lines

@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from analytics.governance.breaches import breach_queue, breaches_by_owner
+
 # The renderers live apart; re-exported here for the callers of this module.
 from analytics.governance.digest_cards import (  # noqa: F401
     FORMATS,
@@ -40,7 +42,7 @@ from analytics.governance.digest_items import (
 )
 from analytics.governance.digest_items import num as _num
 from analytics.governance.digest_items import text as _text
-from analytics.governance.ownership import breach_queue, breaches_by_owner, decision_status
+from analytics.governance.ownership import decision_status
 
 
 def digest_hash(identity: Mapping[str, Any]) -> str:

@@ -115,11 +115,14 @@ def fatigue_summary(weekly: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
     ranks["load_rank"] = ranks.groupby("owner")["n_recs"].rank()
     ranks["resp_rank"] = ranks.groupby("owner")["median_response_h"].rank()
     counts = ranks.groupby("owner")["load_rank"].size()
-    corr = (
-        ranks.groupby("owner")[["load_rank", "resp_rank"]]
-        .corr()
-        .xs("load_rank", level=1)["resp_rank"]
-    )
+    if ranks.empty:  # nothing answered yet: no response time to correlate with load
+        corr = pd.Series(float("nan"), index=counts.index, dtype="float64")
+    else:
+        corr = (
+            ranks.groupby("owner")[["load_rank", "resp_rank"]]
+            .corr()
+            .xs("load_rank", level=1)["resp_rank"]
+        )
     corr = corr.where(counts.reindex(corr.index) >= 4)
     load = w.groupby("owner").agg(
         weeks=("week", "size"),

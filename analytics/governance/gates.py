@@ -31,6 +31,7 @@ import pandas as pd
 
 from analytics.baseline.targets import resolve_targets
 from analytics.governance import health
+from analytics.shared.figures import fmt_hours, latency
 from analytics.shared.owners import resolve_owners
 
 PASS, FAIL, NO_DATA = "pass", "fail", "not enough data"
@@ -135,36 +136,39 @@ def _from_health(name: str, finding: Mapping[str, Any], *, ok: str = "ok") -> di
     return _check(name, status, finding["detail"], value=finding["value"])
 
 
-def _detection_check(recommendations: pd.DataFrame) -> dict[str, Any]:
-    recs = recommendations
-    scope = "all recommendations"
-    if "model_version" in recs and recs["model_version"].notna().any():
-        recs = recs[recs["model_version"].notna()]
-        scope = "recommendations with a model_version (the AI pipeline)"
-    if len(recs) < MIN_RECS:
+def _detection_check(
+    recommendations: pd.DataFrame, decisions: pd.DataFrame | None
+) -> dict[str, Any]:
+    scope, hours, _ = health.detection_scope(recommendations, decisions)
+    lat = latency(hours)
+    if lat.n < MIN_RECS:
         return _check(
             "detection latency p90",
             NO_DATA,
-            f"{len(recs)} {scope}; need at least {MIN_RECS}",
-            n=len(recs),
+            f"{lat.n} {scope}; need at least {MIN_RECS}",
+            n=lat.n,
         )
-    minutes = (recs["created_at"] - recs["signal_at"]).dt.total_seconds() / 60
-    # Timestamps are exact to the microsecond: compare at that grain, not float noise.
-    p90 = round(float(minutes.quantile(0.9)), 6)
+    # The Data page's figure, in minutes; timestamps are exact to the microsecond, so
+    # compare at that grain, not float noise.
+    p90 = round(lat.p90_h * 60, 6)
     status = PASS if p90 <= PIPELINE_TARGET_MIN else FAIL
     return _check(
         "detection latency p90",
         status,
-        f"p90 {p90:.1f} min over {len(recs):,} {scope} "
+        f"p90 {fmt_hours(lat.p90_h)} over {lat.n:,} {scope} "
         f"(pipeline target {PIPELINE_TARGET_MIN:.0f} min)",
         value=round(p90, 2),
         target=PIPELINE_TARGET_MIN,
-        n=len(recs),
+        n=lat.n,
     )
 
 
 def data_foundation_gate(
-    recommendations: pd.DataFrame, batches: pd.DataFrame, *, now: pd.Timestamp
+    recommendations: pd.DataFrame,
+    batches: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    decisions: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Gate 2: time zones, detection latency, units per SKU and freshness.
 
@@ -174,7 +178,7 @@ def data_foundation_gate(
     """
     checks = [
         _from_health("time zones", health.naive_timestamps(batches)),
-        _detection_check(recommendations),
+        _detection_check(recommendations, decisions),
         _from_health("units per SKU", health.unit_conflicts(recommendations)),
         _from_health("fresh data", health.staleness(recommendations, now=now)),
     ]
@@ -398,7 +402,7 @@ def gates_report(
     n_overrides = int(d["decision"].isin(["modified", "rejected"]).sum()) if len(d) else 0
     gates = [
         ownership_gate(frames.recommendations, frames.owners),
-        data_foundation_gate(frames.recommendations, batches, now=now),
+        data_foundation_gate(frames.recommendations, batches, now=now, decisions=frames.decisions),
         override_logging_gate(frames.decisions),
         success_criteria_gate(frames, go_live=go_live, kpi_targets=kpi_targets),
         operational_context_gate(rule_status, candidates=rule_candidates, n_overrides=n_overrides),

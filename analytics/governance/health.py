@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from analytics.shared.figures import (
+    EXPIRED,
+    detection_hours,
+    fmt_hours,
+    fmt_period,
+    latency,
+    to_us,
+)
 from analytics.shared.owners import resolve_owners
 from contract.vocabulary import OVERRIDES
 
@@ -99,27 +108,59 @@ def unowned_types(recommendations: pd.DataFrame, owners: pd.DataFrame) -> dict[s
     )
 
 
-def detection_latency(recommendations: pd.DataFrame) -> dict[str, Any]:
-    """Detection latency (``created_at − signal_at``): p50, p90 and outliers."""
+def detection_scope(
+    recommendations: pd.DataFrame, decisions: pd.DataFrame | None = None
+) -> tuple[str, np.ndarray, pd.DataFrame]:
+    """(scope in words, detection hours, the recommendations in scope) of the pipeline figure.
+
+    The pipeline target is about the AI's own recommendations: those with a
+    ``model_version`` when there are any, else all. Hours come from
+    ``analytics.shared.figures.detection_hours`` (``expired`` ones left out, as on the
+    Baseline page), so the Data page, the readiness gate and the KPI tiles agree.
+    """
+    recs = recommendations
+    scope = "recommendations"
+    if "model_version" in recs and recs["model_version"].notna().any():
+        recs = recs[recs["model_version"].notna().to_numpy()]
+        scope = "recommendations with a model_version (the AI pipeline)"
+    expired = np.zeros(len(recs), dtype=bool)
+    if decisions is not None and len(decisions):
+        gone = decisions.loc[decisions["decision"].astype("string") == EXPIRED, "rec_id"]
+        expired = recs["rec_id"].isin(gone.astype("string")).to_numpy(dtype=bool)
+    hours = detection_hours(to_us(recs["signal_at"]), to_us(recs["created_at"]), expired=expired)
+    return scope, hours, recs
+
+
+def detection_latency(
+    recommendations: pd.DataFrame, decisions: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """Detection latency (``created_at − signal_at``) of the AI pipeline: p50, p90, outliers."""
     if recommendations.empty:
         return _finding(
             "detection", "Detection latency outliers", "n/a", None, "no recommendations"
         )
-    hours = (recommendations["created_at"] - recommendations["signal_at"]).dt.total_seconds() / 3600
-    p50, p90, top = (float(hours.quantile(0.5)), float(hours.quantile(0.9)), float(hours.max()))
+    scope, hours, recs = detection_scope(recommendations, decisions)
+    lat = latency(hours)
+    if lat.n == 0:
+        return _finding("detection", "Detection latency outliers", "n/a", None, f"no {scope}")
+    top = float(np.nanmax(hours))
     outliers = int((hours > DETECTION_OUTLIER_H).sum())
-    status = "ok" if p90 <= PIPELINE_TARGET_H and outliers == 0 else "warn"
+    status = "ok" if lat.p90_h <= PIPELINE_TARGET_H and outliers == 0 else "warn"
+    period = fmt_period(recs["signal_at"].min(), recs["signal_at"].max())
     return _finding(
         "detection",
         "Detection latency outliers",
         status,
         outliers,
-        f"median {p50:.2f} h, p90 {p90:.2f} h (pipeline target {PIPELINE_TARGET_H * 60:.0f} min), "
-        f"max {top:.1f} h; {outliers:,} recommendations were issued more than "
-        f"{DETECTION_OUTLIER_H:.0f} h after their signal",
-        p50_h=round(p50, 3),
-        p90_h=round(p90, 3),
+        f"median {fmt_hours(lat.median_h)}, p90 {fmt_hours(lat.p90_h)} over {lat.n:,} {scope}, "
+        f"signals {period} (pipeline target {PIPELINE_TARGET_H * 60:.0f} min), max "
+        f"{fmt_hours(top)}; {outliers:,} were issued more than {DETECTION_OUTLIER_H:.0f} h "
+        "after their signal",
+        p50_h=round(lat.median_h, 3),
+        p90_h=round(lat.p90_h, 3),
         max_h=round(top, 3),
+        n=lat.n,
+        scope=scope,
     )
 
 
@@ -215,7 +256,7 @@ def health_findings(
     return [
         reason_capture(decisions),
         unowned_types(recommendations, owners),
-        detection_latency(recommendations),
+        detection_latency(recommendations, decisions),
         naive_timestamps(batches),
         unit_conflicts(recommendations),
         staleness(recommendations, now=now),

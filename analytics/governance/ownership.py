@@ -3,12 +3,10 @@
 Definitions follow ``shared/DATA_CONTRACT.md``:
 
 * the owner of a recommendation is the most specific ``owners`` row (exact site over ``*``);
-* **SLA met** = decided (not ``expired``) within ``sla_hours`` of ``created_at``; the rate is over
-  recommendations that have an owner row with an SLA, so ``expired`` and open ones count as not
-  met (as on the Baseline page). For the live queue an open recommendation past its SLA is a
-  *breach* and one still inside it is *pending* (``n_pending`` says how many the rate holds);
-* **decision latency** = ``decided_at − signal_at``, **response time** = ``decided_at − created_at``
-  (``expired`` rows excluded from both);
+* **SLA met**, **decision latency** and **response time** per recommendation come from
+  ``analytics.shared.figures``, the definition the Baseline page and ``cli.py kpis`` use: an
+  ``expired`` recommendation, or an open one already past its SLA at ``now``, is a *breach*;
+  an open one still inside it is *pending* and left out of the rate (``n_pending`` counts them);
 * **override rate** = (modified + rejected) / (accepted + modified + rejected).
 
 Everything starts from ``decision_status``, one row per recommendation; the other
@@ -22,7 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analytics.governance.breaches import breach_queue, breaches_by_owner
 from analytics.governance.fatigue import fatigue_summary, fatigue_weekly
+from analytics.shared.figures import (
+    EXPIRED,
+    decision_hours,
+    response_hours,
+    sla_outcome,
+    to_us,
+)
 from analytics.shared.intervals import wilson_interval
 from analytics.shared.owners import resolve_owners
 from analytics.shared.periods import period_start
@@ -104,22 +110,31 @@ def decision_status(
     out["is_open"] = ~found
 
     answered = out["decision"].isin(ANSWERED).to_numpy(dtype=bool)
-    out["latency_h"] = _hours(out["decided_at"] - out["signal_at"]).where(answered)
-    out["response_h"] = _hours(out["decided_at"] - out["created_at"]).where(answered)
+    expired_any = out["decision"].isin([EXPIRED]).to_numpy(dtype=bool)
+    signal_us, created_us = to_us(out["signal_at"]), to_us(out["created_at"])
+    decided_us = to_us(out["decided_at"])
+    out["latency_h"] = decision_hours(signal_us, decided_us, answered=answered)
+    out["response_h"] = response_hours(created_us, decided_us, answered=answered)
     out["due_at"] = out["created_at"] + pd.to_timedelta(out["sla_hours"], unit="h")
     overdue = _hours(now_ts - out["due_at"])
 
     has_owner = out["owner"].notna().to_numpy()
-    has_sla = has_owner & out["sla_hours"].notna().to_numpy()
-    met = has_sla & answered & (out["response_h"] <= out["sla_hours"]).to_numpy()
-    late = has_sla & answered & ~met
-    expired = has_sla & out["decision"].isin(["expired"]).to_numpy(dtype=bool)
-    open_late = has_sla & ~found & (overdue > 0).to_numpy()
+    sla = np.where(has_owner, out["sla_hours"].to_numpy(dtype="float64"), np.nan)
+    has_sla = ~np.isnan(sla)
+    outcome = sla_outcome(
+        created_us,
+        decided_us,
+        sla,
+        answered=answered,
+        expired=expired_any,
+        as_of_us=int(to_us(pd.Series([now_ts]))[0]),
+    )
     # Codes into SLA_STATES: met, breached, pending, no SLA, unowned.
     codes = np.select(
-        [~has_owner, ~has_sla, met, late | expired | open_late], [4, 3, 0, 1], default=2
+        [~has_owner, ~has_sla, outcome == 1.0, outcome == 0.0], [4, 3, 0, 1], default=2
     )
     out["sla_state"] = pd.Categorical.from_codes(codes.astype("int8"), categories=list(SLA_STATES))
+    open_late = has_sla & ~found & (outcome == 0.0)
     out["hours_overdue"] = overdue.where(open_late)
     return out
 
@@ -181,10 +196,10 @@ def sla_rates(
 
     Returns
     -------
-    DataFrame with the group (and ``period``) columns, ``n_rated`` (every recommendation
-    with an owner and SLA: met + breached + pending), ``n_met``, ``n_breached`` (late,
-    ``expired`` or open past due), ``n_expired``, ``n_pending`` (open, still inside the
-    SLA: counted as not met, as the contract's rate does), ``sla_met_rate`` and its 95%
+    DataFrame with the group (and ``period``) columns, ``n_rated`` (met + breached: the
+    rate's denominator), ``n_met``, ``n_breached`` (late, ``expired`` or open past due),
+    ``n_expired``, ``n_pending`` (open, still inside the SLA: left out of the rate, see
+    ``analytics.shared.figures``), ``sla_met_rate`` and its 95%
     Wilson interval ``ci_low``/``ci_high``; only groups with an owner and SLA. Sorted by
     group then period.
     """
@@ -214,7 +229,7 @@ def sla_rates(
         out[by] = out[by].astype("string")
     out["n_met"] = agg["met"].astype("int64")
     out["n_breached"] = agg["breached"].astype("int64")
-    out["n_rated"] = out["n_met"] + out["n_breached"] + agg["pending"].astype("int64")
+    out["n_rated"] = out["n_met"] + out["n_breached"]
     out["n_expired"] = agg["expired"].astype("int64")
     out["n_pending"] = agg["pending"].astype("int64")
     out["sla_met_rate"] = out["n_met"] / out["n_rated"].where(out["n_rated"] > 0)
@@ -279,76 +294,21 @@ def unowned_groups(status: pd.DataFrame) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
-def breach_queue(status: pd.DataFrame, *, limit: int | None = None) -> pd.DataFrame:
-    """Open recommendations past their SLA, largest ``est_impact_usd`` first.
-
-    Returns
-    -------
-    DataFrame with ``rec_id, rec_type, site, sku, est_impact_usd, owner, hours_overdue,
-    escalation_to, created_at, due_at``; ties (and missing impact, last) by hours
-    overdue, then ``rec_id``. ``limit`` keeps the first rows.
-    """
-    open_late = status[status["hours_overdue"].notna()]
-    cols = [
-        "rec_id",
-        "rec_type",
-        "site",
-        "sku",
-        "est_impact_usd",
-        "owner",
-        "hours_overdue",
-        "escalation_to",
-        "created_at",
-        "due_at",
-    ]
-    out = open_late[cols].sort_values(
-        ["est_impact_usd", "hours_overdue", "rec_id"],
-        ascending=[False, False, True],
-        na_position="last",
-        kind="stable",
-    )
-    if limit is not None:
-        out = out.head(limit)
-    return out.reset_index(drop=True)
-
-
-def breaches_by_owner(status: pd.DataFrame) -> pd.DataFrame:
-    """Open SLA breaches per owner: ``owner, escalation_to`` (most common), ``n_breaches``,
-    ``impact_usd`` (sum of known impacts), ``max_hours_overdue``; most impact first."""
-    late = status[status["hours_overdue"].notna()]
-    cols = ["owner", "escalation_to", "n_breaches", "impact_usd", "max_hours_overdue"]
-    if late.empty:
-        return pd.DataFrame(columns=cols)
-    frame = late[["owner", "escalation_to", "est_impact_usd", "hours_overdue"]].astype(
-        {"owner": "string", "escalation_to": "string"}
-    )
-    g = frame.groupby("owner", sort=True)
-    out = g.agg(
-        n_breaches=("hours_overdue", "size"),
-        impact_usd=("est_impact_usd", "sum"),
-        max_hours_overdue=("hours_overdue", "max"),
-    )
-    esc = frame.dropna(subset=["escalation_to"]).groupby("owner")["escalation_to"]
-    out["escalation_to"] = esc.agg(lambda s: s.value_counts().sort_index().idxmax())
-    out = out.reset_index().sort_values(
-        ["impact_usd", "n_breaches", "owner"], ascending=[False, False, True], kind="stable"
-    )
-    return out[cols].reset_index(drop=True)
-
-
 @dataclass(frozen=True)
 class OwnershipOverview:
     """Everything the Ownership page shows, from one ``decision_status`` pass."""
 
     as_of: pd.Timestamp
     n_recs: int
+    first_signal: pd.Timestamp | None  # the period the figures cover (signal_at)
+    last_signal: pd.Timestamp | None
     unowned: pd.DataFrame
     sla_by_type: pd.DataFrame
     sla_by_site: pd.DataFrame
     sla_by_owner: pd.DataFrame
     sla_trend: pd.DataFrame
     sla_overall: pd.DataFrame
-    breach_queue: pd.DataFrame
+    breach_queue: pd.DataFrame  # every open breach, largest impact first (not capped)
     n_breaches: int
     breach_impact_usd: float
     breaches_by_owner: pd.DataFrame
@@ -364,22 +324,28 @@ def ownership_overview(
     now: pd.Timestamp | str,
     trend_by: str = "owner",
     freq: str = "week",
-    queue_limit: int = 500,
+    queue_limit: int | None = None,
 ) -> OwnershipOverview:
-    """The page's figures in one call (see the functions above for each table)."""
+    """The page's figures in one call (see the functions above for each table).
+
+    ``breach_queue`` holds every open breach unless ``queue_limit`` caps it; ``n_breaches``
+    and ``breach_impact_usd`` are over all of them either way.
+    """
     status = decision_status(recommendations, decisions, owners, now=now)
     queue = breach_queue(status)
     weekly = fatigue_weekly(status)
     return OwnershipOverview(
         as_of=_as_utc(now),
         n_recs=len(status),
+        first_signal=status["signal_at"].min() if len(status) else None,
+        last_signal=status["signal_at"].max() if len(status) else None,
         unowned=unowned_groups(status),
         sla_by_type=sla_rates(status, by="rec_type"),
         sla_by_site=sla_rates(status, by="site"),
         sla_by_owner=sla_rates(status, by="owner"),
         sla_trend=sla_rates(status, by=trend_by, freq=freq),
         sla_overall=sla_rates(status),
-        breach_queue=queue.head(queue_limit),
+        breach_queue=queue if queue_limit is None else queue.head(queue_limit),
         n_breaches=len(queue),
         breach_impact_usd=float(queue["est_impact_usd"].sum()),
         breaches_by_owner=breaches_by_owner(status),

@@ -272,7 +272,9 @@ def load_bundle(
         for i, (name, raw) in enumerate(raws.items()):
             notify(f"checking {raw.source}", i / (2 * len(raws)))
             c = checked[name] = _check_table(conn, TABLES[name], raw, tz, checked)
-            report.naive_timestamps.update(c.parsed.naive_timestamps)
+            # Only the rows this load stores: a re-load stores none (the finding sums batches).
+            naive = {col: int((m & c.new).sum()) for col, m in c.parsed.naive_rows.items()}
+            report.naive_timestamps.update({col: n for col, n in naive.items() if n})
             if stage is not None and not strict:
                 # Staged in the background while the next table is checked.
                 stage.put(name, c.spec, c.parsed.frame.loc[c.new])
@@ -323,16 +325,13 @@ def load_bundle(
         # Read after the bump, which holds each row's lock: a table's new version is the
         # one before it (version - 1) plus the rows loaded now, whoever wrote meanwhile.
         versions = dict(conn.execute(text("SELECT table_name, version FROM data_version")).all())
+        batches = ImportBatch.__table__  # type: ignore[attr-defined]
+        # Through the table: finished_at stored by its column type (like started_at), not as text.
+        done = {"loaded": json.dumps(report.loaded), "unchanged": json.dumps(report.unchanged)}
         conn.execute(
-            text(
-                "UPDATE import_batch SET finished_at = :f, loaded = :l, unchanged = :u WHERE id = :i"
-            ),
-            {
-                "f": utcnow(),
-                "l": json.dumps(report.loaded),
-                "u": json.dumps(report.unchanged),
-                "i": report.batch_id,
-            },
+            batches.update()
+            .where(batches.c.id == report.batch_id)
+            .values(finished_at=utcnow(), **done)
         )
         write.event(
             action="import",

@@ -46,7 +46,14 @@ class Parsed:
 
     frame: pd.DataFrame
     problems: pd.DataFrame
-    naive_timestamps: dict[str, int] = field(default_factory=dict)
+    # Per "table.column": which rows gave a timestamp without an offset (bool per row), so a
+    # load can count the rows it stores rather than every row the file repeats.
+    naive_rows: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def naive_timestamps(self) -> dict[str, int]:
+        """Values without an offset per ``"table.column"``, over every row of the file."""
+        return {col: int(mask.sum()) for col, mask in self.naive_rows.items()}
 
 
 class Problems:
@@ -182,7 +189,12 @@ def parse_timestamps(text: pa.Array, tz: str) -> tuple[pd.Series, np.ndarray, np
 
 
 def _check_column(
-    col: Column, text: pa.Array, tz: str, probs: Problems, naive: dict[str, int], table: str
+    col: Column,
+    text: pa.Array,
+    tz: str,
+    probs: Problems,
+    naive: dict[str, np.ndarray],
+    table: str,
 ) -> pd.Series | np.ndarray:
     trimmed = pc.utf8_trim_whitespace(text)
     empty = _bool(pc.equal(trimmed, ""))
@@ -192,7 +204,7 @@ def _check_column(
         values, bad, no_offset = parse_timestamps(trimmed, tz)
         probs.add(bad, col.name, "not an ISO 8601 timestamp: ", _objects(trimmed))
         if col.kind == "timestamp" and no_offset.any():
-            naive[f"{table}.{col.name}"] = int(no_offset.sum())
+            naive[f"{table}.{col.name}"] = np.asarray(no_offset, dtype=bool)
         return values.dt.floor("D") if col.kind == "date" else values
     if col.kind in ("float", "int"):
         values, bad = parse_numbers(trimmed)
@@ -256,7 +268,7 @@ def parse_table(
     the frame also gets ``row_hash`` (see ``row_hashes``), made while the JSON is built.
     """
     probs = Problems()
-    naive: dict[str, int] = {}
+    naive: dict[str, np.ndarray] = {}
     n = raw.num_rows
     known = set(spec.column_names)
     features = sorted(
@@ -290,11 +302,11 @@ def parse_table(
     if contract is not None:
         frame["row_hash"] = row_hashes(frame, spec, contract=contract)
     frame["_line"] = np.arange(2, n + 2, dtype="int64")
-    return Parsed(frame=frame, problems=probs.frame(), naive_timestamps=naive)
+    return Parsed(frame=frame, problems=probs.frame(), naive_rows=naive)
 
 
 def _check_columns(
-    raw: pa.Table, spec: TableSpec, tz: str, probs: Problems, naive: dict[str, int]
+    raw: pa.Table, spec: TableSpec, tz: str, probs: Problems, naive: dict[str, np.ndarray]
 ) -> dict[str, object]:
     n = raw.num_rows
     present = set(raw.column_names)

@@ -440,13 +440,15 @@ def test_ratio_sample_is_sum_over_sum():
     assert draws.min() >= 1.0 and draws.max() <= 5.0  # between the row ratios
 
 
-def test_interval_is_seeded():
-    base, cur = ProportionSample(50, 100), ProportionSample(60, 100)
+def test_bootstrap_interval_is_seeded():
+    rng = np.random.default_rng(0)
+    base = QuantileSample.of(rng.exponential(10, 100), 0.5)
+    cur = QuantileSample.of(rng.exponential(12, 100), 0.5)
     first = delta_interval(base, cur, random_state=3)
     assert delta_interval(base, cur, random_state=3) == first
     assert delta_interval(base, cur, random_state=4) != first
     low, high = first
-    assert low < 0.10 < high
+    assert low < cur.estimate() - base.estimate() < high
 
 
 @pytest.mark.parametrize(

@@ -145,3 +145,24 @@ def test_missing_tables_say_what_to_load(tmp_path: Path, monkeypatch: pytest.Mon
     finally:
         clear_streamlit()
         dispose_engine(url)
+
+
+def test_tiles_say_their_period_and_a_type_without_owner_has_no_sla(store: str) -> None:
+    at = _page()
+    captions = " ".join(c.value for c in at.caption)
+    # Each tile names the days each side covers by its own table's event time.
+    assert "By signal: current 2025-10-01 – " in captions
+    assert "By promised date: current 2025-10-01 – " in captions
+    assert "open ones still inside it are left out" in captions  # the SLA met rule
+    # maintenance has no owner row in the sample: no SLA to meet, said in words, no chart.
+    at.selectbox(key="baseline_type").set_value("maintenance").run()
+    assert not at.exception, at.exception
+    assert _metrics(at)["SLA met"] == "—"
+    assert any(c.value.startswith("No owner, no SLA") for c in at.caption)
+    assert len(at.get("plotly_chart")) == 8
+    # Another type, an owned one: the SLA tile and its trend come back (no stale state).
+    at.selectbox(key="baseline_type").set_value("stockout_risk").run()
+    assert not at.exception, at.exception
+    assert _metrics(at)["SLA met"] != "—"
+    assert not any("No owner, no SLA" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 9

@@ -70,6 +70,21 @@ def test_browse_filter_and_export(store: Engine) -> None:
     assert download and "CSV" in download[0].proto.label
 
 
+def test_the_chain_banner_counts_a_new_event_at_once(store: Engine) -> None:
+    at = _audit_page()
+    assert any("Chain intact: 3 events verified" in s.value for s in at.success)
+    # A write through the workbench (another session, say): the banner and the list agree
+    # on the next run, not a minute later when the check's cache expires.
+    set_setting(store, "go_live", "2025-02-01", actor="cy", role="admin")
+    at.run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Events shown"] == "4"
+    assert any("Chain intact: 4 events verified" in s.value for s in at.success)
+    set_setting(store, "go_live", "2025-03-01", actor="cy", role="admin")
+    at.run()
+    assert any("Chain intact: 5 events verified" in s.value for s in at.success)
+
+
 def test_tampering_shows_a_red_banner_and_names_the_event(store: Engine) -> None:
     with store.begin() as conn:
         conn.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE id = 2"))

@@ -89,7 +89,7 @@ def test_page_shows_sla_breaches_unowned_and_gates(store: Engine) -> None:
     queue = _df(at, "rec_id", "hours_overdue")
     assert list(queue["rec_id"]) == ["r4", "r7", "r3"]
     downloads = [b.proto.label for b in at.get("download_button")]
-    assert "Download the breach queue (CSV)" in downloads
+    assert "Download all 3 breaches shown by these filters (CSV)" in downloads
     assert any(label.startswith("Download the ownership matrix") for label in downloads)
     assert list(queue["escalation_to"]) == ["boss", "boss2", "boss"]
     unowned = _df(at, "rec_type", "problem")
@@ -99,6 +99,69 @@ def test_page_shows_sla_breaches_unowned_and_gates(store: Engine) -> None:
     gates = [e.label for e in at.expander if "(hard)" in e.label or "(soft)" in e.label]
     assert len(gates) == 5
     assert gates[0] == "Decision ownership (hard) — fail"
+
+
+def test_end_of_log_leaves_open_recommendations_inside_their_sla_out(store: Engine) -> None:
+    at = _open_page()
+    at.radio(key="ownership_as_of").set_value("the end of the log")
+    at.run()
+    assert not at.exception, at.exception
+    # The log ends at r3's created_at (01-09 12:00): r3 is due 01-10 12:00, still inside
+    # its SLA, so it is left out — 1 met (r1) of 5 judged, as the Baseline page counts it.
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["SLA met"] == "20.0%"
+    assert metrics["Open past SLA"] == "2"
+    sla = _df(at, "n_met", "n_rated", "n_pending")
+    assert sla["n_pending"].sum() == 1
+    assert any("left out" in c.value for c in at.caption)
+
+
+def test_breach_queue_pages_through_every_breach_and_filters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("WORKBENCH_DB", url)
+    clear_streamlit()
+    rows = [
+        f"q{i:04d},stockout_risk,2025-01-01T00:00:00Z,2025-01-01T00:00:00Z,{'P1' if i % 3 else 'P2'},A,{i},m1"
+        for i in range(620)
+    ]
+    recs = (
+        "rec_id,rec_type,signal_at,created_at,site,sku,est_impact_usd,model_version\n"
+        + "\n".join(rows)
+    )
+    owners = "rec_type,site,owner,escalation_to,sla_hours\nstockout_risk,*,ana,boss,24\n"
+    load_bundle(
+        write_bundle(tmp_path / "b", {"recommendations": recs, "owners": owners}),
+        engine=get_engine(url),
+        actor="tester",
+        role="admin",
+    )
+    try:
+        at = _open_page()
+        queue = _df(at, "rec_id", "hours_overdue")
+        assert len(queue) == 500 and queue["rec_id"].iloc[0] == "q0619"  # largest impact first
+        assert any("Rows 1–500 of 620 breaches" in c.value for c in at.caption)
+        labels = [b.proto.label for b in at.get("download_button")]
+        assert "Download all 620 breaches shown by these filters (CSV)" in labels
+        page_key = next(s.key for s in at.selectbox if s.key.startswith("ownership_queue_page_"))
+        at.selectbox(key=page_key).set_value(1)
+        at.run()
+        queue = _df(at, "rec_id", "hours_overdue")
+        assert len(queue) == 120 and queue["rec_id"].iloc[-1] == "q0000"
+        assert any("Rows 501–620 of 620" in c.value for c in at.caption)
+        # A filter starts on its own first page and the download names what it holds.
+        at.selectbox(key="ownership_queue_site").set_value("P2")
+        at.run()
+        queue = _df(at, "rec_id", "hours_overdue")
+        assert len(queue) == 207 and set(queue["rec_id"].str[1:].astype(int) % 3) == {0}
+        labels = [b.proto.label for b in at.get("download_button")]
+        assert "Download all 207 breaches shown by these filters (CSV)" in labels
+        assert any("207 matching (of 620)" in c.value for c in at.caption)
+    finally:
+        clear_streamlit()
+        dispose_engine(url)
+        clear_memo()
 
 
 def test_admin_adds_an_owner_row_through_the_form(store: Engine) -> None:
@@ -201,3 +264,32 @@ def test_oidc_user_gets_their_stored_role_or_reads_only(
     read_only_notice = [i.value for i in at.sidebar.info if "read but not change" in i.value]
     assert bool(read_only_notice) is (not registered)
     assert "Sign out" in [b.label for b in at.sidebar.button]
+
+
+def test_since_go_live_at_the_log_end_is_the_baseline_pages_sla_met(
+    store: Engine, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    from analytics.baseline.compare import kpi_report
+    from store.reads import load_frames
+
+    at = _open_page()
+    at.date_input(key="app_go_live").set_value(date(2025, 1, 5))
+    at.run()
+    at.radio(key="ownership_as_of").set_value("the end of the log")
+    at.radio(key="ownership_scope").set_value("since go-live (2025-01-05)")
+    at.run()
+    assert not at.exception, at.exception
+    # Since 01-05: r3 (pending at the log end, left out), r4 (breached), r7 (breached):
+    # 0 met of 2 judged — the same figure the KPI report gives for "current".
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["SLA met"] == "0.0%"
+    tile = next(m for m in at.metric if m.label == "SLA met")
+    assert tile.help.startswith("0 met of 2 judged") and "1 open inside" in tile.help
+    cli = kpi_report(load_frames(store), go_live=date(2025, 1, 5))["current"]["sla_met_rate"]
+    assert cli == 0.0
+    assert any("since go-live, 2025-01-05" in c.value for c in at.caption)
+    # Back to the whole log: all seven recommendations again.
+    at.radio(key="ownership_scope").set_value("the whole log").run()
+    assert any(c.value.startswith("All 7 recommendations") for c in at.caption)
