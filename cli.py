@@ -27,18 +27,17 @@ from analytics.explain.explanation import NotExplainable, RecNotFound
 from analytics.governance import text as governance_text
 from analytics.overrides import text as overrides_text
 from analytics.policy import text as policy_text
-from flows import baseline, digests, explain, governance, overrides, policy
+from flows import baseline, explain, governance, overrides, policy
+from flows.cli import digests as digest_commands
 from flows.cli import monitoring as monitor_commands
 from flows.cli import policy as policy_commands
 from store.db import get_engine, resolve_url
 from store.decisions import AlreadyDecided, DecisionError, record_decision
 from store.ingest.bundle import BundleError
 from store.ingest.load import load_bundle
-from store.outbox import DigestError
 from store.reads import load_frames
 from store.roles import ROLES, PermissionDenied
 from store.users import UserError, add_user, list_users, role_of, user_count
-from store.webhooks import BadAppUrl, check_app_url
 
 Handler = Callable[[argparse.Namespace], int]
 # Whoever runs the command line on the server is its operator: an admin.
@@ -184,34 +183,6 @@ def cmd_users(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
-
-
-def cmd_digest(args: argparse.Namespace) -> int:
-    engine = _engine(args)
-    who: dict[str, Any] = {"actor": getpass.getuser(), "role": OPERATOR_ROLE, "force": args.force}
-    try:  # bad usage (a non-http app URL, an unknown owner) is 2; a failed post is 1
-        app_url = check_app_url(args.app_url) if args.app_url else None
-        if args.owner or args.escalations or args.all_owners:
-            doc, errors = digests.person_digests_command(
-                engine, owner=args.owner, escalations=args.escalations,
-                all_owners=args.all_owners, post=args.post, webhook=args.webhook,
-                fmt=args.format, app_url=app_url, **who,
-            )  # fmt: skip
-        else:
-            result = governance.run_digest(
-                engine, webhook=args.webhook, fmt=args.format, app_url=app_url, **who
-            )
-            doc, errors = result["post"] if args.webhook else result["payload"], []
-    except (digests.UnknownPerson, BadAppUrl) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except DigestError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    _print_json(doc)
-    for line in errors:
-        print(f"error: {line}", file=sys.stderr)
-    return 1 if errors else 0
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -393,24 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     monitor_commands.register(add)
 
-    p = add(
-        "digest",
-        cmd_digest,
-        "The daily digest, printed or posted to a chat webhook; per person with --owner, "
-        "--escalations, --all-owners. Exit 0 all sent (or already), 1 a post failed, 2 bad usage.",
-    )
-    p.add_argument("--webhook", help="webhook URL (else printed); per person: for the unrouted")
-    p.add_argument("--format", choices=["teams", "slack", "json"], default="json")
-    p.add_argument("--force", action="store_true", help="re-send after an unfinished attempt")
-    who = p.add_mutually_exclusive_group()
-    who.add_argument("--owner", metavar="NAME", help="that owner's digest: open, late, due soon")
-    who.add_argument(
-        "--all-owners", action="store_true",
-        help="post each owner's and escalation contact's digest to their own webhook",
-    )  # fmt: skip
-    p.add_argument("--escalations", action="store_true", help="per escalation contact")
-    p.add_argument("--post", action="store_true", help="post --owner/--escalations digests")
-    p.add_argument("--app-url", metavar="URL", help="deep links to URL/why?rec=… (else saved)")
+    digest_commands.register(add)
     return parser
 
 
