@@ -277,7 +277,14 @@ def test_strict_writes_nothing(engine: Engine, tmp_path: Path) -> None:
     assert report.loaded == {"recommendations": 0, "decisions": 0}
     assert len(report.rejected) == 2  # the bad confidence and the decision depending on it
     assert table_counts(engine)["recommendations"] == 0
-    assert import_batches(engine).empty and quarantine(engine).empty
+    # Nothing loaded, but the refusal is in the import history with its bad rows.
+    batches = import_batches(engine)
+    assert len(batches) == 1 and batches.iloc[0]["n_rejected"] == 2
+    assert batches.iloc[0]["loaded"] == {"recommendations": 0, "decisions": 0}
+    assert len(quarantine(engine)) == 2
+    with engine.connect() as conn:
+        actions = conn.execute(text("SELECT action FROM audit_event")).scalars().all()
+    assert actions == ["import_refused"]
 
 
 def test_load_is_atomic(engine: Engine, tmp_path: Path) -> None:
