@@ -101,9 +101,8 @@ def _from_folder(path: Path, problems: list[FileProblem]) -> dict[str, RawTable]
     for p in sorted(path.iterdir()):
         if p.name.startswith("."):
             continue
-        if p.is_dir():
-            problems.append(FileProblem(p.name, "a folder inside the bundle is not read"))
-        else:
+        # Sub-folders (the sample's truth/) are not part of a folder bundle: never read.
+        if p.is_file():
             files[p.name] = p
     return _from_files(files, problems)
 

@@ -116,9 +116,9 @@ def check_references(
         final = frame["final_qty"].to_numpy(dtype="float64")
         # The app's rules (store/decide.py): accepted is done as proposed, rejected not done.
         probs.add(
-            found & accepted & ~np.isnan(rec_qty) & ~np.isnan(final) & (final != rec_qty),
+            found & accepted & ~np.isnan(final) & (np.isnan(rec_qty) | (final != rec_qty)),
             "final_qty",
-            "accepted means done as proposed: final_qty differs from the recommended_qty "
+            "accepted means done as proposed: final_qty is not the recommended_qty "
             "(record it as modified)",
         )
         probs.add(
