@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -89,8 +89,26 @@ def get_engine(url: str | None = None) -> Engine:
         else:
             engine = create_engine(resolved, pool_pre_ping=True)
         SQLModel.metadata.create_all(engine)
+        _add_new_columns(engine)
         _engines[resolved] = engine
         return engine
+
+
+# Nullable columns added after stores were first created: (table, column, SQL type).
+_ADDED_COLUMNS = (
+    ("decisions", "audit_event_id", "INTEGER"),
+    ("decisions", "audit_hash", "VARCHAR"),
+)
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Give a store created by an earlier version the columns added since (NULL in old rows)."""
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table, column, sql_type in _ADDED_COLUMNS:
+            present = {c["name"] for c in inspector.get_columns(table)}
+            if column not in present:
+                conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {sql_type}'))
 
 
 def dispose_engine(url: str | None = None) -> None:

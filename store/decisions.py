@@ -264,10 +264,6 @@ def record_decision(
             "row_hash": row_hash,
             "batch_id": None,
         }
-        try:
-            conn.execute(Decision.__table__.insert().values(**values))  # type: ignore[attr-defined]
-        except IntegrityError:  # PostgreSQL: another session inserted it since our check
-            raise AlreadyDecided(_already_decided_now(engine, rec_id)) from None
         after = {
             "decision": decision,
             "final_qty": stored_qty,
@@ -286,6 +282,13 @@ def record_decision(
             after=after,
             at=decided_at,
         )
+        # The row names its event, so audit verify can tell an edited row from its record.
+        values["audit_event_id"] = int(event.id) if event.id is not None else None
+        values["audit_hash"] = event.hash
+        try:
+            conn.execute(Decision.__table__.insert().values(**values))  # type: ignore[attr-defined]
+        except IntegrityError:  # PostgreSQL: another session inserted it since our check
+            raise AlreadyDecided(_already_decided_now(engine, rec_id)) from None
         write.bump()
         # Read after the bump, which holds the row's lock: the version just made, whose
         # content is the one before it (version - 1) plus this row, whoever wrote meanwhile.

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from store.bundle import BundleError, read_bundle_checked
-from store.load import load_bundle
+from store.ingest.bundle import BundleError, read_bundle_checked
+from store.ingest.load import load_bundle
 from store.reads import import_batches, load_frames, quarantine, table_counts
 from tests.conftest import write_bundle
 
@@ -22,7 +22,8 @@ GOOD = "R1,expedite,2025-03-03T08:00:00Z,2025-03-03T09:00:00Z,P1"
 
 
 def _load(engine: Engine, source, **kw):  # type: ignore[no-untyped-def]
-    return load_bundle(source, engine=engine, loaded_by="tester", **kw)
+    kw.setdefault("role", "admin")
+    return load_bundle(source, engine=engine, actor="tester", **kw)
 
 
 def _reasons(report, table: str = "recommendations") -> list[tuple[int | None, str | None, str]]:  # type: ignore[no-untyped-def]

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from contract.tables import TABLES, TableSpec
-from store.audit import AuditedWrite
+from store.audit import AuditedWrite, anchor_head
 from store.db import utcnow
 from store.ingest import staging
 from store.ingest.bundle import BundleError, FileProblem, RawTable, read_bundle_checked
@@ -243,6 +243,34 @@ def load_bundle(
     LoadReport
         Counts loaded and unchanged per table, every rejected row, the batch id.
     """
+    report = _load(
+        source,
+        engine=engine,
+        tz=tz,
+        strict=strict,
+        actor=actor,
+        role=role,
+        progress=progress,
+        snapshot=snapshot,
+        _after_table=_after_table,
+    )
+    if report.batch_id is not None:
+        anchor_head(engine)  # the committed head, outside the database
+    return report
+
+
+def _load(
+    source: str | Path | dict[str, bytes],
+    *,
+    engine: Engine,
+    tz: str,
+    strict: bool,
+    actor: str | None,
+    role: str | None,
+    progress: Callable[[str, float], None] | None,
+    snapshot: bool,
+    _after_table: Callable[[str], None] | None,
+) -> LoadReport:
     require(role, "import")
     t0 = time.perf_counter()
     who = actor or getpass.getuser()
