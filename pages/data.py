@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from analytics.shared.safe_text import safe_csv
 from store import roles
 from store.ingest.bundle import BundleError
 from store.ingest.load import load_bundle
@@ -164,7 +165,7 @@ if last:
         st.dataframe(rejected, hide_index=True, key="data_last_rejected")
         st.download_button(
             "Download the rejection report (CSV)",
-            rejected.to_csv(index=False),
+            safe_csv(rejected),
             "rejected_rows.csv",
             "text/csv",
             key="data_dl_rejected",
@@ -194,7 +195,7 @@ else:
         st.dataframe(shown, hide_index=True, key="data_quarantine")
         st.download_button(
             "Download quarantine (CSV)",
-            shown.to_csv(index=False),
+            safe_csv(shown),
             "quarantine.csv",
             "text/csv",
             key="data_dl_quarantine",

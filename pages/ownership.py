@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from analytics.shared.safe_text import safe_csv
 from store import roles
 from store.owner_matrix import OwnershipError, apply_owner_changes, make_entry
 from ui import cache, session
@@ -101,7 +102,7 @@ with tab_queue:
         )
         st.download_button(
             "Download the breach queue (CSV)",
-            ov.breach_queue.to_csv(index=False),
+            safe_csv(ov.breach_queue),
             f"sla_breaches_{ov.as_of:%Y%m%d_%H%M}.csv",
             "text/csv",
             key="ownership_dl_queue",
@@ -196,7 +197,7 @@ with tab_matrix:
     st.dataframe(matrix, hide_index=True, key="ownership_matrix")
     st.download_button(
         "Download the ownership matrix (CSV, the owners.csv layout)",
-        matrix.to_csv(index=False),
+        safe_csv(matrix),
         "owners.csv",
         "text/csv",
         key="ownership_dl_matrix",

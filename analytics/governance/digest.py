@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from analytics.governance.ownership import breach_queue, breaches_by_owner, decision_status
+from analytics.shared.safe_text import escape_markdown
 
 FORMATS = ("teams", "slack", "json")
 
@@ -278,6 +279,14 @@ def digest_sections(digest: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     return sections
 
 
+def _audit_note(digest: Mapping[str, Any]) -> str:
+    """`` · audit trail: N events, head <hash>`` when the digest carries the audit head."""
+    head = digest.get("audit_head")
+    if not head:
+        return ""
+    return f" · audit trail: {head['events']:,} events, head {head['head_hash']}"
+
+
 def _title(digest: Mapping[str, Any]) -> str:
     return f"Decision digest {digest['date']}"
 
@@ -303,11 +312,18 @@ def teams_card(digest: Mapping[str, Any], *, app_url: str | None = None) -> dict
                 "spacing": "Medium",
             }
         )
-        body.append({"type": "TextBlock", "text": "\n".join(f"- {x}" for x in lines), "wrap": True})
+        # Adaptive Card text is Markdown: names, SKUs and reasons must render as written.
+        body.append(
+            {
+                "type": "TextBlock",
+                "text": "\n".join(f"- {escape_markdown(x)}" for x in lines),
+                "wrap": True,
+            }
+        )
     body.append(
         {
             "type": "TextBlock",
-            "text": f"Digest {digest['digest_id']}",
+            "text": f"Digest {digest['digest_id']}{_audit_note(digest)}",
             "isSubtle": True,
             "size": "Small",
         }
@@ -347,7 +363,7 @@ def slack_message(digest: Mapping[str, Any], *, app_url: str | None = None) -> d
         text = f"*{heading}*\n" + "\n".join(f"• {_slack_escape(x)}" for x in lines)
         # Slack refuses a section over 3000 characters.
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:2990]}})
-    footer = f"Digest {digest['digest_id']}"
+    footer = f"Digest {digest['digest_id']}{_audit_note(digest)}"
     if app_url:
         footer += f" · <{app_url}|Open the workbench>"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
