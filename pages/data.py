@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -11,10 +9,14 @@ from analytics.shared.safe_text import safe_csv
 from store import roles
 from store.ingest.bundle import BundleError
 from store.ingest.load import load_bundle
+from store.ingest.server_paths import confined_path
 from store.reads import import_batches, quarantine
 from ui import cache, session
 
 session.ensure_shell()  # before anything renders: see ui/session.py
+
+# What one load through the browser may bring (Streamlit's own per-file cap is 1 GB).
+MAX_UPLOAD_BYTES = 1024**3
 
 STATUS_ICON = {
     "ok": ":material/check_circle:",
@@ -93,7 +95,11 @@ with tab_upload:
     )
 with tab_path:
     server_path = st.text_input(
-        "Folder, .zip or .xlsx on the server", key="data_path", disabled=not can_import
+        "Folder, .zip or .xlsx in the server's import folder",
+        key="data_path",
+        disabled=not can_import,
+        help="Paths outside the configured import folders (WORKBENCH_IMPORT_DIRS; by default "
+        "imports/ beside the store) are refused.",
     )
 c1, c2 = st.columns(2)
 tz = c1.text_input("Time zone for timestamps without an offset", value="UTC", key="data_tz")
@@ -101,11 +107,24 @@ strict = c2.checkbox("Strict: write nothing if any row is bad", key="data_strict
 
 if st.button("Check and load", type="primary", key="data_load", disabled=not can_import):
     source: str | dict[str, bytes] | None = None
+    problem = None
     if uploads:
-        source = {f.name: f.getvalue() for f in uploads}
+        total = sum(f.size for f in uploads)
+        if total > MAX_UPLOAD_BYTES:
+            problem = (
+                f"The upload is {total / 1024**2:,.0f} MB; at most {MAX_UPLOAD_BYTES / 1024**2:,.0f} "
+                "MB load through the browser. Put larger bundles in the import folder."
+            )
+        else:
+            source = {f.name: f.getvalue() for f in uploads}
     elif server_path.strip():
-        source = str(Path(server_path.strip()).expanduser())
-    if source is None:
+        try:
+            source = str(confined_path(server_path, cache.current_url()))
+        except BundleError as exc:
+            problem = str(exc)
+    if problem is not None:
+        st.error(problem)
+    elif source is None:
         st.error("Choose files to upload or give a server path first.")
     else:
         with st.status("Checking the bundle against the data contract…", expanded=True) as status:
@@ -151,6 +170,14 @@ if last:
     st.markdown("**Last load**")
     summary = pd.DataFrame({"loaded": last["loaded"], "unchanged": last["unchanged"]})
     st.dataframe(summary, key="data_last_summary")
+    if last.get("file_problems"):
+        st.warning(
+            f"{len(last['file_problems']):,} file-level findings: files, sheets or columns "
+            "not read, or files refused as a whole."
+        )
+        st.dataframe(
+            pd.DataFrame(last["file_problems"]), hide_index=True, key="data_last_file_problems"
+        )
     if not last["rejected"]:
         st.success(
             f"Loaded {sum(last['loaded'].values()):,} rows "
