@@ -181,6 +181,7 @@ def audited_write(
     permission: str,
     tables: Sequence[str],
     immediate: bool = False,
+    busy_seconds: float | None = None,
 ) -> Iterator[AuditedWrite]:
     """The audited-write ritual in one place: check that ``role`` may ``permission``
     (``store.roles.PermissionDenied`` otherwise), open one transaction, let the caller
@@ -188,12 +189,21 @@ def audited_write(
     recorded. Everything commits together or not at all.
 
     ``immediate`` takes SQLite's write lock at once (a read-then-write that two
-    writers must not interleave, such as "is this recommendation still open?").
+    writers must not interleave, such as "is this recommendation still open?");
+    ``busy_seconds`` bounds how long it waits for a load holding that lock (then
+    SQLAlchemy's ``OperationalError``, "database is locked").
     """
     require(role, permission)
     with engine.begin() as conn:
         if immediate and conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if busy_seconds is not None:
+                ms = max(int(busy_seconds * 1000), 1)
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {ms}")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                if busy_seconds is not None:
+                    conn.exec_driver_sql("PRAGMA busy_timeout = 30000")
         write = AuditedWrite(conn, actor, tuple(tables))
         yield write
         if write.events:
