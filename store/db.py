@@ -9,6 +9,7 @@ The database is chosen by, in order: the ``url`` argument (``--db``), the
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from store import models  # noqa: F401  (registers every table on SQLModel.metadata)
@@ -90,6 +92,7 @@ def get_engine(url: str | None = None) -> Engine:
             engine = create_engine(resolved, pool_pre_ping=True)
         SQLModel.metadata.create_all(engine)
         _add_new_columns(engine)
+        store_identity(engine)
         _engines[resolved] = engine
         return engine
 
@@ -118,6 +121,30 @@ def dispose_engine(url: str | None = None) -> None:
         engine = _engines.pop(resolved, None)
     if engine is not None:
         engine.dispose()
+
+
+IDENTITY_ROW = "store_identity"
+
+
+def store_identity(engine: Engine) -> int:
+    """A random number made when the store was created, kept in ``data_version``: caches
+    and snapshots keyed on it never mistake a recreated database for the old one, whose
+    data versions may well be the same numbers."""
+    query = text("SELECT version FROM data_version WHERE table_name = :t")
+    with engine.connect() as conn:
+        found = conn.execute(query, {"t": IDENTITY_ROW}).scalar_one_or_none()
+    if found is not None:
+        return int(found)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO data_version (table_name, version) VALUES (:t, :v)"),
+                {"t": IDENTITY_ROW, "v": secrets.randbits(62) + 1},
+            )
+    except IntegrityError:
+        pass  # another process made it first
+    with engine.connect() as conn:
+        return int(conn.execute(query, {"t": IDENTITY_ROW}).scalar_one())
 
 
 def data_versions(engine: Engine) -> dict[str, int]:
