@@ -17,7 +17,6 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -28,13 +27,12 @@ from contract.tables import TABLES, TableSpec
 from store.audit import AuditedWrite, anchor_head
 from store.db import utcnow
 from store.ingest import staging
-from store.ingest.bundle import BundleError, FileProblem, RawTable, read_bundle_checked
-from store.ingest.names import near_miss_headers
+from store.ingest.batch import check_tz, header_warnings, insert_batch, lock_for_load
+from store.ingest.bundle import RawTable, read_bundle_checked
 from store.ingest.references import check_references
 from store.ingest.report import LoadReport, report_rows, write_quarantine
 from store.ingest.staging import Stage
 from store.ingest.validate import Parsed, Problems, key_text, parse_table
-from store.models import ImportBatch
 from store.roles import require
 from store.snapshots import snapshot_loaded_rows
 from store.sqlio import bulk_insert, read_sql_frame, read_sql_matching
@@ -163,46 +161,6 @@ def _report_rows(c: _Checked) -> list[dict[str, Any]]:
     )
 
 
-def check_tz(tz: str) -> str:
-    """``tz`` if it names an IANA time zone; else ``BundleError`` (a usage error)."""
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise BundleError(
-            f"unknown time zone {tz!r}: give an IANA name such as UTC or Europe/Berlin"
-        ) from None
-    return tz
-
-
-def _header_warnings(raws: dict[str, RawTable]) -> list[FileProblem]:
-    out = []
-    for name, raw in raws.items():
-        for header, meant in near_miss_headers(raw.table.column_names, TABLES[name]):
-            out.append(
-                FileProblem(
-                    raw.source,
-                    f"column {header!r} is not in the contract (did you mean {meant}?); "
-                    f"its values are kept in extra, not read as {meant}",
-                    name,
-                    header,
-                )
-            )
-    return out
-
-
-def _lock_for_load(conn: Connection, names: list[str]) -> None:
-    """Hold, until the load commits, what its checks read: a decision written meanwhile
-    waits and then meets the loaded row, instead of breaking the load's insert."""
-    if conn.dialect.name == "sqlite":
-        # The write lock now, so the checks see the same store the insert writes to.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        return
-    # The audit chain's lock first, in the order every writer takes them (no deadlock).
-    conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
-    tables = ", ".join(f'"{n}"' for n in names)
-    conn.execute(text(f"LOCK TABLE {tables} IN SHARE ROW EXCLUSIVE MODE"))
-
-
 def load_bundle(
     source: str | Path | dict[str, bytes],
     *,
@@ -278,10 +236,10 @@ def _load(
     check_tz(tz)
     raws, file_problems = read_bundle_checked(source)
     report = LoadReport(files={r.source: r.num_rows for r in raws.values()})
-    report.file_problems = file_problems + _header_warnings(raws)
+    report.file_problems = file_problems + header_warnings(raws)
     started = utcnow()
     with engine.connect() as conn, _stage_for(conn) as stage, conn.begin():
-        _lock_for_load(conn, sorted({*raws, "recommendations"}))
+        lock_for_load(conn, sorted({*raws, "recommendations"}))
         checked: dict[str, _Checked] = {}
         for i, (name, raw) in enumerate(raws.items()):
             notify(f"checking {raw.source}", i / (2 * len(raws)))
@@ -303,9 +261,7 @@ def _load(
             for name, c in checked.items():
                 stage.put(name, c.spec, c.parsed.frame.loc[c.new])
 
-        report.batch_id = _insert_batch(
-            conn, report, source=source, who=who, tz=tz, started=started
-        )
+        report.batch_id = insert_batch(conn, report, source=source, who=who, tz=tz, started=started)
         for i, (name, c) in enumerate(checked.items()):
             notify(f"writing {name}", 0.5 + i / (2 * len(checked)))
             if stage is not None:
@@ -376,35 +332,6 @@ def _stage_for(conn: Connection) -> AbstractContextManager[Stage | None]:
     return nullcontext()
 
 
-def _source_text(source: str | Path | dict[str, bytes]) -> str:
-    return str(source if not isinstance(source, dict) else "upload: " + ", ".join(sorted(source)))
-
-
-def _insert_batch(
-    conn: Connection,
-    report: LoadReport,
-    *,
-    source: str | Path | dict[str, bytes],
-    who: str,
-    tz: str,
-    started: object,
-) -> int:
-    batch_id = conn.execute(
-        ImportBatch.__table__.insert().values(  # type: ignore[attr-defined]
-            started_at=started,
-            loaded_by=who,
-            source=_source_text(source),
-            tz=tz,
-            files=json.dumps(report.files),
-            loaded="{}",
-            unchanged="{}",
-            naive_timestamps=json.dumps(report.naive_timestamps),
-            n_rejected=report.n_rejected_rows,
-        )
-    ).inserted_primary_key[0]
-    return int(batch_id)
-
-
 def _record_refusal(
     conn: Connection,
     report: LoadReport,
@@ -417,7 +344,7 @@ def _record_refusal(
 ) -> None:
     """A strict load that wrote nothing still leaves its trace: an import batch that
     loaded nothing, its bad rows in quarantine, and an audit event saying why."""
-    report.batch_id = _insert_batch(conn, report, source=source, who=who, tz=tz, started=started)
+    report.batch_id = insert_batch(conn, report, source=source, who=who, tz=tz, started=started)
     for c in checked.values():
         _quarantine(conn, c, report.batch_id)
     conn.execute(
