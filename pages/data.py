@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics.shared.safe_text import safe_csv
+from analytics.shared.safe_text import escape_markdown, safe_csv
 from store import roles
 from store.ingest.bundle import BundleError
 from store.ingest.load import load_bundle
@@ -69,11 +69,11 @@ st.caption(
 )
 for f in info["findings"]:
     with st.expander(
-        f"{STATUS_WORD.get(f['status'], f['status'])} — {f['finding']}",
+        f"{STATUS_WORD.get(f['status'], f['status'])} — {escape_markdown(f['finding'])}",
         expanded=f["status"] == "fail",
         icon=STATUS_ICON.get(f["status"]),
     ):
-        st.markdown(f["detail"])
+        st.markdown(escape_markdown(f["detail"]))  # site codes, names: from the data
         if f.get("table"):
             st.dataframe(pd.DataFrame(f["table"]), hide_index=True)
 

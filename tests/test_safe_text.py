@@ -82,3 +82,18 @@ def test_safe_csv_neutralises_text_but_keeps_numbers() -> None:
 def test_bare_urls_are_broken_so_no_renderer_links_them() -> None:
     out = escape_markdown("siehe https://phish.example und www.phish.example")
     assert "://" not in out and "www." not in out
+
+
+def test_override_texts_escape_what_people_typed() -> None:
+    from analytics.overrides.text import status_text
+
+    row = {
+        "updated_by": "eve](https://phish.example)",
+        "updated_at": pd.Timestamp("2026-01-05T10:00:00Z"),
+        "owner": "![x](https://attacker.example/p.png)",
+        "note": "<script>alert(1)</script>",
+    }
+    html = _html(status_text("adopted", row))
+    assert "<strong>adopted</strong>" in html  # our own emphasis survives
+    for tag in ("<img", "<a ", "<script"):
+        assert tag not in html
