@@ -26,7 +26,7 @@ from store.db import get_engine  # noqa: E402
 from store.ingest.bundle import BundleError  # noqa: E402
 from store.ingest.load import load_bundle  # noqa: E402
 from store.reads import load_frames  # noqa: E402
-from tests.fuzz_bundles import bundles  # noqa: E402
+from tests.store.fuzz_bundles import bundles  # noqa: E402
 
 
 def main() -> int:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from contract.tables import TABLES
 from store.ingest.bundle import BundleError, FileProblem, RawTable
-from store.ingest.names import near_miss_headers
+from store.ingest.file_problems import near_miss_headers
 from store.ingest.report import LoadReport
 from store.models import ImportBatch
 

@@ -18,8 +18,13 @@ import pyarrow as pa
 from contract.tables import TABLE_ORDER
 from store.ingest.archive import is_hidden, member_name, open_zip, read_members
 from store.ingest.csv_text import read_csv_text
-from store.ingest.file_problems import BundleError, FileProblem, FileRefused
-from store.ingest.names import table_of, unrecognised_file
+from store.ingest.file_problems import (
+    BundleError,
+    FileProblem,
+    FileRefused,
+    table_of,
+    unrecognised_file,
+)
 from store.ingest.xlsx import read_workbook
 
 __all__ = ["BundleError", "FileProblem", "RawTable", "read_bundle", "read_bundle_checked"]

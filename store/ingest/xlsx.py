@@ -20,8 +20,13 @@ import numpy as np
 import pyarrow as pa
 
 from store.ingest.archive import MAX_RATIO, RATIO_FREE_BYTES, max_unzipped_bytes, open_zip
-from store.ingest.file_problems import BundleError, FileProblem, FileRefused
-from store.ingest.names import table_of, unrecognised_sheet
+from store.ingest.file_problems import (
+    BundleError,
+    FileProblem,
+    FileRefused,
+    table_of,
+    unrecognised_sheet,
+)
 
 
 @dataclass

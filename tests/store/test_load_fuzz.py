@@ -14,7 +14,7 @@ from store.db import dispose_engine, get_engine
 from store.ingest.bundle import BundleError
 from store.ingest.load import load_bundle
 from store.reads import clear_memo, load_frames
-from tests.fuzz_bundles import bundles
+from tests.store.fuzz_bundles import bundles
 
 EXAMPLES = int(os.environ.get("WORKBENCH_FUZZ_EXAMPLES", "120"))
 
