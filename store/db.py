@@ -139,7 +139,7 @@ def store_identity(engine: Engine) -> int:
         with engine.begin() as conn:
             conn.execute(
                 text("INSERT INTO data_version (table_name, version) VALUES (:t, :v)"),
-                {"t": IDENTITY_ROW, "v": secrets.randbits(62) + 1},
+                {"t": IDENTITY_ROW, "v": secrets.randbits(30) + 1},  # an INTEGER column
             )
     except IntegrityError:
         pass  # another process made it first

@@ -438,3 +438,40 @@ def test_xlsx_duplicate_header_formula_and_na_cells_are_problems(
         ("decisions", "decided_by", True)
     ]
     assert report.loaded == {"recommendations": 1}
+
+
+def test_reads_survive_a_bad_instant_an_older_release_stored(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import contextlib
+    import io
+
+    from sqlalchemy import text
+
+    import cli
+    from store.reads import clear_memo
+
+    csv = f"{HEAD},model_version\n{GOOD},v1\nR2,expedite,2025-03-03T08:00:00Z,2025-03-03T09:00:00Z,P1,v1"
+    _load(engine, write_bundle(tmp_path / "b", {"recommendations": csv}))
+    year_10000 = (
+        "253402318800000000 + 14400000000"
+        if engine.dialect.name == "sqlite"
+        else "TIMESTAMPTZ '10000-01-01 04:00:00+00'"
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            text(f"UPDATE recommendations SET signal_at = {year_10000}, created_at = {year_10000} "
+                 "WHERE rec_id = 'R2'")
+        )  # fmt: skip
+        conn.execute(
+            text(
+                "UPDATE data_version SET version = version + 1 WHERE table_name = 'recommendations'"
+            )
+        )
+    clear_memo()
+    recs = load_frames(engine).recommendations.set_index("rec_id")
+    assert pd.isna(recs.loc["R2", "signal_at"]) and not pd.isna(recs.loc["R1", "signal_at"])
+    url = engine.url.render_as_string(hide_password=False)
+    for command in ("info", "gates"):
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert cli.main([command, "--json", "--db", url]) in (0, 1)
