@@ -68,6 +68,18 @@ def records(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts[keep], stop[keep], line[keep]
 
 
+def _require_utf8(buf: np.ndarray) -> None:
+    """Refuse a file that is not UTF-8 before parsing it (Arrow validates in C, no copy)."""
+    data = pa.py_buffer(buf)
+    offsets = pa.py_buffer(np.array([0, len(buf)], dtype=np.int64))
+    try:
+        pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, data]).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        raise FileRefused(
+            "not a readable UTF-8 CSV file: save it as CSV UTF-8 (comma delimited)"
+        ) from None
+
+
 def _refuse_odd_header(names: list[str], first_line: bytes) -> None:
     counts = Counter(names)
     dup = [n for n, c in counts.items() if c > 1]
@@ -100,6 +112,7 @@ def read_csv_text(data: bytes | Path, source: str) -> CsvText:
         skipped_rows.append((row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
+    _require_utf8(buf)
     starts, stops, lines = records(buf)
     first_line = bytes(buf[starts[0] : stops[0]]) if len(starts) else b""
     block = 1 << 20
