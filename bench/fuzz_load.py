@@ -60,6 +60,9 @@ def main() -> int:
                 return
             key = "rows loaded" if sum(report.loaded.values()) else "report, no rows loaded"
             outcomes[f"{key}{' (strict)' if strict else ''}"] += 1
+        done = sum(outcomes.values())
+        if done % 500 == 0:
+            print(f"  … {done:,} loads, {len(crashes)} bugs", file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
     run()

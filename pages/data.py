@@ -154,7 +154,8 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
                     else ("complete" if not report.rejected else "error")
                 )
                 label = (
-                    f"Strict mode: {report.n_rejected_rows:,} bad rows, nothing written"
+                    f"Strict mode: {report.n_rejected_rows:,} bad rows and "
+                    f"{len(report.file_problems):,} file findings, nothing written"
                     if report.strict_failed
                     else f"Loaded {sum(report.loaded.values()):,} rows; {report.n_rejected_rows:,} rejected"
                 )
