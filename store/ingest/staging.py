@@ -68,7 +68,11 @@ def clean_stale_scratch(root: Path | None = None) -> list[Path]:
             pid = None
         if pid is not None and pid != os.getpid() and _alive(pid):
             continue
-        if pid is None and time.time() - folder.stat().st_mtime < 24 * 3600:
+        try:
+            age = time.time() - folder.stat().st_mtime
+        except OSError:  # another load cleaned it a moment ago
+            continue
+        if pid is None and age < 24 * 3600:
             continue  # no owner recorded (an older release, or still being made): a day's grace
         if pid == os.getpid():
             continue
