@@ -259,7 +259,7 @@ def verify_chain(engine: Engine, *, expect: str | None = None) -> ChainReport:
     Also checks the heads anchored outside the database, ``expect`` (a head hash, or
     ``count:hash``, noted earlier) and every app decision against its ``decide`` event.
     """
-    from store.audit_decisions import check_app_decisions
+    from store.audit_trust import check_app_decisions
 
     key = audit_key(engine.url)
     anchors = read_anchors(engine.url)

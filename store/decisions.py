@@ -228,7 +228,7 @@ def record_decision(
     by = str(actor).strip()
     for attempt in range(1, BUSY_ATTEMPTS + 1):
         try:
-            return _record(engine, rec_id, decision, qty, reason, by, role, shown)
+            return _record(engine, rec_id, decision, qty, reason, by, role, shown, reason_code)
         except OperationalError as exc:
             if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
                 raise
@@ -250,6 +250,7 @@ def _record(
     by: str,
     role: str | None,
     shown: RenderToken | None,
+    reason_code: str | None,
 ) -> dict[str, Any]:
     decided_at = utcnow()
     # Immediate: take the write lock first, so two planners cannot both see "open".
