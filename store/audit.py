@@ -1,7 +1,7 @@
 """The append-only, keyed, hash-chained audit trail that every write goes through.
 
 Each event stores the hash of the event before it; its own hash is an HMAC-SHA256,
-under a key kept outside the database (``store/audit_trust.py``), of its content and
+under a key kept outside the database (``store/auth/audit_trust.py``), of its content and
 that previous hash. Editing, deleting or inserting an event outside the app therefore
 breaks the chain, and without the key nobody can recompute the hashes after the edit
 or forge a new event. Deleting the *newest* events (or all of them) leaves a chain
@@ -30,7 +30,7 @@ import pandas as pd
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import Connection
 
-from store.audit_trust import append_anchor, audit_key, read_anchors
+from store.auth.audit_trust import append_anchor, audit_key, read_anchors
 from store.db import bump_versions, utcnow
 from store.models import AuditEvent, DataVersion
 from store.roles import require
@@ -259,7 +259,7 @@ def verify_chain(engine: Engine, *, expect: str | None = None) -> ChainReport:
     Also checks the heads anchored outside the database, ``expect`` (a head hash, or
     ``count:hash``, noted earlier) and every app decision against its ``decide`` event.
     """
-    from store.audit_trust import check_app_decisions
+    from store.auth.audit_trust import check_app_decisions
 
     key = audit_key(engine.url)
     anchors = read_anchors(engine.url)

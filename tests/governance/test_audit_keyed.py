@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from store.audit import GENESIS, anchor_head, event_hash, record_event, verify_chain
-from store.audit_trust import audit_key, read_anchors, trust_paths
+from store.auth.audit_trust import audit_key, read_anchors, trust_paths
 from store.decisions import record_decision
 from store.ingest.load import load_bundle
 from tests.conftest import write_bundle

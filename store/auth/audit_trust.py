@@ -34,7 +34,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 
 from store.models import Decision
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 KEY_ENV = "WORKBENCH_AUDIT_KEY"
 DIR_ENV = "WORKBENCH_AUDIT_DIR"
 _lock = threading.Lock()
