@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from analytics.shared.safe_text import escape_markdown
 from store import roles
 from store.ingest.sample import ensure_sample, only_sample_data, store_is_empty
 from store.settings import GO_LIVE, go_live, set_setting
@@ -116,7 +117,9 @@ with st.sidebar:
                 st.caption(
                     "Only an admin can save the go-live; this choice lasts for your session."
                 )
-    st.caption(f"Signed in as **{session.current_user()}** ({session.current_role()})")
+    st.caption(
+        f"Signed in as **{escape_markdown(session.current_user())}** ({session.current_role()})"
+    )
 
 chain_banner(engine)
 

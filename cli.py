@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -27,6 +28,7 @@ from analytics.explain.explanation import NotExplainable, RecNotFound
 from analytics.governance import text as governance_text
 from analytics.overrides import text as overrides_text
 from analytics.policy import text as policy_text
+from analytics.shared.safe_text import safe_csv
 from flows import baseline, explain, governance, overrides, policy
 from flows.cli import digests as digest_commands
 from flows.cli import monitoring as monitor_commands
@@ -121,7 +123,7 @@ def cmd_gates(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    result = governance.audit_verify(_engine(args))
+    result = governance.audit_verify(_engine(args), expect=args.expect)
     if args.json:
         _print_json(result)
     if not result["ok"]:
@@ -133,7 +135,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         )
         return 1
     if not args.json:
-        print(f"audit chain intact: {result['n_events']:,} events; head hash {result['head_hash']}")
+        print(
+            f"audit chain intact: {result['n_events']:,} events; head hash {result['head_hash']}"
+            f" ({result['anchors_checked']:,} anchored heads checked, "
+            f"{result['decisions_checked']:,} app decisions matched their events)"
+        )
     return 0
 
 
@@ -199,9 +205,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
 def cmd_themes(args: argparse.Namespace) -> int:
     rows = overrides.themes_for_store(_engine(args))
     if args.out in (None, "-"):
-        rows.to_csv(sys.stdout, index=False)
+        sys.stdout.write(safe_csv(rows))
         return 0
-    rows.to_csv(args.out, index=False)
+    Path(args.out).write_text(safe_csv(rows), encoding="utf-8")
     counts = rows.groupby(["theme_id", "theme_label"], sort=True).size()
     print(f"wrote {len(rows):,} overrides in {len(counts)} themes to {args.out}", file=sys.stderr)
     return 0
@@ -347,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", choices=["verify"])
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--expect",
+        metavar="HEAD",
+        help="a head hash (or COUNT:HASH) noted earlier: exit 1 unless it is still in the chain",
+    )
 
     p = add("users", cmd_users, "Manage local users (sign-in without an identity provider).")
     p.add_argument("action", choices=["add", "list"])

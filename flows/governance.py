@@ -29,7 +29,7 @@ from contract.vocabulary import KPI_TARGETS, RULE_STATUSES
 from flows.digests import saved_app_url
 from flows.monitoring import digest_alerts
 from flows.policy import likely_rejections
-from store.audit import verify_chain
+from store.audit import anchor_head, verify_chain
 from store.models import AuditEvent
 from store.outbox import PostResult, post_digest
 from store.reads import import_batches, load_frames
@@ -168,6 +168,11 @@ def digest_for_store(
     )
     if monitor_note:
         digest["notes"].append(monitor_note)
+    # The audit head rides in every digest: a copy of it outside the store's reach.
+    head = anchor_head(engine)
+    digest["audit_head"] = (
+        {"events": head["count"], "head_hash": head["head"]} if head is not None else None
+    )
     return {
         "digest_id": digest["digest_id"],
         "format": fmt,
@@ -213,8 +218,12 @@ def run_digest(
     return {**built, "post": None if result is None else result.to_json()}
 
 
-def audit_verify(engine: Engine) -> dict[str, Any]:
-    """The audit chain's check: ``{"ok", "n_events", "first_broken_id", "problem", "event", "head_hash"}``.
+def audit_verify(engine: Engine, *, expect: str | None = None) -> dict[str, Any]:
+    """The audit chain's check: ``{"ok", "n_events", "first_broken_id", "problem", "event",
+    "head_hash", "n_unkeyed", "anchors_checked", "decisions_checked"}``.
+
+    ``expect`` is a head hash (or ``count:hash``) noted earlier; it must still be in the
+    chain. An intact chain's head is appended to the anchor file beside the store.
 
     ``event`` describes the first broken event as stored now (id, at, actor, action,
     entity, entity_id), or is None when the chain is intact or its newest events were
@@ -222,7 +231,9 @@ def audit_verify(engine: Engine) -> dict[str, Any]:
     counts the events checked up to and including the first broken one. ``head_hash``
     (intact chains) is the newest event's hash: note it elsewhere to pin the chain.
     """
-    report = verify_chain(engine)
+    report = verify_chain(engine, expect=expect)
+    if report.ok:
+        anchor_head(engine)
     event = None
     if report.first_broken_id is not None:
         table = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -250,4 +261,7 @@ def audit_verify(engine: Engine) -> dict[str, Any]:
         "problem": report.problem,
         "event": event,
         "head_hash": report.head_hash,
+        "n_unkeyed": report.n_unkeyed,
+        "anchors_checked": report.anchors_checked,
+        "decisions_checked": report.decisions_checked,
     }

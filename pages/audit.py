@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics.shared.safe_text import safe_csv
 from ui import cache, session
 
 session.ensure_shell()  # before anything renders: see ui/session.py
@@ -96,7 +97,7 @@ st.dataframe(
 )
 st.download_button(
     "Download these events (CSV)",
-    data=shown.to_csv(index=False).encode("utf-8"),
+    data=safe_csv(shown).encode("utf-8"),
     file_name="audit_events.csv",
     mime="text/csv",
     key="audit_download",

@@ -24,6 +24,7 @@ from analytics.baseline.text import (
     verdict_colour,
 )
 from analytics.shared.figures import SLA_MET_DEFINITION, SLA_MET_RULE, fmt_period
+from analytics.shared.safe_text import safe_csv
 from store import roles
 from store.settings import get_setting, set_setting
 from ui import cache, session
@@ -292,7 +293,7 @@ def _report() -> str:
 cols = st.columns(4)
 cols[0].download_button(
     "KPI tiles (CSV)",
-    lambda: kpi_export(table, money).to_csv(index=False),
+    lambda: safe_csv(kpi_export(table, money)),
     file_name=f"kpis_{tag}.csv",
     mime="text/csv",
     key="baseline_dl_kpis",
@@ -300,7 +301,7 @@ cols[0].download_button(
 )
 cols[1].download_button(
     "Trends (CSV)",
-    lambda: trend.to_csv(index=False),
+    lambda: safe_csv(trend),
     file_name=f"kpi_trends_{tag}.csv",
     mime="text/csv",
     key="baseline_dl_trends",
@@ -308,7 +309,7 @@ cols[1].download_button(
 )
 cols[2].download_button(
     f"Breakdown by {by_label.lower()} (CSV)",
-    lambda: breakdown.to_csv(index=False),
+    lambda: safe_csv(breakdown),
     file_name=f"kpi_breakdown_{'_'.join(by_cols)}_{tag}.csv",
     mime="text/csv",
     key="baseline_dl_breakdown",

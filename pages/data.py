@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
+from analytics.shared.safe_text import escape_markdown, safe_csv
 from store import roles
 from store.ingest.bundle import BundleError
 from store.ingest.load import load_bundle
+from store.ingest.server_paths import confined_path
 from store.reads import import_batches, quarantine
 from ui import cache, session
 
 session.ensure_shell()  # before anything renders: see ui/session.py
+
+# What one load through the browser may bring (Streamlit's own per-file cap is 1 GB).
+MAX_UPLOAD_BYTES = 1024**3
 
 STATUS_ICON = {
     "ok": ":material/check_circle:",
@@ -66,11 +69,11 @@ st.caption(
 )
 for f in info["findings"]:
     with st.expander(
-        f"{STATUS_WORD.get(f['status'], f['status'])} — {f['finding']}",
+        f"{STATUS_WORD.get(f['status'], f['status'])} — {escape_markdown(f['finding'])}",
         expanded=f["status"] == "fail",
         icon=STATUS_ICON.get(f["status"]),
     ):
-        st.markdown(f["detail"])
+        st.markdown(escape_markdown(f["detail"]))  # site codes, names: from the data
         if f.get("table"):
             st.dataframe(pd.DataFrame(f["table"]), hide_index=True)
 
@@ -92,7 +95,11 @@ with tab_upload:
     )
 with tab_path:
     server_path = st.text_input(
-        "Folder, .zip or .xlsx on the server", key="data_path", disabled=not can_import
+        "Folder, .zip or .xlsx in the server's import folder",
+        key="data_path",
+        disabled=not can_import,
+        help="Paths outside the configured import folders (WORKBENCH_IMPORT_DIRS; by default "
+        "imports/ beside the store) are refused.",
     )
 c1, c2 = st.columns(2)
 tz = c1.text_input("Time zone for timestamps without an offset", value="UTC", key="data_tz")
@@ -100,11 +107,26 @@ strict = c2.checkbox("Strict: write nothing if any row is bad", key="data_strict
 
 if st.button("Check and load", type="primary", key="data_load", disabled=not can_import):
     source: str | dict[str, bytes] | None = None
+    problem = None
     if uploads:
-        source = {f.name: f.getvalue() for f in uploads}
+        total = sum(f.size for f in uploads)
+        if total > MAX_UPLOAD_BYTES:
+            problem = (
+                f"The upload is {total / 1024**2:,.0f} MB; at most {MAX_UPLOAD_BYTES / 1024**2:,.0f} "
+                "MB load through the browser. Put larger bundles in the import folder."
+            )
+        else:
+            source = {f.name: f.getvalue() for f in uploads}
     elif server_path.strip():
-        source = str(Path(server_path.strip()).expanduser())
-    if source is None:
+        try:
+            source = str(confined_path(server_path, cache.current_url()))
+        except BundleError as exc:
+            problem = str(exc)
+    if problem is not None:
+        # Shown as the last load's outcome: the previous load's result no longer stands in.
+        st.session_state["data_last_error"] = problem
+        st.session_state.pop("data_last_report", None)
+    elif source is None:
         st.error("Choose files to upload or give a server path first.")
     else:
         failure: str | None = None
@@ -135,7 +157,8 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
                     else ("complete" if not report.rejected else "error")
                 )
                 label = (
-                    f"Strict mode: {report.n_rejected_rows:,} bad rows, nothing written"
+                    f"Strict mode: {report.n_rejected_rows:,} bad rows and "
+                    f"{len(report.file_problems):,} file findings, nothing written"
                     if report.strict_failed
                     else f"Loaded {sum(report.loaded.values()):,} rows; {report.n_rejected_rows:,} rejected"
                 )
@@ -159,6 +182,14 @@ if last:
     st.markdown("**Last load**")
     summary = pd.DataFrame({"loaded": last["loaded"], "unchanged": last["unchanged"]})
     st.dataframe(summary, key="data_last_summary")
+    if last.get("file_problems"):
+        st.warning(
+            f"{len(last['file_problems']):,} file-level findings: files, sheets or columns "
+            "not read, or files refused as a whole."
+        )
+        st.dataframe(
+            pd.DataFrame(last["file_problems"]), hide_index=True, key="data_last_file_problems"
+        )
     if not last["rejected"]:
         st.success(
             f"Loaded {sum(last['loaded'].values()):,} rows "
@@ -173,7 +204,7 @@ if last:
         st.dataframe(rejected, hide_index=True, key="data_last_rejected")
         st.download_button(
             "Download the rejection report (CSV)",
-            rejected.to_csv(index=False),
+            safe_csv(rejected),
             "rejected_rows.csv",
             "text/csv",
             key="data_dl_rejected",
@@ -219,7 +250,7 @@ else:
         st.dataframe(shown, hide_index=True, key="data_quarantine")
         st.download_button(
             "Download quarantine (CSV)",
-            shown.to_csv(index=False),
+            safe_csv(shown),
             "quarantine.csv",
             "text/csv",
             key="data_dl_quarantine",

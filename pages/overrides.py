@@ -28,6 +28,7 @@ from analytics.overrides.text import (
     tested_caption,
 )
 from analytics.overrides.theme_views import capture_gap, theme_concentration, theme_trend
+from analytics.shared.safe_text import escape_markdown, safe_csv
 from store import roles
 from store.rule_status import STATUSES, RuleStatusError, rule_history, set_rule_status
 from ui import cache, deep_links, session
@@ -178,12 +179,10 @@ with tab_themes:
     st.caption(f"The {len(behind):,} overrides behind this theme")
     st.dataframe(behind, hide_index=True, key="overrides_theme_rows")
     d1, d2 = st.columns(2)
-    d1.download_button(
-        "Themes (CSV)", themes.to_csv(index=False), "themes.csv", key="overrides_dl_themes"
-    )
+    d1.download_button("Themes (CSV)", safe_csv(themes), "themes.csv", key="overrides_dl_themes")
     d2.download_button(
         "Override → theme (CSV)",
-        theme_rows(analysis).to_csv(index=False),
+        safe_csv(theme_rows(analysis)),
         "theme_assignments.csv",
         key="overrides_dl_assignments",
     )
@@ -239,7 +238,7 @@ with tab_rules:
     )
     st.download_button(
         "Rules (CSV)",
-        rules.drop(columns=["also", "by_type"]).to_csv(index=False),
+        safe_csv(rules.drop(columns=["also", "by_type"])),
         "rules.csv",
         key="overrides_dl_rules",
     )
@@ -259,9 +258,12 @@ with tab_rules:
         rule = by_id.loc[rid]
         st.markdown(rule_evidence_text(rule))
         for reason in rule["example_reasons"]:
-            st.markdown(f"> {reason}")
+            st.markdown(f"> {escape_markdown(reason)}")
         if rule["also"]:
-            st.caption("Also seen as: " + "; ".join(map(describe_conditions, rule["also"][:5])))
+            st.caption(
+                "Also seen as: "
+                + "; ".join(escape_markdown(describe_conditions(c)) for c in rule["also"][:5])
+            )
         if len(rule["by_type"]) > 1 or "rec_type" not in rule["conditions"]:
             st.caption("By recommendation type: how each type it spans follows it")
             st.dataframe(

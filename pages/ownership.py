@@ -8,6 +8,7 @@ import streamlit as st
 
 from analytics.governance.breaches import filter_breaches
 from analytics.shared.figures import SLA_MET_DEFINITION, SLA_MET_RULE, fmt_period
+from analytics.shared.safe_text import safe_csv
 from store import roles
 from store.owner_matrix import OwnershipError, apply_owner_changes, make_entry
 from ui import cache, routing, session
@@ -198,7 +199,7 @@ with tab_queue:
         st.dataframe(shown, hide_index=True, key="ownership_breach_queue", column_config=COLUMNS)
         st.download_button(
             f"Download all {len(picked):,} breaches shown by these filters (CSV)",
-            lambda: picked.to_csv(index=False),  # built when clicked, every row
+            lambda: safe_csv(picked),  # built when clicked, every row
             f"sla_breaches_{ov.as_of:%Y%m%d_%H%M}.csv",
             "text/csv",
             key="ownership_dl_queue",
@@ -281,7 +282,7 @@ with tab_matrix:
     st.dataframe(matrix, hide_index=True, key="ownership_matrix")
     st.download_button(
         "Download the ownership matrix (CSV, the owners.csv layout)",
-        matrix.to_csv(index=False),
+        safe_csv(matrix),
         "owners.csv",
         "text/csv",
         key="ownership_dl_matrix",

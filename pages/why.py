@@ -23,6 +23,7 @@ from analytics.explain.text import (
 )
 from analytics.overrides.theme_labels import theme_picks
 from analytics.policy.propensity import rank_by_propensity
+from analytics.shared.safe_text import escape_markdown
 from store import roles
 from store.decisions import DecisionError, RenderToken, decision_for, record_decision
 from ui import cache, deep_links, session
@@ -195,7 +196,7 @@ m3.metric(f"Typical {type_label(ex.rec_type)}", format_output(ex.base_value))
 m4.metric("Fidelity (held-out R²)", f"{ex.fidelity_r2:.3f}")
 if ex.warning:
     st.warning(ex.warning, icon=":material/warning:")
-st.info(ex.sentence, icon=":material/lightbulb:")
+st.info(escape_markdown(ex.sentence), icon=":material/lightbulb:")
 st.plotly_chart(
     waterfall_figure(
         waterfall_steps(ex, top=6),
@@ -231,7 +232,7 @@ st.dataframe(
 # --- Precedent ---------------------------------------------------------------------------
 st.subheader("Last times something like this came up")
 prec = ex.precedents
-st.caption(precedent_summary(prec, type_label(ex.rec_type, plural=True)))
+st.caption(escape_markdown(precedent_summary(prec, type_label(ex.rec_type, plural=True))))
 if not prec.empty:
     st.dataframe(prec.drop(columns=["distance"]), hide_index=True, key="why_precedents")
 

@@ -9,13 +9,15 @@ The database is chosen by, in order: the ``url`` argument (``--db``), the
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from store import models  # noqa: F401  (registers every table on SQLModel.metadata)
@@ -89,8 +91,27 @@ def get_engine(url: str | None = None) -> Engine:
         else:
             engine = create_engine(resolved, pool_pre_ping=True)
         SQLModel.metadata.create_all(engine)
+        _add_new_columns(engine)
+        store_identity(engine)
         _engines[resolved] = engine
         return engine
+
+
+# Nullable columns added after stores were first created: (table, column, SQL type).
+_ADDED_COLUMNS = (
+    ("decisions", "audit_event_id", "INTEGER"),
+    ("decisions", "audit_hash", "VARCHAR"),
+)
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Give a store created by an earlier version the columns added since (NULL in old rows)."""
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table, column, sql_type in _ADDED_COLUMNS:
+            present = {c["name"] for c in inspector.get_columns(table)}
+            if column not in present:
+                conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {sql_type}'))
 
 
 def dispose_engine(url: str | None = None) -> None:
@@ -100,6 +121,30 @@ def dispose_engine(url: str | None = None) -> None:
         engine = _engines.pop(resolved, None)
     if engine is not None:
         engine.dispose()
+
+
+IDENTITY_ROW = "store_identity"
+
+
+def store_identity(engine: Engine) -> int:
+    """A random number made when the store was created, kept in ``data_version``: caches
+    and snapshots keyed on it never mistake a recreated database for the old one, whose
+    data versions may well be the same numbers."""
+    query = text("SELECT version FROM data_version WHERE table_name = :t")
+    with engine.connect() as conn:
+        found = conn.execute(query, {"t": IDENTITY_ROW}).scalar_one_or_none()
+    if found is not None:
+        return int(found)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO data_version (table_name, version) VALUES (:t, :v)"),
+                {"t": IDENTITY_ROW, "v": secrets.randbits(30) + 1},  # an INTEGER column
+            )
+    except IntegrityError:
+        pass  # another process made it first
+    with engine.connect() as conn:
+        return int(conn.execute(query, {"t": IDENTITY_ROW}).scalar_one())
 
 
 def data_versions(engine: Engine) -> dict[str, int]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from contract.tables import DECISIONS, RECOMMENDATIONS
 from contract.vocabulary import HUMAN_DECISIONS
@@ -34,6 +34,16 @@ from store.sqlio import read_sql_frame
 
 class DecisionError(ValueError):
     """A decision that cannot be recorded; the message says why, for the page and the CLI."""
+
+
+class StoreBusy(DecisionError):
+    """A load holds the store's write lock (SQLite): nothing was recorded; try again."""
+
+
+# How long one attempt waits for a load to let go of SQLite's write lock, and how many
+# attempts a decision makes before telling the planner the store is busy.
+BUSY_SECONDS = 10.0
+BUSY_ATTEMPTS = 2
 
 
 class UnknownRecommendation(DecisionError):
@@ -204,7 +214,8 @@ def record_decision(
         The role may not decide.
     UnknownRecommendation, AlreadyDecided, ChangedSinceShown, InvalidDecision
         (all ``DecisionError``, a ``ValueError``) with a message for the user; an
-        ``AlreadyDecided`` message reads "not recorded: R1 is already decided by …".
+        ``AlreadyDecided`` message reads "not recorded: R1 is already decided by …";
+        ``StoreBusy`` (also a ``DecisionError``) after waiting out a load twice (SQLite).
     """
     roles.require(role, "decide")
     if shown is not None and shown.rec_id != rec_id:
@@ -215,10 +226,42 @@ def record_decision(
     reason_code = _clean_reason(reason_code)
     qty, reason = _check(decision, final_qty, reason, actor, reason_code)
     by = str(actor).strip()
+    for attempt in range(1, BUSY_ATTEMPTS + 1):
+        try:
+            return _record(engine, rec_id, decision, qty, reason, by, role, shown, reason_code)
+        except OperationalError as exc:
+            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                raise
+            if attempt == BUSY_ATTEMPTS:
+                raise StoreBusy(
+                    "the store is busy loading a bundle; your decision was not recorded — "
+                    "try again in a minute"
+                ) from None
+            log.info("store busy; retrying the decision on %s", rec_id)
+    raise AssertionError("unreachable")
+
+
+def _record(
+    engine: Engine,
+    rec_id: str,
+    decision: str,
+    qty: float | None,
+    reason: str | None,
+    by: str,
+    role: str | None,
+    shown: RenderToken | None,
+    reason_code: str | None,
+) -> dict[str, Any]:
     decided_at = utcnow()
     # Immediate: take the write lock first, so two planners cannot both see "open".
     with audited_write(
-        engine, actor=by, role=role, permission="decide", tables=["decisions"], immediate=True
+        engine,
+        actor=by,
+        role=role,
+        permission="decide",
+        tables=["decisions"],
+        immediate=True,
+        busy_seconds=BUSY_SECONDS,
     ) as write:
         conn = write.conn
         rec = read_sql_frame(
@@ -264,10 +307,6 @@ def record_decision(
             "row_hash": row_hash,
             "batch_id": None,
         }
-        try:
-            conn.execute(Decision.__table__.insert().values(**values))  # type: ignore[attr-defined]
-        except IntegrityError:  # PostgreSQL: another session inserted it since our check
-            raise AlreadyDecided(_already_decided_now(engine, rec_id)) from None
         after = {
             "decision": decision,
             "final_qty": stored_qty,
@@ -286,6 +325,13 @@ def record_decision(
             after=after,
             at=decided_at,
         )
+        # The row names its event, so audit verify can tell an edited row from its record.
+        values["audit_event_id"] = int(event.id) if event.id is not None else None
+        values["audit_hash"] = event.hash
+        try:
+            conn.execute(Decision.__table__.insert().values(**values))  # type: ignore[attr-defined]
+        except IntegrityError:  # PostgreSQL: another session inserted it since our check
+            raise AlreadyDecided(_already_decided_now(engine, rec_id)) from None
         write.bump()
         # Read after the bump, which holds the row's lock: the version just made, whose
         # content is the one before it (version - 1) plus this row, whoever wrote meanwhile.

@@ -108,6 +108,9 @@ class Decision(SQLModel, table=True):
     source: str = "import"
     row_hash: int = Field(sa_column=Column(BigInteger, nullable=False))
     batch_id: int | None = None
+    # App decisions: the id and hash of their "decide" audit event (checked by audit verify).
+    audit_event_id: int | None = None
+    audit_hash: str | None = None
 
 
 class Outcome(SQLModel, table=True):

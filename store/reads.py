@@ -23,9 +23,9 @@ from sqlalchemy import Engine, select, text
 from contract.frames import Frames
 from contract.tables import DECISIONS, TABLES, TableSpec
 from contract.vocabulary import TS_DTYPE
-from store.db import data_versions
+from store.db import data_versions, store_identity
 from store.models import ImportBatch
-from store.snapshots import finish, read_columns, snapshot_dir, write_snapshot
+from store.snapshots import finish, read_columns, snapshot_path, write_snapshot
 from store.sqlio import read_sql_frame
 
 _memo: dict[tuple[str, str, int], pd.DataFrame] = {}
@@ -48,15 +48,14 @@ def read_table(engine: Engine, table: str) -> pd.DataFrame:
     spec = TABLES[table]
     version = data_versions(engine).get(table, 0)
     url = engine.url.render_as_string(hide_password=False)
-    key = (url, table, version)
+    key = (url, store_identity(engine), table, version)
     with _memo_lock:
         if key in _memo:
             return _memo[key]
     if version == 0:
         df = _read_table(engine, spec)
     else:
-        folder = snapshot_dir(engine)
-        path = folder / f"{table}-v{version}.parquet"
+        path = snapshot_path(engine, table, version)
         df = None
         if path.exists():
             try:
@@ -67,7 +66,7 @@ def read_table(engine: Engine, table: str) -> pd.DataFrame:
             df = _read_table(engine, spec)
             write_snapshot(engine, table, version, df)
     with _memo_lock:
-        for k in [k for k in _memo if k[:2] == key[:2] and k != key]:
+        for k in [k for k in _memo if k[0] == key[0] and k[2] == key[2] and k != key]:
             del _memo[k]
         _memo[key] = df
     return df

@@ -18,7 +18,7 @@ import pyarrow.json as pajson
 from sqlalchemy import Engine
 
 from contract.tables import TABLES, TableSpec
-from store.db import REPO_ROOT, sqlite_path
+from store.db import REPO_ROOT, sqlite_path, store_identity
 from store.ingest.json_rows import string_buffers
 from store.ingest.validate import parse_numbers
 from store.sqlio import frame_as_read
@@ -85,14 +85,20 @@ def finish(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def snapshot_path(engine: Engine, table: str, version: int) -> Path:
+    """The snapshot file of ``version`` of ``table``, keyed on the store's identity too:
+    a database recreated at the same URL starts its versions again from 1."""
+    return snapshot_dir(engine) / f"{table}-s{store_identity(engine):x}-v{version}.parquet"
+
+
 def write_snapshot(engine: Engine, table: str, version: int, df: pd.DataFrame) -> None:
-    folder = snapshot_dir(engine)
-    path = folder / f"{table}-v{version}.parquet"
+    path = snapshot_path(engine, table, version)
+    folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     df.to_parquet(tmp, index=False)
     os.replace(tmp, path)
-    for old in folder.glob(f"{table}-v*.parquet"):
+    for old in folder.glob(f"{table}-*.parquet"):
         if old != path:
             old.unlink(missing_ok=True)
 
@@ -112,7 +118,7 @@ def snapshot_loaded_rows(
     spec = TABLES[table]
     df = finish(spec, frame_as_read(spec, rows, read_columns(spec)))
     if previous is not None:
-        path = snapshot_dir(engine) / f"{table}-v{previous}.parquet"
+        path = snapshot_path(engine, table, previous)
         if not path.exists():
             return False
         df = _append_rows(spec, pd.read_parquet(path), df)

@@ -21,8 +21,11 @@ from sqlalchemy.engine import Connection
 from contract.tables import TableSpec
 from contract.vocabulary import TS_DTYPE
 from store.ingest.staging import arrow_rows, column_kind, insert_columns
+from store.ingest.values import SANE_FROM, SANE_UNTIL
 
 CHUNK_ROWS = 50_000
+_SANE_FROM_US = int(SANE_FROM.astype("int64"))
+_SANE_UNTIL_US = int(SANE_UNTIL.astype("int64"))
 
 
 def _to_db(values: pd.Series, kind: str, dialect: str) -> list:
@@ -123,8 +126,17 @@ def from_arrow(values: pa.Array, kind: str) -> pd.Series:
     """A stored column (as SQLite holds it: microseconds since the epoch for timestamps,
     integers for int and bool) in the contract's pandas dtype."""
     if kind in ("timestamp", "date"):
-        # Both dialects select microseconds since the epoch (see _select_expr).
-        stamps = values.cast(pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+        # Both dialects select microseconds since the epoch (see _select_expr). A value
+        # outside the loader's window (stored by an older release: year 0 or 10000 once
+        # in UTC) reads as missing: every reader keeps working instead of failing on it.
+        micros = values.cast(pa.int64())
+        sane = pc.and_(
+            pc.greater_equal(micros, pa.scalar(_SANE_FROM_US, pa.int64())),
+            pc.less(micros, pa.scalar(_SANE_UNTIL_US, pa.int64())),
+        )
+        stamps = pc.if_else(sane, micros, pa.scalar(None, pa.int64())).cast(
+            pa.timestamp("us", tz="UTC")
+        )
         return pd.Series(stamps.to_pandas(), dtype=TS_DTYPE)
     if kind == "float":
         return pd.Series(values.cast(pa.float64()).to_numpy(zero_copy_only=False))

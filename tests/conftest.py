@@ -99,6 +99,11 @@ def sample_store(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     """A private copy of the sample store, set as the app's ``WORKBENCH_DB``; its URL."""
     path = tmp_path / "store.db"
     shutil.copy(sample_db, path)
+    # The audit key and anchor beside the store go with it (store/auth/audit_trust.py).
+    for suffix in (".audit-key", ".audit-anchor.jsonl"):
+        source = sample_db.with_name(sample_db.name + suffix)
+        if source.exists():
+            shutil.copy(source, path.with_name(path.name + suffix))
     url = f"sqlite:///{path}"
     monkeypatch.setenv("WORKBENCH_DB", url)
     clear_streamlit()

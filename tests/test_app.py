@@ -60,8 +60,9 @@ def test_data_page_loads_a_server_path_and_reports_bad_rows(
     from tests.conftest import APP, write_bundle
 
     monkeypatch.setattr(store.ingest.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
+    # Server paths load only from the import folder beside the store.
     bundle = write_bundle(
-        tmp_path / "bundle",
+        tmp_path / "imports" / "bundle",
         {
             "recommendations": """
 rec_id,rec_type,signal_at,created_at,site,sku,recommended_qty,confidence,model_version
@@ -90,3 +91,32 @@ R3,expedite,2025-03-05T08:00:00Z,2025-03-05T09:00:00Z,P200,S3,10,1.7,v1
     assert sorted(kept["row"]) == [3, 4] and kept["raw"].str.contains("fifty").any()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Recommendations"] == "1"
+
+
+def test_data_page_refuses_server_paths_outside_the_import_folder_alike(
+    fresh_store: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import store.ingest.sample
+
+    monkeypatch.setattr(store.ingest.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
+    (tmp_path / "imports").mkdir()
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "recommendations.csv").write_text("rec_id\nsecret-line\n", encoding="utf-8")
+    (tmp_path / "imports" / "link").symlink_to(outside)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    errors = []
+    # An existing folder, a missing one, a symlink out and a climb out: one answer for all,
+    # clicked one after another in the same session.
+    for path in (str(outside), str(tmp_path / "nope"), "link", "../secret", "/etc/passwd"):
+        at.text_input(key="data_path").set_value(path)
+        at.button(key="data_load").click()
+        at.run()
+        assert not at.exception
+        errors.append([e.value for e in at.error])
+    assert all(len(e) == 1 and e == errors[0] for e in errors), errors
+    assert "inside the import folder" in errors[0][0]
+    assert not any("secret-line" in str(d.value) for d in at.dataframe)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Recommendations"] == "0"

@@ -184,6 +184,6 @@ def test_load_builds_the_analysis_snapshot_unless_told_not_to(store, tmp_path, c
         assert cli.main(["load", str(store["bundle"]), "--db", db, "--json", *flag]) == 0
         err = capsys.readouterr().err
         folder = snapshot_dir(get_engine(db))
-        built = sorted(p.name.split("-v")[0] for p in folder.glob("*-v*.parquet"))
+        built = sorted(p.name.split("-s")[0] for p in folder.glob("*-v*.parquet"))
         assert ("analysis snapshot ready" in err) is expect
         assert (built[:2] == ["decisions", "kpi_periods"]) is expect, built

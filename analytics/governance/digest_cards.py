@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from analytics.governance.digest_items import DUE_SOON_H, item_line, usd
+from analytics.shared.safe_text import escape_markdown
 
 FORMATS = ("teams", "slack", "json")
 # Slack refuses a message of more than 50 blocks, and a section over 3000 characters.
@@ -137,6 +138,14 @@ def digest_sections(digest: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     return [(h, [line for line, _ in lines]) for h, lines in digest_lines(digest)]
 
 
+def _audit_note(digest: Mapping[str, Any]) -> str:
+    """`` · audit trail: N events, head <hash>`` when the digest carries the audit head."""
+    head = digest.get("audit_head")
+    if not head:
+        return ""
+    return f" · audit trail: {head['events']:,} events, head {head['head_hash']}"
+
+
 def _title(digest: Mapping[str, Any]) -> str:
     kind = digest.get("kind", "all")
     if kind == "owner":
@@ -154,7 +163,12 @@ def _teams_lines(lines: list[Line]) -> list[dict[str, Any]]:
     def flush() -> None:
         if plain:
             out.append(
-                {"type": "TextBlock", "text": "\n".join(f"- {x}" for x in plain), "wrap": True}
+                # Adaptive Card text is Markdown: names, SKUs and reasons render as written.
+                {
+                    "type": "TextBlock",
+                    "text": "\n".join(f"- {escape_markdown(x)}" for x in plain),
+                    "wrap": True,
+                }
             )
             plain.clear()
 
@@ -170,7 +184,13 @@ def _teams_lines(lines: list[Line]) -> list[dict[str, Any]]:
                     {
                         "type": "Column",
                         "width": "stretch",
-                        "items": [{"type": "TextBlock", "text": f"- {line}", "wrap": True}],
+                        "items": [
+                            {
+                                "type": "TextBlock",
+                                "text": f"- {escape_markdown(line)}",
+                                "wrap": True,
+                            }
+                        ],
                     },
                     {
                         "type": "Column",
@@ -220,7 +240,7 @@ def teams_card(digest: Mapping[str, Any], *, app_url: str | None = None) -> dict
     body.append(
         {
             "type": "TextBlock",
-            "text": f"Digest {digest['digest_id']}",
+            "text": f"Digest {digest['digest_id']}{_audit_note(digest)}",
             "isSubtle": True,
             "size": "Small",
         }
@@ -319,7 +339,7 @@ def slack_message(digest: Mapping[str, Any], *, app_url: str | None = None) -> d
     if len(blocks) + 2 > SLACK_MAX_BLOCKS:  # even without buttons: keep the first sections
         blocks = blocks[: SLACK_MAX_BLOCKS - 3]
         blocks.append(_slack_section("… more in the workbench (too long for one Slack message)."))
-    footer = f"Digest {digest['digest_id']}"
+    footer = f"Digest {digest['digest_id']}{_audit_note(digest)}"
     if app_url:
         footer += f" · <{app_url}|Open the workbench>"
     return {

@@ -13,6 +13,7 @@ import pandas as pd
 
 from analytics.overrides.log import describe_conditions
 from analytics.overrides.value_added import coaching_flags
+from analytics.shared.safe_text import escape_markdown as md
 
 
 def _num(value: Any, fmt: str, missing: str = "—") -> str:
@@ -69,12 +70,12 @@ def rule_evidence_text(rule: Mapping[str, Any]) -> str:
         else "never seen"
     )
     return (
-        f"**{rule_title(rule)}** · {rule['support']:,} of {rule['coverage']:,} matching "
+        f"**{md(rule_title(rule))}** · {rule['support']:,} of {rule['coverage']:,} matching "
         f"recommendations overridden this way ({rule['confidence']:.0%}, "
         f"{rule['lift']:.1f}× its type's base rate of {_num(rule.get('base_rate'), '.0%')}; "
         f"adjusted p {_num(rule.get('p_adjusted'), '.1e')}) · median adjustment "
         f"{_num(rule['median_adjustment_pct'], '+.1f')}% · {seen}  \n"
-        f"Theme **{rule['theme_label']}**; {_num(rule['reason_share'], '.0%')} gave a reason. "
+        f"Theme **{md(rule['theme_label'])}**; {_num(rule['reason_share'], '.0%')} gave a reason. "
         f"Value added {_num(rule['value_added'], '+,.1f')} units per override (90% CI "
         f"{_num(rule['ci_low'], '+,.1f')} to {_num(rule['ci_high'], '+,.1f')}), win rate "
         f"{_num(rule['win_rate'], '.0%')}: **{rule['verdict']}**."
@@ -83,12 +84,12 @@ def rule_evidence_text(rule: Mapping[str, Any]) -> str:
 
 def status_text(status: str, row: Mapping[str, Any] | None) -> str:
     """``Status: **adopted** — by …, on …; owner …; note: …`` (who and when)."""
-    text = f"Status: **{status}**"
+    text = f"Status: **{md(status)}**"
     if row is None:
         return text
     return (
-        f"{text} — by {row['updated_by']} on {row['updated_at']:%Y-%m-%d %H:%M} UTC; "
-        f"owner {row['owner'] or '—'}; note: {row['note'] or '—'}"
+        f"{text} — by {md(row['updated_by'])} on {row['updated_at']:%Y-%m-%d %H:%M} UTC; "
+        f"owner {md(row['owner'] or '—')}; note: {md(row['note'] or '—')}"
     )
 
 
@@ -99,11 +100,13 @@ def coaching_prompts(planners: pd.DataFrame, rules: pd.DataFrame) -> list[str]:
     rules with evidence. Worst net effect first within each kind.
     """
     lines = [
-        f"planner **{r.decided_by}**: {r.effect}"
+        f"planner **{md(r.decided_by)}**: {md(r.effect)}"
         for r in coaching_flags(planners, name_column="decided_by").itertuples()
     ]
     flagged = coaching_flags(rules, name_column="id")
-    lines += [f"rule **{rule_title(r)}**: {r['effect']}" for r in flagged.to_dict("records")]
+    lines += [
+        f"rule **{md(rule_title(r))}**: {md(r['effect'])}" for r in flagged.to_dict("records")
+    ]
     return lines
 
 

@@ -1,0 +1,1 @@
+"""Reading and checking a bundle, and loading it into the store."""

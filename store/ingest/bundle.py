@@ -3,25 +3,31 @@
 A bundle is a folder of CSV files, a ``.zip`` of them, one ``.xlsx`` workbook
 with a sheet per table, or (from the upload widget) a mapping of file names to
 bytes. Every cell is read as text, exactly as written, so that validation sees
-what the file said and nothing is coerced on the way in.
+what the file said and nothing is coerced on the way in. Table names match in any
+case; every file, sheet or zip entry that is not read is named in the findings.
 """
 
 from __future__ import annotations
 
-import io
-import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import pandas as pd
+import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from contract.tables import TABLE_ORDER
+from store.ingest.archive import is_hidden, member_name, open_zip, read_members
+from store.ingest.csv_text import read_csv_text
+from store.ingest.file_problems import (
+    BundleError,
+    FileProblem,
+    FileRefused,
+    table_of,
+    unrecognised_file,
+)
+from store.ingest.xlsx import read_workbook
 
-
-class BundleError(ValueError):
-    """The bundle as a whole cannot be read (no recommendations, unreadable file…)."""
+__all__ = ["BundleError", "FileProblem", "RawTable", "read_bundle", "read_bundle_checked"]
 
 
 @dataclass
@@ -29,98 +35,87 @@ class RawTable:
     name: str
     source: str  # file name (or workbook!sheet) for reports
     table: pa.Table  # every column text, "" for an empty cell
+    # The file line (sheet row) of each row; None reads as record numbers from line 2.
+    lines: np.ndarray | None = None
+    # Rows set aside before validation: (line, reason, raw text).
+    skipped: list[tuple[int | None, str, str]] = field(default_factory=list)
+    # Cell problems found while reading (xlsx errors): (row position, column, reason).
+    cell_problems: list[tuple[int, str | None, str]] = field(default_factory=list)
 
     @property
     def num_rows(self) -> int:
         return self.table.num_rows
 
 
-def _from_frame(frame: pd.DataFrame) -> pa.Table:
-    frame = frame.fillna("").astype(str)
-    return pa.table({str(c): pa.array(frame[c].tolist(), type=pa.string()) for c in frame.columns})
-
-
-def _csv_bytes_to_frame(data: bytes | Path, source: str) -> pa.Table:
-    def stream() -> io.BytesIO | pa.NativeFile:
-        return pa.memory_map(str(data)) if isinstance(data, Path) else io.BytesIO(data)
-
-    size = data.stat().st_size if isinstance(data, Path) else len(data.strip())
-    if size == 0:
-        return pa.table({})
-    try:
-        # Read the header first so every column can be declared a string: no type
-        # inference means "0012" stays "0012" and "abc" in a number column is seen.
-        # (Arrow skips a UTF-8 byte-order mark.)
-        header = pacsv.open_csv(stream()).schema.names
-        table = pacsv.read_csv(
-            stream(),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise BundleError(f"{source}: not a readable UTF-8 CSV file ({exc})") from exc
-    return table
-
-
-def _table_name(filename: str) -> str | None:
-    stem = PurePosixPath(filename).name
-    if not stem.lower().endswith(".csv"):
+def _csv_table_name(path: str) -> str | None:
+    name = PurePosixPath(path).name
+    if not name.lower().endswith(".csv"):
         return None
-    stem = stem[:-4]
-    return stem if stem in TABLE_ORDER else None
+    return table_of(name[:-4])
 
 
-def _from_files(files: dict[str, bytes | Path]) -> dict[str, RawTable]:
+def _from_files(files: dict[str, bytes | Path], problems: list[FileProblem]) -> dict[str, RawTable]:
     tables: dict[str, RawTable] = {}
     for filename, data in sorted(files.items()):
-        name = _table_name(filename)
+        name = _csv_table_name(filename)
+        label = PurePosixPath(filename).name
         if name is None:
+            problems.append(FileProblem(filename, unrecognised_file(filename)))
             continue
         if name in tables:
             raise BundleError(f"two files for table {name!r}: {tables[name].source} and {filename}")
-        tables[name] = RawTable(
-            name, PurePosixPath(filename).name, _csv_bytes_to_frame(data, filename)
-        )
+        try:
+            text = read_csv_text(data, filename)
+        except FileRefused as exc:
+            problems.append(FileProblem(label, exc.reason, name, exc.column, refused=True))
+            continue
+        tables[name] = RawTable(name, label, text.table, text.lines, text.skipped)
     return tables
 
 
-def _from_xlsx(data: bytes, source: str) -> dict[str, RawTable]:
-    try:
-        sheets = pd.read_excel(
-            io.BytesIO(data), sheet_name=None, dtype=str, keep_default_na=False, engine="openpyxl"
-        )
-    except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
-        raise BundleError(f"{source}: not a readable .xlsx workbook ({exc})") from exc
-    tables: dict[str, RawTable] = {}
-    for sheet, frame in sheets.items():
-        if sheet in TABLE_ORDER:
-            tables[sheet] = RawTable(sheet, f"{Path(source).name}!{sheet}", _from_frame(frame))
-    return tables
+def _from_xlsx(data: bytes | Path, source: str, problems: list[FileProblem]) -> dict[str, RawTable]:
+    sheets, found = read_workbook(data, source)
+    problems.extend(found)
+    return {
+        s.name: RawTable(s.name, s.source, s.table, s.lines, s.skipped, s.cell_problems)
+        for s in sheets
+    }
 
 
-def _from_zip(data: bytes, source: str) -> dict[str, RawTable]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            files = {
-                info.filename: zf.read(info)
-                for info in zf.infolist()
-                if not info.is_dir()
-                and not PurePosixPath(info.filename).name.startswith(".")
-                and "__MACOSX" not in info.filename
-            }
-    except zipfile.BadZipFile as exc:
-        raise BundleError(f"{source}: not a readable zip archive") from exc
-    xlsx = [name for name in files if name.lower().endswith(".xlsx")]
-    if xlsx and not any(_table_name(n) for n in files):
-        return _from_xlsx(files[xlsx[0]], xlsx[0])
-    return _from_files(files)
+def _from_zip(data: bytes | Path, source: str, problems: list[FileProblem]) -> dict[str, RawTable]:
+    with open_zip(data, source) as zf:
+        names = [
+            member_name(i)
+            for i in zf.infolist()
+            if not i.is_dir() and not is_hidden(member_name(i))
+        ]
+        tables = {n for n in names if _csv_table_name(n)}
+        xlsx = [n for n in names if n.lower().endswith(".xlsx")]
+        wanted = tables or set(xlsx[:1])
+        for n in names:
+            if n not in wanted:
+                problems.append(FileProblem(f"{source}:{n}", unrecognised_file(n)))
+        files = read_members(zf, source, lambda n: n in wanted)
+    if not tables and xlsx:
+        return _from_xlsx(files[xlsx[0]], xlsx[0], problems)
+    return _from_files(dict(files), problems)
 
 
-def read_bundle(source: str | Path | dict[str, bytes]) -> dict[str, RawTable]:
-    """Read every contract table the bundle has, as text.
+def _from_folder(path: Path, problems: list[FileProblem]) -> dict[str, RawTable]:
+    files: dict[str, bytes | Path] = {}
+    for p in sorted(path.iterdir()):
+        if p.name.startswith("."):
+            continue
+        # Sub-folders (the sample's truth/) are not part of a folder bundle: never read.
+        if p.is_file():
+            files[p.name] = p
+    return _from_files(files, problems)
+
+
+def read_bundle_checked(
+    source: str | Path | dict[str, bytes],
+) -> tuple[dict[str, RawTable], list[FileProblem]]:
+    """Read every contract table the bundle has, as text, and the file-level findings.
 
     Parameters
     ----------
@@ -131,39 +126,48 @@ def read_bundle(source: str | Path | dict[str, bytes]) -> dict[str, RawTable]:
 
     Returns
     -------
-    ``{table: RawTable}`` for the tables present; files that are not contract
-    tables are ignored.
+    ``({table: RawTable}, [FileProblem])``: the tables present, and every file not read
+    (a warning) or refused as a whole (a duplicated header, a ``;``-separated file).
 
     Raises
     ------
     BundleError
-        If the source cannot be read or has no ``recommendations`` table.
+        If the source cannot be read or has no usable ``recommendations`` table.
     """
+    problems: list[FileProblem] = []
     if isinstance(source, dict):
         if len(source) == 1:
             ((name, data),) = source.items()
             if name.lower().endswith(".zip"):
-                tables = _from_zip(data, name)
+                tables = _from_zip(data, name, problems)
             elif name.lower().endswith(".xlsx"):
-                tables = _from_xlsx(data, name)
+                tables = _from_xlsx(data, name, problems)
             else:
-                tables = _from_files(source)
+                tables = _from_files(dict(source), problems)
         else:
-            tables = _from_files(source)
+            tables = _from_files(dict(source), problems)
         label = "upload"
     else:
         path = Path(source)
         label = str(path)
         if path.is_dir():
-            tables = _from_files({p.name: p for p in sorted(path.glob("*.csv"))})
+            tables = _from_folder(path, problems)
         elif path.suffix.lower() == ".zip" and path.is_file():
-            tables = _from_zip(path.read_bytes(), path.name)
+            tables = _from_zip(path, path.name, problems)
         elif path.suffix.lower() == ".xlsx" and path.is_file():
-            tables = _from_xlsx(path.read_bytes(), path.name)
+            tables = _from_xlsx(path, path.name, problems)
         elif not path.exists():
             raise BundleError(f"{path}: no such folder or file")
         else:
             raise BundleError(f"{path}: a bundle is a folder of CSV files, a .zip or an .xlsx")
     if "recommendations" not in tables:
+        refused = [p for p in problems if p.refused and p.table == "recommendations"]
+        if refused:
+            raise BundleError(f"{refused[0].file}: {refused[0].reason}")
         raise BundleError(f"{label}: no recommendations table (recommendations.csv is required)")
-    return {name: tables[name] for name in TABLE_ORDER if name in tables}
+    return {name: tables[name] for name in TABLE_ORDER if name in tables}, problems
+
+
+def read_bundle(source: str | Path | dict[str, bytes]) -> dict[str, RawTable]:
+    """The tables of ``read_bundle_checked`` alone."""
+    return read_bundle_checked(source)[0]

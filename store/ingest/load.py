@@ -14,71 +14,29 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from contract.tables import TABLES, TableSpec
-from store.audit import AuditedWrite
+from store.audit import AuditedWrite, anchor_head
 from store.db import utcnow
 from store.ingest import staging
-from store.ingest.bundle import RawTable, read_bundle
+from store.ingest.batch import check_tz, header_warnings, insert_batch, lock_for_load
+from store.ingest.bundle import RawTable, read_bundle_checked
 from store.ingest.references import check_references
+from store.ingest.report import LoadReport, report_rows, write_quarantine
 from store.ingest.staging import Stage
 from store.ingest.validate import Parsed, Problems, key_text, parse_table
 from store.models import ImportBatch
 from store.roles import require
 from store.snapshots import snapshot_loaded_rows
 from store.sqlio import bulk_insert, read_sql_frame, read_sql_matching
-
-
-@dataclass
-class LoadReport:
-    loaded: dict[str, int] = field(default_factory=dict)
-    unchanged: dict[str, int] = field(default_factory=dict)
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    files: dict[str, int] = field(default_factory=dict)
-    naive_timestamps: dict[str, int] = field(default_factory=dict)
-    batch_id: int | None = None
-    strict_failed: bool = False
-    # Wall time of the checked, atomic load (to the commit) and of writing snapshots after.
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def text_lines(self, url: str) -> list[str]:
-        """The report for a terminal: counts per table, then up to 50 rejected rows."""
-        if self.strict_failed:
-            lines = [f"--strict: {self.n_rejected_rows} bad rows; nothing was written."]
-        else:
-            lines = [f"Loaded into {url} (import batch {self.batch_id}):"]
-        for table in self.loaded:
-            lines.append(
-                f"  {table:16s} loaded {self.loaded[table]:>9,}   unchanged {self.unchanged[table]:>9,}"
-            )
-        if self.rejected:
-            lines.append(
-                f"Rejected {self.n_rejected_rows:,} rows ({len(self.rejected):,} problems), kept in quarantine:"
-            )
-            for r in self.rejected[:50]:
-                lines.append(
-                    f"  {r['table']} row {r['row']} key={r['key']} {r['column'] or ''}: {r['reason']}"
-                )
-            if len(self.rejected) > 50:
-                lines.append(f"  … {len(self.rejected) - 50:,} more (use --json for all)")
-        return lines
-
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's ``--json`` shape: ``{"loaded", "rejected", "unchanged"}``."""
-        return {"loaded": self.loaded, "rejected": self.rejected, "unchanged": self.unchanged}
-
-    @property
-    def n_rejected_rows(self) -> int:
-        return len({(r["table"], r["row"]) for r in self.rejected})
 
 
 @dataclass
@@ -108,7 +66,14 @@ def _stored(
 def _check_table(
     conn: Connection, spec: TableSpec, raw: RawTable, tz: str, checked: dict[str, _Checked]
 ) -> _Checked:
-    parsed = parse_table(raw.table, spec, tz=tz, hash_rows=True)
+    parsed = parse_table(
+        raw.table,
+        spec,
+        tz=tz,
+        hash_rows=True,
+        lines=raw.lines,
+        cell_problems=raw.cell_problems,
+    )
     frame = parsed.frame
     probs = Problems()
     keys = key_text(frame, spec.key)
@@ -192,29 +157,9 @@ log = logging.getLogger(__name__)
 
 
 def _report_rows(c: _Checked) -> list[dict[str, Any]]:
-    p = c.problems
-    if p.empty:
-        return []
-    idx = p["_idx"].to_numpy(dtype="int64")
-    out = pd.DataFrame(
-        {
-            "table": c.spec.name,
-            "row": c.parsed.frame["_line"].to_numpy()[idx],
-            "key": c.keys[idx],
-            "column": p["column"].to_numpy(dtype=object),
-            "reason": p["reason"].astype(str).to_numpy(),
-        }
-    ).sort_values(["row", "column"], na_position="first", kind="stable")
-    return [
-        {
-            "table": t,
-            "row": int(r),
-            "key": (k or None),
-            "column": (col if isinstance(col, str) else None),
-            "reason": reason,
-        }
-        for t, r, k, col, reason in out.itertuples(index=False, name=None)
-    ]
+    return report_rows(
+        c.spec.name, c.problems, c.parsed.frame["_line"].to_numpy(), c.keys, c.raw.skipped
+    )
 
 
 def load_bundle(
@@ -257,17 +202,45 @@ def load_bundle(
     LoadReport
         Counts loaded and unchanged per table, every rejected row, the batch id.
     """
+    report = _load(
+        source,
+        engine=engine,
+        tz=tz,
+        strict=strict,
+        actor=actor,
+        role=role,
+        progress=progress,
+        snapshot=snapshot,
+        _after_table=_after_table,
+    )
+    if report.batch_id is not None:
+        anchor_head(engine)  # the committed head, outside the database
+    return report
+
+
+def _load(
+    source: str | Path | dict[str, bytes],
+    *,
+    engine: Engine,
+    tz: str,
+    strict: bool,
+    actor: str | None,
+    role: str | None,
+    progress: Callable[[str, float], None] | None,
+    snapshot: bool,
+    _after_table: Callable[[str], None] | None,
+) -> LoadReport:
     require(role, "import")
     t0 = time.perf_counter()
     who = actor or getpass.getuser()
     notify = progress or (lambda _msg, _frac: None)
-    raws = read_bundle(source)
+    check_tz(tz)
+    raws, file_problems = read_bundle_checked(source)
     report = LoadReport(files={r.source: r.num_rows for r in raws.values()})
+    report.file_problems = file_problems + header_warnings(raws)
     started = utcnow()
     with engine.connect() as conn, _stage_for(conn) as stage, conn.begin():
-        if conn.dialect.name == "sqlite":
-            # Take the write lock now so the checks see the same store the insert writes to.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        lock_for_load(conn, sorted({*raws, "recommendations"}))
         checked: dict[str, _Checked] = {}
         for i, (name, raw) in enumerate(raws.items()):
             notify(f"checking {raw.source}", i / (2 * len(raws)))
@@ -282,32 +255,16 @@ def load_bundle(
             report.rejected.extend(_report_rows(c))
             report.unchanged[name] = c.unchanged
             report.loaded[name] = int(c.new.sum())
-        if strict and report.rejected:
+        if strict and (report.rejected or report.file_problems):
             report.loaded = {name: 0 for name in checked}
             report.strict_failed = True
-            return report  # nothing was written: the transaction commits empty
+            _record_refusal(conn, report, checked, source=source, who=who, tz=tz, started=started)
+            return report  # no data was written: only the refusal's record commits
         if stage is not None and strict:
             for name, c in checked.items():
                 stage.put(name, c.spec, c.parsed.frame.loc[c.new])
 
-        batch_id = conn.execute(
-            ImportBatch.__table__.insert().values(  # type: ignore[attr-defined]
-                started_at=started,
-                loaded_by=who,
-                source=str(
-                    source
-                    if not isinstance(source, dict)
-                    else "upload: " + ", ".join(sorted(source))
-                ),
-                tz=tz,
-                files=json.dumps(report.files),
-                loaded="{}",
-                unchanged="{}",
-                naive_timestamps=json.dumps(report.naive_timestamps),
-                n_rejected=report.n_rejected_rows,
-            )
-        ).inserted_primary_key[0]
-        report.batch_id = int(batch_id)
+        report.batch_id = insert_batch(conn, report, source=source, who=who, tz=tz, started=started)
         for i, (name, c) in enumerate(checked.items()):
             notify(f"writing {name}", 0.5 + i / (2 * len(checked)))
             if stage is not None:
@@ -375,39 +332,54 @@ def _stage_for(conn: Connection) -> AbstractContextManager[Stage | None]:
     return nullcontext()
 
 
-def _quarantine(conn: Connection, c: _Checked, batch_id: int) -> None:
-    p = c.problems
-    if p.empty:
-        return
-    idx = p["_idx"].to_numpy(dtype="int64")
-    rows_idx = np.unique(idx)
-    raw_rows = c.raw.table.take(pa.array(rows_idx)).to_pandas()
-    raw_json = dict(
-        zip(
-            rows_idx.tolist(),
-            raw_rows.to_json(orient="records", lines=True).splitlines(),
-            strict=True,
-        )
-    )
-    lines = c.parsed.frame["_line"].to_numpy()
-    params = [
-        {
-            "batch_id": batch_id,
-            "table_name": c.spec.name,
-            "row_number": int(lines[i]),
-            "row_key": c.keys[i] or None,
-            "column_name": col if isinstance(col, str) else None,
-            "reason": str(reason),
-            "raw": raw_json[int(i)],
-        }
-        for i, col, reason in zip(
-            idx.tolist(), p["column"].tolist(), p["reason"].tolist(), strict=True
-        )
-    ]
+def _record_refusal(
+    conn: Connection,
+    report: LoadReport,
+    checked: dict[str, _Checked],
+    *,
+    source: str | Path | dict[str, bytes],
+    who: str,
+    tz: str,
+    started: object,
+) -> None:
+    """A strict load that wrote nothing still leaves its trace: an import batch that
+    loaded nothing, its bad rows in quarantine, and an audit event saying why."""
+    report.batch_id = insert_batch(conn, report, source=source, who=who, tz=tz, started=started)
+    for c in checked.values():
+        _quarantine(conn, c, report.batch_id)
     conn.execute(
-        text(
-            "INSERT INTO quarantine (batch_id, table_name, row_number, row_key, column_name, reason, raw) "
-            "VALUES (:batch_id, :table_name, :row_number, :row_key, :column_name, :reason, :raw)"
-        ),
-        params,
+        text("UPDATE import_batch SET finished_at = :f, loaded = :l, unchanged = :u WHERE id = :i"),
+        {
+            "f": utcnow(),
+            "l": json.dumps(report.loaded),
+            "u": json.dumps({name: 0 for name in checked}),
+            "i": report.batch_id,
+        },
+    )
+    write = AuditedWrite(conn, who, (*(["quarantine"] if report.rejected else []), "import_batch"))
+    write.bump()
+    write.event(
+        action="import_refused",
+        entity="import_batch",
+        entity_id=str(report.batch_id),
+        after={
+            "source": str(source) if not isinstance(source, dict) else "upload",
+            "strict": True,
+            "rejected_rows": report.n_rejected_rows,
+            "file_problems": [p.to_json() for p in report.file_problems],
+            "tz": tz,
+        },
+    )
+
+
+def _quarantine(conn: Connection, c: _Checked, batch_id: int) -> None:
+    write_quarantine(
+        conn,
+        batch_id=batch_id,
+        table=c.spec.name,
+        raw=c.raw.table,
+        problems=c.problems,
+        lines=c.parsed.frame["_line"].to_numpy(),
+        keys=c.keys,
+        skipped=c.raw.skipped,
     )

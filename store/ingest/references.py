@@ -94,6 +94,15 @@ def check_references(
             quote=True,
             suffix=" not found in recommendations",
         )
+    if "decision" in frame.columns:
+        rejected_qty = (frame["decision"] == "rejected").fillna(False).to_numpy(dtype=bool) & (
+            frame["final_qty"].to_numpy(dtype="float64") > 0
+        )
+        probs.add(
+            rejected_qty,
+            "final_qty",
+            "rejected means not done: final_qty must be empty or 0 (record it as modified)",
+        )
     if "decided_at" in frame.columns and len(known):
         at = np.where(found, pos, 0)
         created = _micros(known["created_at"])[at]
@@ -101,7 +110,17 @@ def check_references(
         early = found & (decided != _NAT) & (created != _NAT) & (decided < created)
         probs.add(early, "decided_at", "decided_at is before the recommendation's created_at")
         rec_qty = known["recommended_qty"].to_numpy(dtype="float64", na_value=np.nan)[at]
-        modified = (frame["decision"] == "modified").fillna(False).to_numpy(dtype=bool)
+        decision = frame["decision"]
+        modified = (decision == "modified").fillna(False).to_numpy(dtype=bool)
+        accepted = (decision == "accepted").fillna(False).to_numpy(dtype=bool)
+        final = frame["final_qty"].to_numpy(dtype="float64")
+        # The app's rules (store/decide.py): accepted is done as proposed, rejected not done.
+        probs.add(
+            found & accepted & ~np.isnan(final) & (np.isnan(rec_qty) | (final != rec_qty)),
+            "final_qty",
+            "accepted means done as proposed: final_qty is not the recommended_qty "
+            "(record it as modified)",
+        )
         probs.add(
             found
             & modified

@@ -19,8 +19,10 @@ each closed before the store's connection attaches it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -39,6 +41,44 @@ except ImportError:  # pragma: no cover - exercised by forcing ``available`` off
 
 _META_INT = {"row_hash", "batch_id"}
 _TEXT_EXTRA = {"features", "extra", "source"}
+
+
+SCRATCH_PREFIX = "workbench-load-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def clean_stale_scratch(root: Path | None = None) -> list[Path]:
+    """Delete scratch folders left by loads that were killed (their process is gone);
+    returns what was removed. A load killed with -9 cannot clean up after itself, and
+    each left 70-100 MB behind."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"):
+        try:
+            pid = int((folder / "pid").read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            pid = None
+        if pid is not None and pid != os.getpid() and _alive(pid):
+            continue
+        try:
+            age = time.time() - folder.stat().st_mtime
+        except OSError:  # another load cleaned it a moment ago
+            continue
+        if pid is None and age < 24 * 3600:
+            continue  # no owner recorded (an older release, or still being made): a day's grace
+        if pid == os.getpid():
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 def available() -> bool:
@@ -117,7 +157,10 @@ class Stage:
         if adbc_sqlite is None:
             raise RuntimeError("the ADBC SQLite driver is not installed")
         self._conn = conn
-        self._dir = Path(tempfile.mkdtemp(prefix="workbench-load-"))
+        clean_stale_scratch()
+        self._dir = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
+        # The owner's pid, so a later load can tell a killed load's scratch from a live one.
+        (self._dir / "pid").write_text(str(os.getpid()), encoding="utf-8")
         self._prefix = f"stage_{uuid.uuid4().hex[:12]}"
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-stage")
         self._staged: dict[str, tuple[list[str], Future[int]]] = {}

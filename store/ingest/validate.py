@@ -22,13 +22,15 @@ from pandas.core.util.hashing import combine_hash_arrays, hash_array
 from contract.tables import Column, TableSpec
 from contract.vocabulary import TS_DTYPE
 from store.ingest.json_rows import json_objects
+from store.ingest.values import (
+    MAX_WHOLE,
+    out_of_range_numbers,
+    outside_window,
+    parse_dates,
+    parse_numbers,
+    parse_timestamps,
+)
 
-NUMBER_RE = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
-# An offset after a time of day: Z, +08:00, +0800 or +08 (a date alone ends in "-01" too).
-OFFSET_RE = r"(?:[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?)\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
-# Naive text pandas reads without a zone; used when a naive batch turns out to hold
-# something pandas reads as zoned after all (then the rest is reported unreadable).
-NAIVE_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 _TRUE = ["true", "1", "yes"]
 _FALSE = ["false", "0", "no"]
 
@@ -56,6 +58,11 @@ class Parsed:
         return {col: int(mask.sum()) for col, mask in self.naive_rows.items()}
 
 
+def printable(text: str) -> str:
+    """``text`` with NUL bytes shown as ``\\0``: PostgreSQL cannot store them in text."""
+    return text.replace("\x00", "\\0") if "\x00" in text else text
+
+
 class Problems:
     """Collects (row positions, column, reason) triples without per-row Python for clean rows."""
 
@@ -81,7 +88,7 @@ class Problems:
         if values is not None:
             q = "'" if quote else ""
             reasons = [
-                f"{reason}{q}{str(v)[:60]}{q}{suffix}"
+                f"{reason}{q}{printable(str(v)[:60])}{q}{suffix}"
                 for v in np.asarray(values, dtype=object)[idx]
             ]
         else:
@@ -114,80 +121,6 @@ def _text_series(text: pa.Array, missing: np.ndarray) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr))
 
 
-def parse_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Parse trimmed decimal text; returns (float64 values, unreadable mask). Empty is NaN."""
-    empty = _bool(pc.equal(text, ""))
-    ok = pc.match_substring_regex(text, NUMBER_RE)
-    values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
-    out = values.to_numpy(zero_copy_only=False).astype("float64")
-    bad = ~empty & ~_bool(ok)
-    return out, bad
-
-
-# The common spelling — date, time to at most microseconds, explicit offset — which
-# Arrow's own ISO 8601 cast reads exactly as pandas does, ten times faster. Anything
-# else (no offset, other layouts, impossible dates) takes the pandas path.
-PLAIN_TS_RE = (
-    r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[T ](?:[01]\d|2[0-3]):[0-5]\d"
-    r"(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)$"
-)
-
-
-def _arrow_instants(text: pa.Array) -> np.ndarray | None:
-    """UTC instants of offset-carrying ISO 8601 text via Arrow, or None if any is refused."""
-    try:
-        stamps = pc.cast(text, pa.timestamp("us", tz="UTC"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    return np.asarray(stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)).view("datetime64[us]")
-
-
-def _local_instants(text: pa.Array, tz: str) -> np.ndarray:
-    """UTC instants of zone-less ISO 8601 text read as wall-clock time in ``tz``."""
-    local = pd.to_datetime(
-        pd.Series(pd.arrays.ArrowStringArray(text)), format="ISO8601", errors="coerce"
-    )
-    utc = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
-    return utc.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-
-
-def parse_timestamps(text: pa.Array, tz: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """Parse trimmed ISO 8601 text; values without an offset are read in ``tz``.
-
-    Returns (UTC timestamps, unreadable mask, no-offset mask). Empty is NaT, in neither mask.
-    """
-    n = len(text)
-    empty = _bool(pc.equal(text, ""))
-    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
-    plain = _bool(pc.match_substring_regex(text, PLAIN_TS_RE))
-    if plain.any():
-        fast = _arrow_instants(pc.filter(text, pa.array(plain)))
-        if fast is None:
-            plain[:] = False
-        else:
-            out[plain] = fast
-    rest = ~empty & ~plain
-    has_offset = (
-        _bool(pc.match_substring_regex(text, OFFSET_RE)) if rest.any() else np.zeros(n, bool)
-    )
-    aware = rest & has_offset
-    if aware.any():
-        sub = pd.Series(pd.arrays.ArrowStringArray(pc.filter(text, pa.array(aware))))
-        parsed = pd.to_datetime(sub, utc=True, format="ISO8601", errors="coerce")
-        out[aware] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-    naive = rest & ~has_offset
-    if naive.any():
-        try:
-            out[naive] = _local_instants(pc.filter(text, pa.array(naive)), tz)
-        except (ValueError, TypeError):  # some value carries a zone after all
-            naive &= _bool(pc.match_substring_regex(text, NAIVE_RE))
-            if naive.any():
-                out[naive] = _local_instants(pc.filter(text, pa.array(naive)), tz)
-    bad = ~empty & np.isnat(out)
-    series = pd.Series(out).dt.tz_localize("UTC")
-    return series, bad, naive & ~bad
-
-
 def _check_column(
     col: Column,
     text: pa.Array,
@@ -195,17 +128,33 @@ def _check_column(
     probs: Problems,
     naive: dict[str, np.ndarray],
     table: str,
+    *,
+    key: bool = False,
 ) -> pd.Series | np.ndarray:
     trimmed = pc.utf8_trim_whitespace(text)
     empty = _bool(pc.equal(trimmed, ""))
     if col.required:
         probs.add(empty, col.name, "required value missing")
-    if col.kind in ("timestamp", "date"):
-        values, bad, no_offset = parse_timestamps(trimmed, tz)
-        probs.add(bad, col.name, "not an ISO 8601 timestamp: ", _objects(trimmed))
-        if col.kind == "timestamp" and no_offset.any():
+    if col.kind == "date":
+        days, bad = parse_dates(trimmed)
+        probs.add(bad, col.name, "not an ISO 8601 date: ", _objects(trimmed))
+        far = outside_window(days)
+        probs.add(far, col.name, "outside the years 1900-2199: ", _objects(trimmed))
+        return days.where(~far)
+    if col.kind == "timestamp":
+        values, bad, no_offset, dst = parse_timestamps(trimmed, tz, with_dst=True)
+        probs.add(
+            dst,
+            col.name,
+            f"local time skipped or repeated by a clock change in {tz}; give its UTC offset: ",
+            _objects(trimmed),
+        )
+        probs.add(bad & ~dst, col.name, "not an ISO 8601 timestamp: ", _objects(trimmed))
+        far = outside_window(values)
+        probs.add(far, col.name, "outside the years 1900-2199 (UTC): ", _objects(trimmed))
+        if no_offset.any():
             naive[f"{table}.{col.name}"] = np.asarray(no_offset, dtype=bool)
-        return values.dt.floor("D") if col.kind == "date" else values
+        return values.where(~far)
     if col.kind in ("float", "int"):
         values, bad = parse_numbers(trimmed)
         shown = (
@@ -214,7 +163,17 @@ def _check_column(
             else None
         )
         probs.add(bad, col.name, "not a number: ", shown)
+        overflow, underflow = out_of_range_numbers(trimmed, values)
+        if overflow.any() or underflow.any():
+            shown = _objects(trimmed)
+            probs.add(overflow, col.name, "too large to store: ", shown)
+            probs.add(underflow, col.name, "too small to store (reads as 0): ", shown)
+            values = np.where(overflow | underflow, np.nan, values)
         with np.errstate(invalid="ignore"):
+            if col.kind == "int":
+                huge = np.abs(values) > MAX_WHOLE
+                probs.add(huge, col.name, f"whole number beyond ±{MAX_WHOLE:.0f}: ", shown)
+                values = np.where(huge, np.nan, values)
             if col.kind == "int":
                 probs.add(
                     ~np.isnan(values) & (values != np.floor(values)),
@@ -252,13 +211,19 @@ def _check_column(
         ok = _bool(pc.is_in(trimmed, pa.array(list(col.enum))))
         probs.add(~empty & ~ok, col.name, f"not one of {'|'.join(col.enum)}: ", _objects(trimmed))
         return _text_series(trimmed, empty | ~ok)
-    # Codes are trimmed of surrounding spaces ("P100 " and "P100" are one site);
-    # free text (reasons, actions) is kept exactly as typed.
-    return _text_series(trimmed if col.kind == "category" else text, empty)
+    # Codes and keys are trimmed of surrounding spaces ("P100 " and "P100" are one site,
+    # "R1 " and "R1" one recommendation); free text (reasons, actions) is kept as typed.
+    return _text_series(trimmed if col.kind == "category" or key else text, empty)
 
 
 def parse_table(
-    raw: pa.Table, spec: TableSpec, *, tz: str = "UTC", hash_rows: bool = False
+    raw: pa.Table,
+    spec: TableSpec,
+    *,
+    tz: str = "UTC",
+    hash_rows: bool = False,
+    lines: np.ndarray | None = None,
+    cell_problems: list[tuple[int, str | None, str]] | tuple = (),
 ) -> Parsed:
     """Check ``raw`` (all text) against ``spec`` and return typed columns and problems.
 
@@ -266,8 +231,16 @@ def parse_table(
     features are kept as JSON text (typed when read back); columns the contract
     does not name are kept as JSON in ``extra`` and not checked. With ``hash_rows``
     the frame also gets ``row_hash`` (see ``row_hashes``), made while the JSON is built.
+    ``lines`` gives each row's line in the file (default: record numbers from 2);
+    ``cell_problems`` adds (row position, column, reason) found while reading the file.
+    A NUL byte in any cell makes its row bad (PostgreSQL cannot store one).
     """
     probs = Problems()
+    _nul_bytes(raw, probs)
+    for pos, column, reason in cell_problems:
+        mask = np.zeros(raw.num_rows, dtype=bool)
+        mask[pos] = True
+        probs.add(mask, column, reason)
     naive: dict[str, np.ndarray] = {}
     n = raw.num_rows
     known = set(spec.column_names)
@@ -301,8 +274,23 @@ def parse_table(
         frame[name] = values
     if contract is not None:
         frame["row_hash"] = row_hashes(frame, spec, contract=contract)
-    frame["_line"] = np.arange(2, n + 2, dtype="int64")
+    frame["_line"] = (
+        np.asarray(lines, dtype="int64")
+        if lines is not None and len(lines) == n
+        else np.arange(2, n + 2, dtype="int64")
+    )
     return Parsed(frame=frame, problems=probs.frame(), naive_rows=naive)
+
+
+def _nul_bytes(raw: pa.Table, probs: Problems) -> None:
+    for name in raw.column_names:
+        col = raw.column(name)
+        if col.null_count == len(col):
+            continue
+        has_nul = _bool(pc.match_substring(col.combine_chunks(), "\x00"))
+        probs.add(
+            has_nul, printable(name), "contains a NUL byte (\\0), which the store cannot keep"
+        )
 
 
 def _check_columns(
@@ -315,7 +303,13 @@ def _check_columns(
     for col in spec.columns:
         if col.name in present:
             typed[col.name] = _check_column(
-                col, raw.column(col.name).combine_chunks(), tz, probs, naive, spec.name
+                col,
+                raw.column(col.name).combine_chunks(),
+                tz,
+                probs,
+                naive,
+                spec.name,
+                key=col.name in spec.key,
             )
         else:
             if col.required:

@@ -216,7 +216,7 @@ def test_a_decision_extends_the_snapshot_as_a_read_of_the_store_would(store) -> 
 
     from contract.tables import DECISIONS
     from store.reads import _read_table, clear_memo, read_table
-    from store.snapshots import snapshot_dir
+    from store.snapshots import snapshot_path
 
     read_table(store, "decisions")  # the snapshot of the loaded version
     record_decision(
@@ -232,7 +232,7 @@ def test_a_decision_extends_the_snapshot_as_a_read_of_the_store_would(store) -> 
         store, "R1", decision="rejected", reason="dup of R2", actor="ana", role="planner"
     )
     version = data_versions(store)["decisions"]
-    assert (snapshot_dir(store) / f"decisions-v{version}.parquet").exists()
+    assert snapshot_path(store, "decisions", version).exists()
     clear_memo()
     buffer = io.BytesIO()
     _read_table(store, DECISIONS).to_parquet(buffer, index=False)

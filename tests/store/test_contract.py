@@ -52,7 +52,10 @@ def test_the_key_is_the_primary_key(spec: TableSpec) -> None:
 def test_stored_columns_beyond_the_contract_are_the_bookkeeping_ones(spec: TableSpec) -> None:
     table = SQLModel.metadata.tables[spec.name]
     extra = set(table.c.keys()) - set(spec.column_names)
-    assert extra <= {"features", "extra", "row_hash", "batch_id", "source"}, extra
+    bookkeeping = {"features", "extra", "row_hash", "batch_id", "source"}
+    # App decisions name their audit event (store/audit_decisions.py).
+    bookkeeping |= {"audit_event_id", "audit_hash"}
+    assert extra <= bookkeeping, extra
 
 
 def test_vocabulary_is_consistent() -> None:

@@ -277,7 +277,14 @@ def test_strict_writes_nothing(engine: Engine, tmp_path: Path) -> None:
     assert report.loaded == {"recommendations": 0, "decisions": 0}
     assert len(report.rejected) == 2  # the bad confidence and the decision depending on it
     assert table_counts(engine)["recommendations"] == 0
-    assert import_batches(engine).empty and quarantine(engine).empty
+    # Nothing loaded, but the refusal is in the import history with its bad rows.
+    batches = import_batches(engine)
+    assert len(batches) == 1 and batches.iloc[0]["n_rejected"] == 2
+    assert batches.iloc[0]["loaded"] == {"recommendations": 0, "decisions": 0}
+    assert len(quarantine(engine)) == 2
+    with engine.connect() as conn:
+        actions = conn.execute(text("SELECT action FROM audit_event")).scalars().all()
+    assert actions == ["import_refused"]
 
 
 def test_load_is_atomic(engine: Engine, tmp_path: Path) -> None:
@@ -462,13 +469,15 @@ def test_first_load_writes_the_snapshot_a_read_of_the_store_would_build(
     from contract.tables import TABLES
     from store.db import data_versions
     from store.reads import _read_table, clear_memo, read_table
-    from store.snapshots import snapshot_dir
+    from store.snapshots import snapshot_dir, snapshot_path
     from tests.conftest import SAMPLE
 
     report = load_bundle(SAMPLE, engine=engine, actor="t", role="admin")
     versions = data_versions(engine)
     written = sorted(p.name for p in snapshot_dir(engine).glob("*.parquet"))
-    assert written == sorted(f"{t}-v{versions[t]}.parquet" for t, n in report.loaded.items() if n)
+    assert written == sorted(
+        snapshot_path(engine, t, versions[t]).name for t, n in report.loaded.items() if n
+    )
     assert len(written) == len(TABLES)
     clear_memo()
     for name, spec in TABLES.items():
@@ -497,7 +506,7 @@ def test_appending_load_extends_the_snapshot_as_a_read_of_the_store_would(
     from contract.tables import TABLES
     from store.db import data_versions
     from store.reads import _read_table, clear_memo, read_table
-    from store.snapshots import snapshot_dir
+    from store.snapshots import snapshot_path
     from tests.conftest import SAMPLE
 
     first = tmp_path / "first"
@@ -518,7 +527,7 @@ def test_appending_load_extends_the_snapshot_as_a_read_of_the_store_would(
     assert {"recommendations", "decisions", "orders"} <= set(appended)
     versions = data_versions(engine)
     for name in appended:  # the new version's snapshot, written by the load itself
-        assert (snapshot_dir(engine) / f"{name}-v{versions[name]}.parquet").exists(), name
+        assert snapshot_path(engine, name, versions[name]).exists(), name
     clear_memo()
     for name in appended:
         buffer = io.BytesIO()
@@ -555,3 +564,21 @@ RX,2025-03-05T10:00:00Z,bob,accepted,,
     assert [(r["key"], r["reason"][:29]) for r in again.rejected] == [
         ("R3", "conflicts with the stored row")
     ]
+
+
+def test_snapshots_of_a_recreated_database_are_not_the_old_ones(tmp_path: Path) -> None:
+    from store.db import dispose_engine, get_engine
+    from store.reads import clear_memo
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    first = RECS
+    second = RECS.replace("P100,S1", "P999,S1")
+    for body, site in ((first, "P100"), (second, "P999")):
+        engine = get_engine(url)
+        _load(engine, write_bundle(tmp_path / site, {"recommendations": body}))
+        recs = load_frames(engine).recommendations.set_index("rec_id")
+        # Same URL, same data version (1) both times: only the store's identity differs.
+        assert recs.loc["R1", "site"] == site
+        dispose_engine(url)
+        clear_memo()
+        (tmp_path / "store.db").unlink()

@@ -44,7 +44,10 @@ def _load(at: AppTest, path: str) -> None:
     assert not at.exception, at.exception
 
 
-def test_a_bad_server_path_says_why_as_the_last_load(fresh_store: str, tmp_path: Path) -> None:
+def test_a_bad_server_path_says_why_as_the_last_load(
+    fresh_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKBENCH_IMPORT_DIRS", str(tmp_path))  # server paths load from here
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     _load(at, str(write_bundle(tmp_path / "good", {"recommendations": RECS})))
@@ -54,18 +57,22 @@ def test_a_bad_server_path_says_why_as_the_last_load(fresh_store: str, tmp_path:
     # The reason is shown in the page as the last load, not inside a collapsed status box,
     # and the earlier load's result no longer stands in for it.
     errors = [e.value for e in at.error]
-    assert any(str(missing) in e and "no such folder or file" in e for e in errors), errors
+    # One reason for every path that cannot be loaded (issue 17: never whether a path exists).
+    assert any("inside the import folder" in e for e in errors), errors
     assert not any("no row was rejected" in s.value for s in at.success)
     assert not [d for d in at.dataframe if list(d.value.columns) == ["loaded", "unchanged"]]
     # A second bad path replaces the first reason; a good load then clears it.
     _load(at, str(tmp_path / "other"))
-    assert any("other" in e.value for e in at.error)
-    assert not any(str(missing) in e.value for e in at.error)
+    assert len([e for e in at.error if "inside the import folder" in e.value]) == 1
     _load(at, str(write_bundle(tmp_path / "good2", {"recommendations": RECS})))
-    assert not any("could not be read" in e.value for e in at.error)
+    assert not any("inside the import folder" in e.value for e in at.error)
+    assert any("no row was rejected" in s.value for s in at.success)
 
 
-def test_import_history_shows_when_each_import_ran(fresh_store: str, tmp_path: Path) -> None:
+def test_import_history_shows_when_each_import_ran(
+    fresh_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKBENCH_IMPORT_DIRS", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     before = pd.Timestamp.now(tz="UTC")

@@ -117,3 +117,25 @@ def test_arrow_values_are_the_driver_values() -> None:
     assert table.column("row_hash").to_pylist() == [-(2**63) + 5, 2**63 - 7]
     assert table.column("rec_id").type == pa.string()
     assert table.column("rec_id").to_pylist() == ["R1", None]
+
+
+def test_stale_scratch_of_a_killed_load_is_cleaned_on_the_next_load(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from store.ingest.staging import SCRATCH_PREFIX, clean_stale_scratch
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    killed = tmp_path / f"{SCRATCH_PREFIX}killed"
+    killed.mkdir()
+    (killed / "pid").write_text(dead.stdout.strip())
+    (killed / "recommendations.db").write_bytes(b"x" * 1000)
+    live = tmp_path / f"{SCRATCH_PREFIX}live"
+    live.mkdir()
+    (live / "pid").write_text(str(os.getppid()))
+    unknown = tmp_path / f"{SCRATCH_PREFIX}fresh"
+    unknown.mkdir()
+    assert clean_stale_scratch(tmp_path) == [killed]
+    assert not killed.exists() and live.exists() and unknown.exists()
