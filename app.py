@@ -43,8 +43,9 @@ pages = [
 
 def _home() -> None:
     # Streamlit serves its default page at "/" and nowhere else; so that Data also
-    # answers at /data, the default is this hidden page, which opens Data.
-    st.switch_page(pages[0])
+    # answers at /data, the default is this hidden page, which opens Data (a link's query
+    # parameters go with it).
+    st.switch_page(pages[0], query_params=st.query_params.to_dict())
 
 
 home = st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden")
@@ -71,7 +72,7 @@ if not signed_in:
 if nav is home:
     # Before anything is drawn: a switch drops what this run drew (the session cookie
     # written just after signing in would be lost with it).
-    st.switch_page(pages[0])
+    st.switch_page(pages[0], query_params=st.query_params.to_dict())
 sidebar_notice()
 
 frames = cache.get_frames()

@@ -18,5 +18,5 @@ def test_data_page_answers_at_data_and_the_root_opens_it(page, server: str) -> N
     page.get_by_text("Data health").first.wait_for()
     page.wait_for_url("**/data")
     nav = page.locator('[data-testid="stSidebarNavLink"]')
-    assert nav.count() == 6  # the root's redirect is not listed as a page
+    assert nav.count() == 7  # the seven pages; the root's redirect is not listed as a page
     assert page.locator('[data-testid="stException"]').count() == 0
