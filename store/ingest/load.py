@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,11 @@ from sqlalchemy.engine import Connection
 from contract.tables import TABLES, TableSpec
 from store.audit import AuditedWrite, anchor_head
 from store.db import utcnow
-from store.ingest import staging
 from store.ingest.batch import check_tz, header_warnings, insert_batch, lock_for_load
 from store.ingest.bundle import RawTable, read_bundle_checked
 from store.ingest.references import check_references
 from store.ingest.report import LoadReport, report_rows, write_quarantine
-from store.ingest.staging import Stage
+from store.ingest.staging import stage_for, write_rows
 from store.ingest.validate import Parsed, Problems, key_text, parse_table
 from store.models import ImportBatch
 from store.roles import require
@@ -63,10 +62,9 @@ def _stored(
     return read_sql_matching(conn, spec, columns, first, frame[first])
 
 
-def _check_table(
-    conn: Connection, spec: TableSpec, raw: RawTable, tz: str, checked: dict[str, _Checked]
-) -> _Checked:
-    parsed = parse_table(
+def _parse(spec: TableSpec, raw: RawTable, tz: str) -> Parsed:
+    """The checks that need no database: types, ranges, row hashes."""
+    return parse_table(
         raw.table,
         spec,
         tz=tz,
@@ -74,6 +72,11 @@ def _check_table(
         lines=raw.lines,
         cell_problems=raw.cell_problems,
     )
+
+
+def _check_table(
+    conn: Connection, spec: TableSpec, raw: RawTable, parsed: Parsed, checked: dict[str, _Checked]
+) -> _Checked:
     frame = parsed.frame
     probs = Problems()
     keys = key_text(frame, spec.key)
@@ -239,18 +242,44 @@ def _load(
     report = LoadReport(files={r.source: r.num_rows for r in raws.values()})
     report.file_problems = file_problems + header_warnings(raws)
     started = utcnow()
-    with engine.connect() as conn, _stage_for(conn) as stage, conn.begin():
+    with (
+        engine.connect() as conn,
+        stage_for(conn) as stage,
+        conn.begin(),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-write") as writer,
+    ):
         lock_for_load(conn, sorted({*raws, "recommendations"}))
+        # Without --strict each table's good rows are written while the next table is
+        # parsed: staging (ADBC) and SQLite's INSERT run with the GIL released, so the
+        # two cores overlap. The connection is only ever used by one thread at a time:
+        # the write is waited for before the next table's database checks.
+        pipelined = stage is not None and not strict
+        if pipelined:
+            report.batch_id = insert_batch(
+                conn, report, source=source, who=who, tz=tz, started=started
+            )
         checked: dict[str, _Checked] = {}
-        for i, (name, raw) in enumerate(raws.items()):
-            notify(f"checking {raw.source}", i / (2 * len(raws)))
-            c = checked[name] = _check_table(conn, TABLES[name], raw, tz, checked)
-            # Only the rows this load stores: a re-load stores none (the finding sums batches).
-            naive = {col: int((m & c.new).sum()) for col, m in c.parsed.naive_rows.items()}
-            report.naive_timestamps.update({col: n for col, n in naive.items() if n})
-            if stage is not None and not strict:
-                # Staged in the background while the next table is checked.
-                stage.put(name, c.spec, c.parsed.frame.loc[c.new])
+        pending: Future[int] | None = None
+        try:
+            for i, (name, raw) in enumerate(raws.items()):
+                notify(f"checking {raw.source}", i / (2 * len(raws)))
+                parsed = _parse(TABLES[name], raw, tz)
+                if pending is not None:
+                    pending.result()
+                    pending = None
+                c = checked[name] = _check_table(conn, TABLES[name], raw, parsed, checked)
+                # Only the rows this load stores: a re-load stores none (the finding sums batches).
+                naive = {col: int((m & c.new).sum()) for col, m in c.parsed.naive_rows.items()}
+                report.naive_timestamps.update({col: n for col, n in naive.items() if n})
+                if pipelined:
+                    pending = writer.submit(
+                        write_rows, stage, name, c.spec, c.parsed.frame.loc[c.new], report.batch_id
+                    )
+            if pending is not None:
+                pending.result()
+        finally:
+            if pending is not None:  # never leave the transaction with a write in flight
+                wait([pending])
         for name, c in checked.items():
             report.rejected.extend(_report_rows(c))
             report.unchanged[name] = c.unchanged
@@ -260,14 +289,17 @@ def _load(
             report.strict_failed = True
             _record_refusal(conn, report, checked, source=source, who=who, tz=tz, started=started)
             return report  # no data was written: only the refusal's record commits
-        if stage is not None and strict:
-            for name, c in checked.items():
-                stage.put(name, c.spec, c.parsed.frame.loc[c.new])
 
-        report.batch_id = insert_batch(conn, report, source=source, who=who, tz=tz, started=started)
+        if not pipelined:
+            report.batch_id = insert_batch(
+                conn, report, source=source, who=who, tz=tz, started=started
+            )
         for i, (name, c) in enumerate(checked.items()):
             notify(f"writing {name}", 0.5 + i / (2 * len(checked)))
-            if stage is not None:
+            if pipelined:
+                pass  # written while the next table was parsed
+            elif stage is not None:
+                stage.put(name, c.spec, c.parsed.frame.loc[c.new])
                 stage.insert(name, c.spec, batch_id=report.batch_id)
             elif c.new.any():
                 bulk_insert(conn, c.spec, c.parsed.frame.loc[c.new], batch_id=report.batch_id)
@@ -284,7 +316,13 @@ def _load(
         versions = dict(conn.execute(text("SELECT table_name, version FROM data_version")).all())
         batches = ImportBatch.__table__  # type: ignore[attr-defined]
         # Through the table: finished_at stored by its column type (like started_at), not as text.
-        done = {"loaded": json.dumps(report.loaded), "unchanged": json.dumps(report.unchanged)}
+        done = {
+            "loaded": json.dumps(report.loaded),
+            "unchanged": json.dumps(report.unchanged),
+            # Known only after the checks (a pipelined load records its batch first).
+            "naive_timestamps": json.dumps(report.naive_timestamps),
+            "n_rejected": report.n_rejected_rows,
+        }
         conn.execute(
             batches.update()
             .where(batches.c.id == report.batch_id)
@@ -323,13 +361,6 @@ def _load(
     report.seconds["snapshot"] = time.perf_counter() - t1
     notify("done", 1.0)
     return report
-
-
-def _stage_for(conn: Connection) -> AbstractContextManager[Stage | None]:
-    """A scratch stage for SQLite loads when the ADBC driver is there, else nothing."""
-    if conn.dialect.name == "sqlite" and staging.available():
-        return Stage(conn)
-    return nullcontext()
 
 
 def _record_refusal(

@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,19 @@ class Stage:
                 break
         self._attached = []
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def write_rows(
+    stage: Stage, name: str, spec: TableSpec, rows: pd.DataFrame, batch_id: int | None
+) -> int:
+    """Stage ``rows`` and copy them into ``spec``'s table (one thread at a time on the
+    connection: the load waits for this before its next database check)."""
+    stage.put(name, spec, rows)
+    return stage.insert(name, spec, batch_id=batch_id)
+
+
+def stage_for(conn: Connection) -> AbstractContextManager[Stage | None]:
+    """A scratch stage for SQLite loads when the ADBC driver is there, else nothing."""
+    if conn.dialect.name == "sqlite" and available():
+        return Stage(conn)
+    return nullcontext()

@@ -74,7 +74,7 @@ class Problems:
         mask: np.ndarray | pd.Series,
         column: str | None,
         reason: str,
-        values: np.ndarray | None = None,
+        values: np.ndarray | pa.Array | None = None,
         *,
         quote: bool = True,
         suffix: str = "",
@@ -87,10 +87,13 @@ class Problems:
         idx = np.flatnonzero(mask)
         if values is not None:
             q = "'" if quote else ""
-            reasons = [
-                f"{reason}{q}{printable(str(v)[:60])}{q}{suffix}"
-                for v in np.asarray(values, dtype=object)[idx]
-            ]
+            # Arrow values are turned into Python objects for the bad rows only.
+            shown = (
+                values.take(pa.array(idx)).to_pylist()
+                if isinstance(values, (pa.Array, pa.ChunkedArray))
+                else np.asarray(values, dtype=object)[idx]
+            )
+            reasons = [f"{reason}{q}{printable(str(v)[:60])}{q}{suffix}" for v in shown]
         else:
             reasons = [reason + suffix] * len(idx)
         self.parts.append(pd.DataFrame({"_idx": idx, "column": column, "reason": reasons}))
@@ -109,10 +112,6 @@ class Problems:
 
 def _bool(arr: pa.Array) -> np.ndarray:
     return np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _objects(arr: pa.Array) -> np.ndarray:
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _text_series(text: pa.Array, missing: np.ndarray) -> pd.Series:
@@ -137,9 +136,9 @@ def _check_column(
         probs.add(empty, col.name, "required value missing")
     if col.kind == "date":
         days, bad = parse_dates(trimmed)
-        probs.add(bad, col.name, "not an ISO 8601 date: ", _objects(trimmed))
+        probs.add(bad, col.name, "not an ISO 8601 date: ", trimmed)
         far = outside_window(days)
-        probs.add(far, col.name, "outside the years 1900-2199: ", _objects(trimmed))
+        probs.add(far, col.name, "outside the years 1900-2199: ", trimmed)
         return days.where(~far)
     if col.kind == "timestamp":
         values, bad, no_offset, dst = parse_timestamps(trimmed, tz, with_dst=True)
@@ -147,25 +146,20 @@ def _check_column(
             dst,
             col.name,
             f"local time skipped or repeated by a clock change in {tz}; give its UTC offset: ",
-            _objects(trimmed),
+            trimmed,
         )
-        probs.add(bad & ~dst, col.name, "not an ISO 8601 timestamp: ", _objects(trimmed))
+        probs.add(bad & ~dst, col.name, "not an ISO 8601 timestamp: ", trimmed)
         far = outside_window(values)
-        probs.add(far, col.name, "outside the years 1900-2199 (UTC): ", _objects(trimmed))
+        probs.add(far, col.name, "outside the years 1900-2199 (UTC): ", trimmed)
         if no_offset.any():
             naive[f"{table}.{col.name}"] = np.asarray(no_offset, dtype=bool)
         return values.where(~far)
     if col.kind in ("float", "int"):
         values, bad = parse_numbers(trimmed)
-        shown = (
-            _objects(trimmed)
-            if (bad.any() or col.min_value is not None or col.max_value is not None)
-            else None
-        )
+        shown = trimmed
         probs.add(bad, col.name, "not a number: ", shown)
         overflow, underflow = out_of_range_numbers(trimmed, values)
         if overflow.any() or underflow.any():
-            shown = _objects(trimmed)
             probs.add(overflow, col.name, "too large to store: ", shown)
             probs.add(underflow, col.name, "too small to store (reads as 0): ", shown)
             values = np.where(overflow | underflow, np.nan, values)
@@ -202,14 +196,14 @@ def _check_column(
             ~empty & ~is_true & ~is_false,
             col.name,
             "not a boolean (true/false/1/0/yes/no): ",
-            _objects(trimmed),
+            trimmed,
         )
         out = pd.array(is_true, dtype="boolean")
         out[~is_true & ~is_false] = pd.NA
         return out
     if col.kind == "enum":
         ok = _bool(pc.is_in(trimmed, pa.array(list(col.enum))))
-        probs.add(~empty & ~ok, col.name, f"not one of {'|'.join(col.enum)}: ", _objects(trimmed))
+        probs.add(~empty & ~ok, col.name, f"not one of {'|'.join(col.enum)}: ", trimmed)
         return _text_series(trimmed, empty | ~ok)
     # Codes and keys are trimmed of surrounding spaces ("P100 " and "P100" are one site,
     # "R1 " and "R1" one recommendation); free text (reasons, actions) is kept as typed.
@@ -285,12 +279,25 @@ def parse_table(
 def _nul_bytes(raw: pa.Table, probs: Problems) -> None:
     for name in raw.column_names:
         col = raw.column(name)
-        if col.null_count == len(col):
+        if col.null_count == len(col) or not _may_hold_nul(col):
             continue
         has_nul = _bool(pc.match_substring(col.combine_chunks(), "\x00"))
         probs.add(
             has_nul, printable(name), "contains a NUL byte (\\0), which the store cannot keep"
         )
+
+
+def _may_hold_nul(col: pa.ChunkedArray) -> bool:
+    """Whether any of the column's value bytes may be NUL: one vector pass over each
+    chunk's data buffer, so clean columns (nearly all) skip the per-row search."""
+    for chunk in col.chunks:
+        buffers = chunk.buffers()
+        if not pa.types.is_string(chunk.type) and not pa.types.is_large_string(chunk.type):
+            return True  # not plain text: let the per-row search decide
+        data = buffers[2] if len(buffers) > 2 else None
+        if data is not None and not np.frombuffer(data, dtype=np.uint8).all():
+            return True
+    return False
 
 
 def _check_columns(
