@@ -8,18 +8,21 @@ whole load is one transaction, so an interrupted load leaves the store as it was
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import getpass
 import json
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
@@ -50,6 +53,11 @@ class _Checked:
     unchanged: int = 0
     was_empty: bool = False  # the table held no rows before this load
 
+    def new_rows(self) -> pd.DataFrame:
+        """The rows this load stores (the frame itself when it is all of them: no copy)."""
+        frame = self.parsed.frame
+        return frame if self.new.all() else frame.loc[self.new]
+
 
 def _stored(
     conn: Connection, spec: TableSpec, columns: list[str], frame: pd.DataFrame
@@ -60,6 +68,14 @@ def _stored(
     if spec.column(first).kind in ("timestamp", "date"):
         return read_sql_frame(conn, spec, columns)
     return read_sql_matching(conn, spec, columns, first, frame[first])
+
+
+def release_memory() -> None:
+    """Hand memory freed by a finished table back to the system (Arrow's pool and the C
+    heap keep it otherwise, and the next table's peak would stack on top of it)."""
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _parse(spec: TableSpec, raw: RawTable, tz: str) -> Parsed:
@@ -157,6 +173,12 @@ def _is_empty(conn: Connection, spec: TableSpec) -> bool:
 
 
 log = logging.getLogger(__name__)
+
+try:  # glibc only; elsewhere freed memory is left to the allocator
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    _LIBC.malloc_trim  # noqa: B018 - probe: musl and macOS have no malloc_trim
+except (OSError, AttributeError):
+    _LIBC = None
 
 
 def _report_rows(c: _Checked) -> list[dict[str, Any]]:
@@ -267,13 +289,20 @@ def _load(
                 if pending is not None:
                     pending.result()
                     pending = None
+                    release_memory()  # what staging the previous table took
                 c = checked[name] = _check_table(conn, TABLES[name], raw, parsed, checked)
+                # Only the bad rows' raw text is needed from here on (for quarantine).
+                bad_rows = pa.array(np.unique(c.problems["_idx"].to_numpy(dtype="int64")))
+                c.raw = replace(raw, table=raw.table.take(bad_rows))
+                raws[name] = c.raw
+                del raw, parsed
+                release_memory()  # the file's text, freed just now
                 # Only the rows this load stores: a re-load stores none (the finding sums batches).
                 naive = {col: int((m & c.new).sum()) for col, m in c.parsed.naive_rows.items()}
                 report.naive_timestamps.update({col: n for col, n in naive.items() if n})
                 if pipelined:
                     pending = writer.submit(
-                        write_rows, stage, name, c.spec, c.parsed.frame.loc[c.new], report.batch_id
+                        write_rows, stage, name, c.spec, c.new_rows(), report.batch_id
                     )
             if pending is not None:
                 pending.result()
@@ -299,10 +328,10 @@ def _load(
             if pipelined:
                 pass  # written while the next table was parsed
             elif stage is not None:
-                stage.put(name, c.spec, c.parsed.frame.loc[c.new])
+                stage.put(name, c.spec, c.new_rows())
                 stage.insert(name, c.spec, batch_id=report.batch_id)
             elif c.new.any():
-                bulk_insert(conn, c.spec, c.parsed.frame.loc[c.new], batch_id=report.batch_id)
+                bulk_insert(conn, c.spec, c.new_rows(), batch_id=report.batch_id)
             _quarantine(conn, c, report.batch_id)
             if _after_table is not None:
                 _after_table(name)
@@ -345,19 +374,28 @@ def _load(
     # (or only them, when the table was empty): its snapshot is written from them, so the
     # first read skips a pass over the database.
     t1 = time.perf_counter()
-    for name in changed if snapshot else []:
-        c = checked[name]
+    # Each table's rows are let go once its snapshot is written (a load of six tables at a
+    # million rows would otherwise hold them all while the largest is snapshotted).
+    # The largest goes last, when the others are gone.
+    for name in [n for n in checked if n not in changed]:
+        del checked[name]
+    by_size = sorted(checked, key=lambda n: checked[n].parsed.frame.memory_usage(deep=False).sum())
+    for name in by_size if snapshot else []:
+        c = checked.pop(name)
         notify(f"preparing fast reads of {name}", 0.99)
         try:
             snapshot_loaded_rows(
                 engine,
                 name,
                 int(versions[name]),
-                c.parsed.frame.loc[c.new],
+                c.new_rows(),
                 previous=None if c.was_empty else int(versions[name]) - 1,
             )
         except Exception as exc:  # only a cache: the first read builds it instead
             log.warning("snapshot of loaded %s not written: %s", name, exc)
+        del c
+        release_memory()
+    checked.clear()
     report.seconds["snapshot"] = time.perf_counter() - t1
     notify("done", 1.0)
     return report

@@ -138,7 +138,11 @@ def write_quarantine(
     if not problems.empty:
         idx = problems["_idx"].to_numpy(dtype="int64")
         rows_idx = np.unique(idx)
-        raw_rows = raw.take(pa.array(rows_idx)).to_pandas()
+        # ``raw`` holds the whole file or only the bad rows (in row order), which a load
+        # keeps once a table is checked so the full text does not stay in memory.
+        raw_rows = (
+            raw if raw.num_rows == len(rows_idx) else raw.take(pa.array(rows_idx))
+        ).to_pandas()
         raw_json = dict(
             zip(
                 rows_idx.tolist(),

@@ -98,7 +98,7 @@ def column_kind(spec: TableSpec, name: str) -> str:
 
 def insert_columns(spec: TableSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The rows as they are written (without ``batch_id``) and the columns to write."""
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # columns are replaced, never written into
     if spec.name == "orders":
         frame["line"] = frame["line"].fillna("")
     columns = list(spec.column_names) + ["row_hash"]
