@@ -53,22 +53,28 @@ def check_references(
     """rec_id must name a recommendation that loads now or is stored; time order and
     ``final_qty`` rules that need the recommendation are checked here too."""
     rec_cols = ["rec_id", "created_at", "recommended_qty"]
-    parts = []
-    rejected = pd.DataFrame({"rec_id": pd.Series(dtype=object), "_line": pd.Series(dtype="int64")})
-    if recs is not None and recs_bad is not None:
-        parts.append(recs.loc[~recs_bad, rec_cols])
-        rejected = recs.loc[recs_bad, ["rec_id", "_line"]].dropna(subset=["rec_id"])
-    stored = read_sql_matching(conn, RECOMMENDATIONS, rec_cols, "rec_id", frame["rec_id"])
-    if len(stored):
-        parts.append(stored.assign(rec_id=stored["rec_id"].astype(object)))
-    known = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame({c: pd.Series(dtype=object) for c in rec_cols})
-    )
     rec_id = frame["rec_id"]
     has_id = rec_id.notna().to_numpy()
-    pos = _positions(rec_id, known["rec_id"])  # a rec loading now comes before a stored one
+    rejected = pd.DataFrame({"rec_id": pd.Series(dtype=object), "_line": pd.Series(dtype="int64")})
+    loading = pd.DataFrame({c: pd.Series(dtype=object) for c in rec_cols})
+    if recs is not None and recs_bad is not None:
+        loading = recs.loc[~recs_bad, rec_cols]
+        rejected = recs.loc[recs_bad, ["rec_id", "_line"]].dropna(subset=["rec_id"])
+    # A rec loading now comes before a stored one; only the ids it does not give are
+    # looked up in the store (a load may have written this bundle's recommendations
+    # already, and reading them back would cost a second pass over them).
+    pos = _positions(rec_id, loading["rec_id"])
+    elsewhere = has_id & (pos < 0)
+    stored = (
+        read_sql_matching(conn, RECOMMENDATIONS, rec_cols, "rec_id", rec_id[elsewhere])
+        if elsewhere.any()
+        else loading.iloc[:0]
+    )
+    if len(stored):
+        stored = stored.assign(rec_id=stored["rec_id"].astype(object))
+        in_store = _positions(rec_id, stored["rec_id"])
+        pos = np.where(elsewhere & (in_store >= 0), len(loading) + in_store, pos)
+    known = pd.concat([loading, stored], ignore_index=True) if len(stored) else loading
     found = pos >= 0
     dep = _positions(rec_id, rejected["rec_id"])
     dep_line = (
