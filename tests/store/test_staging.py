@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from contract.tables import TABLES
 from store.db import dispose_engine, get_engine
+from store.ingest import load as load_module
 from store.ingest import staging
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
@@ -139,3 +140,51 @@ def test_stale_scratch_of_a_killed_load_is_cleaned_on_the_next_load(tmp_path: Pa
     unknown.mkdir()
     assert clean_stale_scratch(tmp_path) == [killed]
     assert not killed.exists() and live.exists() and unknown.exists()
+
+
+@pytest.mark.parametrize("where", ["write", "check"])
+def test_a_failure_while_a_table_is_written_in_the_background_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Recommendations are written while decisions are parsed: a failure of that write,
+    or of the next table's check meanwhile, rolls the whole load back and leaves no
+    write in flight on the connection."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = get_engine(url)
+    bundle = write_bundle(tmp_path / "b", {"recommendations": RECS, "decisions": DECS})
+    real_insert, real_parse = staging.Stage.insert, load_module._parse
+    written: list[str] = []
+
+    def insert(self: staging.Stage, name: str, spec: object, *, batch_id: int | None) -> int:
+        if where == "write" and name == "recommendations":
+            raise OSError("disk full while writing recommendations")
+        n = real_insert(self, name, spec, batch_id=batch_id)  # type: ignore[arg-type]
+        written.append(name)
+        return n
+
+    def parse(spec: object, raw: object, tz: str) -> object:
+        if where == "check" and getattr(spec, "name", "") == "decisions":
+            raise ValueError("decisions unreadable")
+        return real_parse(spec, raw, tz)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(staging.Stage, "insert", insert)
+    monkeypatch.setattr(load_module, "_parse", parse)
+    try:
+        with pytest.raises(OSError if where == "write" else ValueError):
+            load_bundle(bundle, engine=engine, role="admin")
+        with engine.connect() as conn:
+            counts = [
+                conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+                for t in ("recommendations", "decisions", "import_batch")
+            ]
+        assert counts == [0, 0, 0]
+        if where == "check":
+            assert written == ["recommendations"]  # it was written, then rolled back
+        monkeypatch.undo()
+        assert load_bundle(bundle, engine=engine, role="admin").loaded == {
+            "recommendations": 3,
+            "decisions": 3,
+        }
+    finally:
+        dispose_engine(url)
+        clear_memo()
