@@ -121,7 +121,7 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
         try:
             source = str(confined_path(server_path, cache.current_url()))
         except BundleError as exc:
-            problem = str(exc)
+            problem = escape_markdown(exc)  # the path as typed: shown as text
     if problem is not None:
         # Shown as the last load's outcome: the previous load's result no longer stands in.
         st.session_state["data_last_error"] = problem
@@ -144,11 +144,16 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
                 )
             except BundleError as exc:
                 status.update(label="The bundle could not be read", state="error")
-                failure = f"The bundle could not be read, so nothing was loaded: {exc}"
+                failure = (
+                    f"The bundle could not be read, so nothing was loaded: {escape_markdown(exc)}"
+                )
                 report = None
             except Exception as exc:  # noqa: BLE001 - shown to the user; the load rolled back
                 status.update(label="Load failed; nothing was written", state="error")
-                failure = f"The load failed and nothing was written: {type(exc).__name__}: {exc}"
+                failure = (
+                    f"The load failed and nothing was written: {type(exc).__name__}: "
+                    f"{escape_markdown(exc)}"
+                )
                 report = None
             if report is not None:
                 state = (
