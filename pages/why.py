@@ -334,7 +334,7 @@ else:
             st.pills(
                 "Reason themes seen so far",
                 list(themes),
-                format_func=lambda t: escape_markdown(themes[t]),  # pills render Markdown
+                format_func=lambda t: escape_markdown(themes.get(t, t)),  # pills render Markdown
                 key=form_key("theme_pick", rec_id),
             )
         st.text_area(
