@@ -31,6 +31,7 @@ st.set_page_config(
 )
 
 engine = cache.current_engine()
+cache.stale_scratch_cleaned()  # once per process: what killed loads left in the temp folder
 signed_in = establish_session(engine)
 # Navigation first, whoever is signed in: the URL asked for (page and query parameters) is
 # kept through the sign-in, and nothing but the six pages is ever listed (hidden until then).

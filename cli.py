@@ -37,6 +37,7 @@ from store.db import get_engine, resolve_url
 from store.decisions import AlreadyDecided, DecisionError, record_decision
 from store.ingest.bundle import BundleError
 from store.ingest.load import load_bundle
+from store.ingest.staging import clean_stale_scratch
 from store.reads import load_frames
 from store.roles import ROLES, PermissionDenied
 from store.users import UserError, add_user, list_users, role_of, user_count
@@ -55,6 +56,7 @@ def _print_lines(lines: list[str]) -> None:
 
 
 def _engine(args: argparse.Namespace) -> Engine:
+    clean_stale_scratch()  # killed loads' scratch (70-100 MB each), whatever the command
     return get_engine(args.db)
 
 

@@ -10,7 +10,7 @@ from store import roles
 from store.ingest.bundle import BundleError
 from store.ingest.load import load_bundle
 from store.ingest.server_paths import confined_path
-from store.reads import import_batches, quarantine
+from store.reads import import_batches, quarantine, quarantine_summary
 from ui import cache, session
 
 session.ensure_shell()  # before anything renders: see ui/session.py
@@ -121,7 +121,7 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
         try:
             source = str(confined_path(server_path, cache.current_url()))
         except BundleError as exc:
-            problem = str(exc)
+            problem = escape_markdown(exc)  # the path as typed: shown as text
     if problem is not None:
         # Shown as the last load's outcome: the previous load's result no longer stands in.
         st.session_state["data_last_error"] = problem
@@ -144,11 +144,16 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
                 )
             except BundleError as exc:
                 status.update(label="The bundle could not be read", state="error")
-                failure = f"The bundle could not be read, so nothing was loaded: {exc}"
+                failure = (
+                    f"The bundle could not be read, so nothing was loaded: {escape_markdown(exc)}"
+                )
                 report = None
             except Exception as exc:  # noqa: BLE001 - shown to the user; the load rolled back
                 status.update(label="Load failed; nothing was written", state="error")
-                failure = f"The load failed and nothing was written: {type(exc).__name__}: {exc}"
+                failure = (
+                    f"The load failed and nothing was written: {type(exc).__name__}: "
+                    f"{escape_markdown(exc)}"
+                )
                 report = None
             if report is not None:
                 state = (
@@ -237,9 +242,17 @@ else:
             "n_rejected": st.column_config.NumberColumn("Rows rejected", format="%d"),
         },
     )
-    q = quarantine(engine)
+    q = quarantine(engine) if can_import else quarantine_summary(engine)
     if q.empty:
         st.success("Quarantine is empty: every row of every import passed the contract.")
+    elif not can_import:
+        st.caption(
+            f"Quarantined rows keep what the file held, which can be anything the file held "
+            f"(a server path once put a line of a system file there); so their values and "
+            f"reasons are shown only to roles that may load data, not to yours "
+            f"({session.current_role()}). How many rows each import left, by table and column:"
+        )
+        st.dataframe(q, hide_index=True, key="data_quarantine_summary")
     else:
         pick = st.selectbox(
             "Quarantined rows of import",

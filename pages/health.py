@@ -10,6 +10,7 @@ import streamlit as st
 from analytics.monitoring import charts
 from analytics.monitoring.calibration import reliability
 from analytics.monitoring.text import NOT_ENOUGH, day_text
+from analytics.shared.safe_text import escape_markdown
 from store import roles
 from store.learning.monitoring import (
     AcknowledgeError,
@@ -126,7 +127,7 @@ for alert in report.alerts:
             f"**{KIND_LABEL[alert['kind']]}** since {day_text(pd.Timestamp(alert['since']).date())}"
         )
         st.markdown(head + (" · acknowledged" if alert["acknowledged"] else ""))
-        st.markdown(alert["message"])
+        st.markdown(escape_markdown(alert["message"]))  # types, sites, versions: from the data
         value, limit = alert["value"], alert["threshold"]
         st.caption(
             f"{alert['statistic']} = {'—' if value is None else f'{value:.3f}'} "
@@ -135,8 +136,8 @@ for alert in report.alerts:
         if alert["acknowledged"] and alert["key"] in acks.index:
             ack = acks.loc[alert["key"]]
             st.caption(
-                f"Acknowledged by {ack['acknowledged_by']} ({ack['role']}) on "
-                f"{ack['acknowledged_at']:%Y-%m-%d %H:%M} UTC: {ack['note']}"
+                f"Acknowledged by {escape_markdown(ack['acknowledged_by'])} ({ack['role']}) on "
+                f"{ack['acknowledged_at']:%Y-%m-%d %H:%M} UTC: {escape_markdown(ack['note'])}"
             )
         elif not alert["acknowledged"] and may_ack:
             note = st.text_input("What was checked", key=f"health_ack_note_{tag}",

@@ -212,7 +212,8 @@ with tab_rules:
         if LINKED_RULE not in set(view["id"]):  # the link wins over the status filter
             view = pd.concat([linked, view])
         linked_slot.info(
-            f"Opened on rule **{LINKED_RULE}** ({rule_title(linked.iloc[0])}): its evidence and "
+            f"Opened on rule **{escape_markdown(LINKED_RULE)}** ({escape_markdown(rule_title(linked.iloc[0]))}): its "
+            "evidence and "
             "status are under **Candidate rules**.",
             icon=":material/link:",
         )
@@ -356,9 +357,9 @@ with tab_adopted:
     for row in adopted.to_dict("records"):
         row["costs_more"] = row["rule_key"] in costly  # marked here too
         st.markdown(
-            f"**{rule_title(row)}** · owner {row['owner']} · adopted by "
-            f"{row['updated_by']} on {row['updated_at']:%Y-%m-%d}  \n"
-            f"Encoding: {row['note']}"
+            f"**{escape_markdown(rule_title(row))}** · owner {escape_markdown(row['owner'])} · "
+            f"adopted by {escape_markdown(row['updated_by'])} on {row['updated_at']:%Y-%m-%d}  \n"
+            f"Encoding: {escape_markdown(row['note'])}"
         )
         per_q = monitor[monitor["rule_key"] == row["rule_key"]]
         st.plotly_chart(

@@ -8,7 +8,7 @@ import streamlit as st
 
 from analytics.governance.breaches import filter_breaches
 from analytics.shared.figures import SLA_MET_DEFINITION, SLA_MET_RULE, fmt_period
-from analytics.shared.safe_text import safe_csv
+from analytics.shared.safe_text import escape_markdown, safe_csv
 from store import roles
 from store.owner_matrix import OwnershipError, apply_owner_changes, make_entry
 from ui import cache, routing, session
@@ -358,5 +358,5 @@ with tab_gates:
         ):
             for check in gate["evidence"]["checks"]:
                 st.markdown(
-                    f"{GATE_ICON[check['status']]} **{check['check']}** ({check['status']}): {check['detail']}"
+                    f"{GATE_ICON[check['status']]} **{check['check']}** ({check['status']}): {escape_markdown(check['detail'])}"
                 )

@@ -212,7 +212,7 @@ st.caption(
     f"model) fitted to the logged {ex.target} of {tm.n_train:,} {type_label(ex.rec_type, plural=True)}; "
     f"on {tm.n_test:,} held-out ones it reproduces the logged {ex.target} with R² "
     f"{ex.fidelity_r2:.3f}. "
-    f"Typical values are among {ex.site} {type_label(ex.rec_type, plural=True)}."
+    f"Typical values are among {escape_markdown(ex.site)} {type_label(ex.rec_type, plural=True)}."
 )
 drivers = ex.contributions.head(8)
 st.dataframe(
@@ -266,7 +266,7 @@ else:
     if not hits:
         st.caption(
             f"None of the {len(rules)} candidate rules from the override analysis matches this "
-            f"recommendation (with decided_by = {who})."
+            f"recommendation (with decided_by = {escape_markdown(who)})."
         )
     else:
         st.dataframe(rules_table(hits), hide_index=True, key="why_rules")
@@ -281,7 +281,7 @@ st.subheader("Your decision")
 done = st.session_state.pop("why_recorded", None)
 if done:
     st.success(
-        f"Recorded: {done['rec_id']} {done['decision']} by {done['decided_by']} at "
+        f"Recorded: {done['rec_id']} {done['decision']} by {escape_markdown(done['decided_by'])} at "
         f"{done['decided_at'][:19]} UTC (audit event {done['audit_event_id']}).",
         icon=":material/check_circle:",
     )
@@ -295,10 +295,10 @@ shown_qty = (
 if existing:
     qty = existing["final_qty"]
     st.info(
-        f"Already decided: **{existing['decision']}** by {existing['decided_by']} at "
+        f"Already decided: **{existing['decision']}** by {escape_markdown(existing['decided_by'])} at "
         f"{existing['decided_at'][:19]} UTC"
         + (f", final quantity {qty:,.0f}" if qty is not None else "")
-        + (f", reason: “{existing['reason']}”" if existing["reason"] else "")
+        + (f", reason: “{escape_markdown(existing['reason'])}”" if existing["reason"] else "")
         + ". A decision is never overwritten.",
         icon=":material/lock:",
     )
@@ -306,7 +306,8 @@ elif not roles.can(session.current_role(), "decide"):
     # Read-only roles see what is proposed, not a form they cannot send.
     st.caption(
         f"Your role ({session.current_role()}) can read explanations but not decide. "
-        f"Open, proposed: {rec.get('action') or type_label(ex.rec_type)} — {shown_qty}."
+        f"Open, proposed: {escape_markdown(rec.get('action') or type_label(ex.rec_type))} — "
+        f"{shown_qty}."
     )
 else:
     form_for = RenderToken.of(rec_id, recommended)
@@ -333,7 +334,7 @@ else:
             st.pills(
                 "Reason themes seen so far",
                 list(themes),
-                format_func=themes.get,
+                format_func=lambda t: escape_markdown(themes.get(t, t)),  # pills render Markdown
                 key=form_key("theme_pick", rec_id),
             )
         st.text_area(

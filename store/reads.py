@@ -191,6 +191,21 @@ def quarantine(
     )
 
 
+def quarantine_summary(engine: Engine) -> pd.DataFrame:
+    """How many rows and problems each import left in quarantine, per table and column —
+    nothing of what the rows held (for roles that may not read the raw rows)."""
+    sql = (
+        'SELECT batch_id, table_name AS "table", column_name AS "column", '
+        'COUNT(DISTINCT row_number) AS "rows", COUNT(*) AS problems FROM quarantine '
+        "GROUP BY batch_id, table_name, column_name ORDER BY batch_id DESC, table_name, column_name"
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql)).mappings().all()
+    return pd.DataFrame(
+        [dict(r) for r in rows], columns=["batch_id", "table", "column", "rows", "problems"]
+    )
+
+
 def decisions_for(engine: Engine, rec_ids: list[str]) -> pd.DataFrame:
     """Stored decisions for a few recommendations, read directly (not through the snapshot)."""
     if not rec_ids:

@@ -120,3 +120,44 @@ def test_data_page_refuses_server_paths_outside_the_import_folder_alike(
     assert not any("secret-line" in str(d.value) for d in at.dataframe)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Recommendations"] == "0"
+
+
+def scratch_folders(root: Path, tag: str = "") -> tuple[Path, Path]:
+    """A killed load's scratch folder (its process is gone) and a running one's, in ``root``."""
+    import os
+    import subprocess
+    import sys
+
+    from store.ingest.staging import SCRATCH_PREFIX
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    folders = []
+    for name, pid in (("killed", gone), ("running", str(os.getppid()))):
+        folder = root / f"{SCRATCH_PREFIX}{name}{tag}"
+        folder.mkdir()
+        (folder / "pid").write_text(pid)
+        (folder / "recommendations.db").write_bytes(b"x" * 1000)
+        folders.append(folder)
+    return folders[0], folders[1]
+
+
+def test_app_start_removes_killed_loads_scratch_once_per_process(
+    sample_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    killed, running = scratch_folders(scratch)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert not killed.exists() and running.exists()
+    # Once per process, not on every rerun: a folder left meanwhile waits for the next
+    # start (or the next load, which cleans too).
+    later, _ = scratch_folders(scratch, tag="-later")
+    at.run()
+    assert not at.exception, at.exception
+    assert later.exists()

@@ -71,3 +71,18 @@ def test_audit_verify_expect_and_the_anchor(db: str, tmp_path: Path, capsys) -> 
         conn.execute(text("DELETE FROM data_version WHERE table_name = 'audit_event'"))
     assert cli.main(["audit", "verify", "--db", db]) == 1
     assert "newest event(s) deleted" in capsys.readouterr().err
+
+
+def test_a_command_removes_killed_loads_scratch(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import tempfile
+
+    from tests.test_app import scratch_folders
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    killed, running = scratch_folders(scratch)
+    assert cli.main(["info", "--db", db, "--json"]) == 0
+    assert not killed.exists() and running.exists()

@@ -9,7 +9,7 @@ import markdown_it
 import pandas as pd
 import pytest
 
-from analytics.shared.safe_text import escape_markdown, neutralise_cell, safe_csv
+from analytics.shared.safe_text import escape_markdown, escape_slack, neutralise_cell, safe_csv
 
 
 def _html(text: str) -> str:
@@ -97,3 +97,19 @@ def test_override_texts_escape_what_people_typed() -> None:
     assert "<strong>adopted</strong>" in html  # our own emphasis survives
     for tag in ("<img", "<a ", "<script"):
         assert tag not in html
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("<!channel> ruf an", "&lt;!channel&gt; ruf an"),
+        ("<@U024BE7LH> fragen", "&lt;@U024BE7LH&gt; fragen"),
+        ("<https://phish.example|Passwort>", "&lt;https://phish.example|Passwort&gt;"),
+        ("*dringend* _bitte_ ~alt~ `cmd`", "∗dringend∗ ˍbitteˍ ∼alt∼ ˋcmdˋ"),
+        ("R&D > Einkauf", "R&amp;D &gt; Einkauf"),
+        ("decided_by = k_weber", "decided_by = k_weber"),  # inside a word: cannot format
+        ("zwei\nZeilen", "zwei Zeilen"),
+    ],
+)
+def test_slack_escape_leaves_no_mention_link_or_mark(text: str, shown: str) -> None:
+    assert escape_slack(text) == shown

@@ -32,6 +32,7 @@ from contract.frames import Frames
 from flows import baseline, explain, governance, monitoring, overrides, policy
 from store.audit import COUNTER, read_events
 from store.db import data_version, data_versions, get_engine, resolve_url
+from store.ingest.staging import clean_stale_scratch
 from store.learning.monitoring import read_acknowledgements
 from store.reads import load_frames
 from store.rule_status import read_rule_statuses
@@ -40,6 +41,13 @@ from store.rule_status import read_rule_statuses
 @st.cache_resource(show_spinner=False)
 def engine_for(url: str) -> Engine:
     return get_engine(url)
+
+
+@st.cache_resource(show_spinner=False)
+def stale_scratch_cleaned() -> tuple[str, ...]:
+    """Scratch folders of killed loads, removed once per server process (not on every
+    rerun): each holds 70-100 MB, and the next load, which also cleans, may be days away."""
+    return tuple(str(p) for p in clean_stale_scratch())
 
 
 def current_url() -> str:

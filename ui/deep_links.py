@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics.shared.safe_text import escape_markdown
+
 
 def linked_row(
     table: pd.DataFrame,
@@ -31,7 +33,7 @@ def linked_row(
     rows = table[(table[id_col].astype("string") == linked_id).to_numpy(dtype=bool, na_value=False)]
     if rows.empty:
         st.warning(
-            f"The link asks for {noun} **{linked_id}**, which this workbench does not hold "
+            f"The link asks for {noun} **{escape_markdown(linked_id)}**, which this workbench does not hold "
             "(another store, or the data was reloaded without it). Pick one below.",
             icon=":material/link_off:",
         )

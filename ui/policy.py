@@ -12,6 +12,7 @@ import streamlit as st
 
 from analytics.policy.proposal import proposal_sentence
 from analytics.policy.text import backtest_text, policy_use_text, propensity_text
+from analytics.shared.safe_text import escape_markdown
 from contract.actions import MAX_ADJUST_PCT, MIN_ADJUST_PCT, describe_action
 from store import roles
 from store.decisions import DecisionError, record_decision
@@ -139,7 +140,7 @@ def rule_proposal(rec_id: str, *, allowed: bool) -> None:
     if hit.empty:
         return
     row = hit.iloc[0]
-    st.info(proposal_sentence(row), icon=":material/rule:")
+    st.info(escape_markdown(proposal_sentence(row)), icon=":material/rule:")
     reject = row["action"]["kind"] == "reject"
     if not reject and pd.isna(row["proposed_qty"]):
         return

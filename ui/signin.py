@@ -30,6 +30,7 @@ from typing import Any
 import streamlit as st
 from sqlalchemy import Engine
 
+from analytics.shared.safe_text import escape_markdown
 from store import users
 from store.auth import sessions
 from store.auth.signin import sign_in, sign_out, throttle_rule
@@ -255,7 +256,7 @@ def sidebar_notice() -> None:
                 and users.role_of(cache.current_engine(), st.session_state.get("user", "")) is None
             ):
                 st.info(
-                    f"You can read but not change anything: **{st.session_state.get('user')}** "
+                    f"You can read but not change anything: **{escape_markdown(st.session_state.get('user'))}** "
                     "(your verified e-mail, or your provider's subject id) has no role in this "
                     f"workbench yet. An admin can give you one with {ADD_USER_HINT}.",
                     icon=":material/lock:",

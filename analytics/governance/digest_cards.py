@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from analytics.governance.digest_items import DUE_SOON_H, item_line, usd
-from analytics.shared.safe_text import escape_markdown
+from analytics.shared.safe_text import escape_markdown, escape_slack
 
 FORMATS = ("teams", "slack", "json")
 # Slack refuses a message of more than 50 blocks, and a section over 3000 characters.
@@ -222,7 +222,7 @@ def teams_card(digest: Mapping[str, Any], *, app_url: str | None = None) -> dict
             "type": "TextBlock",
             "size": "Large",
             "weight": "Bolder",
-            "text": _title(digest),
+            "text": escape_markdown(_title(digest)),  # the recipient's name: from the data
             "wrap": True,
         }
     ]
@@ -267,12 +267,14 @@ def teams_card(digest: Mapping[str, Any], *, app_url: str | None = None) -> dict
     }
 
 
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _slack_mrkdwn(text: str) -> dict[str, Any]:
+    # verbatim: Slack does not turn a bare URL, #channel or @here in people's words into a
+    # link or a mention; only the <url|label> links written here are links.
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _slack_section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:_SLACK_MAX_TEXT]}}
+    return {"type": "section", "text": _slack_mrkdwn(text[:_SLACK_MAX_TEXT])}
 
 
 def _slack_text_blocks(run: list[str]) -> list[dict[str, Any]]:
@@ -306,7 +308,7 @@ def _slack_blocks(
                 run = []
                 blocks.append(
                     {
-                        **_slack_section(f"• {_slack_escape(line)}"),
+                        **_slack_section(f"• {escape_slack(line)}"),
                         "accessory": {
                             "type": "button",
                             "text": {"type": "plain_text", "text": "Review"},
@@ -316,9 +318,9 @@ def _slack_blocks(
                     }
                 )
             elif url:
-                run.append(f"• <{url}|{_slack_escape(line)}>")
+                run.append(f"• <{url}|{escape_slack(line)}>")
             else:
-                run.append(f"• {_slack_escape(line)}")
+                run.append(f"• {escape_slack(line)}")
             k += 1 if url else 0
         blocks.extend(_slack_text_blocks(run))
     return blocks
@@ -343,11 +345,11 @@ def slack_message(digest: Mapping[str, Any], *, app_url: str | None = None) -> d
     if app_url:
         footer += f" · <{app_url}|Open the workbench>"
     return {
-        "text": f"{_title(digest)}: {sections[0][1][0][0]}",
+        "text": escape_slack(f"{_title(digest)}: {sections[0][1][0][0]}"),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": _title(digest)[:150]}},
             *blocks,
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]},
+            {"type": "context", "elements": [_slack_mrkdwn(footer)]},
         ],
     }
 

@@ -57,7 +57,7 @@ def language_lines(by_language: Mapping[str, list[str]]) -> list[str]:
     names = {"en": "English", "de": "German", "fr": "French", "es": "Spanish",
              "it": "Italian", "pt": "Portuguese", "?": "other / not recognised"}  # fmt: skip
     return [
-        f"**{names.get(lang, lang)}** — " + " · ".join(f"“{r}”" for r in reasons)
+        f"**{names.get(lang, lang)}** — " + " · ".join(f"“{md(r)}”" for r in reasons)
         for lang, reasons in sorted(by_language.items(), key=lambda kv: (kv[0] == "?", kv[0]))
     ]
 

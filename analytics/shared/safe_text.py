@@ -30,6 +30,23 @@ def escape_markdown(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s).replace("://", ":\\/\\/").replace("www.", "www\\.")
 
 
+# Slack mrkdwn has no escape for its formatting marks: the marks people type are swapped
+# for look-alikes Slack does not parse (jsx-slack does the same). An underscore inside a
+# word (decided_by, stockout_risk) cannot open or close italics, so it stays as typed.
+_SLACK_MARKS = {"*": "\u2217", "~": "\u223c", "`": "\u02cb", "_": "\u02cd"}
+_SLACK_ACTIVE = re.compile(r"[*~`]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def escape_slack(text: object) -> str:
+    """``text`` safe inside Slack mrkdwn: ``& < >`` as the entities Slack asks for (so no
+    ``<!channel>``, ``<@U…>`` or ``<url|label>`` can be written), and ``* _ ~ ` `` as
+    look-alikes that format nothing; newlines become spaces (no ``>`` quote can start)."""
+    s = "" if text is None else str(text)
+    s = s.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SLACK_ACTIVE.sub(lambda m: _SLACK_MARKS[m.group(0)], s)
+
+
 def neutralise_cell(value: object) -> object:
     """A text cell that a spreadsheet would run as a formula, prefixed with ``'``; any
     other value unchanged (numbers stay numbers: ``-3`` as a number is not text)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 
@@ -161,3 +162,50 @@ def test_open_recommendations_are_those_without_a_decision() -> None:
     odd = recs.assign(rec_id=pd.array(["a", "bb", "r3", "dddd", "e", "ff", "g"], dtype="string"))
     more = dec.assign(rec_id=pd.array(["a", "dddd", "zz", "ff"], dtype="string"))
     assert list(open_recommendations(odd, more)["rec_id"]) == ["bb", "r3", "e", "g"]
+
+
+SLACK_HOSTILE = "<!channel> <@U0PHISH> <http://phish.example|Reset> *bold* _it_ ~gone~ `code` &amp;"
+
+
+def _mrkdwn_texts(node: object) -> list[dict]:
+    if isinstance(node, dict):
+        found = [node] if node.get("type") == "mrkdwn" else []
+        return found + [t for v in node.values() for t in _mrkdwn_texts(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in _mrkdwn_texts(v)]
+    return []
+
+
+def test_slack_digest_shows_peoples_mentions_links_and_marks_as_text() -> None:
+    """An owner's name, a site, a SKU and a rule's supplier carrying Slack syntax: no
+    mention, link or formatting reaches Slack from them (issue 17)."""
+    recs, dec, own = tiny()
+    recs["site"] = recs["site"].cat.rename_categories({"P1": f"P1 {SLACK_HOSTILE}"})
+    recs["sku"] = recs["sku"].cat.rename_categories({"A": f"A {SLACK_HOSTILE}"})
+    own = own.assign(
+        owner=own["owner"].astype(str).replace({"ana": f"ana {SLACK_HOSTILE}"}),
+        site=own["site"].astype(str).replace({"P1": f"P1 {SLACK_HOSTILE}"}),
+    )
+    rules = [{"id": "k1", "conditions": {"supplier": f"SUP-017 {SLACK_HOSTILE}"},
+              "direction": "increase", "support": 12, "confidence": 0.9,
+              "median_adjustment_pct": 25.0}]  # fmt: skip
+    status = decision_status(recs, dec, own, now=NOW)
+    digests = [
+        build_digest(recs, dec, own, now=NOW, rule_candidates=rules, app_url=APP),
+        *owner_digests(status, now=NOW, app_url=APP).values(),
+    ]
+    assert any("ana" in d.get("recipient", "") for d in digests[1:])
+    for d in digests:
+        msg = digest_payload(d, fmt="slack", app_url=APP)
+        texts = _mrkdwn_texts(msg["blocks"])
+        joined = "\n".join(t["text"] for t in texts) + "\n" + msg["text"]
+        assert "phish" in joined  # the words are there
+        assert all(t.get("verbatim") is True for t in texts)  # no auto-linked URL or @here
+        # Every <…> is a link this workbench wrote; none comes from people's words.
+        tokens = re.findall(r"<([^>]*)>", joined)
+        assert all(t.startswith(APP.rstrip("/")) for t in tokens), tokens
+        assert "<!channel>" not in joined and "&lt;!channel&gt;" in joined
+        assert "&amp;amp;" in joined  # an entity typed by a person shows as typed
+        for mark in ("*bold*", "_it_", "~gone~", "`code`"):
+            assert mark not in joined, mark
+        assert "\u2217bold\u2217" in joined  # look-alikes: the word reads the same

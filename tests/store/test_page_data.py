@@ -82,3 +82,42 @@ def test_import_history_shows_when_each_import_ran(
     started = started.tz_localize("UTC") if started.tzinfo is None else started
     # Today, not 1970 (microseconds since the epoch once read as nanoseconds).
     assert abs(started - before) < pd.Timedelta(minutes=10)
+
+
+PASSWD = "root:x:0:0:root:/root:/bin/bash"
+
+
+@pytest.mark.parametrize(("role", "sees_rows"), [("admin", True), ("sop_lead", True),
+                                                 ("planner", False), ("exec", False)])  # fmt: skip
+def test_quarantined_rows_are_shown_only_to_roles_that_may_load(
+    fresh_store: str, tmp_path: Path, role: str, sees_rows: bool
+) -> None:
+    """Quarantine keeps a rejected row's raw content (once a line of /etc/passwd): only a
+    role with the import permission reads it; the others see counts per table and column."""
+    from store.db import get_engine
+    from store.ingest.load import load_bundle
+    from store.users import add_user
+    from tests.conftest import session_token
+
+    engine = get_engine(fresh_store)
+    bad = RECS + f"R2,stockout_risk,{PASSWD},2025-03-03T09:00:00Z,P100\n"  # not an instant
+    load_bundle(write_bundle(tmp_path / "b", {"recommendations": bad}), engine=engine, role="admin")
+    add_user(engine, "eve", role=role, password=None, actor="test", actor_role="admin")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["auth_token"] = session_token(engine, "eve")
+    at.run()
+    assert not at.exception, at.exception
+    assert any(f"({role})" in c.value for c in at.sidebar.caption)
+    tables = [d.value for d in at.dataframe]
+    raw_shown = any(
+        t.astype(str).apply(lambda c: c.str.contains("/bin/bash")).any().any() for t in tables
+    )
+    keys = {b.proto.id for b in at.get("download_button")}
+    assert raw_shown is sees_rows
+    assert any("data_dl_quarantine" in k for k in keys) is sees_rows
+    if not sees_rows:
+        summary = next(d.value for d in at.dataframe if "problems" in d.value)
+        assert summary[["table", "column", "rows", "problems"]].values.tolist() == [
+            ["recommendations", "signal_at", 1, 1]
+        ]
+        assert any("only to roles that may load data" in c.value for c in at.caption)
