@@ -146,7 +146,7 @@ for alert in report.alerts:
                 try:
                     acknowledge_alert(engine, alert=alert, note=note, actor=user, role=role)
                 except (AcknowledgeError, roles.PermissionDenied) as e:
-                    st.error(str(e))
+                    st.error(escape_markdown(str(e)))
                 else:
                     cache.clear_after_write()
                     st.rerun()

@@ -307,7 +307,7 @@ with tab_rules:
                     role=session.current_role(),
                 )
             except (RuleStatusError, roles.PermissionDenied) as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(str(exc)))
             else:
                 st.rerun()
         history = rule_history(engine, rid)

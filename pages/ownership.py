@@ -331,13 +331,13 @@ with tab_matrix:
                 )
                 st.session_state["ownership_flash"] = f"Removed {to_remove}."
         except (OwnershipError, roles.PermissionDenied) as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(str(exc)))
         else:
             if save or remove:
                 cache.clear_after_write()
                 st.rerun()
         if flash := st.session_state.pop("ownership_flash", None):
-            st.success(flash)
+            st.success(escape_markdown(flash))
 
 with tab_routing:
     routing.render(engine, frames.owners)

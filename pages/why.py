@@ -178,7 +178,7 @@ try:
         model, frames, rec_id, index=cache.why_precedents(), lookup=cache.why_decisions()
     )
 except NotExplainable as e:
-    st.warning(str(e))
+    st.warning(escape_markdown(str(e)))
     st.stop()
 rec = frames.recommendations.loc[frames.recommendations["rec_id"] == rec_id].iloc[0]
 

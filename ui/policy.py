@@ -107,7 +107,7 @@ def policy_view(url: str, version: str, status_version: int) -> None:
                 cache.current_engine(), actor=session.current_user(), role=session.current_role()
             )
         except roles.PermissionDenied as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(str(exc)))
         else:
             cache.clear_after_write()
             st.session_state["overrides_policy_doc"] = result
@@ -159,7 +159,7 @@ def rule_proposal(rec_id: str, *, allowed: bool) -> None:
                 role=session.current_role(),
             )
         except (DecisionError, roles.PermissionDenied) as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(escape_markdown(str(exc)), icon=":material/error:")
         else:
             cache.clear_after_write()
             st.session_state["why_recorded"] = result

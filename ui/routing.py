@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from analytics.shared.safe_text import escape_markdown
 from flows.digests import people
 from store import roles
 from store.outbox import DigestError
@@ -101,7 +102,7 @@ def render(engine: Engine, owners_frame: pd.DataFrame) -> None:
                 set_setting(engine, APP_URL, check_app_url(new_app), actor=actor, role=role)
             st.session_state["ownership_route_flash"] = "Saved the default webhook and app URL."
     except (DigestError, roles.PermissionDenied) as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
     else:
         if save_person or save_default:
             # The next form starts clean: no secret stays in a field after it was saved.
@@ -110,4 +111,4 @@ def render(engine: Engine, owners_frame: pd.DataFrame) -> None:
             cache.clear_after_write()
             st.rerun()
     if flash := st.session_state.pop("ownership_route_flash", None):
-        st.success(flash)
+        st.success(escape_markdown(flash))
