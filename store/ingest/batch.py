@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,6 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from contract.tables import TABLES
+from store.audit import AuditedWrite
+from store.db import utcnow
 from store.ingest.bundle import BundleError, FileProblem, RawTable
 from store.ingest.file_problems import near_miss_headers
 from store.ingest.report import LoadReport
@@ -83,3 +86,43 @@ def insert_batch(
         )
     ).inserted_primary_key[0]
     return int(batch_id)
+
+
+def record_refusal(
+    conn: Connection,
+    report: LoadReport,
+    tables: list[str],
+    quarantine: Callable[[int], None],
+    *,
+    source: str | Path | dict[str, bytes],
+    who: str,
+    tz: str,
+    started: object,
+) -> None:
+    """A strict load that wrote nothing still leaves its trace: an import batch that
+    loaded nothing, its bad rows in quarantine, and an audit event saying why."""
+    report.batch_id = insert_batch(conn, report, source=source, who=who, tz=tz, started=started)
+    quarantine(report.batch_id)
+    conn.execute(
+        text("UPDATE import_batch SET finished_at = :f, loaded = :l, unchanged = :u WHERE id = :i"),
+        {
+            "f": utcnow(),
+            "l": json.dumps(report.loaded),
+            "u": json.dumps({name: 0 for name in tables}),
+            "i": report.batch_id,
+        },
+    )
+    write = AuditedWrite(conn, who, (*(["quarantine"] if report.rejected else []), "import_batch"))
+    write.bump()
+    write.event(
+        action="import_refused",
+        entity="import_batch",
+        entity_id=str(report.batch_id),
+        after={
+            "source": str(source) if not isinstance(source, dict) else "upload",
+            "strict": True,
+            "rejected_rows": report.n_rejected_rows,
+            "file_problems": [p.to_json() for p in report.file_problems],
+            "tz": tz,
+        },
+    )

@@ -8,8 +8,6 @@ whole load is one transaction, so an interrupted load leaves the store as it was
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import getpass
 import json
 import logging
@@ -29,11 +27,17 @@ from sqlalchemy.engine import Connection
 from contract.tables import TABLES, TableSpec
 from store.audit import AuditedWrite, anchor_head
 from store.db import utcnow
-from store.ingest.batch import check_tz, header_warnings, insert_batch, lock_for_load
+from store.ingest.batch import (
+    check_tz,
+    header_warnings,
+    insert_batch,
+    lock_for_load,
+    record_refusal,
+)
 from store.ingest.bundle import RawTable, read_bundle_checked
 from store.ingest.references import check_references
 from store.ingest.report import LoadReport, report_rows, write_quarantine
-from store.ingest.staging import stage_for, write_rows
+from store.ingest.staging import release_memory, stage_for, write_rows
 from store.ingest.validate import Parsed, Problems, key_text, parse_table
 from store.models import ImportBatch
 from store.roles import require
@@ -68,14 +72,6 @@ def _stored(
     if spec.column(first).kind in ("timestamp", "date"):
         return read_sql_frame(conn, spec, columns)
     return read_sql_matching(conn, spec, columns, first, frame[first])
-
-
-def release_memory() -> None:
-    """Hand memory freed by a finished table back to the system (Arrow's pool and the C
-    heap keep it otherwise, and the next table's peak would stack on top of it)."""
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
 
 
 def _parse(spec: TableSpec, raw: RawTable, tz: str) -> Parsed:
@@ -173,12 +169,6 @@ def _is_empty(conn: Connection, spec: TableSpec) -> bool:
 
 
 log = logging.getLogger(__name__)
-
-try:  # glibc only; elsewhere freed memory is left to the allocator
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    _LIBC.malloc_trim  # noqa: B018 - probe: musl and macOS have no malloc_trim
-except (OSError, AttributeError):
-    _LIBC = None
 
 
 def _report_rows(c: _Checked) -> list[dict[str, Any]]:
@@ -316,7 +306,16 @@ def _load(
         if strict and (report.rejected or report.file_problems):
             report.loaded = {name: 0 for name in checked}
             report.strict_failed = True
-            _record_refusal(conn, report, checked, source=source, who=who, tz=tz, started=started)
+            record_refusal(
+                conn,
+                report,
+                list(checked),
+                lambda batch_id: [_quarantine(conn, c, batch_id) for c in checked.values()],
+                source=source,
+                who=who,
+                tz=tz,
+                started=started,
+            )
             return report  # no data was written: only the refusal's record commits
 
         if not pipelined:
@@ -399,46 +398,6 @@ def _load(
     report.seconds["snapshot"] = time.perf_counter() - t1
     notify("done", 1.0)
     return report
-
-
-def _record_refusal(
-    conn: Connection,
-    report: LoadReport,
-    checked: dict[str, _Checked],
-    *,
-    source: str | Path | dict[str, bytes],
-    who: str,
-    tz: str,
-    started: object,
-) -> None:
-    """A strict load that wrote nothing still leaves its trace: an import batch that
-    loaded nothing, its bad rows in quarantine, and an audit event saying why."""
-    report.batch_id = insert_batch(conn, report, source=source, who=who, tz=tz, started=started)
-    for c in checked.values():
-        _quarantine(conn, c, report.batch_id)
-    conn.execute(
-        text("UPDATE import_batch SET finished_at = :f, loaded = :l, unchanged = :u WHERE id = :i"),
-        {
-            "f": utcnow(),
-            "l": json.dumps(report.loaded),
-            "u": json.dumps({name: 0 for name in checked}),
-            "i": report.batch_id,
-        },
-    )
-    write = AuditedWrite(conn, who, (*(["quarantine"] if report.rejected else []), "import_batch"))
-    write.bump()
-    write.event(
-        action="import_refused",
-        entity="import_batch",
-        entity_id=str(report.batch_id),
-        after={
-            "source": str(source) if not isinstance(source, dict) else "upload",
-            "strict": True,
-            "rejected_rows": report.n_rejected_rows,
-            "file_problems": [p.to_json() for p in report.file_problems],
-            "tz": tz,
-        },
-    )
 
 
 def _quarantine(conn: Connection, c: _Checked, batch_id: int) -> None:

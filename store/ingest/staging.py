@@ -19,6 +19,8 @@ each closed before the store's connection attaches it.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shutil
 import tempfile
@@ -232,3 +234,18 @@ def stage_for(conn: Connection) -> AbstractContextManager[Stage | None]:
     if conn.dialect.name == "sqlite" and available():
         return Stage(conn)
     return nullcontext()
+
+
+try:  # glibc only; elsewhere freed memory is left to the allocator
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    _LIBC.malloc_trim  # noqa: B018 - probe: musl and macOS have no malloc_trim
+except (OSError, AttributeError):
+    _LIBC = None
+
+
+def release_memory() -> None:
+    """Hand memory freed by a finished table back to the system (Arrow's pool and the C
+    heap keep it otherwise, and the next table's peak would stack on top of it)."""
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
