@@ -4,8 +4,7 @@
 into typed columns and a list of problems. A value that cannot be read is a
 problem, never a silent NaN. The work is done with Arrow compute kernels on the
 text and numpy on the results, so a million rows take seconds. Checks that need
-another table (references, time order against the recommendation, conflicts
-with the store) live in ``store/load.py``.
+another table or the store live in ``store/ingest/load.py`` and ``references.py``.
 """
 
 from __future__ import annotations
@@ -288,8 +287,7 @@ def _nul_bytes(raw: pa.Table, probs: Problems) -> None:
 
 
 def _may_hold_nul(col: pa.ChunkedArray) -> bool:
-    """Whether any of the column's value bytes may be NUL: one vector pass over each
-    chunk's data buffer, so clean columns (nearly all) skip the per-row search."""
+    """Whether a value byte may be NUL (one pass over the data buffers; clean columns skip)."""
     for chunk in col.chunks:
         buffers = chunk.buffers()
         if not pa.types.is_string(chunk.type) and not pa.types.is_large_string(chunk.type):
@@ -399,6 +397,12 @@ def _column_hash(s: pd.Series, kind: str) -> np.ndarray:
     return _text_hashes(s, "")
 
 
+def _mostly_distinct(arr: pa.Array, sample: int = 10_000) -> bool:
+    """Whether most of the first ``sample`` values differ (only the speed depends on it)."""
+    head = arr.slice(0, sample)
+    return len(head) >= 1_000 and pc.count_distinct(head).as_py() > 0.5 * len(head)
+
+
 def _text_hashes(values: pd.Series, missing: str) -> np.ndarray:
     """``pandas.util.hash_array`` of the values as Python strings (``missing`` for NA),
     computed once per distinct value through Arrow's dictionary encoding: the same
@@ -406,6 +410,9 @@ def _text_hashes(values: pd.Series, missing: str) -> np.ndarray:
     arr = pa.array(values)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if not pa.types.is_dictionary(arr.type) and _mostly_distinct(arr):  # ids, feature snapshots
+        whole = np.asarray(pc.fill_null(arr, missing).to_numpy(zero_copy_only=False), dtype=object)
+        return hash_array(whole, categorize=False)
     if not pa.types.is_dictionary(arr.type):
         arr = pc.dictionary_encode(arr)
     uniq = np.array([*arr.dictionary.to_pylist(), missing], dtype=object)
