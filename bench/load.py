@@ -9,8 +9,10 @@ decisions, then in fresh subprocesses, each into a new SQLite file:
   contract, hashes rows for idempotence, bulk-inserts, records batch and audit event
   (timed to its commit); it then writes the new version's Parquet snapshots from the
   loaded rows, and the log is read back twice with ``load_frames`` (all reported apart);
-* ``to_sql`` — the reference: ``pandas.read_csv`` of the same two files (not timed),
-  then ``DataFrame.to_sql`` of both frames (timed) — no checking at all.
+* ``to_sql`` — the reference: ``pandas.read_csv`` of the same two files, then
+  ``DataFrame.to_sql`` of both frames — no checking at all. Two ratios are printed:
+  against ``to_sql`` alone, and against ``read_csv`` + ``to_sql`` (which, like our load,
+  starts from the files).
 
 Prints wall time and peak RSS of each, and the ratio. Target: load ≥ 3× faster than
 to_sql, peak memory < 3 GB.
@@ -155,15 +157,22 @@ def phase_to_sql(bundle: Path, db: Path) -> dict:
     import pandas as pd
     from sqlalchemy import create_engine
 
+    t_read = time.perf_counter()
     recs = pd.read_csv(bundle / "recommendations.csv")
     decs = pd.read_csv(bundle / "decisions.csv")
+    read_s = time.perf_counter() - t_read
     engine = create_engine(f"sqlite:///{db}")
     t0 = time.perf_counter()
     with engine.begin() as conn:
         recs.to_sql("recommendations", conn, index=False)
         decs.to_sql("decisions", conn, index=False)
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "peak_mb": _peak_mb(), "rows": len(recs) + len(decs)}
+    return {
+        "seconds": seconds,
+        "read_s": read_s,
+        "peak_mb": _peak_mb(),
+        "rows": len(recs) + len(decs),
+    }
 
 
 def main() -> None:
@@ -241,6 +250,12 @@ def main() -> None:
         f"{label}load {load_s:.1f} s, to_sql {ref_s:.1f} s; ratio to_sql / load = "
         f"{ref_s / load_s:.2f}x  (target >= 3x; peak memory target < 3000 MB, "
         f"measured {peak:.0f} MB)"
+    )
+    # Our load starts from the files; so does this reference (issue #18 names it).
+    both_s = statistics.median(r["seconds"] + r["read_s"] for r in runs["to_sql"])
+    print(
+        f"{label}load {load_s:.1f} s, read_csv + to_sql {both_s:.1f} s; ratio = "
+        f"{both_s / load_s:.2f}x  (target >= 3x)"
     )
 
 
