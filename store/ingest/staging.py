@@ -182,10 +182,13 @@ class Stage:
 
     def _write(self, name: str, spec: TableSpec, rows: pd.DataFrame, columns: list[str]) -> int:
         table = arrow_rows(spec, rows, columns)
-        with adbc_sqlite.connect(str(self._dir / f"{name}.db")) as adbc:
+        with adbc_sqlite.connect(str(self._dir / f"{name}.db"), autocommit=True) as adbc:
             with adbc.cursor() as cur:
+                # A scratch file read once and deleted: no journal, no fsync, a big cache.
+                for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-65536"):
+                    cur.execute(f"PRAGMA {pragma}")
+                    cur.fetchall()
                 cur.adbc_ingest(name, table, mode="create")
-            adbc.commit()
         return table.num_rows
 
     def insert(self, name: str, spec: TableSpec, *, batch_id: int | None) -> int:
