@@ -65,6 +65,7 @@ if "sample_checked" not in st.session_state:
                     label=f"Loaded sample data ({sum(report.loaded.values()):,} rows)",
                     state="complete",
                 )
+                cache.clear_after_write()  # its analyses build in the background
     st.session_state["sample_checked"] = True
 
 if not signed_in:
@@ -74,8 +75,6 @@ if nav is home:
     # written just after signing in would be lost with it).
     st.switch_page(pages[0], query_params=st.query_params.to_dict())
 sidebar_notice()
-
-frames = cache.get_frames()
 
 with st.sidebar:
     st.caption(f"Store: `{engine.url.render_as_string(hide_password=True)}`")

@@ -33,6 +33,7 @@ from store.artefacts import (
     Serializer,
     artefact_key,
     build_lock,
+    latest_key,
     read_artefact,
     verify_artefact,
 )
@@ -205,6 +206,11 @@ def read(engine: Engine, name: str, versions: dict[str, int] | None = None) -> t
 def read_key(engine: Engine, name: str, key: str) -> tuple[bool, Any]:
     """``(True, artefact)`` for the verified file of ``name`` under ``key``, else ``(False, None)``."""
     return read_artefact(engine, name, key, serializer=REGISTRY[name].serializer)
+
+
+def latest(engine: Engine, name: str) -> str | None:
+    """The key of the newest built file of ``name`` for any data version (``latest_key``)."""
+    return latest_key(engine, name)
 
 
 def ensure(engine: Engine, name: str) -> Any:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 from analytics.governance.digest import build_digest, digest_payload
 from analytics.governance.gates import gates_report
 from analytics.governance.health import overview
-from analytics.governance.ownership import OwnershipOverview
+from analytics.governance.ownership import OwnershipOverview, judge_at, overview_of
 from analytics.governance.ownership import ownership_overview as _ownership_overview
 from analytics.overrides.analysis import rules_report
 from contract.frames import Frames
@@ -80,6 +80,21 @@ def ownership_overview(
         trend_by=trend_by,
         freq=freq,
     )
+
+
+def ownership_from_base(
+    base: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    trend_by: str,
+    freq: str,
+    since: date | None = None,
+) -> OwnershipOverview:
+    """``ownership_overview`` from the built owner join (``analytics.governance.ownership.
+    decision_base``) judged at ``now``: the same figures without redoing the join."""
+    if since is not None:
+        base = base[(base["signal_at"] >= pd.Timestamp(since, tz="UTC")).to_numpy()]
+    return overview_of(judge_at(base, now=now), now=now, trend_by=trend_by, freq=freq)
 
 
 def candidate_rules(

@@ -46,6 +46,9 @@ if frames.recommendations.empty:
     st.stop()
 
 report = cache.model_health()
+if report is cache.PREPARING:  # drift, calibration and acceptance are built on write
+    session.preparing("The model health monitor")
+    st.stop()
 role, user = session.current_role(), session.current_user()
 is_admin = roles.can(role, "settings")
 

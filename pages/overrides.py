@@ -88,6 +88,9 @@ with st.expander("Mining settings"):
     )
 settings = (int(support_in) or None, int(max_conditions), 0)
 analysis = cache.override_analysis(min_support=settings[0], max_conditions=settings[1])
+if analysis is None:  # themes and rules are built on write, never on a page view
+    session.preparing("The reason themes and candidate rules")
+    st.stop()
 log = analysis.log
 if not log["is_override"].any():
     session.empty_state("No overrides (modified or rejected decisions) yet: nothing to learn from.")
@@ -95,6 +98,9 @@ if not log["is_override"].any():
 
 url, version = cache.current_url(), frames.version
 values = cache.override_value_tables(url, version, *settings)
+if values is None:
+    session.preparing("The value added of the overrides")
+    st.stop()
 status_version = cache.rule_status_version()
 statuses = cache.rule_statuses(url, status_version).set_index("rule_key", drop=False)
 labels = {0: "no reason given", **analysis.theme_labels()}

@@ -183,6 +183,21 @@ def verify_artefact(engine: Engine, name: str, key: str) -> bool:
     return _verified_payload(engine, name, key) is not None
 
 
+def latest_key(engine: Engine, name: str) -> str | None:
+    """The key of the newest verified file of ``name`` whatever data version it was built for
+    (None when there is none): what a page may show, saying so, while the current one builds."""
+    folder = artefact_dir(engine) / name
+    files = sorted(folder.glob("*.art"), key=_mtime, reverse=True) if folder.is_dir() else []
+    return next((f.stem for f in files if verify_artefact(engine, name, f.stem)), None)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # replaced meanwhile
+        return 0.0
+
+
 def has_artefact(engine: Engine, name: str, key: str) -> bool:
     """Whether a file for ``name``/``key`` exists (not verified: ``read_artefact`` does that)."""
     return _path(engine, name, key).exists()

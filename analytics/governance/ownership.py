@@ -121,7 +121,6 @@ def decision_base(
     out["is_open"] = ~found
 
     answered = out["decision"].isin(ANSWERED).to_numpy(dtype=bool)
-    expired_any = out["decision"].isin([EXPIRED]).to_numpy(dtype=bool)
     signal_us, created_us = to_us(out["signal_at"]), to_us(out["created_at"])
     decided_us = to_us(out["decided_at"])
     out["latency_h"] = decision_hours(signal_us, decided_us, answered=answered)
