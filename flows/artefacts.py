@@ -24,10 +24,10 @@ from sqlalchemy import Engine
 
 from analytics.baseline.kpis import kpi_tables
 from analytics.governance.ownership import decision_base
-from analytics.overrides.analysis import OverrideAnalysis
+from analytics.overrides.analysis import OverrideAnalysis, rules_payload
 from contract.frames import Frames
 from contract.tables import TABLES
-from flows import monitoring, overrides, policy
+from flows import governance, monitoring, overrides, policy
 from store.artefacts import (
     PICKLE,
     Serializer,
@@ -40,11 +40,12 @@ from store.artefacts import (
 from store.artefacts import write_artefact as _write
 from store.db import data_versions
 from store.reads import load_frames
+from store.rule_status import read_rule_statuses
 
 Progress = Callable[[str, float], None]
 TABLES_ALL = tuple(TABLES)
 # Versioned store tables besides the contract's that a build may read through the engine.
-STORE_TABLES = frozenset({"settings"})
+STORE_TABLES = frozenset({"settings", "rule_status"})
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,13 @@ def _monitoring(b: Builder) -> Any:
     )
 
 
+def _gates(b: Builder) -> dict[str, Any]:
+    # At the saved go-live and the build's moment: the page uses it the same day and go-live.
+    statuses = read_rule_statuses(b.engine)
+    candidates = rules_payload(b.get("override_analysis"), statuses=statuses)["rules"]
+    return governance.gates_for_store(b.engine, frames=b.frames_for("gates"), candidates=candidates)
+
+
 _LOG = ("recommendations", "decisions", "outcomes")
 
 for _artefact in (
@@ -299,6 +307,13 @@ for _artefact in (
     Artefact("propensity", inputs=_LOG, needs=("override_parts",), build=_propensity),
     # The reference window and calibration types are settings: a settings change rebuilds it.
     Artefact("monitoring", inputs=(*_LOG, "settings"), build=_monitoring),
+    # The gates read every table, the KPI targets and go-live (settings) and the rule lifecycle.
+    Artefact(
+        "gates",
+        inputs=(*TABLES_ALL, "settings", "rule_status"),
+        needs=("override_analysis",),
+        build=_gates,
+    ),
     Artefact(
         "surrogates",
         inputs=("recommendations",),

@@ -396,6 +396,14 @@ def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> 
     """The five gates (``flows.governance.gates_for_store``) for one go-live (ISO date) and day,
     reusing the cached override analysis for the candidate rules."""
     engine = engine_for(url)
+    built = artefact("gates", url)
+    saved_go_live = governance.go_live_for_store(engine)
+    if (
+        built is not None
+        and str(built["as_of"])[:10] == today
+        and go_live == (saved_go_live.isoformat() if saved_go_live else None)
+    ):  # built on write today for the saved go-live: no pass over the log here
+        return built
     candidates: list[dict[str, Any]] | None | EllipsisType = ...
     try:
         analysis = artefact("override_analysis", url)

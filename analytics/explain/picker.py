@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.shared.lookups import id_positions
 from analytics.shared.owners import resolve_owners
 
 PICK_COLUMNS = [
@@ -49,9 +50,7 @@ def with_decisions(base: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
     """``pick_base`` plus each recommendation's ``decision`` (missing when open): ``pick_list``."""
     out = base.copy(deep=False)
     if len(decisions):
-        pos = pd.Index(decisions["rec_id"].astype("string").array).get_indexer(
-            out["rec_id"].astype("string").array
-        )
+        pos = id_positions(decisions["rec_id"], out["rec_id"])
         values = decisions["decision"].astype("string").array.take(pos, allow_fill=True)
         out["decision"] = pd.array(values, dtype="string")
     else:

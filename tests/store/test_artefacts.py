@@ -45,6 +45,7 @@ DEPENDS = {
     "value_tables": {R, D, OUT},
     "propensity": {R, D, OUT},
     "monitoring": {R, D, OUT, "settings"},
+    "gates": {R, D, OUT, ORD, K, OWN, "settings", "rule_status"},
 }
 
 
@@ -142,7 +143,7 @@ def test_an_owner_change_rebuilds_only_what_reads_the_matrix(loaded: Engine) -> 
     apply_owner_changes(
         loaded, upserts=[make_entry("expedite", "P2", "cy", "boss", 4.0)], actor="t", role="admin"
     )
-    assert _built(build_all(loaded)) == {"pick_base", "ownership_base", "kpi_tables"}
+    assert _built(build_all(loaded)) == {"pick_base", "ownership_base", "kpi_tables", "gates"}
     ok, base = read(loaded, "ownership_base")
     row = base.set_index("rec_id").loc["R0"]  # expedite at P2 (0 % 3 == 0)
     assert ok and row["owner"] == "cy" and row["sla_hours"] == 4.0
@@ -153,7 +154,7 @@ def test_a_saved_reference_window_rebuilds_only_the_monitor(loaded: Engine) -> N
     ok, report = read(loaded, "monitoring")
     assert ok and report is not None
     save_reference(loaded, date(2025, 2, 1), date(2025, 4, 30), actor="t", role="admin")
-    assert _built(build_all(loaded)) == {"monitoring"}
+    assert _built(build_all(loaded)) == {"monitoring", "gates"}
     ok, report = read(loaded, "monitoring")
     assert ok and (report.reference.start, report.reference.end) == (
         date(2025, 2, 1),
