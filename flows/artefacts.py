@@ -45,7 +45,7 @@ from store.rule_status import read_rule_statuses
 Progress = Callable[[str, float], None]
 TABLES_ALL = tuple(TABLES)
 # Versioned store tables besides the contract's that a build may read through the engine.
-STORE_TABLES = frozenset({"settings", "rule_status"})
+STORE_TABLES = frozenset({"settings", "rule_status", "import_batch"})
 
 
 @dataclass(frozen=True)
@@ -274,9 +274,56 @@ def _gates(b: Builder) -> dict[str, Any]:
     return governance.gates_for_store(b.engine, frames=b.frames_for("gates"), candidates=candidates)
 
 
+@dataclass(frozen=True)
+class LogFacts:
+    """What pages ask of the log before anything else (is it empty, its time span, its types,
+    the ownership matrix), so that they need not read the whole log for it."""
+
+    n_recs: int
+    n_decisions: int
+    first_created: pd.Timestamp | None
+    last_created: pd.Timestamp | None
+    last_decided: pd.Timestamp | None  # NaT-free: None without decisions
+    rec_types: tuple[str, ...]
+    sites: tuple[str, ...]
+    owners: pd.DataFrame
+
+
+def log_facts(frames: Frames) -> LogFacts:
+    """``LogFacts`` of ``frames`` (built on write; derived so only while the build runs)."""
+    recs, decisions = frames.recommendations, frames.decisions
+
+    def edge(values: pd.Series, how: str) -> pd.Timestamp | None:
+        found = getattr(values, how)() if len(values) else None
+        return None if found is None or pd.isna(found) else found
+
+    return LogFacts(
+        n_recs=len(recs),
+        n_decisions=len(decisions),
+        first_created=edge(recs["created_at"], "min"),
+        last_created=edge(recs["created_at"], "max"),
+        last_decided=edge(decisions["decided_at"], "max"),
+        rec_types=tuple(sorted(map(str, recs["rec_type"].dropna().unique()))),
+        sites=tuple(sorted(map(str, recs["site"].dropna().unique()))),
+        owners=frames.owners.copy(),
+    )
+
+
 _LOG = ("recommendations", "decisions", "outcomes")
 
 for _artefact in (
+    Artefact(
+        "log_facts",
+        inputs=("recommendations", "decisions", "owners"),
+        build=lambda b: log_facts(b.frames_for("log_facts")),
+    ),
+    Artefact(
+        "data_overview",  # the stale-data finding is judged again at view time (overview_now)
+        inputs=(*TABLES_ALL, "import_batch"),
+        build=lambda b: governance.data_overview(
+            b.engine, b.frames_for("data_overview"), now=pd.Timestamp.now(tz="UTC")
+        ),
+    ),
     Artefact(
         "pick_base",  # the decisions are joined on at view time: a decision rebuilds nothing here
         inputs=("recommendations", "owners"),
@@ -307,10 +354,11 @@ for _artefact in (
     Artefact("propensity", inputs=_LOG, needs=("override_parts",), build=_propensity),
     # The reference window and calibration types are settings: a settings change rebuilds it.
     Artefact("monitoring", inputs=(*_LOG, "settings"), build=_monitoring),
-    # The gates read every table, the KPI targets and go-live (settings) and the rule lifecycle.
+    # The gates read every table, the import history, the KPI targets and go-live (settings)
+    # and the rule lifecycle.
     Artefact(
         "gates",
-        inputs=(*TABLES_ALL, "settings", "rule_status"),
+        inputs=(*TABLES_ALL, "import_batch", "settings", "rule_status"),
         needs=("override_analysis",),
         build=_gates,
     ),

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 
 from analytics.governance.digest import build_digest, digest_payload
 from analytics.governance.gates import gates_report
-from analytics.governance.health import overview
+from analytics.governance.health import overview, restale
 from analytics.governance.ownership import OwnershipOverview, judge_at, overview_of
 from analytics.governance.ownership import ownership_overview as _ownership_overview
 from analytics.overrides.analysis import rules_report
@@ -48,6 +48,14 @@ def data_overview(engine: Engine, frames: Frames, *, now: pd.Timestamp) -> dict[
     """Counts, date ranges and data-health findings (the Data page's content)."""
     tables = {name: getattr(frames, name) for name in TABLES}
     return overview(tables, import_batches(engine), now=now)
+
+
+def overview_now(
+    built: dict[str, Any], newest: pd.Timestamp | None, *, now: pd.Timestamp
+) -> dict[str, Any]:
+    """``data_overview`` worked out at another moment (built on write) as of ``now``: only
+    the stale-data finding depends on the clock, and it needs only the newest recommendation."""
+    return {**built, "findings": restale(built["findings"], newest, now=now)}
 
 
 def info_for_store(engine: Engine) -> dict[str, Any]:

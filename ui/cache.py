@@ -140,11 +140,29 @@ def build_job() -> background.BuildJob | None:
     return background.current_job(current_url())
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _log_facts(url: str, version: str) -> artefacts.LogFacts:
+    built = artefact("log_facts", url)
+    return built if built is not None else artefacts.log_facts(frames_for(url))
+
+
+def log_facts() -> artefacts.LogFacts:
+    """Counts, time span, types and owners of the current log (read-only): what a page asks
+    before anything else, without reading the whole log."""
+    url = current_url()
+    return _log_facts(url, contract_version(url))
+
+
 @st.cache_data(ttl=600, max_entries=4, show_spinner="Checking data health…")
 def data_overview(url: str, version: str) -> dict[str, Any]:
-    """Counts, date ranges and health findings for the Data page (small JSON-able dict)."""
-    return governance.data_overview(
-        engine_for(url), frames_for(url), now=pd.Timestamp.now(tz="UTC")
+    """Counts, date ranges and health findings for the Data page (small JSON-able dict):
+    built on write, the stale-data finding judged now."""
+    now = pd.Timestamp.now(tz="UTC")
+    built = artefact("data_overview", url)
+    if built is None:  # no model: derived here while the build is under way
+        return governance.data_overview(engine_for(url), frames_for(url), now=now)
+    return governance.overview_now(
+        built, _log_facts(url, contract_version(url)).last_created, now=now
     )
 
 

@@ -37,6 +37,8 @@ R, D, OUT, ORD, K, OWN = (
 DEPENDS = {
     "surrogates": {R},
     "precedents": {R},
+    "log_facts": {R, D, OWN},
+    "data_overview": {R, D, OUT, ORD, K, OWN, "import_batch"},
     "pick_base": {R, OWN},
     "decision_lookup": {R, D, OUT},
     "ownership_base": {R, D, OWN},
@@ -45,7 +47,7 @@ DEPENDS = {
     "value_tables": {R, D, OUT},
     "propensity": {R, D, OUT},
     "monitoring": {R, D, OUT, "settings"},
-    "gates": {R, D, OUT, ORD, K, OWN, "settings", "rule_status"},
+    "gates": {R, D, OUT, ORD, K, OWN, "import_batch", "settings", "rule_status"},
 }
 
 
@@ -55,7 +57,7 @@ def test_every_persisted_artefact_is_listed() -> None:
 
 
 @pytest.mark.parametrize(
-    "table", [R, D, OUT, ORD, K, OWN, "rule_status", "settings", "monitor_ack"]
+    "table", [R, D, OUT, ORD, K, OWN, "import_batch", "rule_status", "settings", "monitor_ack"]
 )
 def test_a_write_changes_the_key_of_exactly_what_depends_on_it(
     sqlite_engine: Engine, table: str
@@ -143,7 +145,8 @@ def test_an_owner_change_rebuilds_only_what_reads_the_matrix(loaded: Engine) -> 
     apply_owner_changes(
         loaded, upserts=[make_entry("expedite", "P2", "cy", "boss", 4.0)], actor="t", role="admin"
     )
-    assert _built(build_all(loaded)) == {"pick_base", "ownership_base", "kpi_tables", "gates"}
+    rebuilt = {"log_facts", "data_overview", "pick_base", "ownership_base", "kpi_tables", "gates"}
+    assert _built(build_all(loaded)) == rebuilt
     ok, base = read(loaded, "ownership_base")
     row = base.set_index("rec_id").loc["R0"]  # expedite at P2 (0 % 3 == 0)
     assert ok and row["owner"] == "cy" and row["sla_hours"] == 4.0
