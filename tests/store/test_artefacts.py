@@ -4,7 +4,9 @@ one file."""
 
 from __future__ import annotations
 
-import multiprocessing
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -24,6 +26,8 @@ from store.learning.theme_memory import read_theme_memory, save_theme_memory
 from store.owner_matrix import apply_owner_changes, make_entry
 from store.reads import clear_memo
 from tests.conftest import write_bundle
+
+REPO = Path(__file__).resolve().parents[2]
 
 R, D, OUT, ORD, K, OWN = (
     "recommendations",
@@ -287,11 +291,20 @@ def test_two_processes_building_one_version_make_one_valid_file(
     _register(counter)
     # (Making the key here also makes the store's signing secret before the children start.)
     key = key_for(loaded, SLOW, data_versions(loaded))
-    ctx = multiprocessing.get_context("spawn")
+    # Plain interpreters, not multiprocessing: a spawned child re-runs the parent's __main__,
+    # which after an AppTest in the same session is app.py.
     procs = [
-        ctx.Process(
-            target=_child,
-            args=(url, str(counter), str(tmp_path / f"arrived{i}"), str(tmp_path / f"out{i}")),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from tests.store.test_artefacts import _child; _child(*sys.argv[1:])",
+                url,
+                str(counter),
+                str(tmp_path / f"arrived{i}"),
+                str(tmp_path / f"out{i}"),
+            ],
+            cwd=REPO,
         )
         for i in range(2)
     ]
@@ -299,15 +312,12 @@ def test_two_processes_building_one_version_make_one_valid_file(
         # This test holds the build lock until both processes are about to build, so they
         # meet at the lock whatever their start-up times: no sleep decides the outcome.
         with build_lock(loaded, SLOW, key):
-            for p in procs:
-                p.start()
-            for i in range(2):
+            for i, proc in enumerate(procs):
                 while not (tmp_path / f"arrived{i}").exists():
-                    assert procs[i].exitcode is None, "a builder died before the lock"
-                    procs[i].join(timeout=0.05)
-        for p in procs:
-            p.join(timeout=300)
-            assert p.exitcode == 0
+                    assert proc.poll() is None, "a builder died before the lock"
+                    time.sleep(0.05)
+        for proc in procs:
+            assert proc.wait(timeout=300) == 0
         assert counter.read_text().splitlines() == ["built"]  # one build, the other read it
         outs = sorted((tmp_path / f"out{i}").read_text() for i in range(2))
         assert outs == ["120 built", "120 read"]
@@ -316,6 +326,6 @@ def test_two_processes_building_one_version_make_one_valid_file(
         assert not list((artefact_dir(loaded) / SLOW).glob(".*.tmp"))
     finally:
         artefacts.REGISTRY.pop(SLOW, None)
-        for p in procs:
-            if p.is_alive():
-                p.kill()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
