@@ -10,7 +10,7 @@ import streamlit as st
 from analytics.shared.safe_text import escape_markdown
 from store import roles
 from store.ingest.sample import ensure_sample, only_sample_data, store_is_empty
-from store.settings import GO_LIVE, go_live, set_setting
+from store.settings import GO_LIVE, set_setting
 from ui import cache, session
 from ui.signin import chain_banner, establish_session, sidebar_notice, sign_in_screen
 
@@ -84,7 +84,7 @@ with st.sidebar:
             "Load your own decision log on the **Data** page or with `python cli.py load BUNDLE`.",
             icon=":material/science:",
         )
-    saved, was_set = go_live(engine)
+    saved, was_set = cache.go_live()
     if saved is None:
         st.session_state["go_live_value"] = None
         st.caption("Go-live: load recommendations to set it.")

@@ -267,6 +267,20 @@ def _monitoring(b: Builder) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class RuleCards:
+    """What the Why page takes of the override analysis: its candidate rules (``rules_payload``)
+    and its themes, a few kilobytes instead of the whole decided log."""
+
+    rules: list[dict[str, Any]]
+    themes: pd.DataFrame
+
+
+def _rule_cards(b: Builder) -> RuleCards:
+    analysis = b.get("override_analysis")
+    return RuleCards(rules=rules_payload(analysis)["rules"], themes=analysis.themes)
+
+
 def _gates(b: Builder) -> dict[str, Any]:
     # At the saved go-live and the build's moment: the page uses it the same day and go-live.
     statuses = read_rule_statuses(b.engine)
@@ -351,6 +365,7 @@ for _artefact in (
         needs=("override_analysis",),
         build=lambda b: overrides.value_tables(b.get("override_analysis").log, random_state=0),
     ),
+    Artefact("rule_cards", needs=("override_analysis",), build=_rule_cards),
     Artefact("propensity", inputs=_LOG, needs=("override_parts",), build=_propensity),
     # The reference window and calibration types are settings: a settings change rebuilds it.
     Artefact("monitoring", inputs=(*_LOG, "settings"), build=_monitoring),

@@ -250,14 +250,12 @@ use_rules = st.toggle(
 )
 if use_rules:
     try:
-        from analytics.overrides.analysis import rules_payload
-
         # Until the analysis of the latest decisions is built, the one before it is shown.
-        analysis, current = cache.recent_override_analysis()
+        analysis, current = cache.recent_rule_cards()
         if analysis is None:
             why_not = "The override analysis is being prepared for the latest data"
         else:
-            rules = rules_payload(analysis)["rules"]
+            rules = analysis.rules
             if not current:
                 st.caption("From the analysis before the latest decisions (it is being updated).")
     except (ImportError, AttributeError):

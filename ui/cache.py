@@ -32,6 +32,7 @@ from store.db import data_version, data_versions, get_engine, resolve_url
 from store.learning.monitoring import read_acknowledgements
 from store.reads import load_frames
 from store.rule_status import read_rule_statuses
+from store.settings import go_live as go_live_setting
 
 if TYPE_CHECKING:  # the explanation stack (shap, gradient boosting) loads only on the Why page
     from analytics.explain.fit import Surrogates
@@ -78,6 +79,19 @@ def frames_for(url: str) -> Frames:
 def get_frames() -> Frames:
     """The whole log for the current store and data version (shared, read-only)."""
     return frames_for(current_url())
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def _go_live(url: str, recs_version: int, settings_version: int) -> tuple[date | None, bool]:
+    return go_live_setting(engine_for(url))
+
+
+def go_live() -> tuple[date | None, bool]:
+    """(go-live, whether a user set it) of the current store (``store.settings.go_live``),
+    asked once per version of the recommendations and settings: inferring it walks the log's
+    index, and every run of every page shows it."""
+    versions = data_versions(current_engine())
+    return _go_live(current_url(), versions.get("recommendations", 0), versions.get("settings", 0))
 
 
 def clear_after_write() -> None:
@@ -298,17 +312,17 @@ def override_analysis(
     return _override_analysis(current_url(), min_support, max_conditions, random_state)
 
 
-def recent_override_analysis() -> tuple[OverrideAnalysis | None, bool]:
-    """(the override analysis, whether it is the current data's): the current one, else the
-    newest one built for an earlier version while the current one is being prepared (its
-    themes keep their ids: the store's theme memory), else None."""
+def recent_rule_cards() -> tuple[artefacts.RuleCards | None, bool]:
+    """(the override analysis's rules and themes, whether they are the current data's): the
+    current ones, else the newest built for an earlier version while the current ones are
+    being prepared (the themes keep their ids: the store's theme memory), else None."""
     url = current_url()
-    current = artefact("override_analysis", url)
+    current = artefact("rule_cards", url)
     if current is not None:
         return current, True
-    key = artefacts.latest(engine_for(url), "override_analysis")
+    key = artefacts.latest(engine_for(url), "rule_cards")
     try:
-        return (None if key is None else _artefact(url, "override_analysis", key)), False
+        return (None if key is None else _artefact(url, "rule_cards", key)), False
     except _NotBuilt:  # replaced since
         return None, False
 

@@ -49,6 +49,7 @@ DEPENDS = {
     "kpi_tables": {R, D, OUT, ORD, K, OWN},
     "override_analysis": {R, D, OUT},
     "value_tables": {R, D, OUT},
+    "rule_cards": {R, D, OUT},
     "propensity": {R, D, OUT},
     "monitoring": {R, D, OUT, "settings"},
     "gates": {R, D, OUT, ORD, K, OWN, "import_batch", "settings", "rule_status"},
