@@ -344,6 +344,14 @@ for _artefact in (
         build=lambda b: _explain().picker_base(b.frames_for("pick_base")),
     ),
     Artefact(
+        "pick_list",  # after a decision, the page joins the decisions on the base until rebuilt
+        inputs=("decisions",),
+        needs=("pick_base",),
+        build=lambda b: _explain().picker_with_decisions(
+            b.get("pick_base"), b.frames_for("pick_list").decisions
+        ),
+    ),
+    Artefact(
         "decision_lookup",
         inputs=_LOG,
         build=lambda b: _explain().decisions(b.frames_for("decision_lookup")),

@@ -494,6 +494,9 @@ def _why_pick_base(url: str, version: str) -> pd.DataFrame:
 def _why_pick_list(url: str, version: str, base_key: str) -> pd.DataFrame:
     from analytics.explain.picker import with_decisions
 
+    built = artefact("pick_list", url)
+    if built is not None:
+        return built
     base = artefact("pick_base", url)
     if base is None:  # one join, no model: derived here while the build is under way
         base = _why_pick_base(url, version)

@@ -44,6 +44,7 @@ DEPENDS = {
     "log_facts": {R, D, OWN},
     "data_overview": {R, D, OUT, ORD, K, OWN, "import_batch"},
     "pick_base": {R, OWN},
+    "pick_list": {R, D, OWN},
     "decision_lookup": {R, D, OUT},
     "ownership_base": {R, D, OWN},
     "kpi_tables": {R, D, OUT, ORD, K, OWN},
@@ -150,7 +151,10 @@ def test_an_owner_change_rebuilds_only_what_reads_the_matrix(loaded: Engine) -> 
     apply_owner_changes(
         loaded, upserts=[make_entry("expedite", "P2", "cy", "boss", 4.0)], actor="t", role="admin"
     )
-    rebuilt = {"log_facts", "data_overview", "pick_base", "ownership_base", "kpi_tables", "gates"}
+    rebuilt = {
+        "log_facts", "data_overview", "pick_base", "pick_list", "ownership_base", "kpi_tables",
+        "gates",
+    }  # fmt: skip
     assert _built(build_all(loaded)) == rebuilt
     ok, base = read(loaded, "ownership_base")
     row = base.set_index("rec_id").loc["R0"]  # expedite at P2 (0 % 3 == 0)
