@@ -35,7 +35,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from store.auth.keyfile import session_secret
-from store.db import REPO_ROOT, sqlite_path, store_identity
+from store.db import store_identity
+from store.snapshots import beside_store
 
 MAGIC = b"WBART1\n"
 _HEADER = struct.Struct(">Q")  # length of the JSON meta that follows the magic
@@ -64,12 +65,7 @@ def _identity(engine: Engine) -> tuple[str, bytes]:
 
 
 def artefact_dir(engine: Engine) -> Path:
-    url = engine.url.render_as_string(hide_password=False)
-    path = sqlite_path(url)
-    if path is not None:
-        return path.with_name(path.name + ".artefacts")
-    digest = hashlib.sha1(url.encode()).hexdigest()[:12]
-    return REPO_ROOT / "data" / "artefacts" / digest
+    return beside_store(engine, "artefacts")
 
 
 def artefact_key(engine: Engine, name: str, inputs: dict[str, int], *, fmt: int = 1) -> str:
