@@ -1,4 +1,5 @@
-"""Building the artefacts of a new data version in a background worker thread.
+"""Building the artefacts of a new data version in the background: a worker thread that runs
+``cli.py prepare`` in a low-priority child process and follows its progress.
 
 The Data page starts one after a load and the Why page after a decision, so the person who
 wrote never waits for the analyses; any page that finds an artefact missing starts one too.
@@ -9,14 +10,16 @@ waited for through the artefact's build lock (``store.artefacts.build_lock``).
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from flows.artefacts import build_all
 from store.db import data_versions, get_engine
 
 
@@ -39,26 +42,49 @@ _jobs: dict[str, BuildJob] = {}
 _guard = threading.Lock()
 
 
+CLI = Path(__file__).resolve().parents[1] / "cli.py"
+
+
 def _lower_priority() -> None:
-    # Linux nice values are per thread: the planner's page renders keep the CPU first.
-    if sys.platform.startswith("linux"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except OSError:
-            pass
+    # In the child: the planner's page renders keep the CPU first.
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+
+
+def _build(job: BuildJob) -> None:
+    """One ``cli.py prepare`` in a child process at low priority: its pandas work does not
+    hold this server's interpreter lock while a planner's page renders. Progress comes from
+    its ``progress`` lines; the store's URL goes by environment, not on a command line."""
+    proc = subprocess.Popen(
+        [sys.executable, str(CLI), "prepare", "--json", "--progress"],
+        env={**os.environ, "WORKBENCH_DB": job.url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_lower_priority if sys.platform != "win32" else None,  # noqa: PLW1509
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    tail: list[str] = []
+    for line in proc.stderr:
+        if line.startswith("progress "):
+            _, frac, msg = line.rstrip("\n").split(" ", 2)
+            job.message, job.fraction = msg, float(frac)
+        else:
+            tail = [*tail[-20:], line]
+    out = proc.stdout.read()
+    if proc.wait() not in (0, 1):  # 1: an artefact failed, reported in the JSON
+        raise RuntimeError("".join(tail).strip()[-500:] or f"exit {proc.returncode}")
+    job.report = json.loads(out)
 
 
 def _work(job: BuildJob) -> None:
-    _lower_priority()
     engine = get_engine(job.url)
-
-    def step(msg: str, frac: float) -> None:
-        job.message, job.fraction = msg, frac
-
     while True:
         try:
             job.versions = data_versions(engine)
-            job.report = build_all(engine, progress=step)
+            _build(job)
             job.error = None
             changed = data_versions(engine) != job.versions
         except Exception as exc:  # shown on the pages that wait; the next write retries
