@@ -81,7 +81,7 @@ def get_frames() -> Frames:
     return frames_for(current_url())
 
 
-@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)  # keyed on versions: kept across writes
 def _go_live(url: str, recs_version: int, settings_version: int) -> tuple[date | None, bool]:
     return go_live_setting(engine_for(url))
 
