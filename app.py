@@ -10,7 +10,7 @@ import streamlit as st
 from analytics.shared.safe_text import escape_markdown
 from store import roles
 from store.ingest.sample import ensure_sample, only_sample_data, store_is_empty
-from store.settings import GO_LIVE, go_live, set_setting
+from store.settings import GO_LIVE, set_setting
 from ui import cache, session
 from ui.signin import chain_banner, establish_session, sidebar_notice, sign_in_screen
 
@@ -66,6 +66,7 @@ if "sample_checked" not in st.session_state:
                     label=f"Loaded sample data ({sum(report.loaded.values()):,} rows)",
                     state="complete",
                 )
+                cache.clear_after_write()  # its analyses build in the background
     st.session_state["sample_checked"] = True
 
 if not signed_in:
@@ -76,8 +77,6 @@ if nav is home:
     st.switch_page(pages[0], query_params=st.query_params.to_dict())
 sidebar_notice()
 
-frames = cache.get_frames()
-
 with st.sidebar:
     st.caption(f"Store: `{engine.url.render_as_string(hide_password=True)}`")
     if only_sample_data(engine):
@@ -86,7 +85,7 @@ with st.sidebar:
             "Load your own decision log on the **Data** page or with `python cli.py load BUNDLE`.",
             icon=":material/science:",
         )
-    saved, was_set = go_live(engine)
+    saved, was_set = cache.go_live()
     if saved is None:
         st.session_state["go_live_value"] = None
         st.caption("Go-live: load recommendations to set it.")

@@ -33,6 +33,7 @@ from flows import baseline, explain, governance, overrides, policy
 from flows.cli import digests as digest_commands
 from flows.cli import monitoring as monitor_commands
 from flows.cli import policy as policy_commands
+from flows.cli import prepare as prepare_commands
 from store.db import get_engine, resolve_url
 from store.decisions import AlreadyDecided, DecisionError, record_decision
 from store.ingest.bundle import BundleError
@@ -82,12 +83,12 @@ def cmd_load(args: argparse.Namespace) -> int:
     if report.strict_failed:
         return 1
     if any(report.loaded.values()) and not args.no_snapshot:
-        # Build the columnar snapshots of the new data version now, while the operator
-        # expects to wait, so the first page view after a nightly load reads in seconds
-        # (tables that were empty already have theirs, written from the loaded rows).
+        # The snapshots and derived artefacts of the new version now, while the operator
+        # expects to wait: no page view after a nightly load reads the database or fits.
         t0 = time.perf_counter()
         load_frames(engine)
         print(f"analysis snapshot ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        prepare_commands.prepare(engine)
     return 1 if report.rejected else 0
 
 
@@ -298,8 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-snapshot",
         action="store_true",
-        help="skip building the analysis snapshots after the load (the first read builds them)",
+        help="skip the analysis snapshots and artefacts (build them with `cli.py prepare`)",
     )
+    prepare_commands.register(add)
 
     p = add("info", cmd_info, "Row counts, date ranges and data-health findings.")
     p.add_argument("--json", action="store_true")

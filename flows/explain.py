@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from analytics.explain.explanation import drivers_report, explain_report
 from analytics.explain.fit import Surrogates
-from analytics.explain.picker import pick_list
+from analytics.explain.picker import pick_base, pick_list, with_decisions
 from analytics.explain.precedent import (
     DecisionLookup,
     PrecedentIndex,
@@ -35,6 +35,16 @@ def precedents(frames: Frames, model: Surrogates) -> PrecedentIndex:
 def decisions(frames: Frames) -> DecisionLookup:
     """Decisions and outcomes by rec id, for precedents."""
     return decision_lookup(frames)
+
+
+def picker_base(frames: Frames) -> pd.DataFrame:
+    """The pick list without its decisions (``analytics.explain.picker.pick_base``)."""
+    return pick_base(frames)
+
+
+def picker_with_decisions(base: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """``picker_base`` plus each recommendation's decision: ``picker``."""
+    return with_decisions(base, decisions)
 
 
 def picker(frames: Frames) -> pd.DataFrame:

@@ -19,8 +19,8 @@ from sqlalchemy import Engine, select
 
 from analytics.governance.digest import build_digest, digest_payload
 from analytics.governance.gates import gates_report
-from analytics.governance.health import overview
-from analytics.governance.ownership import OwnershipOverview
+from analytics.governance.health import overview, restale
+from analytics.governance.ownership import OwnershipOverview, judge_at, overview_of
 from analytics.governance.ownership import ownership_overview as _ownership_overview
 from analytics.overrides.analysis import rules_report
 from contract.frames import Frames
@@ -48,6 +48,14 @@ def data_overview(engine: Engine, frames: Frames, *, now: pd.Timestamp) -> dict[
     """Counts, date ranges and data-health findings (the Data page's content)."""
     tables = {name: getattr(frames, name) for name in TABLES}
     return overview(tables, import_batches(engine), now=now)
+
+
+def overview_now(
+    built: dict[str, Any], newest: pd.Timestamp | None, *, now: pd.Timestamp
+) -> dict[str, Any]:
+    """``data_overview`` worked out at another moment (built on write) as of ``now``: only
+    the stale-data finding depends on the clock, and it needs only the newest recommendation."""
+    return {**built, "findings": restale(built["findings"], newest, now=now)}
 
 
 def info_for_store(engine: Engine) -> dict[str, Any]:
@@ -82,6 +90,21 @@ def ownership_overview(
     )
 
 
+def ownership_from_base(
+    base: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    trend_by: str,
+    freq: str,
+    since: date | None = None,
+) -> OwnershipOverview:
+    """``ownership_overview`` from the built owner join (``analytics.governance.ownership.
+    decision_base``) judged at ``now``: the same figures without redoing the join."""
+    if since is not None:
+        base = base[(base["signal_at"] >= pd.Timestamp(since, tz="UTC")).to_numpy()]
+    return overview_of(judge_at(base, now=now), now=now, trend_by=trend_by, freq=freq)
+
+
 def candidate_rules(
     frames: Frames, rule_status: pd.DataFrame, *, top: int | None = None
 ) -> tuple[list[dict[str, Any]] | None, str | None]:
@@ -96,6 +119,11 @@ def candidate_rules(
     except Exception as exc:  # the digest and the gates must still go out without it
         return None, f"Rule candidates left out: the override analysis failed ({exc})."
     return [dict(r) for r in report.get("rules", [])], None
+
+
+def go_live_for_store(engine: Engine) -> date | None:
+    """The saved (or inferred) go-live: the one ``gates_for_store`` judges at by default."""
+    return go_live(engine)[0]
 
 
 def gates_for_store(

@@ -243,6 +243,16 @@ def policy_overview(
     return pd.DataFrame(rows, columns=cols)
 
 
+SCORE_COLUMNS = [
+    "rec_id", "p_override", "p_rejected", "likely_decision", "expected_adjustment_pct", "rules",
+]  # fmt: skip
+
+
+def no_scores() -> pd.DataFrame:
+    """``propensity_scores``' columns and no row (no model: too few decisions)."""
+    return pd.DataFrame(columns=SCORE_COLUMNS)
+
+
 def propensity_scores(frames: Any, model: Propensity, rules: pd.DataFrame | None) -> pd.DataFrame:
     """Every open recommendation scored, most likely to be overridden first."""
     return score_open(model, open_recommendations(frames), rules=rules)

@@ -47,9 +47,9 @@ st.caption(
     "says improved or worse only when the whole interval is on one side of zero."
 )
 
-frames = cache.get_frames()
+facts = cache.log_facts()  # not the whole log: the KPI inputs are built on write
 go_live = session.go_live()
-if frames.recommendations.empty or go_live is None:
+if facts.n_recs == 0 or go_live is None:
     session.empty_state(
         "No recommendations in the store yet, so there is nothing to compare.",
         hint="Load a decision log on the **Data** page; only recommendations.csv is required.",
@@ -110,7 +110,7 @@ def _periods(grain: str) -> str:
 
 def _owner_sla_in_scope() -> bool:
     """Whether an owners row with an SLA covers the scope's type and site (``*`` = any site)."""
-    rows = frames.owners[frames.owners["sla_hours"].notna()]
+    rows = facts.owners[facts.owners["sla_hours"].notna()]
     if rec_type is not None:
         rows = rows[(rows["rec_type"].astype("string") == rec_type).to_numpy()]
     if site is not None:
@@ -118,7 +118,7 @@ def _owner_sla_in_scope() -> bool:
     return len(rows) > 0
 
 
-NO_SLA_SCOPE = not frames.owners.empty and not _owner_sla_in_scope()
+NO_SLA_SCOPE = not facts.owners.empty and not _owner_sla_in_scope()
 
 
 def _no_sla(row: pd.Series) -> bool:
@@ -204,8 +204,7 @@ st.caption(
     "interquartile range, dashed: its median; black: go-live; red dotted: target."
 )
 trend, bands = view["trend"], view["band"].set_index("kpi")
-newest_decision = frames.decisions["decided_at"].max()  # NaT on an empty log
-decisions_until = None if pd.isna(newest_decision) else newest_decision
+decisions_until = facts.last_decided  # None on an empty log
 if decisions_until is not None and len(trend) and trend["period_start"].max() >= decisions_until:
     st.caption(
         f"Decisions are logged up to {decisions_until:%Y-%m-%d}; the shaded weeks after it hold "

@@ -179,6 +179,9 @@ if st.button("Check and load", type="primary", key="data_load", disabled=not can
         # The counts and health above were drawn before the load: draw the page again.
         st.rerun()
 
+# The analyses of a new version build in the background after a load: nobody waits for them.
+session.build_status()
+
 if failed := st.session_state.get("data_last_error"):
     st.markdown("**Last load**")
     st.error(failed, icon=":material/error:")

@@ -39,14 +39,17 @@ st.caption(
 
 engine = cache.current_engine()
 url = cache.current_url()
-frames = cache.get_frames()
-if frames.recommendations.empty:
+facts = cache.log_facts()  # not the whole log: the monitor is built on write
+if facts.n_recs == 0:
     session.empty_state(
         "No recommendations loaded yet.", hint="Load a bundle on the **Data** page first."
     )
     st.stop()
 
 report = cache.model_health()
+if report is cache.PREPARING:  # drift, calibration and acceptance are built on write
+    session.preparing("The model health monitor")
+    st.stop()
 role, user = session.current_role(), session.current_user()
 is_admin = roles.can(role, "settings")
 
@@ -61,8 +64,7 @@ with st.expander("Reference window and calibration types", icon=":material/tune:
             f"Reference: **{day_text(report.reference.start)} – {day_text(report.reference.end)}** "
             + ("(saved by an admin)." if saved else "(default: the first 8 weeks from go-live).")
         )
-    first_day = frames.recommendations["created_at"].min().date()
-    last_day = frames.recommendations["created_at"].max().date()
+    first_day, last_day = facts.first_created.date(), facts.last_created.date()
     default = (first_day, last_day)
     if report is not None:  # a window may reach past the data: keep the picker inside it
         start = min(max(report.reference.start, first_day), last_day)
@@ -71,7 +73,7 @@ with st.expander("Reference window and calibration types", icon=":material/tune:
         "Reference window", value=default, min_value=first_day, max_value=last_day,
         key="health_reference", disabled=not is_admin,
     )  # fmt: skip
-    types_all = sorted(map(str, frames.recommendations["rec_type"].dropna().unique()))
+    types_all = list(facts.rec_types)
     chosen_types = st.multiselect(
         "Types whose score is a stockout probability",
         types_all,
@@ -236,7 +238,7 @@ with tab_versions:
                    key="health_versions_age")  # fmt: skip
     table = (
         report.versions if age == "whole history"
-        else cache.model_versions_at_age(url, frames.version, cache.table_version("settings"), 8)
+        else cache.model_versions_at_age(url, cache.contract_version(), cache.table_version("settings"), 8)
     )  # fmt: skip
     st.dataframe(table, hide_index=True, key="health_versions_table",
                  column_config={

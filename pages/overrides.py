@@ -61,8 +61,7 @@ st.caption(
     "ended closer to what actually happened than the recommendation. Built for the S&OP review: "
     "write the good rules into the system, coach the costly habits away."
 )
-frames = cache.get_frames()
-if frames.decisions.empty:
+if cache.log_facts().n_decisions == 0:
     session.empty_state(
         "No decisions in the store yet, so there are no overrides to learn from.",
         hint="Load decisions.csv (with reasons) on the **Data** page.",
@@ -88,13 +87,19 @@ with st.expander("Mining settings"):
     )
 settings = (int(support_in) or None, int(max_conditions), 0)
 analysis = cache.override_analysis(min_support=settings[0], max_conditions=settings[1])
+if analysis is None:  # themes and rules are built on write, never on a page view
+    session.preparing("The reason themes and candidate rules")
+    st.stop()
 log = analysis.log
 if not log["is_override"].any():
     session.empty_state("No overrides (modified or rejected decisions) yet: nothing to learn from.")
     st.stop()
 
-url, version = cache.current_url(), frames.version
+url, version = cache.current_url(), cache.contract_version()
 values = cache.override_value_tables(url, version, *settings)
+if values is None:
+    session.preparing("The value added of the overrides")
+    st.stop()
 status_version = cache.rule_status_version()
 statuses = cache.rule_statuses(url, status_version).set_index("rule_key", drop=False)
 labels = {0: "no reason given", **analysis.theme_labels()}

@@ -79,9 +79,8 @@ st.caption(
 
 engine = cache.current_engine()
 url, version = cache.current_url(), cache.current_version()
-frames = cache.get_frames()
-recs = frames.recommendations
-if recs.empty:
+facts = cache.log_facts()  # not the whole log: the owner join is built on write
+if facts.n_recs == 0:
     session.empty_state(
         "No recommendations loaded yet.", hint="Load a bundle on the **Data** page first."
     )
@@ -97,7 +96,7 @@ as_of_choice = left.radio(
     "to replay a historical extract — the moment the Baseline page and `cli.py kpis` judge at.",
 )
 now = pd.Timestamp.now(tz="UTC").floor("min")
-log_end = max(recs["created_at"].max(), frames.decisions["decided_at"].max())
+log_end = max(t for t in (facts.last_created, facts.last_decided) if t is not None)
 as_of = now if as_of_choice == "now" or pd.isna(log_end) else log_end
 trend_by = mid.selectbox(
     "SLA trend by",
@@ -276,7 +275,7 @@ with tab_fatigue:
         st.plotly_chart(fig, key="ownership_fatigue_chart")
 
 with tab_matrix:
-    matrix = frames.owners.astype(
+    matrix = facts.owners.astype(
         {c: "string" for c in ("rec_type", "site", "owner", "escalation_to")}
     )
     st.dataframe(matrix, hide_index=True, key="ownership_matrix")
@@ -292,8 +291,8 @@ with tab_matrix:
             f"Only an admin can change the matrix (you are {session.current_user()}, {session.current_role()})."
         )
     else:
-        types = sorted(set(recs["rec_type"].astype(str)) | set(matrix["rec_type"].dropna()))
-        sites = ["*"] + sorted(set(recs["site"].astype(str)))
+        types = sorted(set(facts.rec_types) | set(matrix["rec_type"].dropna()))
+        sites = ["*"] + list(facts.sites)
         with st.form("ownership_edit_form"):
             st.markdown("**Add or change a row** (recorded on the audit trail)")
             f1, f2, f3, f4, f5 = st.columns(5)
@@ -340,7 +339,7 @@ with tab_matrix:
             st.success(escape_markdown(flash))
 
 with tab_routing:
-    routing.render(engine, frames.owners)
+    routing.render(engine, facts.owners)
 
 with tab_gates:
     report = cache.readiness_gates(url, version, gl.isoformat() if gl else None, f"{now:%Y-%m-%d}")

@@ -35,7 +35,6 @@ session.ensure_shell()  # before anything renders: see ui/session.py
 # survives whatever renders before the picker (sign-in, empty states); it only selects.
 LINKED_REC = st.query_params.get("rec") or None
 
-LARGE_LOG = 200_000
 PICK_PAGE = 500
 FORM_FIELDS = ("decision", "qty", "theme_pick", "reason")
 
@@ -99,9 +98,12 @@ if not frames.feature_columns:
     )
     st.stop()
 
-with st.spinner("Fitting the explanation model (once per data version)…"):
-    model = cache.why_surrogates()
-    table = cache.why_pick_list()
+# Fitted on write (after each load), never here: read back, or say it is on its way.
+model, precedents = cache.why_surrogates(), cache.why_precedents()
+if model is None or precedents is None:
+    session.preparing("The explanation model")
+    st.stop()
+table = cache.why_pick_list()
 if not model.types:
     session.empty_state(
         "No recommendation type has enough logged scores to explain.",
@@ -134,6 +136,8 @@ sort = st.segmented_control(
     on_change=lambda: st.session_state.pop("why_rec", None),
 )
 scores = policy_ui.propensity_scores() if sort == "propensity" else None
+if sort == "propensity" and scores is None:
+    st.caption("The override-propensity model is being prepared for the latest data.")
 linked_row = deep_links.linked_row(table, LINKED_REC, key="why_linked", widget="why_rec")
 matches = filter_pick_list(
     table if scores is None else rank_by_propensity(table, scores),
@@ -174,9 +178,7 @@ st.caption(
 rec_id = st.selectbox("Recommendation", list(labels), format_func=labels.get, key="why_rec")
 
 try:
-    ex = explain_rec(
-        model, frames, rec_id, index=cache.why_precedents(), lookup=cache.why_decisions()
-    )
+    ex = explain_rec(model, frames, rec_id, index=precedents, lookup=cache.why_decisions())
 except NotExplainable as e:
     st.warning(escape_markdown(str(e)))
     st.stop()
@@ -242,18 +244,20 @@ existing = decision_for(cache.current_engine(), rec_id)
 analysis, rules, why_not = None, None, "The override analysis hasn't run"
 use_rules = st.toggle(
     "Match against the override analysis",
-    # On a big log the analysis takes a while after each new decision: the planner opts in.
-    value=len(frames.recommendations) <= LARGE_LOG,
+    value=True,  # built on write: reading it costs a page view nothing
     key="why_rules_on",
     help="Candidate rules and reason themes come from the Override patterns analysis.",
 )
 if use_rules:
     try:
-        from analytics.overrides.analysis import rules_payload
-
-        with st.spinner("Reading the override analysis…"):
-            analysis = cache.override_analysis()
-        rules = rules_payload(analysis)["rules"]
+        # Until the analysis of the latest decisions is built, the one before it is shown.
+        analysis, current = cache.recent_rule_cards()
+        if analysis is None:
+            why_not = "The override analysis is being prepared for the latest data"
+        else:
+            rules = analysis.rules
+            if not current:
+                st.caption("From the analysis before the latest decisions (it is being updated).")
     except (ImportError, AttributeError):
         why_not = "The override analysis isn't available in this workbench"
     except Exception as e:  # another page's analysis must not take this one down

@@ -24,13 +24,19 @@ from store.ingest.validate import parse_numbers
 from store.sqlio import frame_as_read
 
 
-def snapshot_dir(engine: Engine) -> Path:
+def beside_store(engine: Engine, kind: str) -> Path:
+    """The folder of derived files of ``kind`` for this store: ``<db file>.<kind>/`` beside a
+    SQLite file, ``data/<kind>/<url hash>/`` beside the code for another database."""
     url = engine.url.render_as_string(hide_password=False)
     path = sqlite_path(url)
     if path is not None:
-        return path.with_name(path.name + ".snapshots")
+        return path.with_name(f"{path.name}.{kind}")
     digest = hashlib.sha1(url.encode()).hexdigest()[:12]
-    return REPO_ROOT / "data" / "snapshots" / digest
+    return REPO_ROOT / "data" / kind / digest
+
+
+def snapshot_dir(engine: Engine) -> Path:
+    return beside_store(engine, "snapshots")
 
 
 def _expand_features(df: pd.DataFrame) -> pd.DataFrame:

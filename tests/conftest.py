@@ -16,6 +16,8 @@ import pytest
 import streamlit as st
 from sqlalchemy import Engine, create_engine, text
 
+from flows import background
+from flows.artefacts import build_all
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
@@ -89,6 +91,7 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sample_store") / "sample.db"
     url = f"sqlite:///{path}"
     load_bundle(SAMPLE, engine=get_engine(url), role="admin")
+    prepare_store(url)  # as `cli.py load` does: pages read the artefacts, never fit
     dispose_engine(url)
     clear_memo()
     return path
@@ -99,15 +102,12 @@ def sample_store(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     """A private copy of the sample store, set as the app's ``WORKBENCH_DB``; its URL."""
     path = tmp_path / "store.db"
     shutil.copy(sample_db, path)
-    # The audit key and anchor beside the store go with it (store/auth/audit_trust.py).
-    for suffix in (".audit-key", ".audit-anchor.jsonl"):
-        source = sample_db.with_name(sample_db.name + suffix)
-        if source.exists():
-            shutil.copy(source, path.with_name(path.name + suffix))
+    copy_store(sample_db, path)
     url = f"sqlite:///{path}"
     monkeypatch.setenv("WORKBENCH_DB", url)
     clear_streamlit()
     yield url
+    background.wait(url)  # a write's background build is done before its store goes
     clear_streamlit()
     dispose_engine(url)
 
@@ -121,3 +121,25 @@ def session_token(engine: Engine, user: str) -> str:
 
     with engine.begin() as conn:
         return sessions.issue(conn, engine, user, now=datetime.now(UTC))
+
+
+def prepare_store(url: str) -> None:
+    """Build the derived artefacts of a loaded store, as ``cli.py load`` does after a load."""
+    report = build_all(get_engine(url))
+    failed = {n: r for n, r in report.items() if r["outcome"] == "failed"}
+    assert not failed, failed
+
+
+def copy_store(src: Path, dst: Path) -> None:
+    """Copy a SQLite store with what lives beside it: the audit key and anchor
+    (store/auth/audit_trust.py), the session key that signs its artefacts, its snapshots and
+    artefacts (same identity, so they stay valid)."""
+    shutil.copy(src, dst)
+    for suffix in (".audit-key", ".audit-anchor.jsonl", ".session-key"):
+        source = src.with_name(src.name + suffix)
+        if source.exists():
+            shutil.copy2(source, dst.with_name(dst.name + suffix))
+    for suffix in (".snapshots", ".artefacts"):
+        folder = src.with_name(src.name + suffix)
+        if folder.is_dir():
+            shutil.copytree(folder, dst.with_name(dst.name + suffix))

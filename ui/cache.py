@@ -12,30 +12,32 @@ from __future__ import annotations
 import json
 from datetime import date
 from types import EllipsisType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
 from analytics.baseline.kpis import KpiTables
 from analytics.baseline.kpis import kpi_tables as _build_kpi_tables
-from analytics.explain.fit import Surrogates
-from analytics.explain.precedent import DecisionLookup, PrecedentIndex
-from analytics.governance.ownership import OwnershipOverview
+from analytics.governance.ownership import OwnershipOverview, decision_base
 from analytics.monitoring.alerts import MonitorReport
 from analytics.overrides.analysis import OverrideAnalysis, rules_payload
-from analytics.overrides.themes import ThemeModel
 from analytics.policy.propensity import Propensity
 from contract.frames import Frames
-from flows import baseline, explain, governance, monitoring, overrides, policy
+from contract.tables import TABLES
+from flows import artefacts, background, baseline, governance, monitoring, overrides, policy
 from store.audit import COUNTER, read_events
 from store.db import data_version, data_versions, get_engine, resolve_url
 from store.ingest.staging import clean_stale_scratch
 from store.learning.monitoring import read_acknowledgements
 from store.reads import load_frames
 from store.rule_status import read_rule_statuses
+from store.settings import go_live as go_live_setting
+
+if TYPE_CHECKING:  # the explanation stack (shap, gradient boosting) loads only on the Why page
+    from analytics.explain.fit import Surrogates
+    from analytics.explain.precedent import DecisionLookup, PrecedentIndex
 
 
 @st.cache_resource(show_spinner=False)
@@ -87,16 +89,102 @@ def get_frames() -> Frames:
     return frames_for(current_url())
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)  # keyed on versions: kept across writes
+def _go_live(url: str, recs_version: int, settings_version: int) -> tuple[date | None, bool]:
+    return go_live_setting(engine_for(url))
+
+
+def go_live() -> tuple[date | None, bool]:
+    """(go-live, whether a user set it) of the current store (``store.settings.go_live``),
+    asked once per version of the recommendations and settings: inferring it walks the log's
+    index, and every run of every page shows it."""
+    versions = data_versions(current_engine())
+    return _go_live(current_url(), versions.get("recommendations", 0), versions.get("settings", 0))
+
+
 def clear_after_write() -> None:
-    """Drop cached results after the store changed (new data version keys most of them anyway)."""
+    """Drop cached results after the store changed (new data version keys most of them
+    anyway) and start building the new version's artefacts in the background."""
     st.cache_data.clear()
+    background.start_build(current_url())
+
+
+def contract_version(url: str | None = None) -> str:
+    """``Frames.version`` of the current data, from the version counters alone (no frame read)."""
+    versions = data_versions(engine_for(url or current_url()))
+    return ".".join(f"{k}{versions.get(k, 0)}" for k in TABLES)
+
+
+# --- Artefacts built on write (flows/artefacts.py) ------------------------------------------
+# Read back from their files once per key and kept in memory; a missing one starts the
+# background build and reads as None, so the page says it is being prepared.
+
+
+class _NotBuilt(LookupError):
+    """Raised inside the cached reader so that a missing artefact is not cached."""
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _artefact(url: str, name: str, key: str) -> Any:
+    found, obj = artefacts.read_key(engine_for(url), name, key)
+    if not found:
+        raise _NotBuilt(name)
+    return obj
+
+
+def artefact_key(name: str, url: str | None = None) -> str:
+    """The key of artefact ``name`` for the current data of ``url`` (default: this store)."""
+    engine = engine_for(url or current_url())
+    return artefacts.key_for(engine, name, data_versions(engine))
+
+
+def artefact(name: str, url: str | None = None) -> Any | None:
+    """Artefact ``name`` of the current data of ``url`` (default: the current store), or None
+    while it is being prepared (the background build is then started)."""
+    url = url or current_url()
+    try:
+        return _artefact(url, name, artefact_key(name, url))
+    except _NotBuilt:
+        job = background.current_job(url)
+        failed = (
+            job is not None
+            and not job.running
+            and job.versions == data_versions(engine_for(url))
+            and job.report.get(name, {}).get("outcome") == "failed"
+        )
+        if not failed:  # a build that failed on this version is reported, not retried in a loop
+            background.start_build(url)
+        return None
+
+
+def build_job() -> background.BuildJob | None:
+    """The current store's background build (running or last finished), or None."""
+    return background.current_job(current_url())
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _log_facts(url: str, version: str) -> artefacts.LogFacts:
+    built = artefact("log_facts", url)
+    return built if built is not None else artefacts.log_facts(frames_for(url))
+
+
+def log_facts() -> artefacts.LogFacts:
+    """Counts, time span, types and owners of the current log (read-only): what a page asks
+    before anything else, without reading the whole log."""
+    url = current_url()
+    return _log_facts(url, contract_version(url))
 
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner="Checking data health…")
 def data_overview(url: str, version: str) -> dict[str, Any]:
-    """Counts, date ranges and health findings for the Data page (small JSON-able dict)."""
-    return governance.data_overview(
-        engine_for(url), frames_for(url), now=pd.Timestamp.now(tz="UTC")
+    """Counts, date ranges and health findings for the Data page (small JSON-able dict):
+    built on write, the stale-data finding judged now."""
+    now = pd.Timestamp.now(tz="UTC")
+    built = artefact("data_overview", url)
+    if built is None:  # no model: derived here while the build is under way
+        return governance.data_overview(engine_for(url), frames_for(url), now=now)
+    return governance.overview_now(
+        built, _log_facts(url, contract_version(url)).last_created, now=now
     )
 
 
@@ -107,17 +195,19 @@ def data_overview(url: str, version: str) -> dict[str, Any]:
 
 @st.cache_resource(show_spinner="Preparing the KPI inputs…", max_entries=2)
 def _kpi_tables(url: str, version: str) -> KpiTables:
-    return _build_kpi_tables(frames_for(url))
+    # Built on write; derived here (one pass, no model) only while the build is under way.
+    built = artefact("kpi_tables", url)
+    return built if built is not None else _build_kpi_tables(frames_for(url))
 
 
 def kpi_tables() -> KpiTables:
     """Per-row inputs of every KPI for the current data (shared, read-only)."""
-    return _kpi_tables(current_url(), get_frames().version)
+    return _kpi_tables(current_url(), contract_version())
 
 
 def kpi_version() -> str:
     """The cache key of the KPI figures: the contract tables' version."""
-    return get_frames().version
+    return contract_version()
 
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner=False)
@@ -182,67 +272,88 @@ def money_view(
 # has its own version, so adopting a rule does not recompute themes and rules.
 
 
+DEFAULT_MINING = (None, 3, 0)  # (min_support, max_conditions, random_state) built on write
+
+
 @st.cache_resource(show_spinner="Joining recommendations, decisions and outcomes…", max_entries=2)
-def _override_log(url: str, version: str) -> pd.DataFrame:
-    return overrides.override_log(frames_for(url))
+def _decided_log(url: str, version: str) -> pd.DataFrame:
+    # The built analysis carries the decided log; joined here only while it is being prepared.
+    built = artefact("override_analysis", url)
+    return built.log if built is not None else overrides.override_log(frames_for(url))
 
 
-@st.cache_resource(show_spinner="Mining candidate rules (the themes' context)…", max_entries=2)
-def _override_rules(url: str, version: str) -> pd.DataFrame:
-    return overrides.default_rules(_override_log(url, version))
-
-
-@st.cache_resource(show_spinner="Clustering override reasons into themes…", max_entries=2)
-def _override_themes(url: str, version: str, random_state: int) -> tuple[ThemeModel, np.ndarray]:
-    # With the engine: theme ids persist across data versions (the store's theme memory).
-    return overrides.themes(
-        _override_log(url, version),
-        rules=_override_rules(url, version),
-        engine=engine_for(url),
-        random_state=random_state,
-    )
-
-
-@st.cache_resource(
-    show_spinner="Mining candidate rules and weighing their value added…", max_entries=4
-)
-def _override_analysis(
-    url: str, version: str, min_support: int | None, max_conditions: int, random_state: int
+@st.cache_resource(show_spinner="Mining candidate rules with these settings…", max_entries=4)
+def _mined(
+    url: str, key: str, min_support: int | None, max_conditions: int, random_state: int
 ) -> OverrideAnalysis:
-    model, theme_id = _override_themes(url, version, random_state)
+    base: OverrideAnalysis = _artefact(url, "override_analysis", key)
+    # The reasons are already clustered (the built analysis's themes): only the rules are mined.
     return overrides.analysis(
-        _override_log(url, version),
-        model,
-        theme_id,
+        base.log,
+        base.theme_model,
+        base.log["theme_id"].to_numpy(),
         min_support=min_support,
         max_conditions=max_conditions,
         random_state=random_state,
-        rules=_override_rules(url, version),
     )
+
+
+def _override_analysis(
+    url: str, min_support: int | None, max_conditions: int, random_state: int
+) -> OverrideAnalysis | None:
+    base = artefact("override_analysis", url)
+    if base is None or (min_support, max_conditions, random_state) == DEFAULT_MINING:
+        return base
+    key = artefact_key("override_analysis", url)
+    return _mined(url, key, min_support, max_conditions, random_state)
 
 
 def override_analysis(
     *, min_support: int | None = None, max_conditions: int = 3, random_state: int = 0
-) -> OverrideAnalysis:
-    """Themes, rules and evidence for the current data (shared, read-only).
+) -> OverrideAnalysis | None:
+    """Themes, rules and evidence for the current data (shared, read-only), or None while the
+    analysis of this data version is being prepared.
 
-    Three cached stages (log, themes, rules), each with its own spinner, so a first
-    visit shows what is being computed and a rule setting change does not re-cluster
-    the reasons.
+    The default settings are built on write; other mining settings re-mine the rules over the
+    built themes (the reasons are not clustered again).
     """
+    return _override_analysis(current_url(), min_support, max_conditions, random_state)
+
+
+def recent_rule_cards() -> tuple[artefacts.RuleCards | None, bool]:
+    """(the override analysis's rules and themes, whether they are the current data's): the
+    current ones, else the newest built for an earlier version while the current ones are
+    being prepared (the themes keep their ids: the store's theme memory), else None."""
     url = current_url()
-    return _override_analysis(
-        url, frames_for(url).version, min_support, max_conditions, random_state
-    )
+    current = artefact("rule_cards", url)
+    if current is not None:
+        return current, True
+    key = artefacts.latest(engine_for(url), "rule_cards")
+    try:
+        return (None if key is None else _artefact(url, "rule_cards", key)), False
+    except _NotBuilt:  # replaced since
+        return None, False
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Weighing what the overrides were worth…")
+def _value_tables(
+    url: str, key: str, min_support: int | None, max_conditions: int, random_state: int
+) -> dict[str, pd.DataFrame]:
+    log = _mined(url, key, min_support, max_conditions, random_state).log
+    return overrides.value_tables(log, random_state=random_state)
+
+
 def override_value_tables(
     url: str, version: str, min_support: int | None, max_conditions: int, random_state: int
-) -> dict[str, pd.DataFrame]:
-    """Value added overall and per direction × size band, planner, type and theme; stockouts."""
-    log = _override_analysis(url, version, min_support, max_conditions, random_state).log
-    return overrides.value_tables(log, random_state=random_state)
+) -> dict[str, pd.DataFrame] | None:
+    """Value added overall and per direction × size band, planner, type and theme; stockouts
+    (None while being prepared)."""
+    if (min_support, max_conditions, random_state) == DEFAULT_MINING:
+        return artefact("value_tables", url)
+    if artefact("override_analysis", url) is None:
+        return None
+    key = artefact_key("override_analysis", url)
+    return _value_tables(url, key, min_support, max_conditions, random_state)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
@@ -261,7 +372,10 @@ def adopted_rule_monitor(
     random_state: int,
 ) -> pd.DataFrame:
     """Support and value added per quarter of every adopted rule."""
-    log = _override_analysis(url, version, min_support, max_conditions, random_state).log
+    analysis = _override_analysis(url, min_support, max_conditions, random_state)
+    if analysis is None:
+        return pd.DataFrame(columns=["rule_key"])
+    log = analysis.log
     return overrides.adopted_monitor(
         log, rule_statuses(url, status_version), random_state=random_state
     )
@@ -297,9 +411,10 @@ def ownership_overview(
     url: str, version: str, as_of: str, trend_by: str, freq: str, since: str | None = None
 ) -> OwnershipOverview:
     """``flows.governance.ownership_overview`` for the log judged at ``as_of`` (ISO), over
-    recommendations signalled from ``since`` (ISO date) on, or all of them."""
-    return governance.ownership_overview(
-        frames_for(url),
+    recommendations signalled from ``since`` (ISO date) on, or all of them: the owner join
+    built on write (``decision_base``), judged at that moment."""
+    return governance.ownership_from_base(
+        _ownership_base(url, contract_version(url)),
         now=pd.Timestamp(as_of),
         trend_by=trend_by,
         freq=freq,
@@ -307,16 +422,36 @@ def ownership_overview(
     )
 
 
+@st.cache_resource(show_spinner="Working out owners and SLAs…", max_entries=2)
+def _ownership_base(url: str, version: str) -> pd.DataFrame:
+    built = artefact("ownership_base", url)
+    if built is not None:
+        return built
+    frames = frames_for(url)  # one join, no model: derived here while the build is under way
+    return decision_base(frames.recommendations, frames.decisions, frames.owners)
+
+
 @st.cache_data(ttl=600, max_entries=4, show_spinner="Checking the readiness gates…")
 def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> dict[str, Any]:
     """The five gates (``flows.governance.gates_for_store``) for one go-live (ISO date) and day,
     reusing the cached override analysis for the candidate rules."""
     engine = engine_for(url)
+    built = artefact("gates", url)
+    saved_go_live = governance.go_live_for_store(engine)
+    if (
+        built is not None
+        and str(built["as_of"])[:10] == today
+        and go_live == (saved_go_live.isoformat() if saved_go_live else None)
+    ):  # built on write today for the saved go-live: no pass over the log here
+        return built
     candidates: list[dict[str, Any]] | None | EllipsisType = ...
     try:
-        analysis = _override_analysis(url, frames_for(url).version, None, 3, 0)
-        statuses = governance.read_rule_status(engine)
-        candidates = rules_payload(analysis, statuses=statuses)["rules"]
+        analysis = artefact("override_analysis", url)
+        if analysis is None:  # being prepared: the gate says the rules are not available yet
+            candidates = None
+        else:
+            statuses = governance.read_rule_status(engine)
+            candidates = rules_payload(analysis, statuses=statuses)["rules"]
     except Exception:  # the gates must still show without the override analysis
         candidates = ...
     return governance.gates_for_store(
@@ -332,46 +467,56 @@ def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> 
 # keyed on that table's version: recording a decision only re-indexes decisions by rec id.
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _why_surrogates(url: str, recs_version: int) -> Surrogates:
-    return explain.surrogates(frames_for(url))
+def why_surrogates() -> Surrogates | None:
+    """The fitted explanation surrogates for the current recommendations, or None while they
+    are being prepared."""
+    return artefact("surrogates")
 
 
-def why_surrogates() -> Surrogates:
-    """The fitted explanation surrogates for the current recommendations (shared, read-only)."""
-    return _why_surrogates(current_url(), table_version("recommendations"))
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _why_precedents(url: str, recs_version: int) -> PrecedentIndex:
-    return explain.precedents(frames_for(url), _why_surrogates(url, recs_version))
-
-
-def why_precedents() -> PrecedentIndex:
-    """Recommendations indexed for precedent search (rebuilt only when recommendations change)."""
-    return _why_precedents(current_url(), table_version("recommendations"))
+def why_precedents() -> PrecedentIndex | None:
+    """Recommendations indexed for precedent search, or None while being prepared."""
+    return artefact("precedents")
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _why_decisions(url: str, version: str) -> DecisionLookup:
+    from flows import explain
+
     return explain.decisions(frames_for(url))
 
 
 def why_decisions() -> DecisionLookup:
     """Decisions and outcomes by rec id, for precedents (current data, read-only)."""
-    url = current_url()
-    return _why_decisions(url, frames_for(url).version)
+    built = artefact("decision_lookup")
+    return built if built is not None else _why_decisions(current_url(), contract_version())
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _why_pick_list(url: str, version: str) -> pd.DataFrame:
-    return explain.picker(frames_for(url))
+def _why_pick_base(url: str, version: str) -> pd.DataFrame:
+    from flows import explain
+
+    return explain.picker_base(frames_for(url))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _why_pick_list(url: str, version: str, base_key: str) -> pd.DataFrame:
+    from analytics.explain.picker import with_decisions
+
+    built = artefact("pick_list", url)
+    if built is not None:
+        return built
+    base = artefact("pick_base", url)
+    if base is None:  # one join, no model: derived here while the build is under way
+        base = _why_pick_base(url, version)
+    return with_decisions(base, frames_for(url).decisions)
 
 
 def why_pick_list() -> pd.DataFrame:
-    """Every recommendation with type, site, SKU, supplier, owner, impact, decision (read-only)."""
+    """Every recommendation with type, site, SKU, supplier, owner, impact, decision (read-only).
+
+    The decision-free part is built on write; a decision only joins the decisions on again."""
     url = current_url()
-    return _why_pick_list(url, frames_for(url).version)
+    return _why_pick_list(url, contract_version(url), artefact_key("pick_base", url))
 
 
 # --- Closing the loop: backtests, the policy, override propensity (issue 14) ----------------
@@ -386,7 +531,7 @@ def rule_backtest(
     """``flows.policy`` backtest of one rule and action (JSON-encoded to key the cache):
     the ``cli.py backtest`` document plus ``shortfall_share``."""
     bt = policy.replay(
-        _override_log(url, version),
+        _decided_log(url, version),
         rule_id=rule_id,
         conditions=json.loads(conditions_json),
         action=json.loads(action_json),
@@ -398,7 +543,7 @@ def rule_backtest(
 def policy_overview(url: str, version: str, status_version: int) -> pd.DataFrame:
     """The Policy view (``flows.policy.policy_overview``)."""
     return policy.policy_overview(
-        frames_for(url), _override_log(url, version), rule_statuses(url, status_version)
+        frames_for(url), _decided_log(url, version), rule_statuses(url, status_version)
     )
 
 
@@ -408,21 +553,19 @@ def open_proposals(url: str, version: str, status_version: int) -> pd.DataFrame:
     return policy.open_proposals(frames_for(url), rule_statuses(url, status_version))
 
 
-@st.cache_resource(show_spinner="Fitting the override-propensity model…", max_entries=2)
 def propensity_model(url: str, version: str) -> Propensity | None:
-    """The propensity model for the current data, or None with too few decisions."""
-    return policy.propensity_model(frames_for(url))
+    """The propensity model for the current data, or None with too few decisions or while it
+    is being prepared (``version`` is kept for the callers' signature: the artefact's key is
+    the current data's)."""
+    built = artefact("propensity", url)
+    return None if built is None else built[0]
 
 
-@st.cache_data(ttl=600, max_entries=4, show_spinner="Scoring open recommendations…")
-def propensity_open(url: str, version: str) -> pd.DataFrame:
-    """Every open recommendation scored (empty without a model), most likely override first."""
-    model = propensity_model(url, version)
-    if model is None:
-        return pd.DataFrame(columns=["rec_id", "p_override", "p_rejected", "likely_decision",
-                                     "expected_adjustment_pct", "rules"])  # fmt: skip
-    rules = policy.candidate_rules(_override_log(url, version))
-    return policy.propensity_scores(frames_for(url), model, rules)
+def propensity_open(url: str, version: str) -> pd.DataFrame | None:
+    """Every open recommendation scored (empty without a model), most likely override first;
+    None while being prepared."""
+    built = artefact("propensity", url)
+    return None if built is None else built[1]
 
 
 # --- Model health (pages/health.py) -------------------------------------------------------
@@ -431,30 +574,31 @@ def propensity_open(url: str, version: str) -> pd.DataFrame:
 # table's version, so acknowledging an alert does not recompute drift and calibration.
 
 
-@st.cache_resource(
-    show_spinner="Checking model health: drift, calibration, acceptance…", max_entries=2
-)
-def _model_health(url: str, version: str, settings_version: int) -> MonitorReport | None:
-    return monitoring.monitor_for_store(
-        engine_for(url), frames=frames_for(url), apply_acknowledgements=False
-    )
+PREPARING = "preparing"  # model_health's answer while the monitor is being built
+
+
+def _model_health(url: str) -> MonitorReport | None | str:
+    try:  # a built monitor may be None (no reference window): ask the reader, not artefact()
+        return _artefact(url, "monitoring", artefact_key("monitoring", url))
+    except _NotBuilt:
+        artefact("monitoring", url)  # starts the background build
+        return PREPARING
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _model_health_acked(
-    url: str, version: str, settings_version: int, ack_version: int
-) -> MonitorReport | None:
-    report = _model_health(url, version, settings_version)
+def _model_health_acked(url: str, key: str, ack_version: int) -> MonitorReport | None:
+    report = _artefact(url, "monitoring", key)
     return None if report is None else monitoring.acknowledged(engine_for(url), report)
 
 
-def model_health() -> MonitorReport | None:
+def model_health() -> MonitorReport | None | str:
     """The monitor for the current data, saved settings and acknowledgements (read-only);
-    None when there is no reference window."""
+    None when there is no reference window, ``PREPARING`` while it is being built."""
     url = current_url()
-    return _model_health_acked(
-        url, frames_for(url).version, table_version("settings"), table_version("monitor_ack")
-    )
+    if _model_health(url) is PREPARING:
+        return PREPARING
+    key = artefact_key("monitoring", url)
+    return _model_health_acked(url, key, table_version("monitor_ack"))
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
@@ -468,7 +612,7 @@ def model_versions_at_age(
     url: str, version: str, settings_version: int, weeks: int
 ) -> pd.DataFrame:
     """Model versions side by side, each cut to its own first ``weeks`` weeks."""
-    report = _model_health(url, version, settings_version)
-    if report is None:
+    report = _model_health(url)
+    if report is None or report is PREPARING:
         return pd.DataFrame()
     return monitoring.versions_at_age(frames_for(url), report, weeks=weeks)

@@ -166,8 +166,9 @@ def rule_proposal(rec_id: str, *, allowed: bool) -> None:
             st.rerun()
 
 
-def propensity_scores() -> pd.DataFrame:
-    """Open recommendations scored for override propensity (empty with too few decisions)."""
+def propensity_scores() -> pd.DataFrame | None:
+    """Open recommendations scored for override propensity (empty with too few decisions;
+    None while the model is being prepared)."""
     url = cache.current_url()
     return cache.propensity_open(url, cache.frames_for(url).version)
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui import cache
+
 APP = Path(__file__).resolve().parents[1] / "app.py"
 _run = threading.local()
 
@@ -63,3 +65,46 @@ def current_role() -> str:
 
 def empty_state(message: str, *, hint: str | None = None) -> None:
     st.info(message + (f"\n\n{hint}" if hint else ""), icon=":material/inbox:")
+
+
+def preparing(what: str) -> None:
+    """Say that ``what`` is being prepared for the latest data, with the background build's
+    progress; the page draws itself again when the build is done."""
+    st.info(
+        f"{what} is being prepared for the latest data: it is built once per data version, in "
+        "the background, and this page fills in by itself when it is ready.",
+        icon=":material/hourglass_top:",
+    )
+    build_status()
+
+
+def build_status() -> None:
+    """The background build's progress while it runs (polled; the page is drawn again when it
+    is done), its error if it failed, else nothing."""
+    job = cache.build_job()
+    if job is None:
+        return
+    if job.running:
+        _progress()
+        return
+    failed = {n: r["error"] for n, r in job.report.items() if r.get("outcome") == "failed"}
+    if job.error or failed:
+        problems = job.error or "; ".join(f"{n}: {e}" for n, e in failed.items())
+        st.error(f"Preparing the analyses failed ({problems}).", icon=":material/error:")
+
+
+@st.fragment(run_every=2)
+def _progress() -> None:
+    job = cache.build_job()
+    if job is not None and job.running:
+        st.progress(min(job.fraction, 1.0), text=f"Preparing the analyses: {job.message}…")
+    elif _fragment_run():  # done since the page was drawn: draw it again, polling stops
+        st.rerun(scope="app")
+
+
+def _fragment_run() -> bool:
+    """Whether this run is the fragment's own timer run (not the page's full run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)

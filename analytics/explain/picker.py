@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.shared.lookups import id_positions
 from analytics.shared.owners import resolve_owners
 
 PICK_COLUMNS = [
@@ -29,20 +30,32 @@ def pick_list(frames: Any) -> pd.DataFrame:
     ``decision`` missing for open recommendations. Sorted by ``est_impact_usd``
     descending (missing last), then ``rec_id``.
     """
+    return with_decisions(pick_base(frames), frames.decisions)
+
+
+def pick_base(frames: Any) -> pd.DataFrame:
+    """``pick_list`` without its ``decision`` column: what a decision does not change (built
+    once per version of the recommendations and the ownership matrix)."""
     recs = frames.recommendations
     out = pd.DataFrame(index=recs.index)
     for col in ("rec_id", "rec_type", "site", "sku", "supplier", "created_at", "est_impact_usd"):
         out[col] = recs[col] if col in recs.columns else pd.NA
     out["owner"] = resolve_owners(recs, frames.owners)["owner"].to_numpy()
-    dec = frames.decisions
-    if len(dec):
-        out["decision"] = recs["rec_id"].map(dec.set_index("rec_id")["decision"].astype("string"))
-    else:
-        out["decision"] = pd.Series(pd.NA, index=recs.index, dtype="string")
-    out["decision"] = out["decision"].astype("string")
     impact = out["est_impact_usd"].to_numpy(dtype="float64", na_value=np.nan)
     order = np.lexsort((out["rec_id"].to_numpy(dtype=str), np.nan_to_num(-impact, nan=np.inf)))
-    return out.iloc[order][PICK_COLUMNS].reset_index(drop=True)
+    return out.iloc[order][[c for c in PICK_COLUMNS if c != "decision"]].reset_index(drop=True)
+
+
+def with_decisions(base: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """``pick_base`` plus each recommendation's ``decision`` (missing when open): ``pick_list``."""
+    out = base.copy(deep=False)
+    if len(decisions):
+        pos = id_positions(decisions["rec_id"], out["rec_id"])
+        values = decisions["decision"].astype("string").array.take(pos, allow_fill=True)
+        out["decision"] = pd.array(values, dtype="string")
+    else:
+        out["decision"] = pd.array([pd.NA] * len(out), dtype="string")
+    return out[PICK_COLUMNS]
 
 
 def filter_pick_list(

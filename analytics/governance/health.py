@@ -244,6 +244,16 @@ def staleness(recommendations: pd.DataFrame, *, now: pd.Timestamp) -> dict[str, 
     )
 
 
+def restale(
+    findings: list[dict[str, Any]], newest: pd.Timestamp | None, *, now: pd.Timestamp
+) -> list[dict[str, Any]]:
+    """``findings`` (``health_findings``' list, worked out at another moment) with the stale-data
+    finding judged again at ``now`` from the newest ``created_at`` (None: no recommendation)."""
+    recs = pd.DataFrame({"created_at": pd.Series([] if newest is None else [newest], dtype=object)})
+    fresh = staleness(recs, now=now)
+    return [fresh if f["key"] == "stale" else f for f in findings]
+
+
 def health_findings(
     recommendations: pd.DataFrame,
     decisions: pd.DataFrame,

@@ -76,7 +76,18 @@ def decision_status(
     is set only for open recommendations past their SLA; ``sla_state`` is one of
     ``SLA_STATES``.
     """
-    now_ts = _as_utc(now)
+    return judge_at(decision_base(recommendations, decisions, owners), now=now)
+
+
+def decision_base(
+    recommendations: pd.DataFrame, decisions: pd.DataFrame, owners: pd.DataFrame
+) -> pd.DataFrame:
+    """The part of ``decision_status`` that does not depend on the moment of judging: one row
+    per recommendation with its owner, SLA, decision, latencies and ``due_at``.
+
+    The costly join, built once per data version (``flows.artefacts``); ``judge_at`` adds
+    ``hours_overdue`` and ``sla_state``.
+    """
     recs = recommendations
     n = len(recs)
     # Keep every column's dtype (no round trip through Python objects: 1M rows stay fast).
@@ -110,12 +121,23 @@ def decision_status(
     out["is_open"] = ~found
 
     answered = out["decision"].isin(ANSWERED).to_numpy(dtype=bool)
-    expired_any = out["decision"].isin([EXPIRED]).to_numpy(dtype=bool)
     signal_us, created_us = to_us(out["signal_at"]), to_us(out["created_at"])
     decided_us = to_us(out["decided_at"])
     out["latency_h"] = decision_hours(signal_us, decided_us, answered=answered)
     out["response_h"] = response_hours(created_us, decided_us, answered=answered)
     out["due_at"] = out["created_at"] + pd.to_timedelta(out["sla_hours"], unit="h")
+    return out
+
+
+def judge_at(base: pd.DataFrame, *, now: pd.Timestamp | str) -> pd.DataFrame:
+    """``decision_base`` plus ``hours_overdue`` and ``sla_state`` as of ``now`` (a new frame;
+    ``base`` is left as it is)."""
+    now_ts = _as_utc(now)
+    out = base.copy(deep=False)
+    found = ~out["is_open"].to_numpy(dtype=bool)
+    answered = out["decision"].isin(ANSWERED).to_numpy(dtype=bool)
+    expired_any = out["decision"].isin([EXPIRED]).to_numpy(dtype=bool)
+    created_us, decided_us = to_us(out["created_at"]), to_us(out["decided_at"])
     overdue = _hours(now_ts - out["due_at"])
 
     has_owner = out["owner"].notna().to_numpy()
@@ -332,6 +354,18 @@ def ownership_overview(
     and ``breach_impact_usd`` are over all of them either way.
     """
     status = decision_status(recommendations, decisions, owners, now=now)
+    return overview_of(status, now=now, trend_by=trend_by, freq=freq, queue_limit=queue_limit)
+
+
+def overview_of(
+    status: pd.DataFrame,
+    *,
+    now: pd.Timestamp | str,
+    trend_by: str = "owner",
+    freq: str = "week",
+    queue_limit: int | None = None,
+) -> OwnershipOverview:
+    """``ownership_overview`` from a ``decision_status`` frame already judged at ``now``."""
     queue = breach_queue(status)
     weekly = fatigue_weekly(status)
     return OwnershipOverview(

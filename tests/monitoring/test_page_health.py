@@ -12,10 +12,12 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from flows import background
 from store.audit import read_events
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
+from tests.conftest import prepare_store
 from tests.monitoring import monitor_data as md
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -31,7 +33,9 @@ def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: int) -> Iterat
     engine = get_engine(url)
     log = md.make_log(seed=3, **kw)
     load_bundle(md.write_bundle(tmp_path / "b", log), engine=engine, actor="tester", role="admin")
+    prepare_store(url)  # as `cli.py load` does: the page reads the monitor, never builds it
     yield engine
+    background.wait(url)
     st.cache_data.clear()
     st.cache_resource.clear()
     dispose_engine(url)
@@ -144,6 +148,9 @@ def test_admin_saves_a_reference_window(store: Engine) -> None:
     at.run()
     assert not at.exception, at.exception
     assert saved_reference(store) == (date(2025, 1, 13), date(2025, 3, 9))
+    # The monitor of the new window is built in the background: the page fills in after it.
+    background.wait(store.url.render_as_string(hide_password=False))
+    at.run()
     assert any("13 Jan 2025 – 9 Mar 2025" in c.value and "saved" in c.value for c in at.caption)
     at.button(key="health_reset_settings").click()
     at.run()

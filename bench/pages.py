@@ -1,0 +1,180 @@
+"""Page benchmark in a real browser: every page's first visit after a server start, warm, and
+in a new browser session, with the load that came before, at one or more sizes.
+
+    python bench/pages.py --rows 100000 1000000
+    python bench/pages.py --store /tmp/store.db      # time the pages of a store already loaded
+
+For each size: generates the full six-table bundle (cached under bench/out/, as
+bench/load.py does), loads it with ``cli.py load`` into a fresh SQLite store (which also
+builds the derived artefacts: the load and the build are timed apart), then for each page
+starts ``streamlit run app.py`` on 127.0.0.1, opens the page by URL in headless Chromium
+(Playwright, /usr/bin/chromium) and times until its real content shows:
+
+* ``cold``   — first visit right after the server start (a fresh server per page);
+* ``warm``   — the same page opened again in the same browser session;
+* ``new session`` — the page in a second browser context (a new Streamlit session).
+
+Each figure is printed with the server's CPU seconds over the same visit (from /proc): on a
+machine shared with other work the wall time swings with their load, the CPU much less.
+Note that ``warm`` reloads the page, which Streamlit serves as a new session too; the
+difference from ``new session`` is the browser's cache.
+
+Targets at 1M on a 2-core machine: cold ≤ 3 s, warm ≤ 1 s, new session ≤ 1.5 s. The
+growth table prints, per page, the cold visit at each size, so the cost per 10× rows shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from load import ensure_bundle  # noqa: E402
+
+from tests.test_browser import CHROMIUM, _serve  # noqa: E402
+
+# (url path, what only shows once the page's real content rendered)
+PAGES = [
+    ("", "Data health"),
+    ("baseline", "Decision latency (median)"),
+    ("overrides", "Capture gap"),
+    ("why", "Fidelity (held-out R²)"),
+    ("ownership", "Open past SLA"),
+    ("audit", "Chain intact"),
+    ("health", "Open alerts"),
+]
+
+
+def load_store(bundle: Path, db: Path) -> tuple[float, str]:
+    """``cli.py load`` of the whole bundle into ``db``; (wall seconds, its stderr tail)."""
+    env = {**os.environ, "WORKBENCH_DB": f"sqlite:///{db}"}
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), "load", str(bundle), "--by", "bench"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - t0
+    if out.returncode not in (0, 1):
+        raise RuntimeError(out.stderr[-2000:])
+    return seconds, out.stderr
+
+
+def _server_cpu() -> float:
+    """CPU seconds used so far by the ``streamlit run`` child of this process (Linux /proc):
+    on a shared machine the wall time swings with the others' load, the server's CPU less."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and b"streamlit" in cmdline:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _visit(page, url: str, marker: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(wall seconds until ``marker`` shows, server CPU seconds meanwhile)."""
+    c0, t0 = _server_cpu(), time.perf_counter()
+    page.goto(url)
+    page.get_by_text(marker).first.wait_for()
+    return time.perf_counter() - t0, _server_cpu() - c0
+
+
+def time_pages(db: Path) -> dict[str, dict[str, tuple[float, float]]]:
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, dict[str, tuple[float, float]]] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        for path, marker in PAGES:
+            with _serve(db) as server:
+                url = f"{server}/{path}"
+                first = browser.new_context(viewport={"width": 1400, "height": 1000})
+                page = first.new_page()
+                page.set_default_timeout(300_000)
+                cold = _visit(page, url, marker)
+                warm = _visit(page, url, marker)
+                second = browser.new_context(viewport={"width": 1400, "height": 1000})
+                page2 = second.new_page()
+                page2.set_default_timeout(300_000)
+                fresh = _visit(page2, url, marker)
+                first.close()
+                second.close()
+            results[path or "data"] = {"cold": cold, "warm": warm, "new_session": fresh}
+            print(
+                f"  {path or 'data':10s} "
+                + "   ".join(
+                    f"{k} {w:6.2f} s (server CPU {c:5.2f} s)"
+                    for k, (w, c) in (("cold", cold), ("warm", warm), ("new session", fresh))
+                ),
+                flush=True,
+            )
+        browser.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--store", type=Path, nargs="+", help="SQLite stores already loaded and prepared (no load)"
+    )
+    args = parser.parse_args()
+    if not CHROMIUM.exists():
+        sys.exit(f"needs headless Chromium at {CHROMIUM}")
+    if args.store:
+        for db in args.store:
+            print(f"{db}:")
+            time_pages(db)
+        return
+    growth: dict[int, dict[str, dict[str, tuple[float, float]]]] = {}
+    loads: dict[int, float] = {}
+    for rows in args.rows:
+        bundle = ensure_bundle(rows, args.seed)
+        with tempfile.TemporaryDirectory(prefix="wb-pages-") as tmp:
+            db = Path(tmp) / "store.db"
+            seconds, log = load_store(bundle, db)
+            loads[rows] = seconds
+            print(
+                f"{rows:,} recommendations: cli.py load (with snapshots and artefacts) {seconds:.1f} s"
+            )
+            for line in log.splitlines():
+                if "ready in" in line or line.strip().startswith("artefact"):
+                    print("   " + line.strip())
+            growth[rows] = time_pages(db)
+    if len(args.rows) > 1:
+        print("\ncold first visit by size (s), and the ratio per 10x rows:")
+        sizes = sorted(growth)
+        print("  page       " + "".join(f"{n:>12,}" for n in sizes) + "   ratio")
+        for page in growth[sizes[0]]:
+            cells = [growth[n][page]["cold"][0] for n in sizes]
+            print(
+                f"  {page:10s} "
+                + "".join(f"{c:12.2f}" for c in cells)
+                + f"   {cells[-1] / cells[0]:.1f}x"
+            )
+        cells = [loads[n] for n in sizes]
+        print(
+            f"  {'load':10s} "
+            + "".join(f"{c:12.1f}" for c in cells)
+            + f"   {cells[-1] / cells[0]:.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+"""The registry of derived artefacts: what is computed on write so that no page view fits a model.
+
+An artefact is one ``Artefact`` entry: a name, the store tables whose versions it depends on
+(``inputs``), the other artefacts its build reuses (``needs``), a build function and a
+serializer. Its key is the store identity plus the versions of exactly those tables (its own
+and its needs', transitively), so a new decision rebuilds what depends on decisions and
+nothing else. Builds run after a load (``cli.py load``; the Data page's background worker)
+and after a decision (``flows.background``); pages only read (``read``) and, when a file is
+missing, say it is being prepared.
+
+A build sees only its declared tables: the others are handed to it empty, so an artefact
+that forgot an input gives visibly wrong results in its tests instead of a stale file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from analytics.baseline.kpis import kpi_tables
+from analytics.governance.ownership import decision_base
+from analytics.overrides.analysis import OverrideAnalysis, rules_payload
+from contract.frames import Frames
+from contract.tables import TABLES
+from flows import governance, monitoring, overrides, policy
+from store.artefacts import (
+    PICKLE,
+    Serializer,
+    artefact_key,
+    build_lock,
+    latest_key,
+    read_artefact,
+    verify_artefact,
+)
+from store.artefacts import write_artefact as _write
+from store.db import data_versions
+from store.reads import load_frames
+from store.rule_status import read_rule_statuses
+
+Progress = Callable[[str, float], None]
+TABLES_ALL = tuple(TABLES)
+# Versioned store tables besides the contract's that a build may read through the engine.
+STORE_TABLES = frozenset({"settings", "rule_status", "import_batch"})
+
+
+@dataclass(frozen=True)
+class Artefact:
+    """One derived artefact (see the module docstring)."""
+
+    name: str
+    build: Callable[[Builder], Any]
+    inputs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    serializer: Serializer = PICKLE
+    persist: bool = True  # False: an intermediate shared by builds within one pass only
+    fmt: int = 1  # bump when the build's output changes shape, so old files are not read
+
+
+REGISTRY: dict[str, Artefact] = {}
+
+
+def register(artefact: Artefact) -> Artefact:
+    unknown = [t for t in artefact.inputs if t not in TABLES and t not in STORE_TABLES]
+    missing = [n for n in artefact.needs if n not in REGISTRY]
+    if unknown or missing:
+        raise ValueError(f"{artefact.name}: unknown tables {unknown} or artefacts {missing}")
+    REGISTRY[artefact.name] = artefact
+    return artefact
+
+
+def input_tables(name: str) -> tuple[str, ...]:
+    """Every table whose version keys ``name`` (its inputs and its needs', transitively)."""
+    art = REGISTRY[name]
+    tables = set(art.inputs)
+    for need in art.needs:
+        tables.update(input_tables(need))
+    return tuple(sorted(tables))
+
+
+def key_for(engine: Engine, name: str, versions: dict[str, int]) -> str:
+    """The file key of ``name`` for the store's ``versions`` (``store.db.data_versions``)."""
+    inputs = {t: versions.get(t, 0) for t in input_tables(name)}
+    return artefact_key(engine, name, inputs, fmt=REGISTRY[name].fmt)
+
+
+class Builder:
+    """One pass over one data version: reads the frames once and builds, or reads back, any
+    artefact by name (each under its build lock, so two processes build it once)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._frames: Frames | None = None
+        self.versions = data_versions(engine)
+        self._done: dict[str, Any] = {}
+        self.outcome: dict[str, str] = {}  # name -> "read" | "built" | "intermediate"
+        self.seconds: dict[str, float] = {}
+
+    def frames(self) -> Frames:
+        """The whole log, of exactly the versions this pass was keyed on."""
+        while self._frames is None:
+            frames = load_frames(self.engine)
+            after = data_versions(self.engine)
+            if after == self.versions:
+                self._frames = frames
+            else:  # a write landed in between: key the pass on the newer version
+                self.versions = after
+        return self._frames
+
+    def frames_for(self, name: str) -> Frames:
+        """The frames with every table ``name`` does not declare handed over empty."""
+        frames, wanted = self.frames(), set(REGISTRY[name].inputs)
+        tables = {
+            t: getattr(frames, t) if t in wanted else getattr(frames, t).iloc[:0] for t in TABLES
+        }
+        version = ".".join(f"{t}{self.versions.get(t, 0)}" for t in sorted(wanted))
+        return Frames(**tables, version=version)
+
+    def get(self, name: str) -> Any:
+        if name in self._done:
+            return self._done[name]
+        art = REGISTRY[name]
+        t0 = time.perf_counter()
+        if not art.persist:
+            obj = art.build(self)
+            self.outcome[name] = "intermediate"
+        else:
+            key = key_for(self.engine, name, self.versions)
+            found, obj = read_artefact(self.engine, name, key, serializer=art.serializer)
+            if found:
+                self.outcome[name] = "read"
+            else:
+                with build_lock(self.engine, name, key):
+                    found, obj = read_artefact(self.engine, name, key, serializer=art.serializer)
+                    if found:
+                        self.outcome[name] = "read"
+                    else:
+                        obj = art.build(self)
+                        inputs = {t: self.versions.get(t, 0) for t in input_tables(name)}
+                        _write(
+                            self.engine, name, key, obj, inputs=inputs, serializer=art.serializer
+                        )
+                        self.outcome[name] = "built"
+        self.seconds[name] = time.perf_counter() - t0
+        self._done[name] = obj
+        return obj
+
+
+def build_all(
+    engine: Engine, *, names: list[str] | None = None, progress: Progress | None = None
+) -> dict[str, dict[str, Any]]:
+    """Build (or find already built) every persisted artefact of the store's current version.
+
+    Returns ``{name: {"outcome": "built" | "read" | "present", "seconds": float}}``
+    ("present": already built for this version, found and verified). An artefact whose
+    build fails is reported with ``"outcome": "failed"`` and its error; the others still build.
+    """
+    builder = Builder(engine)
+    wanted = names or [n for n, a in REGISTRY.items() if a.persist]
+    report: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate(wanted):
+        if progress is not None:
+            progress(f"Preparing {name.replace('_', ' ')}", i / len(wanted))
+        t0 = time.perf_counter()
+        if REGISTRY[name].persist and verify_artefact(
+            engine, name, key_for(engine, name, builder.versions)
+        ):
+            # Already built for this version: checked, not unpickled.
+            report[name] = {"outcome": "present", "seconds": round(time.perf_counter() - t0, 3)}
+            continue
+        try:
+            builder.get(name)
+        except Exception as exc:  # one broken analysis must not keep the others from building
+            report[name] = {"outcome": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            continue
+        report[name] = {
+            "outcome": builder.outcome[name],
+            "seconds": round(builder.seconds[name], 3),
+        }
+    if progress is not None:
+        progress("Analyses ready", 1.0)
+    return report
+
+
+def text_lines(report: dict[str, dict[str, Any]]) -> list[str]:
+    """``build_all``'s report for a terminal: one line per artefact, then the total."""
+    lines = []
+    for name, r in report.items():
+        detail = r.get("error") or f"{r['seconds']:.1f} s"
+        lines.append(f"  artefact {name:18s} {r['outcome']:8s} {detail}")
+    total = sum(r.get("seconds", 0.0) for r in report.values())
+    return [*lines, f"artefacts ready in {total:.1f} s"]
+
+
+def read(engine: Engine, name: str, versions: dict[str, int] | None = None) -> tuple[bool, Any]:
+    """``(True, artefact)`` when ``name`` is built for ``versions`` (default: the store's
+    current ones), else ``(False, None)``. Never builds."""
+    art = REGISTRY[name]
+    versions = versions if versions is not None else data_versions(engine)
+    return read_artefact(engine, name, key_for(engine, name, versions), serializer=art.serializer)
+
+
+def read_key(engine: Engine, name: str, key: str) -> tuple[bool, Any]:
+    """``(True, artefact)`` for the verified file of ``name`` under ``key``, else ``(False, None)``."""
+    return read_artefact(engine, name, key, serializer=REGISTRY[name].serializer)
+
+
+def latest(engine: Engine, name: str) -> str | None:
+    """The key of the newest built file of ``name`` for any data version (``latest_key``)."""
+    return latest_key(engine, name)
+
+
+def ensure(engine: Engine, name: str) -> Any:
+    """``name`` for the current version, built now if missing (CLI and bench, not pages)."""
+    return Builder(engine).get(name)
+
+
+# --- The artefacts, in build order ----------------------------------------------------------
+# The cheap aggregates a decision changes come first, so the pages they serve are current
+# soonest; the mining defaults are the Override patterns page's (automatic support, up to 3
+# conditions, seed 0).
+
+
+def _explain() -> Any:
+    # The explanation stack (shap, gradient boosting) is imported only by builds that need it,
+    # so a process that reads other artefacts does not pay for loading it.
+    from flows import explain
+
+    return explain
+
+
+def _ownership_base(b: Builder) -> pd.DataFrame:
+    frames = b.frames_for("ownership_base")
+    return decision_base(frames.recommendations, frames.decisions, frames.owners)
+
+
+def _override_parts(b: Builder) -> tuple[pd.DataFrame, pd.DataFrame]:
+    # (decided log, rules at the default settings): what the themes and the propensity share.
+    log = overrides.override_log(b.frames_for("override_parts"))
+    return log, overrides.default_rules(log)
+
+
+def _override_analysis(b: Builder) -> OverrideAnalysis:
+    # Built with the store: the themes keep the ids of the last fit (its theme memory, which
+    # this build replaces). The memory is not a data version, so it keys nothing.
+    log, rules = b.get("override_parts")
+    model, theme_id = overrides.themes(log, rules=rules, engine=b.engine, random_state=0)
+    return overrides.analysis(log, model, theme_id, random_state=0, rules=rules)
+
+
+def _propensity(b: Builder) -> tuple[Any, pd.DataFrame]:
+    frames = b.frames_for("propensity")
+    model = policy.propensity_model(frames)
+    if model is None:
+        return None, policy.no_scores()
+    return model, policy.propensity_scores(frames, model, b.get("override_parts")[1])
+
+
+def _monitoring(b: Builder) -> Any:
+    # Acknowledgements are applied at view time: acknowledging an alert rebuilds nothing.
+    return monitoring.monitor_for_store(
+        b.engine, frames=b.frames_for("monitoring"), apply_acknowledgements=False
+    )
+
+
+@dataclass(frozen=True)
+class RuleCards:
+    """What the Why page takes of the override analysis: its candidate rules (``rules_payload``)
+    and its themes, a few kilobytes instead of the whole decided log."""
+
+    rules: list[dict[str, Any]]
+    themes: pd.DataFrame
+
+
+def _rule_cards(b: Builder) -> RuleCards:
+    analysis = b.get("override_analysis")
+    return RuleCards(rules=rules_payload(analysis)["rules"], themes=analysis.themes)
+
+
+def _gates(b: Builder) -> dict[str, Any]:
+    # At the saved go-live and the build's moment: the page uses it the same day and go-live.
+    statuses = read_rule_statuses(b.engine)
+    candidates = rules_payload(b.get("override_analysis"), statuses=statuses)["rules"]
+    return governance.gates_for_store(b.engine, frames=b.frames_for("gates"), candidates=candidates)
+
+
+@dataclass(frozen=True)
+class LogFacts:
+    """What pages ask of the log before anything else (is it empty, its time span, its types,
+    the ownership matrix), so that they need not read the whole log for it."""
+
+    n_recs: int
+    n_decisions: int
+    first_created: pd.Timestamp | None
+    last_created: pd.Timestamp | None
+    last_decided: pd.Timestamp | None  # NaT-free: None without decisions
+    rec_types: tuple[str, ...]
+    sites: tuple[str, ...]
+    owners: pd.DataFrame
+
+
+def log_facts(frames: Frames) -> LogFacts:
+    """``LogFacts`` of ``frames`` (built on write; derived so only while the build runs)."""
+    recs, decisions = frames.recommendations, frames.decisions
+
+    def edge(values: pd.Series, how: str) -> pd.Timestamp | None:
+        found = getattr(values, how)() if len(values) else None
+        return None if found is None or pd.isna(found) else found
+
+    return LogFacts(
+        n_recs=len(recs),
+        n_decisions=len(decisions),
+        first_created=edge(recs["created_at"], "min"),
+        last_created=edge(recs["created_at"], "max"),
+        last_decided=edge(decisions["decided_at"], "max"),
+        rec_types=tuple(sorted(map(str, recs["rec_type"].dropna().unique()))),
+        sites=tuple(sorted(map(str, recs["site"].dropna().unique()))),
+        owners=frames.owners.copy(),
+    )
+
+
+_LOG = ("recommendations", "decisions", "outcomes")
+
+for _artefact in (
+    Artefact(
+        "log_facts",
+        inputs=("recommendations", "decisions", "owners"),
+        build=lambda b: log_facts(b.frames_for("log_facts")),
+    ),
+    Artefact(
+        "data_overview",  # the stale-data finding is judged again at view time (overview_now)
+        inputs=(*TABLES_ALL, "import_batch"),
+        build=lambda b: governance.data_overview(
+            b.engine, b.frames_for("data_overview"), now=pd.Timestamp.now(tz="UTC")
+        ),
+    ),
+    Artefact(
+        "pick_base",  # the decisions are joined on at view time: a decision rebuilds nothing here
+        inputs=("recommendations", "owners"),
+        build=lambda b: _explain().picker_base(b.frames_for("pick_base")),
+    ),
+    Artefact(
+        "pick_list",  # after a decision, the page joins the decisions on the base until rebuilt
+        inputs=("decisions",),
+        needs=("pick_base",),
+        build=lambda b: _explain().picker_with_decisions(
+            b.get("pick_base"), b.frames_for("pick_list").decisions
+        ),
+    ),
+    Artefact(
+        "decision_lookup",
+        inputs=_LOG,
+        build=lambda b: _explain().decisions(b.frames_for("decision_lookup")),
+    ),
+    Artefact(
+        "ownership_base",
+        inputs=("recommendations", "decisions", "owners"),
+        build=_ownership_base,
+    ),
+    Artefact(
+        "kpi_tables",
+        inputs=TABLES_ALL,
+        build=lambda b: kpi_tables(b.frames_for("kpi_tables")),
+    ),
+    Artefact("override_parts", inputs=_LOG, build=_override_parts, persist=False),
+    Artefact("override_analysis", needs=("override_parts",), build=_override_analysis),
+    Artefact(
+        "value_tables",
+        needs=("override_analysis",),
+        build=lambda b: overrides.value_tables(b.get("override_analysis").log, random_state=0),
+    ),
+    Artefact("rule_cards", needs=("override_analysis",), build=_rule_cards),
+    Artefact("propensity", inputs=_LOG, needs=("override_parts",), build=_propensity),
+    # The reference window and calibration types are settings: a settings change rebuilds it.
+    Artefact("monitoring", inputs=(*_LOG, "settings"), build=_monitoring),
+    # The gates read every table, the import history, the KPI targets and go-live (settings)
+    # and the rule lifecycle.
+    Artefact(
+        "gates",
+        inputs=(*TABLES_ALL, "import_batch", "settings", "rule_status"),
+        needs=("override_analysis",),
+        build=_gates,
+    ),
+    Artefact(
+        "surrogates",
+        inputs=("recommendations",),
+        build=lambda b: _explain().surrogates(b.frames_for("surrogates")),
+    ),
+    Artefact(
+        "precedents",
+        inputs=("recommendations",),
+        needs=("surrogates",),
+        build=lambda b: _explain().precedents(b.frames_for("precedents"), b.get("surrogates")),
+    ),
+):
+    register(_artefact)
