@@ -53,12 +53,20 @@ def _read(path: Path) -> bytes:
 def _create(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32).encode("ascii")
+    # Written whole under a private name, then linked into place: the link fails if the
+    # file exists, so a second process never reads a key file that is still empty.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)
     except FileExistsError:  # another process made it first: use theirs
         return _read(path)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key + b"\n")
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 

@@ -12,10 +12,11 @@ SAMPLE_LOADER = "sample-data"
 
 
 def store_is_empty(engine: Engine) -> bool:
+    """Whether nothing was ever loaded (asked on every new session: one row is enough)."""
     with engine.connect() as conn:
-        n_batches = conn.execute(text("SELECT COUNT(*) FROM import_batch")).scalar_one()
-        n_recs = conn.execute(text("SELECT COUNT(*) FROM recommendations")).scalar_one()
-    return n_batches == 0 and n_recs == 0
+        any_batch = conn.execute(text("SELECT 1 FROM import_batch LIMIT 1")).first()
+        any_rec = conn.execute(text("SELECT 1 FROM recommendations LIMIT 1")).first()
+    return any_batch is None and any_rec is None
 
 
 def ensure_sample(engine: Engine) -> LoadReport | None:

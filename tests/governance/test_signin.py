@@ -164,6 +164,36 @@ def test_the_secret_lives_outside_the_database_owner_only(
         session_secret(sqlite_engine)
 
 
+def test_a_key_file_never_exists_without_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes open a new store at once: the one that did not make the key must
+    never read the file while it is still empty (it used to be created, then written)."""
+    from store.auth import keyfile
+    from store.db import dispose_engine, get_engine
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.delenv("WORKBENCH_SESSION_KEY", raising=False)
+    engine = get_engine(url)
+    path = key_path(engine)
+    path.unlink(missing_ok=True)
+    seen: list[bytes | None] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:  # while the key is being written, a reader looks
+        seen.append(path.read_bytes() if path.exists() else None)
+        real_fsync(fd)
+
+    monkeypatch.setattr(keyfile.os, "fsync", fsync)
+    try:
+        key = session_secret(engine)
+    finally:
+        dispose_engine(url)
+    assert seen == [None]  # not there at all until it holds the whole key
+    assert path.read_bytes().strip() == key and len(key) == 64
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 GOOD = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
     "cookie_secret": "s",
