@@ -20,10 +20,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from flows import background
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.rule_status import read_rule_statuses
-from tests.conftest import APP, SAMPLE, clear_streamlit
+from tests.conftest import APP, SAMPLE, clear_streamlit, copy_store, prepare_store
 
 HOSTILE = "![x](https://evil.example/p.png) [click](https://phish.example) **bold**"
 PAGES = [
@@ -67,6 +68,7 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = root / "store.db"
     url = f"sqlite:///{path}"
     load_bundle(hostile_bundle(root / "bundle"), engine=get_engine(url), role="admin")
+    prepare_store(url)  # as `cli.py load` does: pages read the artefacts, never fit
     dispose_engine(url)
     return path
 
@@ -75,17 +77,14 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def hostile_store(
     hostile_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    import shutil
 
     path = tmp_path / "store.db"
-    for suffix in ("", ".audit-key", ".audit-anchor.jsonl"):  # the store, its key and anchor
-        source = hostile_db.with_name(hostile_db.name + suffix)
-        if source.exists():
-            shutil.copy(source, path.with_name(path.name + suffix))
+    copy_store(hostile_db, path)  # with its keys, anchor, snapshots and artefacts
     url = f"sqlite:///{path}"
     monkeypatch.setenv("WORKBENCH_DB", url)
     clear_streamlit()
     yield url
+    background.wait(url)  # a write's background build is done before its store goes
     clear_streamlit()
     dispose_engine(url)
 
