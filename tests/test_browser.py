@@ -206,7 +206,14 @@ def test_sign_in_survives_a_reload_and_a_new_tab_on_the_asked_for_page(
             tab.get_by_role("heading", name="Audit trail").first.wait_for()
             assert "/audit?actor=ana" in tab.url
             tab.get_by_text("Signed in as").first.wait_for()
-            cookies = {c["name"]: c["value"] for c in context.cookies()}
+            # The cookie is written by the page's script after the render that shows the
+            # name: on a busy machine it lands a moment later (wait for it, up to 30 s).
+            cookies: dict[str, str] = {}
+            for _ in range(300):
+                cookies = {c["name"]: c["value"] for c in context.cookies()}
+                if "wb_session" in cookies:
+                    break
+                tab.wait_for_timeout(100)
             assert "wb_session" in cookies and "passphrase" not in cookies["wb_session"]
 
             tab.reload()  # F5
