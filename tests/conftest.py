@@ -100,9 +100,14 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def sample_store(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A private copy of the sample store, set as the app's ``WORKBENCH_DB``; its URL."""
+    yield from private_store(sample_db, tmp_path, monkeypatch)
+
+
+def private_store(src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fixture's body: a copy of the prepared store ``src`` (with what lives beside it) as
+    the app's ``WORKBENCH_DB``; yields its URL and lets it go after the test."""
     path = tmp_path / "store.db"
-    shutil.copy(sample_db, path)
-    copy_store(sample_db, path)
+    copy_store(src, path)
     url = f"sqlite:///{path}"
     monkeypatch.setenv("WORKBENCH_DB", url)
     clear_streamlit()

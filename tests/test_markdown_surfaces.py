@@ -20,11 +20,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from flows import background
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.rule_status import read_rule_statuses
-from tests.conftest import APP, SAMPLE, clear_streamlit, copy_store, prepare_store
+from tests.conftest import APP, SAMPLE, prepare_store, private_store
 
 HOSTILE = "![x](https://evil.example/p.png) [click](https://phish.example) **bold**"
 PAGES = [
@@ -77,16 +76,7 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def hostile_store(
     hostile_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-
-    path = tmp_path / "store.db"
-    copy_store(hostile_db, path)  # with its keys, anchor, snapshots and artefacts
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("WORKBENCH_DB", url)
-    clear_streamlit()
-    yield url
-    background.wait(url)  # a write's background build is done before its store goes
-    clear_streamlit()
-    dispose_engine(url)
+    yield from private_store(hostile_db, tmp_path, monkeypatch)
 
 
 def _texts(node: Any) -> Iterator[tuple[str, str]]:
