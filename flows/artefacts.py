@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -301,6 +302,9 @@ class LogFacts:
     rec_types: tuple[str, ...]
     sites: tuple[str, ...]
     owners: pd.DataFrame
+    # The contract's default go-live (``store.settings.inferred_go_live``, same figure): the
+    # day of the first recommendation with a model version; None if there is none.
+    inferred_go_live: date | None = None
 
 
 def log_facts(frames: Frames) -> LogFacts:
@@ -320,7 +324,14 @@ def log_facts(frames: Frames) -> LogFacts:
         rec_types=tuple(sorted(map(str, recs["rec_type"].dropna().unique()))),
         sites=tuple(sorted(map(str, recs["site"].dropna().unique()))),
         owners=frames.owners.copy(),
+        inferred_go_live=_first_model_day(recs),
     )
+
+
+def _first_model_day(recs: pd.DataFrame) -> date | None:
+    version = recs["model_version"]
+    first = recs.loc[version.notna() & (version.astype("string") != ""), "created_at"].min()
+    return None if pd.isna(first) else pd.Timestamp(first).tz_convert("UTC").date()
 
 
 _LOG = ("recommendations", "decisions", "outcomes")
@@ -329,6 +340,7 @@ for _artefact in (
     Artefact(
         "log_facts",
         inputs=("recommendations", "decisions", "owners"),
+        fmt=2,  # 2: with the inferred go-live
         build=lambda b: log_facts(b.frames_for("log_facts")),
     ),
     Artefact(

@@ -34,6 +34,7 @@ from store.learning.monitoring import read_acknowledgements
 from store.reads import load_frames
 from store.rule_status import read_rule_statuses
 from store.settings import go_live as go_live_setting
+from store.settings import inferred_go_live
 
 if TYPE_CHECKING:  # the explanation stack (shap, gradient boosting) loads only on the Why page
     from analytics.explain.fit import Surrogates
@@ -91,13 +92,17 @@ def get_frames() -> Frames:
 
 @st.cache_resource(show_spinner=False, max_entries=4)  # keyed on versions: kept across writes
 def _go_live(url: str, recs_version: int, settings_version: int) -> tuple[date | None, bool]:
-    return go_live_setting(engine_for(url))
+    def inferred() -> date | None:  # from the log's facts built on write: no scan of the log
+        facts = artefact("log_facts", url)
+        return facts.inferred_go_live if facts is not None else inferred_go_live(engine_for(url))
+
+    return go_live_setting(engine_for(url), inferred=inferred)
 
 
 def go_live() -> tuple[date | None, bool]:
     """(go-live, whether a user set it) of the current store (``store.settings.go_live``),
-    asked once per version of the recommendations and settings: inferring it walks the log's
-    index, and every run of every page shows it."""
+    asked once per version of the recommendations and settings (every run of every page shows
+    it), and inferred from the log's facts built on write, not by a scan of the log."""
     versions = data_versions(current_engine())
     return _go_live(current_url(), versions.get("recommendations", 0), versions.get("settings", 0))
 
@@ -437,7 +442,10 @@ def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> 
     reusing the cached override analysis for the candidate rules."""
     engine = engine_for(url)
     built = artefact("gates", url)
-    saved_go_live = governance.go_live_for_store(engine)
+    versions = data_versions(engine)
+    saved_go_live = _go_live(url, versions.get("recommendations", 0), versions.get("settings", 0))[
+        0
+    ]
     if (
         built is not None
         and str(built["as_of"])[:10] == today

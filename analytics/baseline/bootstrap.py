@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from scipy import stats
 
 from analytics.shared.intervals import wilson_interval
 
@@ -183,6 +182,8 @@ def newcombe_interval(
     """
     if baseline.total == 0 or current.total == 0:
         return float("nan"), float("nan")
+    from scipy import stats  # here, not at import: scipy.stats costs every page ~0.5 s
+
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     p1, p2 = baseline.estimate(), current.estimate()
     l1, u1 = (float(v) for v in wilson_interval(baseline.successes, baseline.total, z=z))
@@ -221,6 +222,8 @@ def welch_interval(
     if var == 0:
         return d, d
     df = var**2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
+    from scipy import stats  # here, not at import: scipy.stats costs every page ~0.5 s
+
     half = float(stats.t.ppf(0.5 + level / 2.0, df)) * float(np.sqrt(var))
     return d - half, d + half
 

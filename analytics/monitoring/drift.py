@@ -18,7 +18,6 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analytics.monitoring.keys import factor
 from analytics.monitoring.psi import (
@@ -76,6 +75,8 @@ def _shares(binning: Binning, ref: np.ndarray, latest: np.ndarray) -> pd.DataFra
 
 def _test(kind: str, ref_values: pd.Series, cur_values: pd.Series, ref: np.ndarray,
           cur: np.ndarray) -> tuple[str, float]:  # fmt: skip
+    from scipy import stats  # here, not at import: scipy.stats costs every page ~0.5 s
+
     if kind == "numeric":
         a, b = ref_values.dropna().to_numpy(float), cur_values.dropna().to_numpy(float)
         if len(a) == 0 or len(b) == 0:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
 
 from analytics.overrides.log import DIRECTIONS, match_mask
 
@@ -28,6 +27,8 @@ def binomial_p_value(support: np.ndarray, coverage: np.ndarray, rate: np.ndarray
     support = np.asarray(support, dtype=float)
     coverage = np.asarray(coverage, dtype=float)
     rate = np.clip(np.asarray(rate, dtype=float), 1e-12, 1 - 1e-12)
+    from scipy.stats import binom  # here: scipy.stats costs every page ~0.5 s to import
+
     return binom.sf(support - 1, coverage, rate)
 
 

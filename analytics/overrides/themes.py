@@ -34,13 +34,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import squareform
-from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import silhouette_samples
-from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from analytics.overrides.stopwords import STOP_WORDS
@@ -131,6 +124,12 @@ def number_tokens(doc: str) -> list[str]:
 
 def _text_vectors(docs: np.ndarray, random_state: int) -> np.ndarray:
     """Unit-length LSA vectors of stop-word-free docs (zero rows for empty docs)."""
+    # Imported here: scikit-learn and scipy load for a fit, not on every page that reads one.
+    import scipy.sparse as sp
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+
     has = np.array([bool(d) for d in docs], dtype=bool)
     out = np.zeros((len(docs), 1))
     if has.sum() == 0:
@@ -162,6 +161,8 @@ def _text_vectors(docs: np.ndarray, random_state: int) -> np.ndarray:
 
 def _unit_vectors(text: np.ndarray, context_code: np.ndarray, n_context: int) -> np.ndarray:
     """Text beside a one-hot of the context, each half of unit weight, rows unit length."""
+    from sklearn.preprocessing import normalize  # here: see _text_vectors
+
     ctx = np.zeros((len(text), max(n_context, 1)))
     has = context_code >= 0
     ctx[np.flatnonzero(has), context_code[has]] = 1.0
@@ -190,6 +191,10 @@ def _cluster(
     least ``1 - CUT_DISTANCE`` similar. Paraphrases under one rule are at ≥ 0.5, two
     practices at about 0, so the cut does not depend on how many themes there are.
     """
+    from scipy.cluster.hierarchy import fcluster, linkage  # here: see _text_vectors
+    from scipy.spatial.distance import squareform
+    from sklearn.metrics import silhouette_samples
+
     live = np.flatnonzero(np.abs(z).sum(axis=1) > 0)
     labels = np.full(len(z), -1, dtype=np.int64)
     table = pd.DataFrame({"k": pd.Series([], dtype=int), "silhouette": pd.Series([], dtype=float)})
@@ -220,6 +225,9 @@ def _cluster(
 
 
 def _centroids(z: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    import scipy.sparse as sp  # here: see _text_vectors
+    from sklearn.preprocessing import normalize
+
     member = sp.csr_matrix(
         (np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels))
     )

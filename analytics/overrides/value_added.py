@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from analytics.overrides.log import DIRECTIONS
 from analytics.shared.forecast_value import unit_errors
@@ -90,7 +89,9 @@ def mean_ci(
         return float("nan"), float("nan")
     alpha = (1 - level) / 2
     if n > NORMAL_ABOVE:
-        z = float(norm.ppf(1 - alpha))
+        from scipy import stats  # here, not at import: scipy.stats costs every page ~0.5 s
+
+        z = float(stats.norm.ppf(1 - alpha))
         se = x.std(ddof=1) / np.sqrt(n)
         return float(x.mean() - z * se), float(x.mean() + z * se)
     means = x[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)

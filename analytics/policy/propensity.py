@@ -25,18 +25,19 @@ someone decides).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.metrics import brier_score_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from analytics.overrides.log import match_mask
 from analytics.policy.features import FeatureEncoder, fit_encoder
 from analytics.policy.proposal import rule_attributes
 from analytics.shared.lookups import id_positions
+
+if TYPE_CHECKING:  # scikit-learn loads for a fit (or the unpickling of one), not on every page
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 TEST_SHARE = 0.2
 MAX_TRAIN = 200_000
@@ -67,6 +68,8 @@ class Propensity:
 
 
 def _classifier(random_state: int) -> HistGradientBoostingClassifier:
+    from sklearn.ensemble import HistGradientBoostingClassifier  # here: see TYPE_CHECKING
+
     return HistGradientBoostingClassifier(
         max_iter=80,
         learning_rate=0.08,
@@ -140,6 +143,8 @@ def _fit_all(
     recs: pd.DataFrame, rpos: np.ndarray, chosen: np.ndarray, adj: np.ndarray, random_state: int
 ) -> tuple[FeatureEncoder, Any, Any, float, Any, float]:
     """Fit the three models on the most recent ``MAX_TRAIN`` of the given decided rows."""
+    from sklearn.ensemble import HistGradientBoostingRegressor  # here: see TYPE_CHECKING
+
     rows = recs.iloc[rpos[-MAX_TRAIN:]]
     chosen, adj = chosen[-MAX_TRAIN:], adj[-MAX_TRAIN:]
     enc = fit_encoder(rows)
@@ -200,6 +205,8 @@ def fit_propensity(frames: Any, *, random_state: int = 0) -> Propensity:
 
 
 def _fit_propensity(frames: Any, *, random_state: int) -> Propensity:
+    from sklearn.metrics import brier_score_loss, roc_auc_score  # here: see TYPE_CHECKING
+
     if frames.decisions.empty or frames.recommendations.empty:
         raise NotEnoughDecisions("no decided recommendations to learn from")
     recs = frames.recommendations

@@ -334,3 +334,26 @@ def test_two_processes_building_one_version_make_one_valid_file(
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_the_log_facts_infer_the_go_live_the_store_query_does(tmp_path: Path) -> None:
+    # The pages take the inferred go-live from the facts built on write: the same day as
+    # store.settings.inferred_go_live, where early rows have no model version (or an empty one).
+    from store.settings import inferred_go_live
+
+    recs = "rec_id,rec_type,signal_at,created_at,site,model_version\n" + "\n".join(
+        f"R{i},stockout_risk,2025-0{m}-0{1 + i % 9}T00:00:00Z,2025-0{m}-0{1 + i % 9}T23:30:00Z,S1,{v}"
+        for i, (m, v) in enumerate([(3, ""), (4, ""), (5, "m1"), (6, "m2"), (2, "")])
+    )
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = get_engine(url)
+    try:
+        report = load_bundle(
+            write_bundle(tmp_path / "b", {R: recs}), engine=engine, actor="t", role="admin"
+        )
+        assert not report.rejected, report.rejected[:3]
+        facts = Builder(engine).get("log_facts")
+        assert facts.inferred_go_live == inferred_go_live(engine) == date(2025, 5, 3)
+    finally:
+        dispose_engine(url)
+        clear_memo()
