@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import SQLModel
 
 from store import models  # noqa: F401  (registers every table on SQLModel.metadata)
@@ -92,6 +92,7 @@ def get_engine(url: str | None = None) -> Engine:
             engine = create_engine(resolved, pool_pre_ping=True)
         SQLModel.metadata.create_all(engine)
         _add_new_columns(engine)
+        _add_indexes(engine)
         store_identity(engine)
         _engines[resolved] = engine
         return engine
@@ -112,6 +113,26 @@ def _add_new_columns(engine: Engine) -> None:
             present = {c["name"] for c in inspector.get_columns(table)}
             if column not in present:
                 conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {sql_type}'))
+
+
+# Partial indexes (SQLite and PostgreSQL): only the few rows they name are indexed, so a bulk
+# load of a million imported rows does not pay for them. The audit check reads the app's
+# own decisions on every page; without this it scanned the whole decisions table.
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS ix_decisions_app ON decisions (decided_at) WHERE source = 'app'",
+)
+
+
+def _add_indexes(engine: Engine) -> None:
+    for ddl in _INDEXES:
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(ddl))
+        except DBAPIError:  # another process made it at the same moment (PostgreSQL)
+            name = ddl.split(" IF NOT EXISTS ")[1].split()[0]
+            table = ddl.split(" ON ")[1].split()[0]
+            if name not in {i["name"] for i in inspect(engine).get_indexes(table)}:
+                raise
 
 
 def dispose_engine(url: str | None = None) -> None:

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 from sqlalchemy.engine import URL, Connection, make_url
 
 from store.models import Decision
@@ -171,7 +171,7 @@ def check_app_decisions(
             t.c.audit_event_id,
             t.c.audit_hash,
         )
-        .where(t.c.source == "app")
+        .where(t.c.source == literal_column("'app'"))  # a literal: the partial index's term
         .order_by(t.c.decided_at)
     ).all()
     linked: set[int] = set()
