@@ -97,8 +97,10 @@ def write_artefact(
     *,
     inputs: dict[str, int],
     serializer: Serializer = PICKLE,
+    keep: int = 0,
 ) -> Path:
-    """Persist ``obj`` as artefact ``name``/``key`` atomically, then drop older keys of ``name``."""
+    """Persist ``obj`` as artefact ``name``/``key`` atomically, then drop older keys of ``name``
+    but the ``keep`` newest (views keep a few: one file per setting a page was seen with)."""
     store_id, secret = _identity(engine)
     payload = serializer.dumps(obj)
     meta = json.dumps(
@@ -123,10 +125,10 @@ def write_artefact(
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    for old in path.parent.glob("*.art"):
-        if old != path:
-            old.unlink(missing_ok=True)
-            (old.parent / f".{old.stem}.lock").unlink(missing_ok=True)
+    others = sorted((p for p in path.parent.glob("*.art") if p != path), key=_mtime, reverse=True)
+    for old in others[keep:]:
+        old.unlink(missing_ok=True)
+        (old.parent / f".{old.stem}.lock").unlink(missing_ok=True)
     return path
 
 

@@ -17,7 +17,7 @@ import streamlit as st
 from sqlalchemy import Engine, create_engine, text
 
 from flows import background
-from flows.artefacts import build_all
+from flows.cli.prepare import prepare
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
@@ -130,7 +130,7 @@ def session_token(engine: Engine, user: str) -> str:
 
 def prepare_store(url: str) -> None:
     """Build the derived artefacts of a loaded store, as ``cli.py load`` does after a load."""
-    report = build_all(get_engine(url))
+    report = prepare(get_engine(url), quiet=True)  # the artefacts, then the views pages open with
     failed = {n: r for n, r in report.items() if r["outcome"] == "failed"}
     assert not failed, failed
 

@@ -25,8 +25,16 @@ from analytics.monitoring.alerts import MonitorReport
 from analytics.overrides.analysis import OverrideAnalysis, rules_payload
 from analytics.policy.propensity import Propensity
 from contract.frames import Frames
-from contract.tables import TABLES
-from flows import artefacts, background, baseline, governance, monitoring, overrides, policy
+from flows import (
+    artefacts,
+    background,
+    baseline,
+    governance,
+    monitoring,
+    overrides,
+    policy,
+    views,
+)
 from store.audit import COUNTER, read_events
 from store.db import data_version, data_versions, get_engine, resolve_url
 from store.ingest.staging import clean_stale_scratch
@@ -116,8 +124,7 @@ def clear_after_write() -> None:
 
 def contract_version(url: str | None = None) -> str:
     """``Frames.version`` of the current data, from the version counters alone (no frame read)."""
-    versions = data_versions(engine_for(url or current_url()))
-    return ".".join(f"{k}{versions.get(k, 0)}" for k in TABLES)
+    return views.version_tag(data_versions(engine_for(url or current_url())))
 
 
 # --- Artefacts built on write (flows/artefacts.py) ------------------------------------------
@@ -215,10 +222,20 @@ def kpi_version() -> str:
     return contract_version()
 
 
+# Each view is also kept beside the store (flows/views.py): computed by ``cli.py prepare``
+# for the page as it opens, so a server's first visit reads it instead of computing it.
+
+
 @st.cache_data(ttl=600, max_entries=4, show_spinner=False)
 def kpi_filter_options(url: str, version: str) -> tuple[list[str], list[str]]:
     """(sites, recommendation types) present in the log, sorted."""
-    return baseline.filter_options(_kpi_tables(url, version))
+    return views.view(
+        engine_for(url),
+        "kpi_filter_options",
+        version,
+        (),
+        lambda: baseline.filter_options(_kpi_tables(url, version)),
+    )
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner="Comparing baseline and current…")
@@ -226,11 +243,17 @@ def kpi_view(
     url: str, version: str, go_live: str, site: str | None, rec_type: str | None
 ) -> dict[str, Any]:
     """``flows.baseline.kpi_view`` for one go-live (ISO date) and filter."""
-    return baseline.kpi_view(
-        _kpi_tables(url, version),
-        go_live=date.fromisoformat(go_live),
-        site=site,
-        rec_type=rec_type,
+    return views.view(
+        engine_for(url),
+        "kpi_view",
+        version,
+        (go_live, site, rec_type),
+        lambda: baseline.kpi_view(
+            _kpi_tables(url, version),
+            go_live=date.fromisoformat(go_live),
+            site=site,
+            rec_type=rec_type,
+        ),
     )
 
 
@@ -244,12 +267,18 @@ def kpi_breakdown(
     by: tuple[str, ...],
 ) -> pd.DataFrame:
     """KPIs per group of ``by`` (site, rec_type, owner) before and after go-live."""
-    return baseline.kpi_breakdown(
-        _kpi_tables(url, version),
-        go_live=date.fromisoformat(go_live),
-        site=site,
-        rec_type=rec_type,
-        by=list(by),
+    return views.view(
+        engine_for(url),
+        "kpi_breakdown",
+        version,
+        (go_live, site, rec_type, list(by)),
+        lambda: baseline.kpi_breakdown(
+            _kpi_tables(url, version),
+            go_live=date.fromisoformat(go_live),
+            site=site,
+            rec_type=rec_type,
+            by=list(by),
+        ),
     )
 
 
@@ -263,12 +292,18 @@ def money_view(
     expedite_target: float | None,
 ) -> dict[str, Any]:
     """``flows.baseline.money_view`` for one go-live (ISO date), filter and expedite target."""
-    return baseline.money_view(
-        _kpi_tables(url, version),
-        go_live=date.fromisoformat(go_live),
-        site=site,
-        rec_type=rec_type,
-        expedite_target=expedite_target,
+    return views.view(
+        engine_for(url),
+        "money_view",
+        version,
+        (go_live, site, rec_type, expedite_target),
+        lambda: baseline.money_view(
+            _kpi_tables(url, version),
+            go_live=date.fromisoformat(go_live),
+            site=site,
+            rec_type=rec_type,
+            expedite_target=expedite_target,
+        ),
     )
 
 

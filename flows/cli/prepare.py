@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine
 
-from flows import artefacts
+from flows import artefacts, views
 from store.db import get_engine
 
 Add = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
@@ -32,6 +33,18 @@ def prepare(
     """Build every artefact of the store's current version; its lines go to stderr (with
     ``progress``, a ``progress <fraction> <message>`` line before each artefact too)."""
     report = artefacts.build_all(engine, progress=_progress if progress else None)
+    t0 = time.perf_counter()
+    try:  # the views pages open with, derived from the artefacts just built (flows/views.py)
+        kept = views.warm_defaults(engine)
+    except Exception as exc:  # an artefact is reported failed above; the views say so too
+        report["views"] = {"outcome": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    else:
+        if kept:
+            built = "built" in kept.values()
+            report["views"] = {
+                "outcome": "built" if built else "present",
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
     if not quiet:
         print("\n".join(artefacts.text_lines(report)), file=sys.stderr)
     return report

@@ -166,3 +166,38 @@ def test_tiles_say_their_period_and_a_type_without_owner_has_no_sla(store: str) 
     assert _metrics(at)["SLA met"] != "—"
     assert not any("No owner, no SLA" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 9
+
+
+def test_the_page_opens_on_the_views_prepared_on_write(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # cli.py prepare kept the views the page opens with (flows/views.py): a server's first
+    # visit reads them back and computes none; another filter is computed, then kept too.
+    from flows import baseline as flows_baseline
+
+    calls: list[str] = []
+    for name in ("kpi_view", "money_view", "kpi_breakdown", "filter_options"):
+        real = getattr(flows_baseline, name)
+
+        def counted(*args: object, _name: str = name, _real: object = real, **kw: object) -> object:
+            calls.append(_name)
+            return _real(*args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(flows_baseline, name, counted)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert "Decision latency (median)" in _metrics(at)
+    assert calls == []
+    at.selectbox(key="baseline_site").select_index(1).run()
+    assert not at.exception, at.exception
+    assert sorted(calls) == ["kpi_breakdown", "kpi_view", "money_view"]
+    clear_streamlit()  # a new server process: the filtered views are read back too
+    calls.clear()
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.run()
+    again.switch_page(PAGE).run()
+    again.selectbox(key="baseline_site").select_index(1).run()
+    assert not again.exception, again.exception
+    assert calls == []

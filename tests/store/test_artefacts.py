@@ -357,3 +357,24 @@ def test_the_log_facts_infer_the_go_live_the_store_query_does(tmp_path: Path) ->
     finally:
         dispose_engine(url)
         clear_memo()
+
+
+def test_a_view_is_kept_per_data_version_and_setting_and_a_damaged_one_recomputed(
+    loaded: Engine,
+) -> None:
+    from flows import views
+
+    computed: list[int] = []
+
+    def compute() -> dict[str, int]:
+        computed.append(1)
+        return {"n": len(computed)}
+
+    first = views.view(loaded, "probe", "v1", ("a", None), compute)
+    assert views.view(loaded, "probe", "v1", ("a", None), compute) == first == {"n": 1}
+    assert views.view(loaded, "probe", "v2", ("a", None), compute) == {"n": 2}  # new data
+    assert views.view(loaded, "probe", "v1", ("b", None), compute) == {"n": 3}  # other setting
+    assert views.view(loaded, "probe", "v1", ("a", None), compute) == {"n": 1}  # still kept
+    for path in (artefact_dir(loaded) / "view_probe").glob("*.art"):
+        path.write_bytes(path.read_bytes()[:-3] + b"xyz")
+    assert views.view(loaded, "probe", "v1", ("a", None), compute) == {"n": 4}

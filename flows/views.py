@@ -1,0 +1,154 @@
+"""Page views persisted beside the store: a server's first visit reads them, not computes them.
+
+A view is what a page derives from a built artefact for a few settings — the KPI comparison
+for one go-live and filter, its breakdown, its money. Each takes a second or so at a million
+rows; kept only in a server's memory, every start paid for it again. So each is kept in a
+signed file (``store.artefacts``) keyed by the store, the data version it was computed on and
+its settings: ``cli.py prepare`` computes the ones a page opens with (``warm_defaults``), and
+a page that computes another keeps it too (the ``KEEP`` newest per view). A file of another
+data version or store is never read: its key differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine
+
+from analytics.baseline.targets import SETTING_KEY, resolve_targets
+from contract.tables import TABLES
+from flows import artefacts, baseline
+from store.artefacts import artefact_key, read_artefact, write_artefact
+from store.db import data_versions
+from store.settings import get_setting, go_live
+
+KEEP = 16  # files per view besides the newest: the settings a page is seen with
+FORMAT = 1  # bump when a view's shape changes, so old files are not read
+DEFAULT_BY = ("site",)  # the Baseline page's breakdown as it opens ("Break down by: Site")
+
+
+def version_tag(versions: dict[str, int]) -> str:
+    """The contract tables' versions as one string (the pages' cache key of the KPI figures)."""
+    return ".".join(f"{k}{versions.get(k, 0)}" for k in TABLES)
+
+
+def _key(engine: Engine, name: str, version: str, args: tuple[Any, ...]) -> str:
+    base = artefact_key(engine, f"view_{name}", {}, fmt=FORMAT)  # the store's identity
+    blob = json.dumps({"base": base, "version": version, "args": list(args)}, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def view(
+    engine: Engine,
+    name: str,
+    version: str,
+    args: tuple[Any, ...],
+    compute: Callable[[], Any],
+    *,
+    outcome: dict[str, str] | None = None,
+) -> Any:
+    """View ``name`` for ``args`` on data ``version``: read back if kept, else computed by
+    ``compute`` (from that same version) and kept. ``outcome`` gets ``name: "read" | "built"``."""
+    key = _key(engine, name, version, args)
+    found, obj = read_artefact(engine, f"view_{name}", key)
+    if outcome is not None:
+        outcome[name] = "read" if found else "built"
+    if found:
+        return obj
+    obj = compute()
+    try:
+        write_artefact(engine, f"view_{name}", key, obj, inputs={}, keep=KEEP)
+    except OSError:  # a read-only folder beside the store: shown anyway, computed again later
+        pass
+    return obj
+
+
+def baseline_views(
+    engine: Engine,
+    tables: Callable[[], baseline.KpiTables],
+    version: str,
+    *,
+    go_live_day: date,
+    site: str | None = None,
+    rec_type: str | None = None,
+    expedite_target: float | None = None,
+    by: tuple[str, ...] = DEFAULT_BY,
+    outcome: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The Baseline page's views for one go-live, filter, expedite target and breakdown."""
+    scope = (go_live_day.isoformat(), site, rec_type)
+    return {
+        "filter_options": view(
+            engine,
+            "kpi_filter_options",
+            version,
+            (),
+            lambda: baseline.filter_options(tables()),
+            outcome=outcome,
+        ),
+        "kpi": view(
+            engine,
+            "kpi_view",
+            version,
+            scope,
+            lambda: baseline.kpi_view(tables(), go_live=go_live_day, site=site, rec_type=rec_type),
+            outcome=outcome,
+        ),
+        "money": view(
+            engine,
+            "money_view",
+            version,
+            (*scope, expedite_target),
+            lambda: baseline.money_view(
+                tables(),
+                go_live=go_live_day,
+                site=site,
+                rec_type=rec_type,
+                expedite_target=expedite_target,
+            ),
+            outcome=outcome,
+        ),
+        "breakdown": view(
+            engine,
+            "kpi_breakdown",
+            version,
+            (*scope, list(by)),
+            lambda: baseline.kpi_breakdown(
+                tables(), go_live=go_live_day, site=site, rec_type=rec_type, by=list(by)
+            ),
+            outcome=outcome,
+        ),
+    }
+
+
+def warm_defaults(engine: Engine) -> dict[str, str]:
+    """Compute (or find) the views pages open with on the store's current data: the Baseline
+    page at the saved (or inferred) go-live, all sites and types, the saved expedite target.
+    Returns ``{view: "read" | "built"}``; empty when the artefacts they derive from are not
+    built (or no go-live can be inferred)."""
+    versions = data_versions(engine)
+    if not artefacts.has(engine, "kpi_tables", versions):
+        return {}
+    facts_found, facts = artefacts.read(engine, "log_facts", versions)
+    day, _ = go_live(engine, inferred=(lambda: facts.inferred_go_live) if facts_found else None)
+    if day is None:
+        return {}
+    targets = resolve_targets(get_setting(engine, SETTING_KEY))
+    outcome: dict[str, str] = {}
+
+    def tables() -> baseline.KpiTables:  # read (112 MB at 1M rows) only if a view is missing
+        return artefacts.read(engine, "kpi_tables", versions)[1]
+
+    baseline_views(
+        engine,
+        tables,
+        version_tag(versions),
+        go_live_day=day,
+        expedite_target=targets.get("expedite_pct_cogs"),
+        outcome=outcome,
+    )
+    return outcome
