@@ -97,8 +97,9 @@ st.dataframe(
 )
 st.download_button(
     "Download these events (CSV)",
-    data=safe_csv(shown).encode("utf-8"),
+    data=lambda: safe_csv(shown).encode("utf-8"),  # built when clicked
     file_name="audit_events.csv",
     mime="text/csv",
     key="audit_download",
+    on_click="ignore",
 )

@@ -212,10 +212,11 @@ if last:
         st.dataframe(rejected, hide_index=True, key="data_last_rejected")
         st.download_button(
             "Download the rejection report (CSV)",
-            safe_csv(rejected),
+            lambda: safe_csv(rejected),  # built when clicked
             "rejected_rows.csv",
             "text/csv",
             key="data_dl_rejected",
+            on_click="ignore",
         )
 
 # --- History and quarantine ---------------------------------------------------------------
@@ -266,8 +267,9 @@ else:
         st.dataframe(shown, hide_index=True, key="data_quarantine")
         st.download_button(
             "Download quarantine (CSV)",
-            safe_csv(shown),
+            lambda: safe_csv(shown),  # built when clicked
             "quarantine.csv",
             "text/csv",
             key="data_dl_quarantine",
+            on_click="ignore",
         )

@@ -184,12 +184,20 @@ with tab_themes:
     st.caption(f"The {len(behind):,} overrides behind this theme")
     st.dataframe(behind, hide_index=True, key="overrides_theme_rows")
     d1, d2 = st.columns(2)
-    d1.download_button("Themes (CSV)", safe_csv(themes), "themes.csv", key="overrides_dl_themes")
+    # Callables: each file is built when its button is clicked, not on every run.
+    d1.download_button(
+        "Themes (CSV)",
+        lambda: safe_csv(themes),
+        "themes.csv",
+        key="overrides_dl_themes",
+        on_click="ignore",
+    )
     d2.download_button(
         "Override → theme (CSV)",
-        safe_csv(theme_rows(analysis)),
+        lambda: safe_csv(theme_rows(analysis)),
         "theme_assignments.csv",
         key="overrides_dl_assignments",
+        on_click="ignore",
     )
 
 with tab_rules:
@@ -244,9 +252,10 @@ with tab_rules:
     )
     st.download_button(
         "Rules (CSV)",
-        safe_csv(rules.drop(columns=["also", "by_type"])),
+        lambda: safe_csv(rules.drop(columns=["also", "by_type"])),
         "rules.csv",
         key="overrides_dl_rules",
+        on_click="ignore",
     )
     if view.empty:
         session.empty_state(
