@@ -168,6 +168,13 @@ class Stage:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-stage")
         self._staged: dict[str, tuple[list[str], Future[int]]] = {}
         self._attached: list[str] = []
+        # SQLite's own foreign-key check looked up the recommendation of every decision and
+        # outcome row inserted (60% of their INSERT): the load checks every rec_id itself
+        # before anything is written (store.ingest.references, rows that name none are
+        # quarantined), so the connection skips it for this load. Set before the transaction
+        # begins (inside one the pragma is a no-op) and set back in ``close``.
+        self._raw = conn.connection.driver_connection
+        self._raw.execute("PRAGMA foreign_keys=OFF")
 
     def __enter__(self) -> Stage:
         return self
@@ -197,12 +204,11 @@ class Stage:
         n = future.result()
         if n == 0:
             return 0
-        raw = self._conn.connection.driver_connection
         alias = f"{self._prefix}_{len(self._attached)}"
-        raw.execute(f"ATTACH DATABASE ? AS {alias}", (str(self._dir / f"{name}.db"),))
+        self._raw.execute(f"ATTACH DATABASE ? AS {alias}", (str(self._dir / f"{name}.db"),))
         self._attached.append(alias)
         cols = ", ".join(f'"{c}"' for c in columns)
-        raw.execute(
+        self._raw.execute(
             f'INSERT INTO main."{spec.name}" ({cols}, "batch_id") '
             f'SELECT {cols}, ? FROM {alias}."{name}" ORDER BY rowid',
             (batch_id,),
@@ -214,12 +220,17 @@ class Stage:
         self._pool.shutdown(wait=True)
         for alias in self._attached:
             try:
-                self._conn.connection.driver_connection.execute(f"DETACH DATABASE {alias}")
+                self._raw.execute(f"DETACH DATABASE {alias}")
             except Exception:
                 # Still attached (a failed connection): keep it out of the pool.
                 self._conn.invalidate()
                 break
         self._attached = []
+        if not self._conn.invalidated:
+            try:
+                self._raw.execute("PRAGMA foreign_keys=ON")
+            except Exception:
+                self._conn.invalidate()  # never back in the pool without its checks
         shutil.rmtree(self._dir, ignore_errors=True)
 
 

@@ -188,3 +188,40 @@ def test_a_failure_while_a_table_is_written_in_the_background_leaves_nothing(
     finally:
         dispose_engine(url)
         clear_memo()
+
+
+def test_the_load_skips_sqlites_key_check_and_every_connection_has_it_back(
+    tmp_path: Path,
+) -> None:
+    # The staged load checks every decision's rec_id itself (an orphan is quarantined, not
+    # loaded), so it switches SQLite's foreign-key check off for its own connection only;
+    # afterwards each pooled connection enforces it again.
+    engine = _engine(tmp_path / "s.db")
+    try:
+        orphan = DECS.rstrip("\n") + "\nR999,2025-03-06T00:00:00Z,ana,accepted,,\n"
+        report = load_bundle(
+            write_bundle(tmp_path / "b", {"recommendations": RECS, "decisions": orphan}),
+            engine=engine,
+            actor="t",
+            role="admin",
+        )
+        assert report.loaded["decisions"] == 3 and len(report.rejected) == 1, report.rejected
+        assert "R999" in str(report.rejected[0])
+        conns = [engine.connect() for _ in range(3)]  # the load's connection among them
+        try:
+            for conn in conns:
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+                conn.rollback()
+            with pytest.raises(Exception, match="FOREIGN KEY"), conns[0].begin():
+                conns[0].execute(
+                    text(
+                        "INSERT INTO decisions (rec_id, decided_at, decided_by, decision, "
+                        "row_hash, source) VALUES ('R998', 0, 'x', 'accepted', 0, 'app')"
+                    )
+                )
+        finally:
+            for conn in conns:
+                conn.close()
+    finally:
+        dispose_engine(str(engine.url))
+        clear_memo()
