@@ -369,6 +369,8 @@ def _load(
             },
         )
     report.seconds["load"] = time.perf_counter() - t0
+    if stage is not None:
+        stage.start_checkpoint()  # committed: its log goes into the file while snapshots write
     # The new version of each changed table is the previous one plus the rows just loaded
     # (or only them, when the table was empty): its snapshot is written from them, so the
     # first read skips a pass over the database.
@@ -395,6 +397,8 @@ def _load(
         del c
         release_memory()
     checked.clear()
+    if stage is not None:
+        stage.checkpointed()  # the rows are in the database file, not only in its log
     report.seconds["snapshot"] = time.perf_counter() - t1
     notify("done", 1.0)
     return report

@@ -225,3 +225,28 @@ def test_the_load_skips_sqlites_key_check_and_every_connection_has_it_back(
     finally:
         dispose_engine(str(engine.url))
         clear_memo()
+
+
+@pytest.mark.parametrize("snapshot", [True, False])
+def test_a_load_returns_with_its_rows_in_the_database_file(tmp_path: Path, snapshot: bool) -> None:
+    # The commit leaves the copy of SQLite's write-ahead log into the file to a thread that
+    # runs beside the snapshot writes; the load waits for it, so a copy of the file alone
+    # (no -wal beside it) taken right after holds every row.
+    import shutil
+    import sqlite3
+
+    engine = _engine(tmp_path / "s.db")
+    try:
+        report = load_bundle(SAMPLE, engine=engine, actor="t", role="admin", snapshot=snapshot)
+        shutil.copy(tmp_path / "s.db", tmp_path / "copy.db")
+        copy = sqlite3.connect(tmp_path / "copy.db")
+        try:
+            for table, n in report.loaded.items():
+                assert copy.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == n
+        finally:
+            copy.close()
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    finally:
+        dispose_engine(str(engine.url))
+        clear_memo()
