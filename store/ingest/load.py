@@ -256,7 +256,7 @@ def _load(
     started = utcnow()
     with (
         engine.connect() as conn,
-        stage_for(conn) as stage,
+        stage_for(conn, tables=len(raws)) as stage,
         conn.begin(),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-write") as writer,
     ):

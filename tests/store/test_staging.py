@@ -41,12 +41,29 @@ def _dump(engine: Engine) -> dict[str, list[tuple]]:
     return out
 
 
+@pytest.mark.parametrize("chunk_rows", [staging.CHUNK_ROWS, 997])
 def test_staged_load_stores_exactly_what_the_direct_insert_stores(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int
 ) -> None:
+    # 997 rows a chunk: every table of the sample goes in chunks, more than SQLite lets one
+    # connection attach files for, so the chunks are capped by the files left (one per table).
+    monkeypatch.setattr(staging, "CHUNK_ROWS", chunk_rows)
+    attached: list[int] = []
+    real_insert = staging.Stage.insert
+
+    def insert(self: staging.Stage, *args: object, **kw: object) -> int:
+        n = real_insert(self, *args, **kw)  # type: ignore[arg-type]
+        attached.append(len(self._attached))
+        return n
+
+    monkeypatch.setattr(staging.Stage, "insert", insert)
     staged, direct = _engine(tmp_path / "staged.db"), _engine(tmp_path / "direct.db")
     try:
         a = load_bundle(SAMPLE, engine=staged, actor="t", role="admin")
+        if chunk_rows < 1000:
+            assert max(attached) == 10 and len(attached) == 10  # all the slots, and no more
+        else:
+            assert len(attached) == len([n for n in a.loaded.values() if n])
         with monkeypatch.context() as m:
             m.setattr(staging, "adbc_sqlite", None)
             assert not staging.available()
