@@ -389,6 +389,7 @@ for _artefact in (
         "surrogates",
         inputs=("recommendations",),
         build=lambda b: _explain().surrogates(b.frames_for("surrogates")),
+        fmt=2,  # 2: trees as leaf paths, no estimator or shap explainer pickled
     ),
     Artefact(
         "precedents",

@@ -35,7 +35,6 @@ from analytics.explain.precedent import (
     decision_lookup,
     find_precedents,
 )
-from analytics.explain.surrogates import fit_surrogates
 from analytics.explain.text import (
     explain_sentence,
     feature_label,
@@ -53,10 +52,19 @@ __all__ = [
     "explain_rec",
     "explain_report",
     "fidelity_warning",
-    "fit_surrogates",
     "global_drivers",
     "waterfall_steps",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Fitting needs scikit-learn and shap; explaining with a fitted model does not, so the
+    # fitting function is re-exported here without importing them for every reader.
+    if name == "fit_surrogates":
+        from analytics.explain.surrogates import fit_surrogates
+
+        return fit_surrogates
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class RecNotFound(LookupError):

@@ -21,14 +21,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.neighbors import NearestNeighbors
 
 from analytics.explain.fit import (
     TYPE_FEATURE,
     Surrogates,
     category_codes,
     global_drivers,
-    one_thread,
 )
 from analytics.shared.forecast_value import unit_gain
 from contract.vocabulary import MONTHS, QUARTERS, WEEKDAYS
@@ -271,6 +269,21 @@ def peer_type_positions(recommendations: pd.DataFrame, rec_type: str) -> np.ndar
     return np.flatnonzero((col == rec_type).to_numpy(dtype=bool, na_value=False))
 
 
+def _distances(matrix: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each row of ``matrix`` to ``point``, in float64."""
+    diff = matrix.astype("float64") - point.astype("float64")
+    return np.sqrt(np.einsum("ij,ij->i", diff, diff))
+
+
+def _nearest(dist: np.ndarray, want: int) -> np.ndarray:
+    """Positions of the ``want`` smallest distances, nearest first (ties: lower position)."""
+    if want < len(dist):
+        part = np.argpartition(dist, want - 1)[:want]
+    else:
+        part = np.arange(len(dist))
+    return part[np.lexsort((part, dist[part]))]
+
+
 def _empty_precedents() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in PRECEDENT_COLUMNS})
 
@@ -310,15 +323,14 @@ def find_precedents(
         return _empty_precedents()
     query = tp.embed(row)
     want = min(n_past, 4 * k)
+    every = _distances(tp.matrix[:n_past], query[0]) if tp.matrix.shape[1] else None
     while True:
-        if tp.matrix.shape[1] == 0:
+        if every is None:
             idx = np.arange(n_past - want, n_past)[::-1]  # no features: the most recent ones
             dist = np.zeros(want)
         else:
-            with one_thread():
-                nn = NearestNeighbors(n_neighbors=want, algorithm="brute").fit(tp.matrix[:n_past])
-                d, i = nn.kneighbors(query)
-            idx, dist = i[0], d[0]
+            idx = _nearest(every, want)
+            dist = every[idx]
         at = lookup.decided(tp.rec_id[idx])
         if (at >= 0).sum() >= k or want == n_past:
             break
