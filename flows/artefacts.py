@@ -301,6 +301,7 @@ class LogFacts:
     rec_types: tuple[str, ...]
     sites: tuple[str, ...]
     owners: pd.DataFrame
+    feature_columns: tuple[str, ...] = ()  # the f_* snapshot columns
 
 
 def log_facts(frames: Frames) -> LogFacts:
@@ -320,6 +321,7 @@ def log_facts(frames: Frames) -> LogFacts:
         rec_types=tuple(sorted(map(str, recs["rec_type"].dropna().unique()))),
         sites=tuple(sorted(map(str, recs["site"].dropna().unique()))),
         owners=frames.owners.copy(),
+        feature_columns=tuple(frames.feature_columns),
     )
 
 
@@ -330,6 +332,7 @@ for _artefact in (
         "log_facts",
         inputs=("recommendations", "decisions", "owners"),
         build=lambda b: log_facts(b.frames_for("log_facts")),
+        fmt=2,  # 2: feature_columns
     ),
     Artefact(
         "data_overview",  # the stale-data finding is judged again at view time (overview_now)
@@ -390,6 +393,12 @@ for _artefact in (
         inputs=("recommendations",),
         build=lambda b: _explain().surrogates(b.frames_for("surrogates")),
         fmt=2,  # 2: trees as leaf paths, no estimator or shap explainer pickled
+    ),
+    Artefact(
+        "peer_values",  # typical values: the Why page never reads the whole log for them
+        inputs=("recommendations",),
+        needs=("surrogates",),
+        build=lambda b: _explain().peers(b.frames_for("peer_values"), b.get("surrogates")),
     ),
     Artefact(
         "precedents",

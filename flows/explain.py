@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from analytics.explain.explanation import drivers_report, explain_report
 from analytics.explain.fit import Surrogates
+from analytics.explain.peers import PeerValues, peer_values
 from analytics.explain.picker import pick_base, pick_list, with_decisions
 from analytics.explain.precedent import (
     DecisionLookup,
@@ -17,14 +18,27 @@ from analytics.explain.precedent import (
     build_precedent_index,
     decision_lookup,
 )
-from analytics.explain.surrogates import fit_surrogates
 from contract.frames import Frames
-from store.reads import load_frames
+from store.reads import load_frames, recommendation_row
 
 
 def surrogates(frames: Frames) -> Surrogates:
     """The fitted explanation surrogates of the log's recommendations."""
+    from analytics.explain.surrogates import fit_surrogates  # the fitting stack, on write only
+
     return fit_surrogates(frames)
+
+
+def peers(frames: Frames, model: Surrogates) -> PeerValues:
+    """Every (type, site) group's values of its type's surrogate inputs (typical values)."""
+    features = {t: list(m.features) for t, m in model.types.items()}
+    return peer_values(frames.recommendations, features)
+
+
+def recommendation(engine: Engine, rec_id: str, peers: PeerValues) -> pd.DataFrame:
+    """One recommendation as a one-row frame typed as the log (empty when there is none),
+    read by its id: what the Why page explains, without the whole log."""
+    return recommendation_row(engine, rec_id, features=peers.features, numeric=peers.numeric)
 
 
 def precedents(frames: Frames, model: Surrogates) -> PrecedentIndex:
@@ -56,9 +70,9 @@ def explain_for_store(engine: Engine, rec_id: str) -> dict[str, Any]:
     """``cli.py explain --json`` for one recommendation (raises ``RecNotFound``,
     ``NotExplainable``)."""
     frames = load_frames(engine)
-    return explain_report(fit_surrogates(frames), frames, rec_id)
+    return explain_report(surrogates(frames), frames, rec_id)
 
 
 def drivers_for_store(engine: Engine, *, rec_type: str | None = None) -> dict[str, Any]:
     """``cli.py drivers --json``: mean |SHAP| per feature (raises ``NotExplainable``)."""
-    return drivers_report(fit_surrogates(load_frames(engine)), rec_type=rec_type)
+    return drivers_report(surrogates(load_frames(engine)), rec_type=rec_type)

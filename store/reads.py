@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from contract.frames import Frames
 from contract.tables import DECISIONS, TABLES, TableSpec
 from contract.vocabulary import TS_DTYPE
 from store.db import data_versions, store_identity
+from store.ingest.values import parse_numbers
 from store.models import ImportBatch
 from store.snapshots import finish, read_columns, snapshot_path, write_snapshot
 from store.sqlio import read_sql_frame
@@ -211,6 +213,32 @@ def quarantine_summary(engine: Engine) -> pd.DataFrame:
     return pd.DataFrame(
         [dict(r) for r in rows], columns=["batch_id", "table", "column", "rows", "problems"]
     )
+
+
+def recommendation_row(
+    engine: Engine, rec_id: str, *, features: Sequence[str], numeric: Collection[str]
+) -> pd.DataFrame:
+    """One recommendation read by its key, typed as ``load_frames`` types it (no rows when
+    there is none): one column per ``f_*`` name in ``features``, numbers for those in
+    ``numeric`` (the ones the whole log holds as numbers, which one row cannot tell: "12"
+    may be a bin code) and text for the others."""
+    spec = TABLES["recommendations"]
+    with engine.connect() as conn:
+        df = read_sql_frame(
+            conn, spec, read_columns(spec), where="WHERE rec_id = :r", params={"r": rec_id}
+        )
+    raw = df.pop("features")
+    stored = json.loads(raw.iloc[0]) if len(df) and isinstance(raw.iloc[0], str) else {}
+    for name in sorted({*features, *stored}):
+        value = stored.get(name)
+        text = None if value is None else str(value)
+        if name in numeric:
+            df[name] = parse_numbers(pa.array([text or ""] * len(df), type=pa.string()))[0]
+        else:
+            df[name] = pd.Series([text] * len(df), index=df.index, dtype="string").astype(
+                "category"
+            )
+    return df
 
 
 def decisions_for(engine: Engine, rec_ids: list[str]) -> pd.DataFrame:

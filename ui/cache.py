@@ -37,6 +37,7 @@ from store.settings import go_live as go_live_setting
 
 if TYPE_CHECKING:  # the explanation stack (shap, gradient boosting) loads only on the Why page
     from analytics.explain.fit import Surrogates
+    from analytics.explain.peers import PeerValues
     from analytics.explain.precedent import DecisionLookup, PrecedentIndex
 
 
@@ -478,6 +479,19 @@ def why_precedents() -> PrecedentIndex | None:
     return artefact("precedents")
 
 
+def why_peers() -> PeerValues | None:
+    """Each (type, site) group's values for typical values, or None while being prepared."""
+    return artefact("peer_values")
+
+
+def why_row(rec_id: str, peers: PeerValues) -> pd.DataFrame:
+    """The recommendation ``rec_id`` as a one-row frame, read now by its id (not cached:
+    one keyed read, and the form's write must see what the store holds)."""
+    from flows import explain
+
+    return explain.recommendation(current_engine(), rec_id, peers)
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _why_decisions(url: str, version: str) -> DecisionLookup:
     from flows import explain
@@ -547,10 +561,11 @@ def policy_overview(url: str, version: str, status_version: int) -> pd.DataFrame
     )
 
 
-@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def open_proposals(url: str, version: str, status_version: int) -> pd.DataFrame:
-    """The adopted rules' proposals on open recommendations (``flows.policy.open_proposals``)."""
-    return policy.open_proposals(frames_for(url), rule_statuses(url, status_version))
+def rule_proposals(recs: pd.DataFrame) -> pd.DataFrame:
+    """The adopted rules' proposals on the open recommendations ``recs`` (a few rows read by
+    id: ``flows.policy.proposals_on``), with the rule lifecycle of its current version."""
+    url = current_url()
+    return policy.proposals_on(recs, rule_statuses(url, rule_status_version()))
 
 
 def propensity_model(url: str, version: str) -> Propensity | None:

@@ -129,14 +129,12 @@ def policy_view(url: str, version: str, status_version: int) -> None:
         )
 
 
-def rule_proposal(rec_id: str, *, allowed: bool) -> None:
-    """On an open recommendation an adopted rule matches: the rule's proposal beside the
-    model's, and "Accept the rule's quantity" (a ``modified`` decision whose ``reason_code``
-    is the rule id; a reject rule records ``rejected``)."""
-    url = cache.current_url()
-    version = cache.frames_for(url).version
-    props = cache.open_proposals(url, version, cache.rule_status_version())
-    hit = props[props["rec_id"] == rec_id] if len(props) else props
+def rule_proposal(rec: pd.DataFrame, *, allowed: bool) -> None:
+    """On an open recommendation (the one-row frame ``rec``) an adopted rule matches: the
+    rule's proposal beside the model's, and "Accept the rule's quantity" (a ``modified``
+    decision whose ``reason_code`` is the rule id; a reject rule records ``rejected``)."""
+    rec_id = str(rec["rec_id"].iloc[0])
+    hit = cache.rule_proposals(rec)
     if hit.empty:
         return
     row = hit.iloc[0]
@@ -170,7 +168,7 @@ def propensity_scores() -> pd.DataFrame | None:
     """Open recommendations scored for override propensity (empty with too few decisions;
     None while the model is being prepared)."""
     url = cache.current_url()
-    return cache.propensity_open(url, cache.frames_for(url).version)
+    return cache.propensity_open(url, cache.contract_version(url))
 
 
 def propensity_note(rec_id: str, scores: pd.DataFrame) -> None:
@@ -185,7 +183,7 @@ def propensity_note(rec_id: str, scores: pd.DataFrame) -> None:
         f"Override propensity **{r['p_override']:.0%}** — likely {r['likely_decision']}{adj}{rules}."
     )
     url = cache.current_url()
-    model = cache.propensity_model(url, cache.frames_for(url).version)
+    model = cache.propensity_model(url, cache.contract_version(url))
     if model is not None:
         with st.expander("How the propensity model was validated"):
             st.caption(propensity_text(model.evaluation))

@@ -269,18 +269,9 @@ def peer_type_positions(recommendations: pd.DataFrame, rec_type: str) -> np.ndar
     return np.flatnonzero((col == rec_type).to_numpy(dtype=bool, na_value=False))
 
 
-def _distances(matrix: np.ndarray, point: np.ndarray) -> np.ndarray:
-    """Euclidean distance of each row of ``matrix`` to ``point``, in float64."""
-    diff = matrix.astype("float64") - point.astype("float64")
-    return np.sqrt(np.einsum("ij,ij->i", diff, diff))
-
-
 def _nearest(dist: np.ndarray, want: int) -> np.ndarray:
     """Positions of the ``want`` smallest distances, nearest first (ties: lower position)."""
-    if want < len(dist):
-        part = np.argpartition(dist, want - 1)[:want]
-    else:
-        part = np.arange(len(dist))
+    part = np.argpartition(dist, want - 1)[:want] if want < len(dist) else np.arange(len(dist))
     return part[np.lexsort((part, dist[part]))]
 
 
@@ -323,7 +314,10 @@ def find_precedents(
         return _empty_precedents()
     query = tp.embed(row)
     want = min(n_past, 4 * k)
-    every = _distances(tp.matrix[:n_past], query[0]) if tp.matrix.shape[1] else None
+    every = None
+    if tp.matrix.shape[1]:  # Euclidean distances to every earlier one, in float64
+        diff = tp.matrix[:n_past].astype("float64") - query[0].astype("float64")
+        every = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     while True:
         if every is None:
             idx = np.arange(n_past - want, n_past)[::-1]  # no features: the most recent ones
