@@ -188,12 +188,6 @@ def open_proposals(frames: Any, statuses: pd.DataFrame) -> pd.DataFrame:
     return proposals(open_recommendations(frames), adopted_policy(statuses))
 
 
-def proposals_on(recs: pd.DataFrame, statuses: pd.DataFrame) -> pd.DataFrame:
-    """The adopted rules' proposals on ``recs``, open recommendations the caller read (the
-    Why page's one): ``proposals`` columns."""
-    return proposals(recs, adopted_policy(statuses))
-
-
 def policy_for_rec(frames: Any, statuses: pd.DataFrame, rec_id: str) -> dict[str, Any] | None:
     """``cli.py explain --json``'s ``"policy"`` for one recommendation (None if no rule fires
     or it is already decided)."""

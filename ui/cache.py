@@ -18,15 +18,10 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from analytics.baseline.kpis import KpiTables
-from analytics.baseline.kpis import kpi_tables as _build_kpi_tables
 from analytics.governance.ownership import OwnershipOverview, decision_base
-from analytics.monitoring.alerts import MonitorReport
-from analytics.overrides.analysis import OverrideAnalysis, rules_payload
-from analytics.policy.propensity import Propensity
 from contract.frames import Frames
 from contract.tables import TABLES
-from flows import artefacts, background, baseline, governance, monitoring, overrides, policy
+from flows import artefacts, background, facts
 from store.audit import COUNTER, read_events
 from store.db import data_version, data_versions, get_engine, resolve_url
 from store.ingest.staging import clean_stale_scratch
@@ -35,10 +30,17 @@ from store.reads import load_frames
 from store.rule_status import read_rule_statuses
 from store.settings import go_live as go_live_setting
 
-if TYPE_CHECKING:  # the explanation stack (shap, gradient boosting) loads only on the Why page
+# The analyses' stacks (scipy, scikit-learn) load with the first wrapper that computes with
+# them, not with this module: every page imports it, and a page that only reads artefacts
+# (the Why page) should not pay for them on the first visit after a server start.
+if TYPE_CHECKING:
+    from analytics.baseline.kpis import KpiTables
     from analytics.explain.fit import Surrogates
     from analytics.explain.peers import PeerValues
     from analytics.explain.precedent import DecisionLookup, PrecedentIndex
+    from analytics.monitoring.alerts import MonitorReport
+    from analytics.overrides.analysis import OverrideAnalysis
+    from analytics.policy.propensity import Propensity
 
 
 @st.cache_resource(show_spinner=False)
@@ -164,12 +166,12 @@ def build_job() -> background.BuildJob | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _log_facts(url: str, version: str) -> artefacts.LogFacts:
+def _log_facts(url: str, version: str) -> facts.LogFacts:
     built = artefact("log_facts", url)
-    return built if built is not None else artefacts.log_facts(frames_for(url))
+    return built if built is not None else facts.log_facts(frames_for(url))
 
 
-def log_facts() -> artefacts.LogFacts:
+def log_facts() -> facts.LogFacts:
     """Counts, time span, types and owners of the current log (read-only): what a page asks
     before anything else, without reading the whole log."""
     url = current_url()
@@ -180,6 +182,8 @@ def log_facts() -> artefacts.LogFacts:
 def data_overview(url: str, version: str) -> dict[str, Any]:
     """Counts, date ranges and health findings for the Data page (small JSON-able dict):
     built on write, the stale-data finding judged now."""
+    from flows import governance
+
     now = pd.Timestamp.now(tz="UTC")
     built = artefact("data_overview", url)
     if built is None:  # no model: derived here while the build is under way
@@ -198,7 +202,11 @@ def data_overview(url: str, version: str) -> dict[str, Any]:
 def _kpi_tables(url: str, version: str) -> KpiTables:
     # Built on write; derived here (one pass, no model) only while the build is under way.
     built = artefact("kpi_tables", url)
-    return built if built is not None else _build_kpi_tables(frames_for(url))
+    if built is not None:
+        return built
+    from analytics.baseline.kpis import kpi_tables as build_kpi_tables
+
+    return build_kpi_tables(frames_for(url))
 
 
 def kpi_tables() -> KpiTables:
@@ -214,6 +222,8 @@ def kpi_version() -> str:
 @st.cache_data(ttl=600, max_entries=4, show_spinner=False)
 def kpi_filter_options(url: str, version: str) -> tuple[list[str], list[str]]:
     """(sites, recommendation types) present in the log, sorted."""
+    from flows import baseline
+
     return baseline.filter_options(_kpi_tables(url, version))
 
 
@@ -222,6 +232,8 @@ def kpi_view(
     url: str, version: str, go_live: str, site: str | None, rec_type: str | None
 ) -> dict[str, Any]:
     """``flows.baseline.kpi_view`` for one go-live (ISO date) and filter."""
+    from flows import baseline
+
     return baseline.kpi_view(
         _kpi_tables(url, version),
         go_live=date.fromisoformat(go_live),
@@ -240,6 +252,8 @@ def kpi_breakdown(
     by: tuple[str, ...],
 ) -> pd.DataFrame:
     """KPIs per group of ``by`` (site, rec_type, owner) before and after go-live."""
+    from flows import baseline
+
     return baseline.kpi_breakdown(
         _kpi_tables(url, version),
         go_live=date.fromisoformat(go_live),
@@ -259,6 +273,8 @@ def money_view(
     expedite_target: float | None,
 ) -> dict[str, Any]:
     """``flows.baseline.money_view`` for one go-live (ISO date), filter and expedite target."""
+    from flows import baseline
+
     return baseline.money_view(
         _kpi_tables(url, version),
         go_live=date.fromisoformat(go_live),
@@ -279,6 +295,8 @@ DEFAULT_MINING = (None, 3, 0)  # (min_support, max_conditions, random_state) bui
 @st.cache_resource(show_spinner="Joining recommendations, decisions and outcomes…", max_entries=2)
 def _decided_log(url: str, version: str) -> pd.DataFrame:
     # The built analysis carries the decided log; joined here only while it is being prepared.
+    from flows import overrides
+
     built = artefact("override_analysis", url)
     return built.log if built is not None else overrides.override_log(frames_for(url))
 
@@ -287,6 +305,8 @@ def _decided_log(url: str, version: str) -> pd.DataFrame:
 def _mined(
     url: str, key: str, min_support: int | None, max_conditions: int, random_state: int
 ) -> OverrideAnalysis:
+    from flows import overrides
+
     base: OverrideAnalysis = _artefact(url, "override_analysis", key)
     # The reasons are already clustered (the built analysis's themes): only the rules are mined.
     return overrides.analysis(
@@ -340,6 +360,8 @@ def recent_rule_cards() -> tuple[artefacts.RuleCards | None, bool]:
 def _value_tables(
     url: str, key: str, min_support: int | None, max_conditions: int, random_state: int
 ) -> dict[str, pd.DataFrame]:
+    from flows import overrides
+
     log = _mined(url, key, min_support, max_conditions, random_state).log
     return overrides.value_tables(log, random_state=random_state)
 
@@ -373,6 +395,8 @@ def adopted_rule_monitor(
     random_state: int,
 ) -> pd.DataFrame:
     """Support and value added per quarter of every adopted rule."""
+    from flows import overrides
+
     analysis = _override_analysis(url, min_support, max_conditions, random_state)
     if analysis is None:
         return pd.DataFrame(columns=["rule_key"])
@@ -387,13 +411,15 @@ def adopted_rule_monitor(
 
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
 def audit_chain(url: str, events_version: int | None = None) -> dict[str, Any]:
-    """The audit chain's check (``flows.governance.audit_verify``).
+    """The audit chain's check (``flows.audit.audit_verify``).
 
     Keyed on the audit trail's version (``audit_version``), so an event written through
     the workbench is counted at once; repeated at least once a minute besides, since an
     edit made outside the app changes no version and only time re-checks it.
     """
-    return governance.audit_verify(engine_for(url))
+    from flows.audit import audit_verify
+
+    return audit_verify(engine_for(url))
 
 
 def audit_version() -> int:
@@ -414,6 +440,8 @@ def ownership_overview(
     """``flows.governance.ownership_overview`` for the log judged at ``as_of`` (ISO), over
     recommendations signalled from ``since`` (ISO date) on, or all of them: the owner join
     built on write (``decision_base``), judged at that moment."""
+    from flows import governance
+
     return governance.ownership_from_base(
         _ownership_base(url, contract_version(url)),
         now=pd.Timestamp(as_of),
@@ -436,6 +464,8 @@ def _ownership_base(url: str, version: str) -> pd.DataFrame:
 def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> dict[str, Any]:
     """The five gates (``flows.governance.gates_for_store``) for one go-live (ISO date) and day,
     reusing the cached override analysis for the candidate rules."""
+    from flows import governance
+
     engine = engine_for(url)
     built = artefact("gates", url)
     saved_go_live = governance.go_live_for_store(engine)
@@ -452,6 +482,8 @@ def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> 
             candidates = None
         else:
             statuses = governance.read_rule_status(engine)
+            from analytics.overrides.analysis import rules_payload
+
             candidates = rules_payload(analysis, statuses=statuses)["rules"]
     except Exception:  # the gates must still show without the override analysis
         candidates = ...
@@ -544,6 +576,8 @@ def rule_backtest(
 ) -> dict[str, Any]:
     """``flows.policy`` backtest of one rule and action (JSON-encoded to key the cache):
     the ``cli.py backtest`` document plus ``shortfall_share``."""
+    from flows import policy
+
     bt = policy.replay(
         _decided_log(url, version),
         rule_id=rule_id,
@@ -556,6 +590,8 @@ def rule_backtest(
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Backtesting the adopted rules…")
 def policy_overview(url: str, version: str, status_version: int) -> pd.DataFrame:
     """The Policy view (``flows.policy.policy_overview``)."""
+    from flows import policy
+
     return policy.policy_overview(
         frames_for(url), _decided_log(url, version), rule_statuses(url, status_version)
     )
@@ -563,9 +599,11 @@ def policy_overview(url: str, version: str, status_version: int) -> pd.DataFrame
 
 def rule_proposals(recs: pd.DataFrame) -> pd.DataFrame:
     """The adopted rules' proposals on the open recommendations ``recs`` (a few rows read by
-    id: ``flows.policy.proposals_on``), with the rule lifecycle of its current version."""
+    id), with the rule lifecycle of its current version: ``proposals`` columns."""
+    from analytics.policy.proposal import adopted_policy, proposals
+
     url = current_url()
-    return policy.proposals_on(recs, rule_statuses(url, rule_status_version()))
+    return proposals(recs, adopted_policy(rule_statuses(url, rule_status_version())))
 
 
 def propensity_model(url: str, version: str) -> Propensity | None:
@@ -602,6 +640,8 @@ def _model_health(url: str) -> MonitorReport | None | str:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _model_health_acked(url: str, key: str, ack_version: int) -> MonitorReport | None:
+    from flows import monitoring
+
     report = _artefact(url, "monitoring", key)
     return None if report is None else monitoring.acknowledged(engine_for(url), report)
 
@@ -627,6 +667,8 @@ def model_versions_at_age(
     url: str, version: str, settings_version: int, weeks: int
 ) -> pd.DataFrame:
     """Model versions side by side, each cut to its own first ``weeks`` weeks."""
+    from flows import monitoring
+
     report = _model_health(url)
     if report is None or report is PREPARING:
         return pd.DataFrame()
