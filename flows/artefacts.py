@@ -32,6 +32,7 @@ from store.artefacts import (
     artefact_key,
     build_lock,
     latest_key,
+    newest_inputs,
     read_artefact,
     verify_artefact,
 )
@@ -215,6 +216,16 @@ def latest(engine: Engine, name: str) -> str | None:
     return latest_key(engine, name)
 
 
+def built_before(engine: Engine, name: str, versions: dict[str, int]) -> tuple[str, int] | None:
+    """(key, decisions version) of the newest built file of ``name`` whose inputs differ from
+    ``versions`` in the decisions alone (read it with ``read_key``, which verifies it)."""
+    found = newest_inputs(engine, name)
+    if found is None or key_for(engine, name, found[1]) != found[0]:
+        return None
+    same = all(versions.get(t, 0) == v for t, v in found[1].items() if t != "decisions")
+    return (found[0], found[1].get("decisions", 0)) if same else None
+
+
 def ensure(engine: Engine, name: str) -> Any:
     """``name`` for the current version, built now if missing (CLI and bench, not pages)."""
     return Builder(engine).get(name)
@@ -332,7 +343,7 @@ for _artefact in (
         "log_facts",
         inputs=("recommendations", "decisions", "owners"),
         build=lambda b: log_facts(b.frames_for("log_facts")),
-        fmt=2,  # 2: feature_columns
+        fmt=2,  # 2: LogFacts lives in flows/facts.py
     ),
     Artefact(
         "data_overview",  # the stale-data finding is judged again at view time (overview_now)

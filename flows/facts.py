@@ -23,7 +23,6 @@ class LogFacts:
     rec_types: tuple[str, ...]
     sites: tuple[str, ...]
     owners: pd.DataFrame
-    feature_columns: tuple[str, ...] = ()  # the f_* snapshot columns
 
 
 def log_facts(frames: Frames) -> LogFacts:
@@ -43,5 +42,4 @@ def log_facts(frames: Frames) -> LogFacts:
         rec_types=tuple(sorted(map(str, recs["rec_type"].dropna().unique()))),
         sites=tuple(sorted(map(str, recs["site"].dropna().unique()))),
         owners=frames.owners.copy(),
-        feature_columns=tuple(frames.feature_columns),
     )

@@ -14,7 +14,8 @@ from analytics.explain.explanation import (
     waterfall_steps,
 )
 from analytics.explain.picker import filter_pick_list
-from analytics.explain.precedent import matching_rules, precedent_summary, rules_table
+from analytics.explain.precedent import precedent_summary
+from analytics.explain.rule_match import matching_rules, rules_table
 from analytics.explain.text import (
     feature_label,
     format_output,
@@ -83,24 +84,23 @@ st.caption(
     "and when; **nothing is written to the ERP or any other source system**."
 )
 
-facts = cache.log_facts()
-if not facts.n_recs:
+# Fitted on write (after each load), never here: read back, or say it is on its way. They
+# depend on the recommendations alone, so a decision keeps them (and what they tell).
+model, precedents, peers = cache.why_surrogates(), cache.why_precedents(), cache.why_peers()
+if model is None or precedents is None or peers is None:
+    session.preparing("The explanation model")
+    st.stop()
+if not model.n_rows:
     session.empty_state(
         "No recommendations to explain yet.", hint="Load a decision log on the Data page."
     )
     st.stop()
-if not facts.feature_columns:
+if not peers.features:
     session.empty_state(
         "The log has no feature snapshot (f_* columns), so there is nothing to explain a "
         "recommendation by.",
         hint="Add the model's inputs at scoring time as f_<name> columns to recommendations.csv.",
     )
-    st.stop()
-
-# Fitted on write (after each load), never here: read back, or say it is on its way.
-model, precedents, peers = cache.why_surrogates(), cache.why_precedents(), cache.why_peers()
-if model is None or precedents is None or peers is None:
-    session.preparing("The explanation model")
     st.stop()
 table = cache.why_pick_list()
 if not model.types:

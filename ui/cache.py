@@ -21,12 +21,12 @@ from sqlalchemy import Engine
 from analytics.governance.ownership import OwnershipOverview, decision_base
 from contract.frames import Frames
 from contract.tables import TABLES
-from flows import artefacts, background, facts
+from flows import artefacts, background, explain, facts
 from store.audit import COUNTER, read_events
 from store.db import data_version, data_versions, get_engine, resolve_url
 from store.ingest.staging import clean_stale_scratch
 from store.learning.monitoring import read_acknowledgements
-from store.reads import load_frames
+from store.reads import app_decisions, load_frames
 from store.rule_status import read_rule_statuses
 from store.settings import go_live as go_live_setting
 
@@ -519,28 +519,25 @@ def why_peers() -> PeerValues | None:
 def why_row(rec_id: str, peers: PeerValues) -> pd.DataFrame:
     """The recommendation ``rec_id`` as a one-row frame, read now by its id (not cached:
     one keyed read, and the form's write must see what the store holds)."""
-    from flows import explain
-
     return explain.recommendation(current_engine(), rec_id, peers)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _why_decisions(url: str, version: str) -> DecisionLookup:
-    from flows import explain
-
     return explain.decisions(frames_for(url))
 
 
 def why_decisions() -> DecisionLookup:
     """Decisions and outcomes by rec id, for precedents (current data, read-only)."""
-    built = artefact("decision_lookup")
-    return built if built is not None else _why_decisions(current_url(), contract_version())
+    url = current_url()
+    built = artefact("decision_lookup", url)
+    if built is None:
+        built = _with_recent(url, "decision_lookup")
+    return built if built is not None else _why_decisions(url, contract_version(url))
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _why_pick_base(url: str, version: str) -> pd.DataFrame:
-    from flows import explain
-
     return explain.picker_base(frames_for(url))
 
 
@@ -548,9 +545,6 @@ def _why_pick_base(url: str, version: str) -> pd.DataFrame:
 def _why_pick_list(url: str, version: str, base_key: str) -> pd.DataFrame:
     from analytics.explain.picker import with_decisions
 
-    built = artefact("pick_list", url)
-    if built is not None:
-        return built
     base = artefact("pick_base", url)
     if base is None:  # one join, no model: derived here while the build is under way
         base = _why_pick_base(url, version)
@@ -558,11 +552,40 @@ def _why_pick_list(url: str, version: str, base_key: str) -> pd.DataFrame:
 
 
 def why_pick_list() -> pd.DataFrame:
-    """Every recommendation with type, site, SKU, supplier, owner, impact, decision (read-only).
-
-    The decision-free part is built on write; a decision only joins the decisions on again."""
+    """Every recommendation with type, site, SKU, supplier, owner, impact, decision (read-only):
+    built on write; after a decision, the last one built plus the decisions recorded since."""
     url = current_url()
-    return _why_pick_list(url, contract_version(url), artefact_key("pick_base", url))
+    built = artefact("pick_list", url)
+    if built is None:
+        built = _with_recent(url, "pick_list")
+    return (
+        built
+        if built is not None
+        else _why_pick_list(url, contract_version(url), artefact_key("pick_base", url))
+    )
+
+
+# After a decision: the last views built plus the few decisions recorded since (one query),
+# not a pass over the million, while the background build makes the new version's files.
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _app_decisions(url: str, version: int) -> tuple[int, pd.DataFrame]:
+    return app_decisions(engine_for(url))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _since(url: str, name: str, key: str, since: int, now: int) -> Any:
+    return explain.since(name, _artefact(url, name, key), since, _app_decisions(url, now))
+
+
+def _with_recent(url: str, name: str) -> Any | None:
+    # None when nothing is built or a load changed the decisions: then from the whole log.
+    engine = engine_for(url)
+    now = data_versions(engine)
+    base = artefacts.built_before(engine, name, now)
+    try:
+        return None if base is None else _since(url, name, *base, now.get("decisions", 0))
+    except _NotBuilt:  # replaced since
+        return None
 
 
 # --- Closing the loop: backtests, the policy, override propensity (issue 14) ----------------

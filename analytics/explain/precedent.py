@@ -8,14 +8,13 @@ codes) do not decide who counts as similar. A query looks only at
 recommendations created before the one being explained, so a precedent is
 always something the planner could have known.
 
-Also here: the contract's value added per recommendation, and matching a
-recommendation against candidate rules (``{"conditions": {attr: value}}``).
+Matching a recommendation against candidate rules is ``analytics.explain.rule_match``.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,7 +28,6 @@ from analytics.explain.fit import (
     global_drivers,
 )
 from analytics.shared.forecast_value import unit_gain
-from contract.vocabulary import MONTHS, QUARTERS, WEEKDAYS
 
 PRECEDENT_COLUMNS = [
     "rec_id",
@@ -99,7 +97,8 @@ class DecisionLookup:
     """Decisions and outcomes by ``rec_id``; cheap to rebuild after a recorded decision.
 
     Holds sorted ids and row positions into the (shared, read-only) decisions and
-    outcomes frames; rows are only read for the few precedents shown.
+    outcomes frames; rows are only read for the few precedents shown. ``recent`` holds
+    decisions recorded since it was built (``with_recent``), on recommendations it has open.
     """
 
     rec_ids: np.ndarray
@@ -108,25 +107,43 @@ class DecisionLookup:
     outcome_ids: np.ndarray
     outcome_rows: np.ndarray
     outcomes: pd.DataFrame
+    recent: pd.DataFrame | None = None
+
+    def with_recent(self, recent: pd.DataFrame) -> DecisionLookup:
+        """This lookup plus ``recent`` decisions (a few rows of the decisions' columns, on
+        recommendations it has open), without copying the million it holds."""
+        return replace(self, recent=recent.reset_index(drop=True))
 
     def decided(self, rec_ids: np.ndarray) -> np.ndarray:
-        """Index into ``rec_ids`` of each id, -1 when the recommendation is open."""
-        return _find(self.rec_ids, rec_ids)
+        """Index of each id (into ``rec_ids``, then ``recent``), -1 when the recommendation is open."""
+        at = _find(self.rec_ids, rec_ids)
+        if self.recent is not None and len(self.recent):
+            where = {r: i for i, r in enumerate(self.recent["rec_id"].astype(str))}
+            late = np.array([where.get(str(r), -1) for r in rec_ids], dtype=np.int64)
+            at = np.where(late >= 0, len(self.rec_ids) + late, at)
+        return at
 
     def table(self, at: np.ndarray) -> pd.DataFrame:
         """``rec_id``, ``decision``, ``decided_by``, ``reason``, ``final_qty``, ``actual_qty``,
         ``stockout`` for the decided positions ``at`` (from ``decided``)."""
-        rows = self.rows[at]
-        out = pd.DataFrame(
-            {
-                "rec_id": self.rec_ids[at].astype(str),
-                "decision": _gather(self.decisions["decision"], rows),
-                "decided_by": _gather(self.decisions["decided_by"], rows),
-                "reason": _gather(self.decisions["reason"], rows),
-                "final_qty": _gather(self.decisions["final_qty"], rows),
-            }
-        )
-        o_at = _find(self.outcome_ids, self.rec_ids[at])
+        at = np.asarray(at, dtype=np.int64)
+        old = at < len(self.rec_ids)
+        rows = self.rows[at[old]]
+        ids = np.empty(len(at), dtype=object)
+        ids[old] = self.rec_ids[at[old]].astype(str)
+        out = {"rec_id": ids}
+        for col in ("decision", "decided_by", "reason", "final_qty"):
+            values = np.empty(len(at), dtype="float64" if col == "final_qty" else object)
+            values[old] = _gather(self.decisions[col], rows)
+            if not old.all() and self.recent is not None:
+                late = at[~old] - len(self.rec_ids)
+                recent = self.recent[col].to_numpy(dtype=values.dtype, na_value=_NONE[col])
+                values[~old] = recent[late]
+            out[col] = values
+        if not old.all() and self.recent is not None:
+            ids[~old] = self.recent["rec_id"].astype(str).to_numpy()[at[~old] - len(self.rec_ids)]
+        table = pd.DataFrame(out)
+        o_at = _find(self.outcome_ids, ids)
         hit = o_at >= 0
         actual = np.full(len(at), np.nan)
         stockout = np.full(len(at), None, dtype=object)
@@ -134,9 +151,12 @@ class DecisionLookup:
             o_rows = self.outcome_rows[o_at[hit]]
             actual[hit] = _gather(self.outcomes["actual_qty"], o_rows)
             stockout[hit] = _gather(self.outcomes["stockout"], o_rows)
-        out["actual_qty"] = actual
-        out["stockout"] = pd.array(stockout, dtype="boolean")
-        return out
+        table["actual_qty"] = actual
+        table["stockout"] = pd.array(stockout, dtype="boolean")
+        return table
+
+
+_NONE = {"decision": None, "decided_by": None, "reason": None, "final_qty": np.nan}
 
 
 def _gather(col: pd.Series, rows: np.ndarray) -> np.ndarray:
@@ -340,43 +360,6 @@ def find_precedents(
     return out[PRECEDENT_COLUMNS]
 
 
-def rec_attributes(rec: pd.Series, *, decided_by: str | None = None) -> dict[str, str]:
-    """The contract's rule attributes of one recommendation (calendar ones from ``created_at``, UTC)."""
-    out: dict[str, str] = {}
-    for attr in ("rec_type", "site", "sku", "supplier", "customer", "resource"):
-        v = rec.get(attr)
-        if v is not None and not pd.isna(v):
-            out[attr] = str(v)
-    ts = rec.get("created_at")
-    if ts is not None and not pd.isna(ts):
-        ts = pd.Timestamp(ts).tz_convert("UTC")
-        out["month"] = MONTHS[ts.month - 1]
-        out["quarter"] = QUARTERS[(ts.month - 1) // 3]
-        out["weekday"] = WEEKDAYS[ts.day_of_week]
-    if decided_by:
-        out["decided_by"] = str(decided_by)
-    return out
-
-
-def matching_rules(
-    rules: Iterable[Mapping[str, Any]], rec: pd.Series, *, decided_by: str | None = None
-) -> list[dict[str, Any]]:
-    """The rules whose every condition holds for ``rec``, in the order given.
-
-    Each rule is a mapping with ``conditions`` (``{attr: value}`` using the
-    contract's attribute names); the rule is returned unchanged. A condition on
-    ``decided_by`` is checked against ``decided_by`` (the acting planner, or who
-    decided it) and fails when that is not given.
-    """
-    attrs = rec_attributes(rec, decided_by=decided_by)
-    out = []
-    for rule in rules:
-        conditions = rule.get("conditions") or {}
-        if conditions and all(attrs.get(a) == str(v) for a, v in conditions.items()):
-            out.append(dict(rule))
-    return out
-
-
 def precedent_summary(precedents: pd.DataFrame, rec_type_label: str) -> str:
     """One line on how the precedents were decided and what the overrides were worth.
 
@@ -396,25 +379,3 @@ def precedent_summary(precedents: pd.DataFrame, rec_type_label: str) -> str:
             "(|recommended − actual| − |final − actual|; positive = the people improved on it)"
         )
     return text + "."
-
-
-def rules_table(rules: list[dict[str, Any]]) -> pd.DataFrame:
-    """Matching rules (``cli.py rules`` records) as a table a planner reads."""
-    return pd.DataFrame(
-        {
-            "conditions": [
-                " · ".join(f"{k} = {v}" for k, v in r["conditions"].items()) for r in rules
-            ],
-            "planners usually": [r.get("direction") for r in rules],
-            "median adjustment %": [r.get("median_adjustment_pct") for r in rules],
-            "support": [r.get("support") for r in rules],
-            "confidence": [r.get("confidence") for r in rules],
-            "value added": [r.get("value_added") for r in rules],
-            "verdict": [
-                "⚠ costs more than it saves" if r.get("costs_more") else r.get("verdict")
-                for r in rules
-            ],
-            "theme": [r.get("theme_label") for r in rules],
-            "status": [r.get("status") for r in rules],
-        }
-    )
