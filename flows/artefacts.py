@@ -217,8 +217,7 @@ def latest(engine: Engine, name: str) -> str | None:
 
 
 def built_before(engine: Engine, name: str, versions: dict[str, int]) -> tuple[str, int] | None:
-    """(key, decisions version) of the newest built file of ``name`` whose inputs differ from
-    ``versions`` in the decisions alone (read it with ``read_key``, which verifies it)."""
+    """(key, decisions version) of the newest file of ``name`` differing in decisions alone."""
     found = newest_inputs(engine, name)
     if found is None or key_for(engine, name, found[1]) != found[0]:
         return None
@@ -367,6 +366,7 @@ for _artefact in (
         "decision_lookup",
         inputs=_LOG,
         build=lambda b: _explain().decisions(b.frames_for("decision_lookup")),
+        fmt=2,  # 2: ids as byte keys, only the columns a precedent shows
     ),
     Artefact(
         "ownership_base",
@@ -414,6 +414,7 @@ for _artefact in (
         inputs=("recommendations",),
         needs=("surrogates",),
         build=lambda b: _explain().precedents(b.frames_for("precedents"), b.get("surrogates")),
+        fmt=2,  # 2: ids as byte keys, sites as categories
     ),
 ):
     register(_artefact)

@@ -28,6 +28,7 @@ from analytics.explain.fit import (
     global_drivers,
 )
 from analytics.shared.forecast_value import unit_gain
+from analytics.shared.lookups import id_keys, key_positions, key_text
 
 PRECEDENT_COLUMNS = [
     "rec_id",
@@ -62,8 +63,8 @@ class TypePrecedents:
     cat_weight: dict[str, float]
     matrix: np.ndarray
     created_at: np.ndarray
-    rec_id: np.ndarray
-    site: np.ndarray
+    rec_id: np.ndarray  # analytics.shared.lookups.id_keys
+    site: pd.Categorical
     recommended_qty: np.ndarray
 
     def embed(self, rows: pd.DataFrame) -> np.ndarray:
@@ -119,7 +120,8 @@ class DecisionLookup:
         at = _find(self.rec_ids, rec_ids)
         if self.recent is not None and len(self.recent):
             where = {r: i for i, r in enumerate(self.recent["rec_id"].astype(str))}
-            late = np.array([where.get(str(r), -1) for r in rec_ids], dtype=np.int64)
+            text = key_text(np.asarray(rec_ids))
+            late = np.array([where.get(r, -1) for r in text], dtype=np.int64)
             at = np.where(late >= 0, len(self.rec_ids) + late, at)
         return at
 
@@ -130,7 +132,7 @@ class DecisionLookup:
         old = at < len(self.rec_ids)
         rows = self.rows[at[old]]
         ids = np.empty(len(at), dtype=object)
-        ids[old] = self.rec_ids[at[old]].astype(str)
+        ids[old] = key_text(self.rec_ids[at[old]])
         out = {"rec_id": ids}
         for col in ("decision", "decided_by", "reason", "final_qty"):
             values = np.empty(len(at), dtype="float64" if col == "final_qty" else object)
@@ -175,15 +177,11 @@ def _gather(col: pd.Series, rows: np.ndarray) -> np.ndarray:
     return np.array([None if v is None or v is pd.NA else v for v in values], dtype=object)
 
 
-def _find(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    if len(sorted_ids) == 0:
-        return np.full(len(ids), -1)
-    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-    return np.where(sorted_ids[pos] == ids, pos, -1)
+_find = key_positions
 
 
 def _sorted_ids(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    arr = ids.to_numpy(dtype=object)
+    arr = id_keys(ids.to_numpy(dtype=object))
     # Frames are read ORDER BY rec_id, so checking is enough; sort only otherwise.
     if len(arr) < 2 or bool(np.all(arr[1:] >= arr[:-1])):
         return arr, np.arange(len(arr))
@@ -195,7 +193,10 @@ def decision_lookup(frames: Any) -> DecisionLookup:
     """Index ``frames.decisions`` (final_qty with contract defaults) and ``frames.outcomes``."""
     ids, rows = _sorted_ids(frames.decisions["rec_id"])
     o_ids, o_rows = _sorted_ids(frames.outcomes["rec_id"])
-    return DecisionLookup(ids, rows, frames.decisions, o_ids, o_rows, frames.outcomes)
+    # Only what a precedent shows: the lookup is read back on every new server process.
+    decisions = frames.decisions[["decision", "decided_by", "reason", "final_qty"]]
+    outcomes = frames.outcomes[["actual_qty", "stockout"]]
+    return DecisionLookup(ids, rows, decisions, o_ids, o_rows, outcomes)
 
 
 def _weights(model: Surrogates, rec_type: str, features: list[str]) -> dict[str, float]:
@@ -269,8 +270,8 @@ def build_precedent_index(
             cat_weight={f: weights[f] for f in categories},
             matrix=np.zeros((0, 0), dtype="float32"),
             created_at=rows["created_at"].to_numpy(dtype="datetime64[us]"),
-            rec_id=rows["rec_id"].to_numpy(dtype=object),
-            site=rows["site"].astype("string").to_numpy(dtype=object, na_value=None),
+            rec_id=id_keys(rows["rec_id"].to_numpy(dtype=object)),
+            site=pd.Categorical(rows["site"].astype("string")),
             recommended_qty=rows["recommended_qty"].to_numpy(dtype="float64", na_value=np.nan)
             if "recommended_qty" in rows.columns
             else np.full(len(rows), np.nan),
@@ -353,7 +354,7 @@ def find_precedents(
     out = lookup.table(at[keep])
     out["created_at"] = pd.to_datetime(tp.created_at[idx[keep]]).tz_localize("UTC")
     out["distance"] = dist[keep].astype("float64")
-    out["site"] = tp.site[idx[keep]]
+    out["site"] = pd.Series(tp.site.take(idx[keep])).to_numpy(dtype=object, na_value=None)
     out["recommended_qty"] = tp.recommended_qty[idx[keep]]
     out["value_added"] = unit_gain(out["recommended_qty"], out["final_qty"], out["actual_qty"])
     out = out.sort_values(["distance", "rec_id"], kind="stable").head(k).reset_index(drop=True)
