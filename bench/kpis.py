@@ -119,9 +119,9 @@ def phase_page(db: Path) -> dict:
     out["rerun_s"] = render()  # everything cached
     at.session_state["go_live_value"] = go_live.replace(year=go_live.year - 1)
     out["new_go_live_s"] = render()  # KPI inputs cached, comparison and trends recomputed
-    from ui import cache
+    from ui import kpi_cache
 
-    for wrapper in (cache._kpi_tables, cache.kpi_view, cache.kpi_breakdown):
+    for wrapper in (kpi_cache._kpi_tables, kpi_cache.kpi_view, kpi_cache.kpi_breakdown):
         wrapper.clear()
     at.session_state["go_live_value"] = go_live
     out["own_cold_s"] = render()  # frames in memory (the app shell's), every KPI cache cold

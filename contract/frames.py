@@ -10,6 +10,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from contract.tables import TABLES
+
+
+def frames_version(versions: dict[str, int]) -> str:
+    """``Frames.version`` for the store's table versions (``store.db.data_versions``): the
+    contract tables' counters as one string, the cache key of everything read from them."""
+    return ".".join(f"{k}{versions.get(k, 0)}" for k in TABLES)
+
 
 @dataclass(frozen=True)
 class Frames:

@@ -17,24 +17,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Engine
 
-from analytics.baseline.kpis import kpi_tables
 from analytics.governance.ownership import decision_base
-from analytics.overrides.analysis import OverrideAnalysis, rules_payload
 from contract.frames import Frames
 from contract.tables import TABLES
-from flows import governance, monitoring, overrides, policy
+from flows.facts import log_facts
 from store.artefacts import (
     PICKLE,
     Serializer,
     artefact_key,
     build_lock,
     latest_key,
+    newest_inputs,
     read_artefact,
     verify_artefact,
 )
@@ -42,6 +40,9 @@ from store.artefacts import write_artefact as _write
 from store.db import data_versions
 from store.reads import load_frames
 from store.rule_status import read_rule_statuses
+
+if TYPE_CHECKING:
+    from analytics.overrides.analysis import OverrideAnalysis
 
 Progress = Callable[[str, float], None]
 TABLES_ALL = tuple(TABLES)
@@ -187,16 +188,6 @@ def build_all(
     return report
 
 
-def text_lines(report: dict[str, dict[str, Any]]) -> list[str]:
-    """``build_all``'s report for a terminal: one line per artefact, then the total."""
-    lines = []
-    for name, r in report.items():
-        detail = r.get("error") or f"{r['seconds']:.1f} s"
-        lines.append(f"  artefact {name:18s} {r['outcome']:8s} {detail}")
-    total = sum(r.get("seconds", 0.0) for r in report.values())
-    return [*lines, f"artefacts ready in {total:.1f} s"]
-
-
 def read(engine: Engine, name: str, versions: dict[str, int] | None = None) -> tuple[bool, Any]:
     """``(True, artefact)`` when ``name`` is built for ``versions`` (default: the store's
     current ones), else ``(False, None)``. Never builds."""
@@ -220,6 +211,15 @@ def latest(engine: Engine, name: str) -> str | None:
     return latest_key(engine, name)
 
 
+def built_before(engine: Engine, name: str, versions: dict[str, int]) -> tuple[str, int] | None:
+    """(key, decisions version) of the newest file of ``name`` differing in decisions alone."""
+    found = newest_inputs(engine, name)
+    if found is None or key_for(engine, name, found[1]) != found[0]:
+        return None
+    same = all(versions.get(t, 0) == v for t, v in found[1].items() if t != "decisions")
+    return (found[0], found[1].get("decisions", 0)) if same else None
+
+
 def ensure(engine: Engine, name: str) -> Any:
     """``name`` for the current version, built now if missing (CLI and bench, not pages)."""
     return Builder(engine).get(name)
@@ -239,6 +239,29 @@ def _explain() -> Any:
     return explain
 
 
+# The analyses' stacks (scipy, scikit-learn) are imported by the builds that use them, so a
+# page that only reads artefacts through this registry does not load them.
+
+
+def _data_overview(b: Builder) -> dict[str, Any]:
+    from flows import governance
+
+    now = pd.Timestamp.now(tz="UTC")
+    return governance.data_overview(b.engine, b.frames_for("data_overview"), now=now)
+
+
+def _kpi_tables(b: Builder) -> Any:
+    from analytics.baseline.kpis import kpi_tables
+
+    return kpi_tables(b.frames_for("kpi_tables"))
+
+
+def _value_tables(b: Builder) -> dict[str, pd.DataFrame]:
+    from flows import overrides
+
+    return overrides.value_tables(b.get("override_analysis").log, random_state=0)
+
+
 def _ownership_base(b: Builder) -> pd.DataFrame:
     frames = b.frames_for("ownership_base")
     return decision_base(frames.recommendations, frames.decisions, frames.owners)
@@ -246,6 +269,8 @@ def _ownership_base(b: Builder) -> pd.DataFrame:
 
 def _override_parts(b: Builder) -> tuple[pd.DataFrame, pd.DataFrame]:
     # (decided log, rules at the default settings): what the themes and the propensity share.
+    from flows import overrides
+
     log = overrides.override_log(b.frames_for("override_parts"))
     return log, overrides.default_rules(log)
 
@@ -253,12 +278,16 @@ def _override_parts(b: Builder) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _override_analysis(b: Builder) -> OverrideAnalysis:
     # Built with the store: the themes keep the ids of the last fit (its theme memory, which
     # this build replaces). The memory is not a data version, so it keys nothing.
+    from flows import overrides
+
     log, rules = b.get("override_parts")
     model, theme_id = overrides.themes(log, rules=rules, engine=b.engine, random_state=0)
     return overrides.analysis(log, model, theme_id, random_state=0, rules=rules)
 
 
 def _propensity(b: Builder) -> tuple[Any, pd.DataFrame]:
+    from flows import policy
+
     frames = b.frames_for("propensity")
     model = policy.propensity_model(frames)
     if model is None:
@@ -268,6 +297,8 @@ def _propensity(b: Builder) -> tuple[Any, pd.DataFrame]:
 
 def _monitoring(b: Builder) -> Any:
     # Acknowledgements are applied at view time: acknowledging an alert rebuilds nothing.
+    from flows import monitoring
+
     return monitoring.monitor_for_store(
         b.engine, frames=b.frames_for("monitoring"), apply_acknowledgements=False
     )
@@ -283,60 +314,20 @@ class RuleCards:
 
 
 def _rule_cards(b: Builder) -> RuleCards:
+    from analytics.overrides.analysis import rules_payload
+
     analysis = b.get("override_analysis")
     return RuleCards(rules=rules_payload(analysis)["rules"], themes=analysis.themes)
 
 
 def _gates(b: Builder) -> dict[str, Any]:
     # At the saved go-live and the build's moment: the page uses it the same day and go-live.
+    from analytics.overrides.analysis import rules_payload
+    from flows import governance
+
     statuses = read_rule_statuses(b.engine)
     candidates = rules_payload(b.get("override_analysis"), statuses=statuses)["rules"]
     return governance.gates_for_store(b.engine, frames=b.frames_for("gates"), candidates=candidates)
-
-
-@dataclass(frozen=True)
-class LogFacts:
-    """What pages ask of the log before anything else (is it empty, its time span, its types,
-    the ownership matrix), so that they need not read the whole log for it."""
-
-    n_recs: int
-    n_decisions: int
-    first_created: pd.Timestamp | None
-    last_created: pd.Timestamp | None
-    last_decided: pd.Timestamp | None  # NaT-free: None without decisions
-    rec_types: tuple[str, ...]
-    sites: tuple[str, ...]
-    owners: pd.DataFrame
-    # The contract's default go-live (``store.settings.inferred_go_live``, same figure): the
-    # day of the first recommendation with a model version; None if there is none.
-    inferred_go_live: date | None = None
-
-
-def log_facts(frames: Frames) -> LogFacts:
-    """``LogFacts`` of ``frames`` (built on write; derived so only while the build runs)."""
-    recs, decisions = frames.recommendations, frames.decisions
-
-    def edge(values: pd.Series, how: str) -> pd.Timestamp | None:
-        found = getattr(values, how)() if len(values) else None
-        return None if found is None or pd.isna(found) else found
-
-    return LogFacts(
-        n_recs=len(recs),
-        n_decisions=len(decisions),
-        first_created=edge(recs["created_at"], "min"),
-        last_created=edge(recs["created_at"], "max"),
-        last_decided=edge(decisions["decided_at"], "max"),
-        rec_types=tuple(sorted(map(str, recs["rec_type"].dropna().unique()))),
-        sites=tuple(sorted(map(str, recs["site"].dropna().unique()))),
-        owners=frames.owners.copy(),
-        inferred_go_live=_first_model_day(recs),
-    )
-
-
-def _first_model_day(recs: pd.DataFrame) -> date | None:
-    version = recs["model_version"]
-    first = recs.loc[version.notna() & (version.astype("string") != ""), "created_at"].min()
-    return None if pd.isna(first) else pd.Timestamp(first).tz_convert("UTC").date()
 
 
 _LOG = ("recommendations", "decisions", "outcomes")
@@ -345,15 +336,13 @@ for _artefact in (
     Artefact(
         "log_facts",
         inputs=("recommendations", "decisions", "owners"),
-        fmt=2,  # 2: with the inferred go-live
         build=lambda b: log_facts(b.frames_for("log_facts")),
+        fmt=3,  # 2: LogFacts lives in flows/facts.py; 3: with the inferred go-live
     ),
     Artefact(
         "data_overview",  # the stale-data finding is judged again at view time (overview_now)
         inputs=(*TABLES_ALL, "import_batch"),
-        build=lambda b: governance.data_overview(
-            b.engine, b.frames_for("data_overview"), now=pd.Timestamp.now(tz="UTC")
-        ),
+        build=_data_overview,
     ),
     Artefact(
         "pick_base",  # the decisions are joined on at view time: a decision rebuilds nothing here
@@ -372,6 +361,7 @@ for _artefact in (
         "decision_lookup",
         inputs=_LOG,
         build=lambda b: _explain().decisions(b.frames_for("decision_lookup")),
+        fmt=2,  # 2: ids as byte keys, only the columns a precedent shows
     ),
     Artefact(
         "ownership_base",
@@ -381,14 +371,14 @@ for _artefact in (
     Artefact(
         "kpi_tables",
         inputs=TABLES_ALL,
-        build=lambda b: kpi_tables(b.frames_for("kpi_tables")),
+        build=_kpi_tables,
     ),
     Artefact("override_parts", inputs=_LOG, build=_override_parts, persist=False),
     Artefact("override_analysis", needs=("override_parts",), build=_override_analysis),
     Artefact(
         "value_tables",
         needs=("override_analysis",),
-        build=lambda b: overrides.value_tables(b.get("override_analysis").log, random_state=0),
+        build=_value_tables,
     ),
     Artefact("rule_cards", needs=("override_analysis",), build=_rule_cards),
     Artefact("propensity", inputs=_LOG, needs=("override_parts",), build=_propensity),
@@ -406,12 +396,20 @@ for _artefact in (
         "surrogates",
         inputs=("recommendations",),
         build=lambda b: _explain().surrogates(b.frames_for("surrogates")),
+        fmt=2,  # 2: trees as leaf paths, no estimator or shap explainer pickled
+    ),
+    Artefact(
+        "peer_values",  # typical values: the Why page never reads the whole log for them
+        inputs=("recommendations",),
+        needs=("surrogates",),
+        build=lambda b: _explain().peers(b.frames_for("peer_values"), b.get("surrogates")),
     ),
     Artefact(
         "precedents",
         inputs=("recommendations",),
         needs=("surrogates",),
         build=lambda b: _explain().precedents(b.frames_for("precedents"), b.get("surrogates")),
+        fmt=2,  # 2: ids as byte keys, sites as categories
     ),
 ):
     register(_artefact)

@@ -15,7 +15,7 @@ from types import EllipsisType
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from analytics.governance.digest import build_digest, digest_payload
 from analytics.governance.gates import gates_report
@@ -26,11 +26,11 @@ from analytics.overrides.analysis import rules_report
 from contract.frames import Frames
 from contract.tables import TABLES
 from contract.vocabulary import KPI_TARGETS, RULE_STATUSES
+from flows.audit import audit_verify  # noqa: F401 - re-exported for cli.py and tests
 from flows.digests import saved_app_url
 from flows.monitoring import digest_alerts
 from flows.policy import likely_rejections
-from store.audit import anchor_head, verify_chain
-from store.models import AuditEvent
+from store.audit import anchor_head
 from store.outbox import PostResult, post_digest
 from store.reads import import_batches, load_frames
 from store.rule_status import read_rule_statuses
@@ -244,52 +244,3 @@ def run_digest(
             base_delay=base_delay,
         )
     return {**built, "post": None if result is None else result.to_json()}
-
-
-def audit_verify(engine: Engine, *, expect: str | None = None) -> dict[str, Any]:
-    """The audit chain's check: ``{"ok", "n_events", "first_broken_id", "problem", "event",
-    "head_hash", "n_unkeyed", "anchors_checked", "decisions_checked"}``.
-
-    ``expect`` is a head hash (or ``count:hash``) noted earlier; it must still be in the
-    chain. An intact chain's head is appended to the anchor file beside the store.
-
-    ``event`` describes the first broken event as stored now (id, at, actor, action,
-    entity, entity_id), or is None when the chain is intact or its newest events were
-    deleted (then ``first_broken_id`` is the id after the last one left). ``n_events``
-    counts the events checked up to and including the first broken one. ``head_hash``
-    (intact chains) is the newest event's hash: note it elsewhere to pin the chain.
-    """
-    report = verify_chain(engine, expect=expect)
-    if report.ok:
-        anchor_head(engine)
-    event = None
-    if report.first_broken_id is not None:
-        table = AuditEvent.__table__  # type: ignore[attr-defined]
-        with engine.connect() as conn:
-            row = (
-                conn.execute(
-                    select(
-                        table.c.id,
-                        table.c.at,
-                        table.c.actor,
-                        table.c.action,
-                        table.c.entity,
-                        table.c.entity_id,
-                    ).where(table.c.id == report.first_broken_id)
-                )
-                .mappings()
-                .first()
-            )
-        if row is not None:
-            event = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
-    return {
-        "ok": report.ok,
-        "n_events": report.n_events,
-        "first_broken_id": report.first_broken_id,
-        "problem": report.problem,
-        "event": event,
-        "head_hash": report.head_hash,
-        "n_unkeyed": report.n_unkeyed,
-        "anchors_checked": report.anchors_checked,
-        "decisions_checked": report.decisions_checked,
-    }

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from analytics.baseline.targets import SETTING_KEY, resolve_targets
-from contract.tables import TABLES
+from contract.frames import frames_version
 from flows import artefacts, baseline
 from store.artefacts import artefact_key, read_artefact, write_artefact
 from store.db import data_versions
@@ -29,11 +29,6 @@ from store.settings import get_setting, go_live
 KEEP = 16  # files per view besides the newest: the settings a page is seen with
 FORMAT = 1  # bump when a view's shape changes, so old files are not read
 DEFAULT_BY = ("site",)  # the Baseline page's breakdown as it opens ("Break down by: Site")
-
-
-def version_tag(versions: dict[str, int]) -> str:
-    """The contract tables' versions as one string (the pages' cache key of the KPI figures)."""
-    return ".".join(f"{k}{versions.get(k, 0)}" for k in TABLES)
 
 
 def _key(engine: Engine, name: str, version: str, args: tuple[Any, ...]) -> str:
@@ -67,62 +62,38 @@ def view(
     return obj
 
 
-def baseline_views(
+BASELINE = ("kpi_filter_options", "kpi_view", "money_view", "kpi_breakdown")
+
+
+def baseline_view(
     engine: Engine,
     tables: Callable[[], baseline.KpiTables],
     version: str,
+    name: str,
     *,
-    go_live_day: date,
+    go_live_day: date | None = None,
     site: str | None = None,
     rec_type: str | None = None,
     expedite_target: float | None = None,
     by: tuple[str, ...] = DEFAULT_BY,
     outcome: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """The Baseline page's views for one go-live, filter, expedite target and breakdown."""
-    scope = (go_live_day.isoformat(), site, rec_type)
-    return {
-        "filter_options": view(
-            engine,
-            "kpi_filter_options",
-            version,
-            (),
-            lambda: baseline.filter_options(tables()),
-            outcome=outcome,
-        ),
-        "kpi": view(
-            engine,
-            "kpi_view",
-            version,
-            scope,
-            lambda: baseline.kpi_view(tables(), go_live=go_live_day, site=site, rec_type=rec_type),
-            outcome=outcome,
-        ),
-        "money": view(
-            engine,
-            "money_view",
-            version,
-            (*scope, expedite_target),
-            lambda: baseline.money_view(
-                tables(),
-                go_live=go_live_day,
-                site=site,
-                rec_type=rec_type,
-                expedite_target=expedite_target,
-            ),
-            outcome=outcome,
-        ),
-        "breakdown": view(
-            engine,
-            "kpi_breakdown",
-            version,
-            (*scope, list(by)),
-            lambda: baseline.kpi_breakdown(
-                tables(), go_live=go_live_day, site=site, rec_type=rec_type, by=list(by)
-            ),
-            outcome=outcome,
-        ),
-    }
+) -> Any:
+    """One of the Baseline page's views (``BASELINE``: ``flows.baseline``'s function of that
+    name) for one go-live, filter, expedite target and breakdown; ``tables`` gives the KPI
+    inputs of ``version``, asked only when the view is not kept."""
+    if name == "kpi_filter_options":
+        return view(
+            engine, name, version, (), lambda: baseline.filter_options(tables()), outcome=outcome
+        )
+    assert go_live_day is not None, name
+    scope: tuple[Any, ...] = (go_live_day.isoformat(), site, rec_type)
+    kw: dict[str, Any] = {"go_live": go_live_day, "site": site, "rec_type": rec_type}
+    if name == "money_view":
+        scope, kw = (*scope, expedite_target), {**kw, "expedite_target": expedite_target}
+    elif name == "kpi_breakdown":
+        scope, kw = (*scope, list(by)), {**kw, "by": list(by)}
+    build = getattr(baseline, name)
+    return view(engine, name, version, scope, lambda: build(tables(), **kw), outcome=outcome)
 
 
 def warm_defaults(engine: Engine) -> dict[str, str]:
@@ -143,12 +114,14 @@ def warm_defaults(engine: Engine) -> dict[str, str]:
     def tables() -> baseline.KpiTables:  # read (112 MB at 1M rows) only if a view is missing
         return artefacts.read(engine, "kpi_tables", versions)[1]
 
-    baseline_views(
-        engine,
-        tables,
-        version_tag(versions),
-        go_live_day=day,
-        expedite_target=targets.get("expedite_pct_cogs"),
-        outcome=outcome,
-    )
+    for name in BASELINE:
+        baseline_view(
+            engine,
+            tables,
+            frames_version(versions),
+            name,
+            go_live_day=day,
+            expedite_target=targets.get("expedite_pct_cogs"),
+            outcome=outcome,
+        )
     return outcome

@@ -27,7 +27,7 @@ from analytics.shared.figures import SLA_MET_DEFINITION, SLA_MET_RULE, fmt_perio
 from analytics.shared.safe_text import safe_csv
 from store import roles
 from store.settings import get_setting, set_setting
-from ui import cache, session
+from ui import cache, kpi_cache, session
 from ui import money as money_ui
 
 session.ensure_shell()  # before anything renders: see ui/session.py
@@ -56,15 +56,15 @@ if facts.n_recs == 0 or go_live is None:
     )
     st.stop()
 
-url, version = cache.current_url(), cache.kpi_version()
-sites, types = cache.kpi_filter_options(url, version)
+url, version = cache.current_url(), kpi_cache.kpi_version()
+sites, types = kpi_cache.kpi_filter_options(url, version)
 left, right = st.columns(2)
 site_choice = left.selectbox("Site", [ALL_SITES, *sites], key="baseline_site")
 type_choice = right.selectbox("Recommendation type", [ALL_TYPES, *types], key="baseline_type")
 site = None if site_choice == ALL_SITES else site_choice
 rec_type = None if type_choice == ALL_TYPES else type_choice
 
-view = cache.kpi_view(url, version, go_live.isoformat(), site, rec_type)
+view = kpi_cache.kpi_view(url, version, go_live.isoformat(), site, rec_type)
 engine = cache.current_engine()
 targets = resolve_targets(get_setting(engine, SETTING_KEY))
 table = with_targets(view["comparison"], targets)
@@ -193,7 +193,7 @@ with st.container(border=True):
             st.caption(" · ".join(parts))
 
 # --- Cost of late decisions and money at risk --------------------------------------------
-priced = cache.money_view(
+priced = kpi_cache.money_view(
     url, version, go_live.isoformat(), site, rec_type, targets.get("expedite_pct_cogs")
 )
 money_ui.late_cost_and_money_at_risk(priced)
@@ -241,7 +241,7 @@ st.subheader("Breakdown")
 by_label = st.segmented_control(
     "Break down by", list(BREAKDOWNS), default="Site", key="baseline_by", required=True
 )
-breakdown = cache.kpi_breakdown(
+breakdown = kpi_cache.kpi_breakdown(
     url, version, go_live.isoformat(), site, rec_type, BREAKDOWNS[by_label]
 )
 shown_breakdown = breakdown.copy()

@@ -9,12 +9,13 @@ from analytics.explain.charts import dependence_figure, drivers_figure, waterfal
 from analytics.explain.explanation import (
     NotExplainable,
     dependence,
-    explain_rec,
+    explain_row,
     global_drivers,
     waterfall_steps,
 )
 from analytics.explain.picker import filter_pick_list
-from analytics.explain.precedent import matching_rules, precedent_summary, rules_table
+from analytics.explain.precedent import precedent_summary
+from analytics.explain.rule_match import matching_rules, rules_table
 from analytics.explain.text import (
     feature_label,
     format_output,
@@ -22,7 +23,6 @@ from analytics.explain.text import (
     type_label,
 )
 from analytics.overrides.theme_labels import theme_picks
-from analytics.policy.propensity import rank_by_propensity
 from analytics.shared.safe_text import escape_markdown
 from store import roles
 from store.decisions import DecisionError, RenderToken, decision_for, record_decision
@@ -84,24 +84,23 @@ st.caption(
     "and when; **nothing is written to the ERP or any other source system**."
 )
 
-frames = cache.get_frames()
-if frames.recommendations.empty:
+# Fitted on write (after each load), never here: read back, or say it is on its way. They
+# depend on the recommendations alone, so a decision keeps them (and what they tell).
+model, precedents, peers = cache.why_surrogates(), cache.why_precedents(), cache.why_peers()
+if model is None or precedents is None or peers is None:
+    session.preparing("The explanation model")
+    st.stop()
+if not model.n_rows:
     session.empty_state(
         "No recommendations to explain yet.", hint="Load a decision log on the Data page."
     )
     st.stop()
-if not frames.feature_columns:
+if not peers.features:
     session.empty_state(
         "The log has no feature snapshot (f_* columns), so there is nothing to explain a "
         "recommendation by.",
         hint="Add the model's inputs at scoring time as f_<name> columns to recommendations.csv.",
     )
-    st.stop()
-
-# Fitted on write (after each load), never here: read back, or say it is on its way.
-model, precedents = cache.why_surrogates(), cache.why_precedents()
-if model is None or precedents is None:
-    session.preparing("The explanation model")
     st.stop()
 table = cache.why_pick_list()
 if not model.types:
@@ -139,8 +138,12 @@ scores = policy_ui.propensity_scores() if sort == "propensity" else None
 if sort == "propensity" and scores is None:
     st.caption("The override-propensity model is being prepared for the latest data.")
 linked_row = deep_links.linked_row(table, LINKED_REC, key="why_linked", widget="why_rec")
+if scores is not None:
+    from analytics.policy.propensity import rank_by_propensity  # its models' stack: only here
+
+    table = rank_by_propensity(table, scores)
 matches = filter_pick_list(
-    table if scores is None else rank_by_propensity(table, scores),
+    table,
     query=query,
     open_only=open_only,
     rec_type=None if rec_type == "All types" else rec_type,
@@ -177,12 +180,16 @@ st.caption(
 )
 rec_id = st.selectbox("Recommendation", list(labels), format_func=labels.get, key="why_rec")
 
+row = cache.why_row(rec_id, peers)  # one keyed read: the page never loads the whole log
+if row.empty:
+    st.warning(f"{escape_markdown(rec_id)} is no longer in the log.")
+    st.stop()
 try:
-    ex = explain_rec(model, frames, rec_id, index=precedents, lookup=cache.why_decisions())
+    ex = explain_row(model, row, peers=peers, index=precedents, lookup=cache.why_decisions())
 except NotExplainable as e:
     st.warning(escape_markdown(str(e)))
     st.stop()
-rec = frames.recommendations.loc[frames.recommendations["rec_id"] == rec_id].iloc[0]
+rec = row.iloc[0]
 
 # --- Why -------------------------------------------------------------------------------------
 st.subheader("Why it fired")
@@ -277,7 +284,7 @@ else:
 
 # --- Decision -----------------------------------------------------------------------------
 if not existing:
-    policy_ui.rule_proposal(rec_id, allowed=roles.can(session.current_role(), "decide"))
+    policy_ui.rule_proposal(row, allowed=roles.can(session.current_role(), "decide"))
     if scores is not None:
         policy_ui.propensity_note(rec_id, scores)
 

@@ -189,6 +189,27 @@ def latest_key(engine: Engine, name: str) -> str | None:
     return next((f.stem for f in files if verify_artefact(engine, name, f.stem)), None)
 
 
+def newest_inputs(engine: Engine, name: str) -> tuple[str, dict[str, int]] | None:
+    """(key, table versions) of the newest file of ``name``, from its header (not verified:
+    the caller checks the key is the one those versions give, and ``read_artefact`` checks
+    the file). None without a readable file."""
+    folder = artefact_dir(engine) / name
+    files = sorted(folder.glob("*.art"), key=_mtime, reverse=True) if folder.is_dir() else []
+    for path in files:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(len(MAGIC) + _HEADER.size)
+                if not head.startswith(MAGIC):
+                    continue
+                (n_meta,) = _HEADER.unpack_from(head, len(MAGIC))
+                meta = json.loads(fh.read(n_meta))
+        except (OSError, struct.error, ValueError):
+            continue
+        if meta.get("key") == path.stem and isinstance(meta.get("inputs"), dict):
+            return path.stem, {str(t): int(v) for t, v in meta["inputs"].items()}
+    return None
+
+
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime

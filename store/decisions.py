@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from contract.tables import DECISIONS, RECOMMENDATIONS
@@ -28,7 +28,6 @@ from store.db import utcnow
 from store.ingest.validate import TS_DTYPE, row_hashes
 from store.models import Decision
 from store.reads import decisions_for
-from store.snapshots import snapshot_loaded_rows
 from store.sqlio import read_sql_frame
 
 
@@ -332,27 +331,10 @@ def _record(
             conn.execute(Decision.__table__.insert().values(**values))  # type: ignore[attr-defined]
         except IntegrityError:  # PostgreSQL: another session inserted it since our check
             raise AlreadyDecided(_already_decided_now(engine, rec_id)) from None
+        # One row, one version: the next read of the decisions (the background build's) is
+        # the previous snapshot plus the rows recorded since (store.reads.app_decisions), so
+        # the planner does not wait here for a million rows to be rewritten.
         write.bump()
-        # Read after the bump, which holds the row's lock: the version just made, whose
-        # content is the one before it (version - 1) plus this row, whoever wrote meanwhile.
-        version = int(
-            conn.execute(
-                text("SELECT version FROM data_version WHERE table_name = 'decisions'")
-            ).scalar_one()
-        )
-    # The next read of the decisions is the previous snapshot plus this row: extend it now
-    # rather than have every session re-read a million decisions from the database.
-    if version > 1:
-        try:
-            snapshot_loaded_rows(
-                engine,
-                "decisions",
-                version,
-                row.assign(source="app", row_hash=row_hash),
-                previous=version - 1,
-            )
-        except Exception as exc:  # only a cache: the first read builds it instead
-            log.warning("decisions snapshot not extended: %s", exc)
     return {
         "rec_id": rec_id,
         "decision": decision,

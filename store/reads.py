@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,12 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine, select, text
 
-from contract.frames import Frames
+from contract.frames import Frames, frames_version
 from contract.tables import DECISIONS, TABLES, TableSpec
 from contract.vocabulary import TS_DTYPE
 from store.db import data_versions, store_identity
+from store.ingest.values import parse_numbers
 from store.models import ImportBatch
-from store.snapshots import finish, read_columns, snapshot_path, write_snapshot
+from store.snapshots import append_rows, finish, read_columns, snapshot_path, write_snapshot
 from store.sqlio import read_sql_frame
 
 _memo: dict[tuple[str, str, int], pd.DataFrame] = {}
@@ -64,14 +66,62 @@ def read_table(engine: Engine, table: str) -> pd.DataFrame:
                 df = pd.read_parquet(path)
             except Exception:  # a damaged snapshot is only a cache: rebuild it
                 df = None
+        if df is None and table == "decisions":
+            df = _decisions_since_snapshot(engine, version)
         if df is None:
             df = _read_table(engine, spec)
+        if not path.exists():
             write_snapshot(engine, table, version, df)
     with _memo_lock:
         for k in [k for k in _memo if k[0] == key[0] and k[2] == key[2] and k != key]:
             del _memo[k]
         _memo[key] = df
     return df
+
+
+def _decisions_since_snapshot(engine: Engine, version: int) -> pd.DataFrame | None:
+    """Version ``version`` of the decisions as the snapshot of an earlier version plus the
+    decisions recorded in the workbench since (``app_decisions``); None when there is no
+    such snapshot or a load changed the decisions since (read from the store then)."""
+    older = {}
+    prefix = snapshot_path(engine, "decisions", 0).name.rsplit("-v", 1)[0] + "-v"
+    for path in snapshot_path(engine, "decisions", 0).parent.glob(prefix + "*.parquet"):
+        found = path.name[len(prefix) : -len(".parquet")]
+        if found.isdigit() and int(found) < version:
+            older[int(found)] = path
+    if not older:
+        return None
+    before = max(older)
+    try:
+        old = pd.read_parquet(older[before])
+    except Exception:  # a damaged snapshot is only a cache
+        return None
+    now, app = app_decisions(engine)
+    if len(app):
+        known = pc.is_in(
+            pa.array(app["rec_id"].astype(str).tolist(), type=pa.large_string()),
+            value_set=pa.array(old["rec_id"].array, type=pa.large_string()),
+        )
+        app = app[~known.to_numpy(zero_copy_only=False)]
+    if now != version or len(app) != version - before:
+        return None
+    return append_rows(TABLES["decisions"], old, _typed_like(app, old))
+
+
+def _typed_like(rows: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (read from the database) with the dtypes of ``like`` (read from a snapshot):
+    the same values, spelled the way a snapshot's Parquet round trip spells them."""
+    out = rows.copy()
+    for col in out.columns.intersection(like.columns):
+        want = like[col].dtype
+        if isinstance(want, pd.CategoricalDtype) and isinstance(
+            out[col].dtype, pd.CategoricalDtype
+        ):
+            cats = out[col].cat.categories.astype(want.categories.dtype)
+            out[col] = out[col].cat.rename_categories(cats)
+        elif out[col].dtype != want:
+            out[col] = out[col].astype(want)
+    return out
 
 
 def _apply_decision_defaults(decisions: pd.DataFrame, recs: pd.DataFrame) -> pd.DataFrame:
@@ -109,7 +159,7 @@ def load_frames(engine: Engine) -> Frames:
     Kept in memory per data version: treat the frames as read-only.
     """
     versions = data_versions(engine)
-    version = ".".join(f"{k}{versions.get(k, 0)}" for k in TABLES)
+    version = frames_version(versions)
     key = (engine.url.render_as_string(hide_password=False), version)
     with _memo_lock:
         if key in _frames_memo:
@@ -213,6 +263,32 @@ def quarantine_summary(engine: Engine) -> pd.DataFrame:
     )
 
 
+def recommendation_row(
+    engine: Engine, rec_id: str, *, features: Sequence[str], numeric: Collection[str]
+) -> pd.DataFrame:
+    """One recommendation read by its key, typed as ``load_frames`` types it (no rows when
+    there is none): one column per ``f_*`` name in ``features``, numbers for those in
+    ``numeric`` (the ones the whole log holds as numbers, which one row cannot tell: "12"
+    may be a bin code) and text for the others."""
+    spec = TABLES["recommendations"]
+    with engine.connect() as conn:
+        df = read_sql_frame(
+            conn, spec, read_columns(spec), where="WHERE rec_id = :r", params={"r": rec_id}
+        )
+    raw = df.pop("features")
+    stored = json.loads(raw.iloc[0]) if len(df) and isinstance(raw.iloc[0], str) else {}
+    for name in sorted({*features, *stored}):
+        value = stored.get(name)
+        text = None if value is None else str(value)
+        if name in numeric:
+            df[name] = parse_numbers(pa.array([text or ""] * len(df), type=pa.string()))[0]
+        else:
+            df[name] = pd.Series([text] * len(df), index=df.index, dtype="string").astype(
+                "category"
+            )
+    return df
+
+
 def decisions_for(engine: Engine, rec_ids: list[str]) -> pd.DataFrame:
     """Stored decisions for a few recommendations, read directly (not through the snapshot)."""
     if not rec_ids:
@@ -223,6 +299,25 @@ def decisions_for(engine: Engine, rec_ids: list[str]) -> pd.DataFrame:
         return read_sql_frame(
             conn, DECISIONS, list(DECISIONS.column_names) + ["source"], where=where, params=names
         )
+
+
+def app_decisions(engine: Engine) -> tuple[int, pd.DataFrame]:
+    """(the decisions table's version, every decision recorded in the workbench), read in one
+    transaction so that the two agree.
+
+    A decision recorded in the workbench (``source = "app"``) adds one row and bumps the
+    version by exactly one; a load that writes decisions bumps it too, without adding app
+    rows. So a holder of version ``v``'s decisions takes the app rows it lacks as all that
+    changed exactly when there are ``version - v`` of them
+    (``flows.explain.decisions_since``).
+    """
+    columns = list(DECISIONS.column_names) + ["source"]
+    with engine.connect() as conn, conn.begin():
+        found = conn.execute(
+            text("SELECT version FROM data_version WHERE table_name = 'decisions'")
+        ).scalar_one_or_none()
+        rows = read_sql_frame(conn, DECISIONS, columns, where="WHERE source = 'app'")
+    return int(found or 0), finish(DECISIONS, rows)
 
 
 def clear_memo() -> None:

@@ -127,14 +127,14 @@ def snapshot_loaded_rows(
         path = snapshot_path(engine, table, previous)
         if not path.exists():
             return False
-        df = _append_rows(spec, pd.read_parquet(path), df)
+        df = append_rows(spec, pd.read_parquet(path), df)
         if df is None:
             return False
     write_snapshot(engine, table, version, df)
     return True
 
 
-def _append_rows(spec: TableSpec, old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame | None:
+def append_rows(spec: TableSpec, old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame | None:
     """``old`` and ``new`` as one frame typed and ordered as ``_read_table`` reads it."""
     names = list(old.columns) + [c for c in new.columns if c not in old.columns]
     features = sorted(c for c in names if c.startswith("f_"))

@@ -78,3 +78,25 @@ def test_id_positions_on_fixed_and_mixed_widths(ids: list[str]) -> None:
     hay = pd.Series(ids, dtype="string")
     needles = pd.Series([ids[2], "nope", ids[0]], dtype="string")
     assert id_positions(hay, needles).tolist() == [2, -1, 0]
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["R1", "R10", "R2", "REC-0000001"],  # mixed widths
+        ["Ü-7", "A-1", "zz", "ä"],  # beyond ASCII: sorted bytewise, as the store sorts text
+        ["X" * 100, "short"],  # too long for byte keys: kept as text
+    ],
+)
+def test_id_keys_find_every_id_and_nothing_else(ids: list[str]) -> None:
+    from analytics.shared.lookups import id_keys, key_positions, key_text
+
+    keys = np.sort(id_keys(np.array(ids, dtype=object)))
+    assert sorted(key_text(keys)) == sorted(ids)
+    queries = np.array([*ids, "R", "R1 ", "nope" * 30, ""], dtype=object)
+    pos = key_positions(keys, queries)
+    assert [key_text(keys)[p] for p in pos[: len(ids)]] == ids
+    assert (pos[len(ids) :] == -1).all()
+    # keys of another width (another artefact's) are looked up by their text
+    other = id_keys(np.array([ids[0], "a-much-longer-id"], dtype=object))
+    assert key_positions(keys, other)[0] >= 0 and key_positions(keys, other)[1] == -1

@@ -18,35 +18,28 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from analytics.baseline.kpis import KpiTables
-from analytics.baseline.kpis import kpi_tables as _build_kpi_tables
 from analytics.governance.ownership import OwnershipOverview, decision_base
-from analytics.monitoring.alerts import MonitorReport
-from analytics.overrides.analysis import OverrideAnalysis, rules_payload
-from analytics.policy.propensity import Propensity
-from contract.frames import Frames
-from flows import (
-    artefacts,
-    background,
-    baseline,
-    governance,
-    monitoring,
-    overrides,
-    policy,
-    views,
-)
+from contract.frames import Frames, frames_version
+from flows import artefacts, background, explain, facts
 from store.audit import COUNTER, read_events
 from store.db import data_version, data_versions, get_engine, resolve_url
 from store.ingest.staging import clean_stale_scratch
 from store.learning.monitoring import read_acknowledgements
-from store.reads import load_frames
+from store.reads import app_decisions, load_frames
 from store.rule_status import read_rule_statuses
 from store.settings import go_live as go_live_setting
 from store.settings import inferred_go_live
 
-if TYPE_CHECKING:  # the explanation stack (shap, gradient boosting) loads only on the Why page
+# The analyses' stacks (scipy, scikit-learn) load with the first wrapper that computes with
+# them, not with this module: every page imports it, and a page that only reads artefacts
+# (the Why page) should not pay for them on the first visit after a server start.
+if TYPE_CHECKING:
     from analytics.explain.fit import Surrogates
+    from analytics.explain.peers import PeerValues
     from analytics.explain.precedent import DecisionLookup, PrecedentIndex
+    from analytics.monitoring.alerts import MonitorReport
+    from analytics.overrides.analysis import OverrideAnalysis
+    from analytics.policy.propensity import Propensity
 
 
 @st.cache_resource(show_spinner=False)
@@ -124,7 +117,7 @@ def clear_after_write() -> None:
 
 def contract_version(url: str | None = None) -> str:
     """``Frames.version`` of the current data, from the version counters alone (no frame read)."""
-    return views.version_tag(data_versions(engine_for(url or current_url())))
+    return frames_version(data_versions(engine_for(url or current_url())))
 
 
 # --- Artefacts built on write (flows/artefacts.py) ------------------------------------------
@@ -175,12 +168,12 @@ def build_job() -> background.BuildJob | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _log_facts(url: str, version: str) -> artefacts.LogFacts:
+def _log_facts(url: str, version: str) -> facts.LogFacts:
     built = artefact("log_facts", url)
-    return built if built is not None else artefacts.log_facts(frames_for(url))
+    return built if built is not None else facts.log_facts(frames_for(url))
 
 
-def log_facts() -> artefacts.LogFacts:
+def log_facts() -> facts.LogFacts:
     """Counts, time span, types and owners of the current log (read-only): what a page asks
     before anything else, without reading the whole log."""
     url = current_url()
@@ -191,119 +184,14 @@ def log_facts() -> artefacts.LogFacts:
 def data_overview(url: str, version: str) -> dict[str, Any]:
     """Counts, date ranges and health findings for the Data page (small JSON-able dict):
     built on write, the stale-data finding judged now."""
+    from flows import governance
+
     now = pd.Timestamp.now(tz="UTC")
     built = artefact("data_overview", url)
     if built is None:  # no model: derived here while the build is under way
         return governance.data_overview(engine_for(url), frames_for(url), now=now)
     return governance.overview_now(
         built, _log_facts(url, contract_version(url)).last_created, now=now
-    )
-
-
-# --- KPIs against the pre-AI baseline (pages/baseline.py) ---------------------------------
-# Keyed on Frames.version (contract tables only), so saving a setting such as the KPI
-# targets does not recompute the per-row KPI inputs.
-
-
-@st.cache_resource(show_spinner="Preparing the KPI inputs…", max_entries=2)
-def _kpi_tables(url: str, version: str) -> KpiTables:
-    # Built on write; derived here (one pass, no model) only while the build is under way.
-    built = artefact("kpi_tables", url)
-    return built if built is not None else _build_kpi_tables(frames_for(url))
-
-
-def kpi_tables() -> KpiTables:
-    """Per-row inputs of every KPI for the current data (shared, read-only)."""
-    return _kpi_tables(current_url(), contract_version())
-
-
-def kpi_version() -> str:
-    """The cache key of the KPI figures: the contract tables' version."""
-    return contract_version()
-
-
-# Each view is also kept beside the store (flows/views.py): computed by ``cli.py prepare``
-# for the page as it opens, so a server's first visit reads it instead of computing it.
-
-
-@st.cache_data(ttl=600, max_entries=4, show_spinner=False)
-def kpi_filter_options(url: str, version: str) -> tuple[list[str], list[str]]:
-    """(sites, recommendation types) present in the log, sorted."""
-    return views.view(
-        engine_for(url),
-        "kpi_filter_options",
-        version,
-        (),
-        lambda: baseline.filter_options(_kpi_tables(url, version)),
-    )
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Comparing baseline and current…")
-def kpi_view(
-    url: str, version: str, go_live: str, site: str | None, rec_type: str | None
-) -> dict[str, Any]:
-    """``flows.baseline.kpi_view`` for one go-live (ISO date) and filter."""
-    return views.view(
-        engine_for(url),
-        "kpi_view",
-        version,
-        (go_live, site, rec_type),
-        lambda: baseline.kpi_view(
-            _kpi_tables(url, version),
-            go_live=date.fromisoformat(go_live),
-            site=site,
-            rec_type=rec_type,
-        ),
-    )
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Breaking the KPIs down…")
-def kpi_breakdown(
-    url: str,
-    version: str,
-    go_live: str,
-    site: str | None,
-    rec_type: str | None,
-    by: tuple[str, ...],
-) -> pd.DataFrame:
-    """KPIs per group of ``by`` (site, rec_type, owner) before and after go-live."""
-    return views.view(
-        engine_for(url),
-        "kpi_breakdown",
-        version,
-        (go_live, site, rec_type, list(by)),
-        lambda: baseline.kpi_breakdown(
-            _kpi_tables(url, version),
-            go_live=date.fromisoformat(go_live),
-            site=site,
-            rec_type=rec_type,
-            by=list(by),
-        ),
-    )
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Pricing late decisions and money at risk…")
-def money_view(
-    url: str,
-    version: str,
-    go_live: str,
-    site: str | None,
-    rec_type: str | None,
-    expedite_target: float | None,
-) -> dict[str, Any]:
-    """``flows.baseline.money_view`` for one go-live (ISO date), filter and expedite target."""
-    return views.view(
-        engine_for(url),
-        "money_view",
-        version,
-        (go_live, site, rec_type, expedite_target),
-        lambda: baseline.money_view(
-            _kpi_tables(url, version),
-            go_live=date.fromisoformat(go_live),
-            site=site,
-            rec_type=rec_type,
-            expedite_target=expedite_target,
-        ),
     )
 
 
@@ -318,6 +206,8 @@ DEFAULT_MINING = (None, 3, 0)  # (min_support, max_conditions, random_state) bui
 @st.cache_resource(show_spinner="Joining recommendations, decisions and outcomes…", max_entries=2)
 def _decided_log(url: str, version: str) -> pd.DataFrame:
     # The built analysis carries the decided log; joined here only while it is being prepared.
+    from flows import overrides
+
     built = artefact("override_analysis", url)
     return built.log if built is not None else overrides.override_log(frames_for(url))
 
@@ -326,6 +216,8 @@ def _decided_log(url: str, version: str) -> pd.DataFrame:
 def _mined(
     url: str, key: str, min_support: int | None, max_conditions: int, random_state: int
 ) -> OverrideAnalysis:
+    from flows import overrides
+
     base: OverrideAnalysis = _artefact(url, "override_analysis", key)
     # The reasons are already clustered (the built analysis's themes): only the rules are mined.
     return overrides.analysis(
@@ -379,6 +271,8 @@ def recent_rule_cards() -> tuple[artefacts.RuleCards | None, bool]:
 def _value_tables(
     url: str, key: str, min_support: int | None, max_conditions: int, random_state: int
 ) -> dict[str, pd.DataFrame]:
+    from flows import overrides
+
     log = _mined(url, key, min_support, max_conditions, random_state).log
     return overrides.value_tables(log, random_state=random_state)
 
@@ -412,6 +306,8 @@ def adopted_rule_monitor(
     random_state: int,
 ) -> pd.DataFrame:
     """Support and value added per quarter of every adopted rule."""
+    from flows import overrides
+
     analysis = _override_analysis(url, min_support, max_conditions, random_state)
     if analysis is None:
         return pd.DataFrame(columns=["rule_key"])
@@ -426,13 +322,15 @@ def adopted_rule_monitor(
 
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
 def audit_chain(url: str, events_version: int | None = None) -> dict[str, Any]:
-    """The audit chain's check (``flows.governance.audit_verify``).
+    """The audit chain's check (``flows.audit.audit_verify``).
 
     Keyed on the audit trail's version (``audit_version``), so an event written through
     the workbench is counted at once; repeated at least once a minute besides, since an
     edit made outside the app changes no version and only time re-checks it.
     """
-    return governance.audit_verify(engine_for(url))
+    from flows.audit import audit_verify
+
+    return audit_verify(engine_for(url))
 
 
 def audit_version() -> int:
@@ -453,6 +351,8 @@ def ownership_overview(
     """``flows.governance.ownership_overview`` for the log judged at ``as_of`` (ISO), over
     recommendations signalled from ``since`` (ISO date) on, or all of them: the owner join
     built on write (``decision_base``), judged at that moment."""
+    from flows import governance
+
     return governance.ownership_from_base(
         _ownership_base(url, contract_version(url)),
         now=pd.Timestamp(as_of),
@@ -475,6 +375,8 @@ def _ownership_base(url: str, version: str) -> pd.DataFrame:
 def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> dict[str, Any]:
     """The five gates (``flows.governance.gates_for_store``) for one go-live (ISO date) and day,
     reusing the cached override analysis for the candidate rules."""
+    from flows import governance
+
     engine = engine_for(url)
     built = artefact("gates", url)
     versions = data_versions(engine)
@@ -494,6 +396,8 @@ def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> 
             candidates = None
         else:
             statuses = governance.read_rule_status(engine)
+            from analytics.overrides.analysis import rules_payload
+
             candidates = rules_payload(analysis, statuses=statuses)["rules"]
     except Exception:  # the gates must still show without the override analysis
         candidates = ...
@@ -521,23 +425,33 @@ def why_precedents() -> PrecedentIndex | None:
     return artefact("precedents")
 
 
+def why_peers() -> PeerValues | None:
+    """Each (type, site) group's values for typical values, or None while being prepared."""
+    return artefact("peer_values")
+
+
+def why_row(rec_id: str, peers: PeerValues) -> pd.DataFrame:
+    """The recommendation ``rec_id`` as a one-row frame, read now by its id (not cached:
+    one keyed read, and the form's write must see what the store holds)."""
+    return explain.recommendation(current_engine(), rec_id, peers)
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _why_decisions(url: str, version: str) -> DecisionLookup:
-    from flows import explain
-
     return explain.decisions(frames_for(url))
 
 
 def why_decisions() -> DecisionLookup:
     """Decisions and outcomes by rec id, for precedents (current data, read-only)."""
-    built = artefact("decision_lookup")
-    return built if built is not None else _why_decisions(current_url(), contract_version())
+    url = current_url()
+    built = artefact("decision_lookup", url)
+    if built is None:
+        built = _with_recent(url, "decision_lookup")
+    return built if built is not None else _why_decisions(url, contract_version(url))
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _why_pick_base(url: str, version: str) -> pd.DataFrame:
-    from flows import explain
-
     return explain.picker_base(frames_for(url))
 
 
@@ -545,9 +459,6 @@ def _why_pick_base(url: str, version: str) -> pd.DataFrame:
 def _why_pick_list(url: str, version: str, base_key: str) -> pd.DataFrame:
     from analytics.explain.picker import with_decisions
 
-    built = artefact("pick_list", url)
-    if built is not None:
-        return built
     base = artefact("pick_base", url)
     if base is None:  # one join, no model: derived here while the build is under way
         base = _why_pick_base(url, version)
@@ -555,11 +466,40 @@ def _why_pick_list(url: str, version: str, base_key: str) -> pd.DataFrame:
 
 
 def why_pick_list() -> pd.DataFrame:
-    """Every recommendation with type, site, SKU, supplier, owner, impact, decision (read-only).
-
-    The decision-free part is built on write; a decision only joins the decisions on again."""
+    """Every recommendation with type, site, SKU, supplier, owner, impact, decision (read-only):
+    built on write; after a decision, the last one built plus the decisions recorded since."""
     url = current_url()
-    return _why_pick_list(url, contract_version(url), artefact_key("pick_base", url))
+    built = artefact("pick_list", url)
+    if built is None:
+        built = _with_recent(url, "pick_list")
+    return (
+        built
+        if built is not None
+        else _why_pick_list(url, contract_version(url), artefact_key("pick_base", url))
+    )
+
+
+# After a decision: the last views built plus the few decisions recorded since (one query),
+# not a pass over the million, while the background build makes the new version's files.
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _app_decisions(url: str, version: int) -> tuple[int, pd.DataFrame]:
+    return app_decisions(engine_for(url))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _since(url: str, name: str, key: str, since: int, now: int) -> Any:
+    return explain.since(name, _artefact(url, name, key), since, _app_decisions(url, now))
+
+
+def _with_recent(url: str, name: str) -> Any | None:
+    # None when nothing is built or a load changed the decisions: then from the whole log.
+    engine = engine_for(url)
+    now = data_versions(engine)
+    base = artefacts.built_before(engine, name, now)
+    try:
+        return None if base is None else _since(url, name, *base, now.get("decisions", 0))
+    except _NotBuilt:  # replaced since
+        return None
 
 
 # --- Closing the loop: backtests, the policy, override propensity (issue 14) ----------------
@@ -573,6 +513,8 @@ def rule_backtest(
 ) -> dict[str, Any]:
     """``flows.policy`` backtest of one rule and action (JSON-encoded to key the cache):
     the ``cli.py backtest`` document plus ``shortfall_share``."""
+    from flows import policy
+
     bt = policy.replay(
         _decided_log(url, version),
         rule_id=rule_id,
@@ -585,15 +527,20 @@ def rule_backtest(
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Backtesting the adopted rules…")
 def policy_overview(url: str, version: str, status_version: int) -> pd.DataFrame:
     """The Policy view (``flows.policy.policy_overview``)."""
+    from flows import policy
+
     return policy.policy_overview(
         frames_for(url), _decided_log(url, version), rule_statuses(url, status_version)
     )
 
 
-@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def open_proposals(url: str, version: str, status_version: int) -> pd.DataFrame:
-    """The adopted rules' proposals on open recommendations (``flows.policy.open_proposals``)."""
-    return policy.open_proposals(frames_for(url), rule_statuses(url, status_version))
+def rule_proposals(recs: pd.DataFrame) -> pd.DataFrame:
+    """The adopted rules' proposals on the open recommendations ``recs`` (a few rows read by
+    id), with the rule lifecycle of its current version: ``proposals`` columns."""
+    from analytics.policy.proposal import adopted_policy, proposals
+
+    url = current_url()
+    return proposals(recs, adopted_policy(rule_statuses(url, rule_status_version())))
 
 
 def propensity_model(url: str, version: str) -> Propensity | None:
@@ -630,6 +577,8 @@ def _model_health(url: str) -> MonitorReport | None | str:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _model_health_acked(url: str, key: str, ack_version: int) -> MonitorReport | None:
+    from flows import monitoring
+
     report = _artefact(url, "monitoring", key)
     return None if report is None else monitoring.acknowledged(engine_for(url), report)
 
@@ -655,6 +604,8 @@ def model_versions_at_age(
     url: str, version: str, settings_version: int, weeks: int
 ) -> pd.DataFrame:
     """Model versions side by side, each cut to its own first ``weeks`` weeks."""
+    from flows import monitoring
+
     report = _model_health(url)
     if report is None or report is PREPARING:
         return pd.DataFrame()

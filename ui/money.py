@@ -20,7 +20,7 @@ RISK_PAGES = {"pages/ownership.py": "Ownership & SLA", "pages/why.py": "Why this
 
 
 def late_cost_and_money_at_risk(priced: dict[str, Any]) -> None:
-    """Render ``cache.money_view``'s result: the late-decision tile with its breakdown, then
+    """Render ``kpi_cache.money_view``'s result: the late-decision tile with its breakdown, then
     the Money at risk table with a link to where each cause is acted on."""
     late = priced["late"]
     with st.container(border=True):

@@ -11,7 +11,6 @@ import pandas as pd
 import streamlit as st
 
 from analytics.policy.proposal import proposal_sentence
-from analytics.policy.text import backtest_text, policy_use_text, propensity_text
 from analytics.shared.safe_text import escape_markdown
 from contract.actions import MAX_ADJUST_PCT, MIN_ADJUST_PCT, describe_action
 from store import roles
@@ -25,6 +24,10 @@ _PROPOSAL_COLS = ["rule_id", "action", "recommended_qty", "proposed_qty"]
 def rule_action_and_backtest(url: str, version: str, rule: pd.Series) -> dict[str, Any] | None:
     """The action to adopt a candidate rule with (editable, keyed on the rule) and the
     backtest of that action. Returns the action, or None when the rule has none."""
+    from analytics.policy.text import (
+        backtest_text,  # scipy: only where worded
+    )
+
     action = rule.get("action")
     rid = str(rule["id"])
     if not action:
@@ -69,6 +72,10 @@ def rule_action_and_backtest(url: str, version: str, rule: pd.Series) -> dict[st
 def policy_view(url: str, version: str, status_version: int) -> None:
     """The Override patterns page's Policy view: adopted rules, backtests, use since adoption,
     and the versioned export a planning system loads."""
+    from analytics.policy.text import (
+        policy_use_text,  # scipy: only where worded
+    )
+
     table = cache.policy_overview(url, version, status_version)
     if table.empty:
         session.empty_state(
@@ -129,14 +136,12 @@ def policy_view(url: str, version: str, status_version: int) -> None:
         )
 
 
-def rule_proposal(rec_id: str, *, allowed: bool) -> None:
-    """On an open recommendation an adopted rule matches: the rule's proposal beside the
-    model's, and "Accept the rule's quantity" (a ``modified`` decision whose ``reason_code``
-    is the rule id; a reject rule records ``rejected``)."""
-    url = cache.current_url()
-    version = cache.frames_for(url).version
-    props = cache.open_proposals(url, version, cache.rule_status_version())
-    hit = props[props["rec_id"] == rec_id] if len(props) else props
+def rule_proposal(rec: pd.DataFrame, *, allowed: bool) -> None:
+    """On an open recommendation (the one-row frame ``rec``) an adopted rule matches: the
+    rule's proposal beside the model's, and "Accept the rule's quantity" (a ``modified``
+    decision whose ``reason_code`` is the rule id; a reject rule records ``rejected``)."""
+    rec_id = str(rec["rec_id"].iloc[0])
+    hit = cache.rule_proposals(rec)
     if hit.empty:
         return
     row = hit.iloc[0]
@@ -170,11 +175,15 @@ def propensity_scores() -> pd.DataFrame | None:
     """Open recommendations scored for override propensity (empty with too few decisions;
     None while the model is being prepared)."""
     url = cache.current_url()
-    return cache.propensity_open(url, cache.frames_for(url).version)
+    return cache.propensity_open(url, cache.contract_version(url))
 
 
 def propensity_note(rec_id: str, scores: pd.DataFrame) -> None:
     """The picked open recommendation's override propensity, with how it was validated."""
+    from analytics.policy.text import (
+        propensity_text,  # scipy: only where worded
+    )
+
     hit = scores[scores["rec_id"] == rec_id] if len(scores) else scores
     if hit.empty:
         return
@@ -185,7 +194,7 @@ def propensity_note(rec_id: str, scores: pd.DataFrame) -> None:
         f"Override propensity **{r['p_override']:.0%}** — likely {r['likely_decision']}{adj}{rules}."
     )
     url = cache.current_url()
-    model = cache.propensity_model(url, cache.frames_for(url).version)
+    model = cache.propensity_model(url, cache.contract_version(url))
     if model is not None:
         with st.expander("How the propensity model was validated"):
             st.caption(propensity_text(model.evaluation))

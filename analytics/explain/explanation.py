@@ -23,10 +23,12 @@ import pandas as pd
 from analytics.explain.fit import (
     FIDELITY_WARN,
     Surrogates,
+    TypeModel,
     dependence,
     fidelity_warning,
     global_drivers,
 )
+from analytics.explain.peers import PeerValues, one_group
 from analytics.explain.precedent import (
     PRECEDENT_COLUMNS,
     DecisionLookup,
@@ -35,12 +37,10 @@ from analytics.explain.precedent import (
     decision_lookup,
     find_precedents,
 )
-from analytics.explain.surrogates import fit_surrogates
 from analytics.explain.text import (
     explain_sentence,
     feature_label,
     format_value,
-    typical_values,
 )
 
 __all__ = [
@@ -51,12 +51,22 @@ __all__ = [
     "dependence",
     "drivers_report",
     "explain_rec",
+    "explain_row",
     "explain_report",
     "fidelity_warning",
-    "fit_surrogates",
     "global_drivers",
     "waterfall_steps",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Fitting needs scikit-learn and shap; explaining with a fitted model does not, so the
+    # fitting function is re-exported here without importing them for every reader.
+    if name == "fit_surrogates":
+        from analytics.explain.surrogates import fit_surrogates
+
+        return fit_surrogates
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class RecNotFound(LookupError):
@@ -148,7 +158,7 @@ def explain_rec(
     lookup: DecisionLookup | None = None,
     k: int = 5,
 ) -> RecExplanation:
-    """Explain one recommendation.
+    """Explain one recommendation of the log ``frames`` (``explain_row`` on its row).
 
     Parameters
     ----------
@@ -174,17 +184,50 @@ def explain_rec(
     """
     recs = frames.recommendations
     pos = _locate(recs, rec_id)
-    rec_type = str(recs["rec_type"].iloc[pos])
+    tm = _type_model(model, str(recs["rec_type"].iloc[pos]))
+    row = _one_row(recs, pos, [*_ROW_COLUMNS, *(f for f in tm.features if f not in _ROW_COLUMNS)])
+    rec = row.iloc[0]
+    peers = one_group(recs, rec["rec_type"], rec["site"], list(tm.features))
+    if index is None or tm.rec_type not in index.types:
+        index = build_precedent_index(frames, model, rec_types=[tm.rec_type])
+    if lookup is None:
+        lookup = decision_lookup(frames)
+    return explain_row(model, row, peers=peers, index=index, lookup=lookup, k=k)
+
+
+def _type_model(model: Surrogates, rec_type: str) -> TypeModel:
     tm = model.types.get(rec_type)
     if tm is None:
         why = model.skipped.get(rec_type, "no surrogate was fitted for it")
         raise NotExplainable(f"cannot explain {rec_type} recommendations: {why}")
-    row = _one_row(recs, pos, [*_ROW_COLUMNS, *(f for f in tm.features if f not in _ROW_COLUMNS)])
+    return tm
+
+
+def explain_row(
+    model: Surrogates,
+    row: pd.DataFrame,
+    *,
+    peers: PeerValues,
+    index: PrecedentIndex,
+    lookup: DecisionLookup,
+    k: int = 5,
+) -> RecExplanation:
+    """Explain the recommendation in the one-row frame ``row`` (raw values, typed as the log).
+
+    ``peers`` gives the typical values (``peer_values``, built once per version of the
+    recommendations), ``index`` and ``lookup`` the precedents: nothing here reads the log.
+
+    Raises
+    ------
+    NotExplainable
+        The type has no surrogate (the reason says why).
+    """
     rec = row.iloc[0]
+    rec_type = str(rec["rec_type"])
+    tm = _type_model(model, rec_type)
     pred, shap_rows = tm.explain(row)
     shap_row, prediction = shap_rows[0], float(pred[0])
-    typical = typical_values(recs, rec, list(tm.features))
-    contrib = typical.assign(shap=shap_row)
+    contrib = peers.typical(rec, list(tm.features)).assign(shap=shap_row)
     contrib.insert(1, "label", [feature_label(f) for f in contrib["feature"]])
     contrib["value_text"] = [
         format_value(f, v, pct_fraction=p)
@@ -218,10 +261,6 @@ def explain_rec(
     sentence = explain_sentence(
         contrib, rec_type=rec_type, site=site, prediction=prediction, base_value=tm.base_value
     )
-    if index is None or rec_type not in index.types:
-        index = build_precedent_index(frames, model, rec_types=[rec_type])
-    if lookup is None:
-        lookup = decision_lookup(frames)
     precedents = find_precedents(index, row, lookup, k=k)
     logged = rec.get(tm.target)
     return RecExplanation(

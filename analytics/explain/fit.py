@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import ThreadpoolController
+
+from analytics.explain.trees import LeafPaths
 
 FIDELITY_WARN = 0.8
 TYPE_FEATURE = "rec_type"
@@ -99,8 +100,12 @@ class TypeModel:
         The logged column it reproduces, ``"score"`` or ``"confidence"``.
     strategy : str
         ``"per_type"`` or ``"pooled"`` (shared with other types, ``rec_type`` an input).
-    encoding, estimator, explainer
-        Input encoding, fitted regressor and its ``shap.TreeExplainer``.
+    encoding : Encoding
+        How the snapshot columns become the trees' inputs.
+    trees : LeafPaths
+        The fitted regressor's trees as leaf paths: its output and exact TreeSHAP values
+        with numpy alone (``analytics.explain.trees``), so reading a fitted model back
+        needs neither scikit-learn nor shap.
     link : str
         ``"logit"`` (fitted and explained in log-odds, shown as probability) or ``"identity"``.
     base_value : float
@@ -123,8 +128,7 @@ class TypeModel:
     strategy: str
     link: str
     encoding: Encoding
-    estimator: HistGradientBoostingRegressor
-    explainer: Any
+    trees: LeafPaths
     base_value: float
     base_link: float
     fidelity_r2: float
@@ -140,13 +144,13 @@ class TypeModel:
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         """The surrogate's output in the target's units (a probability for ``logit``)."""
-        return inverse_link(self.link, predict_raw(self.estimator, self.encoding.encode(rows)))
+        return inverse_link(self.link, self.trees.predict(self.encoding.encode(rows)))
 
     def explain(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """``(prediction, contributions)`` in output units, encoding ``rows`` once."""
         x = self.encoding.encode(rows)
-        pred = inverse_link(self.link, predict_raw(self.estimator, x))
-        raw = tree_shap(self.explainer, x, len(self.features))
+        pred = inverse_link(self.link, self.trees.predict(x))
+        raw = self.trees.shap_values(x)
         return pred, output_contributions(self.link, raw, self.base_link)
 
     def shap_values(self, rows: pd.DataFrame, *, units: str = "output") -> np.ndarray:
@@ -155,7 +159,7 @@ class TypeModel:
         ``units="output"`` (default) gives the target's units; ``units="link"`` the raw
         TreeExplainer values in the fitted space (log-odds for ``logit``).
         """
-        raw = tree_shap(self.explainer, self.encoding.encode(rows), len(self.features))
+        raw = self.trees.shap_values(self.encoding.encode(rows))
         if units == "link":
             return raw
         return output_contributions(self.link, raw, self.base_link)
@@ -223,11 +227,6 @@ def fidelity_warning(r2: float) -> str | None:
     return None
 
 
-def predict_raw(est: HistGradientBoostingRegressor, x: np.ndarray) -> np.ndarray:
-    with one_thread():
-        return est.predict(x)
-
-
 _EPS = 1e-4  # probabilities logged as exactly 0 or 1 are fitted at this distance from the edge
 
 
@@ -241,11 +240,6 @@ def forward_link(link: str, y: np.ndarray) -> np.ndarray:
 def inverse_link(link: str, z: np.ndarray) -> np.ndarray:
     z = np.asarray(z, dtype="float64")
     return z if link == "identity" else 1.0 / (1.0 + np.exp(-z))
-
-
-def tree_shap(explainer: Any, x: np.ndarray, n_features: int) -> np.ndarray:
-    values = explainer.shap_values(x, check_additivity=False)
-    return np.asarray(values, dtype="float64").reshape(len(x), n_features)
 
 
 def output_contributions(link: str, raw: np.ndarray, base_link: float) -> np.ndarray:

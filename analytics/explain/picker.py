@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics.shared.lookups import id_positions
 from analytics.shared.owners import resolve_owners
@@ -56,6 +59,44 @@ def with_decisions(base: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
     else:
         out["decision"] = pd.array([pd.NA] * len(out), dtype="string")
     return out[PICK_COLUMNS]
+
+
+def row_positions(table: pd.DataFrame, rec_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of ``table`` whose ``rec_id`` is one of ``rec_ids``, which one each is): a hash
+    of the few ids probed by the million, not a hash of the million."""
+    ids = pa.array(table["rec_id"].array)
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    wanted = pa.array([str(r) for r in rec_ids], type=ids.type)
+    found = pc.index_in(ids, value_set=wanted)
+    rows = np.flatnonzero(found.is_valid().to_numpy(zero_copy_only=False))
+    return rows, found.drop_null().to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def is_open(table: pd.DataFrame, rec_ids: np.ndarray) -> np.ndarray:
+    """Whether each of ``rec_ids`` is in ``table`` (a pick list) without a decision."""
+    rows, which = row_positions(table, list(rec_ids))
+    out = np.zeros(len(rec_ids), dtype=bool)
+    out[which] = table["decision"].isna().to_numpy()[rows]
+    return out
+
+
+def with_recent(table: pd.DataFrame, recent: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (a ``pick_list``) with the ``decision`` of the few ``recent`` decisions
+    (``rec_id``, ``decision``) set: the pick list of the version they were recorded in."""
+    if recent.empty:
+        return table
+    rows, which = row_positions(table, list(recent["rec_id"].astype(str)))
+    decision = pa.array(table["decision"].array)
+    if isinstance(decision, pa.ChunkedArray):
+        decision = decision.combine_chunks()
+    mask = np.zeros(len(table), dtype=bool)
+    mask[rows] = True
+    values = recent["decision"].astype(str).to_numpy()[which]  # in row order, as the mask
+    decision = pc.replace_with_mask(decision, pa.array(mask), pa.array(values, decision.type))
+    out = table.copy(deep=False)
+    out["decision"] = pd.array(decision, dtype=table["decision"].dtype)
+    return out
 
 
 def filter_pick_list(

@@ -8,30 +8,27 @@ codes) do not decide who counts as similar. A query looks only at
 recommendations created before the one being explained, so a precedent is
 always something the planner could have known.
 
-Also here: the contract's value added per recommendation, and matching a
-recommendation against candidate rules (``{"conditions": {attr: value}}``).
+Matching a recommendation against candidate rules is ``analytics.explain.rule_match``.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.neighbors import NearestNeighbors
 
 from analytics.explain.fit import (
     TYPE_FEATURE,
     Surrogates,
     category_codes,
     global_drivers,
-    one_thread,
 )
 from analytics.shared.forecast_value import unit_gain
-from contract.vocabulary import MONTHS, QUARTERS, WEEKDAYS
+from analytics.shared.lookups import id_keys, key_positions, key_text
 
 PRECEDENT_COLUMNS = [
     "rec_id",
@@ -66,8 +63,8 @@ class TypePrecedents:
     cat_weight: dict[str, float]
     matrix: np.ndarray
     created_at: np.ndarray
-    rec_id: np.ndarray
-    site: np.ndarray
+    rec_id: np.ndarray  # analytics.shared.lookups.id_keys
+    site: pd.Categorical
     recommended_qty: np.ndarray
 
     def embed(self, rows: pd.DataFrame) -> np.ndarray:
@@ -101,7 +98,8 @@ class DecisionLookup:
     """Decisions and outcomes by ``rec_id``; cheap to rebuild after a recorded decision.
 
     Holds sorted ids and row positions into the (shared, read-only) decisions and
-    outcomes frames; rows are only read for the few precedents shown.
+    outcomes frames; rows are only read for the few precedents shown. ``recent`` holds
+    decisions recorded since it was built (``with_recent``), on recommendations it has open.
     """
 
     rec_ids: np.ndarray
@@ -110,25 +108,44 @@ class DecisionLookup:
     outcome_ids: np.ndarray
     outcome_rows: np.ndarray
     outcomes: pd.DataFrame
+    recent: pd.DataFrame | None = None
+
+    def with_recent(self, recent: pd.DataFrame) -> DecisionLookup:
+        """This lookup plus ``recent`` decisions (a few rows of the decisions' columns, on
+        recommendations it has open), without copying the million it holds."""
+        return replace(self, recent=recent.reset_index(drop=True))
 
     def decided(self, rec_ids: np.ndarray) -> np.ndarray:
-        """Index into ``rec_ids`` of each id, -1 when the recommendation is open."""
-        return _find(self.rec_ids, rec_ids)
+        """Index of each id (into ``rec_ids``, then ``recent``), -1 when the recommendation is open."""
+        at = _find(self.rec_ids, rec_ids)
+        if self.recent is not None and len(self.recent):
+            where = {r: i for i, r in enumerate(self.recent["rec_id"].astype(str))}
+            text = key_text(np.asarray(rec_ids))
+            late = np.array([where.get(r, -1) for r in text], dtype=np.int64)
+            at = np.where(late >= 0, len(self.rec_ids) + late, at)
+        return at
 
     def table(self, at: np.ndarray) -> pd.DataFrame:
         """``rec_id``, ``decision``, ``decided_by``, ``reason``, ``final_qty``, ``actual_qty``,
         ``stockout`` for the decided positions ``at`` (from ``decided``)."""
-        rows = self.rows[at]
-        out = pd.DataFrame(
-            {
-                "rec_id": self.rec_ids[at].astype(str),
-                "decision": _gather(self.decisions["decision"], rows),
-                "decided_by": _gather(self.decisions["decided_by"], rows),
-                "reason": _gather(self.decisions["reason"], rows),
-                "final_qty": _gather(self.decisions["final_qty"], rows),
-            }
-        )
-        o_at = _find(self.outcome_ids, self.rec_ids[at])
+        at = np.asarray(at, dtype=np.int64)
+        old = at < len(self.rec_ids)
+        rows = self.rows[at[old]]
+        ids = np.empty(len(at), dtype=object)
+        ids[old] = key_text(self.rec_ids[at[old]])
+        out = {"rec_id": ids}
+        for col in ("decision", "decided_by", "reason", "final_qty"):
+            values = np.empty(len(at), dtype="float64" if col == "final_qty" else object)
+            values[old] = _gather(self.decisions[col], rows)
+            if not old.all() and self.recent is not None:
+                late = at[~old] - len(self.rec_ids)
+                recent = self.recent[col].to_numpy(dtype=values.dtype, na_value=_NONE[col])
+                values[~old] = recent[late]
+            out[col] = values
+        if not old.all() and self.recent is not None:
+            ids[~old] = self.recent["rec_id"].astype(str).to_numpy()[at[~old] - len(self.rec_ids)]
+        table = pd.DataFrame(out)
+        o_at = _find(self.outcome_ids, ids)
         hit = o_at >= 0
         actual = np.full(len(at), np.nan)
         stockout = np.full(len(at), None, dtype=object)
@@ -136,9 +153,12 @@ class DecisionLookup:
             o_rows = self.outcome_rows[o_at[hit]]
             actual[hit] = _gather(self.outcomes["actual_qty"], o_rows)
             stockout[hit] = _gather(self.outcomes["stockout"], o_rows)
-        out["actual_qty"] = actual
-        out["stockout"] = pd.array(stockout, dtype="boolean")
-        return out
+        table["actual_qty"] = actual
+        table["stockout"] = pd.array(stockout, dtype="boolean")
+        return table
+
+
+_NONE = {"decision": None, "decided_by": None, "reason": None, "final_qty": np.nan}
 
 
 def _gather(col: pd.Series, rows: np.ndarray) -> np.ndarray:
@@ -157,15 +177,11 @@ def _gather(col: pd.Series, rows: np.ndarray) -> np.ndarray:
     return np.array([None if v is None or v is pd.NA else v for v in values], dtype=object)
 
 
-def _find(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    if len(sorted_ids) == 0:
-        return np.full(len(ids), -1)
-    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-    return np.where(sorted_ids[pos] == ids, pos, -1)
+_find = key_positions
 
 
 def _sorted_ids(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    arr = ids.to_numpy(dtype=object)
+    arr = id_keys(ids.to_numpy(dtype=object))
     # Frames are read ORDER BY rec_id, so checking is enough; sort only otherwise.
     if len(arr) < 2 or bool(np.all(arr[1:] >= arr[:-1])):
         return arr, np.arange(len(arr))
@@ -177,7 +193,10 @@ def decision_lookup(frames: Any) -> DecisionLookup:
     """Index ``frames.decisions`` (final_qty with contract defaults) and ``frames.outcomes``."""
     ids, rows = _sorted_ids(frames.decisions["rec_id"])
     o_ids, o_rows = _sorted_ids(frames.outcomes["rec_id"])
-    return DecisionLookup(ids, rows, frames.decisions, o_ids, o_rows, frames.outcomes)
+    # Only what a precedent shows: the lookup is read back on every new server process.
+    decisions = frames.decisions[["decision", "decided_by", "reason", "final_qty"]]
+    outcomes = frames.outcomes[["actual_qty", "stockout"]]
+    return DecisionLookup(ids, rows, decisions, o_ids, o_rows, outcomes)
 
 
 def _weights(model: Surrogates, rec_type: str, features: list[str]) -> dict[str, float]:
@@ -251,8 +270,8 @@ def build_precedent_index(
             cat_weight={f: weights[f] for f in categories},
             matrix=np.zeros((0, 0), dtype="float32"),
             created_at=rows["created_at"].to_numpy(dtype="datetime64[us]"),
-            rec_id=rows["rec_id"].to_numpy(dtype=object),
-            site=rows["site"].astype("string").to_numpy(dtype=object, na_value=None),
+            rec_id=id_keys(rows["rec_id"].to_numpy(dtype=object)),
+            site=pd.Categorical(rows["site"].astype("string")),
             recommended_qty=rows["recommended_qty"].to_numpy(dtype="float64", na_value=np.nan)
             if "recommended_qty" in rows.columns
             else np.full(len(rows), np.nan),
@@ -269,6 +288,12 @@ def peer_type_positions(recommendations: pd.DataFrame, rec_type: str) -> np.ndar
             return np.array([], dtype=np.int64)
         return np.flatnonzero(col.cat.codes.to_numpy() == cats.get_loc(rec_type))
     return np.flatnonzero((col == rec_type).to_numpy(dtype=bool, na_value=False))
+
+
+def _nearest(dist: np.ndarray, want: int) -> np.ndarray:
+    """Positions of the ``want`` smallest distances, nearest first (ties: lower position)."""
+    part = np.argpartition(dist, want - 1)[:want] if want < len(dist) else np.arange(len(dist))
+    return part[np.lexsort((part, dist[part]))]
 
 
 def _empty_precedents() -> pd.DataFrame:
@@ -310,15 +335,17 @@ def find_precedents(
         return _empty_precedents()
     query = tp.embed(row)
     want = min(n_past, 4 * k)
+    every = None
+    if tp.matrix.shape[1]:  # Euclidean distances to every earlier one, in float64
+        diff = tp.matrix[:n_past].astype("float64") - query[0].astype("float64")
+        every = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     while True:
-        if tp.matrix.shape[1] == 0:
+        if every is None:
             idx = np.arange(n_past - want, n_past)[::-1]  # no features: the most recent ones
             dist = np.zeros(want)
         else:
-            with one_thread():
-                nn = NearestNeighbors(n_neighbors=want, algorithm="brute").fit(tp.matrix[:n_past])
-                d, i = nn.kneighbors(query)
-            idx, dist = i[0], d[0]
+            idx = _nearest(every, want)
+            dist = every[idx]
         at = lookup.decided(tp.rec_id[idx])
         if (at >= 0).sum() >= k or want == n_past:
             break
@@ -327,48 +354,11 @@ def find_precedents(
     out = lookup.table(at[keep])
     out["created_at"] = pd.to_datetime(tp.created_at[idx[keep]]).tz_localize("UTC")
     out["distance"] = dist[keep].astype("float64")
-    out["site"] = tp.site[idx[keep]]
+    out["site"] = pd.Series(tp.site.take(idx[keep])).to_numpy(dtype=object, na_value=None)
     out["recommended_qty"] = tp.recommended_qty[idx[keep]]
     out["value_added"] = unit_gain(out["recommended_qty"], out["final_qty"], out["actual_qty"])
     out = out.sort_values(["distance", "rec_id"], kind="stable").head(k).reset_index(drop=True)
     return out[PRECEDENT_COLUMNS]
-
-
-def rec_attributes(rec: pd.Series, *, decided_by: str | None = None) -> dict[str, str]:
-    """The contract's rule attributes of one recommendation (calendar ones from ``created_at``, UTC)."""
-    out: dict[str, str] = {}
-    for attr in ("rec_type", "site", "sku", "supplier", "customer", "resource"):
-        v = rec.get(attr)
-        if v is not None and not pd.isna(v):
-            out[attr] = str(v)
-    ts = rec.get("created_at")
-    if ts is not None and not pd.isna(ts):
-        ts = pd.Timestamp(ts).tz_convert("UTC")
-        out["month"] = MONTHS[ts.month - 1]
-        out["quarter"] = QUARTERS[(ts.month - 1) // 3]
-        out["weekday"] = WEEKDAYS[ts.day_of_week]
-    if decided_by:
-        out["decided_by"] = str(decided_by)
-    return out
-
-
-def matching_rules(
-    rules: Iterable[Mapping[str, Any]], rec: pd.Series, *, decided_by: str | None = None
-) -> list[dict[str, Any]]:
-    """The rules whose every condition holds for ``rec``, in the order given.
-
-    Each rule is a mapping with ``conditions`` (``{attr: value}`` using the
-    contract's attribute names); the rule is returned unchanged. A condition on
-    ``decided_by`` is checked against ``decided_by`` (the acting planner, or who
-    decided it) and fails when that is not given.
-    """
-    attrs = rec_attributes(rec, decided_by=decided_by)
-    out = []
-    for rule in rules:
-        conditions = rule.get("conditions") or {}
-        if conditions and all(attrs.get(a) == str(v) for a, v in conditions.items()):
-            out.append(dict(rule))
-    return out
 
 
 def precedent_summary(precedents: pd.DataFrame, rec_type_label: str) -> str:
@@ -390,25 +380,3 @@ def precedent_summary(precedents: pd.DataFrame, rec_type_label: str) -> str:
             "(|recommended − actual| − |final − actual|; positive = the people improved on it)"
         )
     return text + "."
-
-
-def rules_table(rules: list[dict[str, Any]]) -> pd.DataFrame:
-    """Matching rules (``cli.py rules`` records) as a table a planner reads."""
-    return pd.DataFrame(
-        {
-            "conditions": [
-                " · ".join(f"{k} = {v}" for k, v in r["conditions"].items()) for r in rules
-            ],
-            "planners usually": [r.get("direction") for r in rules],
-            "median adjustment %": [r.get("median_adjustment_pct") for r in rules],
-            "support": [r.get("support") for r in rules],
-            "confidence": [r.get("confidence") for r in rules],
-            "value added": [r.get("value_added") for r in rules],
-            "verdict": [
-                "⚠ costs more than it saves" if r.get("costs_more") else r.get("verdict")
-                for r in rules
-            ],
-            "theme": [r.get("theme_label") for r in rules],
-            "status": [r.get("status") for r in rules],
-        }
-    )

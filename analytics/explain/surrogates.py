@@ -36,9 +36,8 @@ from analytics.explain.fit import (
     inverse_link,
     one_thread,
     output_contributions,
-    predict_raw,
-    tree_shap,
 )
+from analytics.explain.trees import leaf_paths
 
 MIN_TYPE_ROWS = 50
 DEFAULT_MAX_ROWS = 120_000
@@ -96,6 +95,16 @@ def stratified_sample(
     floor_share = np.minimum(1.0, min_per_type / type_size)
     quota = np.ceil(size * np.maximum(share, floor_share))
     return np.sort(cells["pos"].to_numpy()[rank < quota])
+
+
+def predict_raw(est: HistGradientBoostingRegressor, x: np.ndarray) -> np.ndarray:
+    with one_thread():
+        return est.predict(x)
+
+
+def tree_shap(explainer: Any, x: np.ndarray, n_features: int) -> np.ndarray:
+    values = explainer.shap_values(x, check_additivity=False)
+    return np.asarray(values, dtype="float64").reshape(len(x), n_features)
 
 
 def _encoding_for(train: pd.DataFrame, y: np.ndarray, columns: list[str]) -> Encoding:
@@ -267,8 +276,7 @@ def fit_surrogates(
             strategy="pooled" if use_pooled else "per_type",
             link=p["link"],
             encoding=enc,
-            estimator=est,
-            explainer=explainer,
+            trees=leaf_paths(explainer.model, len(enc.columns)),
             base_value=float(inverse_link(p["link"], np.array([base_link]))[0]),
             base_link=base_link,
             fidelity_r2=r2,

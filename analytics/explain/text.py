@@ -9,12 +9,13 @@ at the same site, and the value's percentile among them.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from analytics.explain.peers import one_group
 
 # Abbreviations planners read in feature names, spelled out.
 _WORDS = {
@@ -133,49 +134,6 @@ def format_value(name: str, value: Any, *, pct_fraction: bool = False) -> str:
     return format_number(x) + unit
 
 
-def _equal_mask(col: pd.Series, value: Any) -> np.ndarray:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return col.isna().to_numpy()
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        # Compare integer codes: a million-row string comparison per explanation is too slow.
-        cats = col.cat.categories
-        if value not in cats:
-            return np.zeros(len(col), dtype=bool)
-        return col.cat.codes.to_numpy() == cats.get_loc(value)
-    return (col == value).to_numpy(dtype=bool, na_value=False)
-
-
-def peer_positions(recommendations: pd.DataFrame, rec_type: str, site: Any) -> np.ndarray:
-    """Row positions of recommendations with the same ``rec_type`` and ``site``."""
-    same_type = _equal_mask(recommendations["rec_type"], rec_type)
-    return np.flatnonzero(same_type & _equal_mask(recommendations["site"], site))
-
-
-def _floats(col: pd.Series) -> np.ndarray:
-    """A numeric column as float64 without copying it when it already is one."""
-    if col.dtype == np.float64:
-        return col.to_numpy()
-    return col.to_numpy(dtype="float64", na_value=np.nan)
-
-
-def _mode(col: pd.Series, pos: np.ndarray) -> tuple[str | None, int]:
-    """Most common value of ``col`` at ``pos`` (ties: the first name) and how many have one."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        codes = col.cat.codes.to_numpy()[pos]
-        codes = codes[codes >= 0]
-        if len(codes) == 0:
-            return None, 0
-        counts = np.bincount(codes, minlength=len(col.cat.categories))
-        names = np.asarray(col.cat.categories, dtype=str)
-        best = np.flatnonzero(counts == counts.max())
-        return str(min(names[best])), len(codes)
-    values = col.iloc[pos].dropna().astype("string")
-    if values.empty:
-        return None, 0
-    counts = values.value_counts().sort_index()
-    return str(counts.sort_values(ascending=False, kind="stable").index[0]), len(values)
-
-
 def typical_values(
     recommendations: pd.DataFrame, rec: pd.Series, features: Sequence[str]
 ) -> pd.DataFrame:
@@ -197,50 +155,11 @@ def typical_values(
         ``typical`` (median; most common value for text), ``percentile`` (share of
         peers at or below the value, 0–100; NaN for text or missing), ``n_peers``
         (peers with a value), ``pct_fraction`` (a ``*_pct`` column holding fractions).
+        ``analytics.explain.peers.PeerValues.typical`` gives the same from a summary
+        built on write.
     """
-    pos = peer_positions(recommendations, rec["rec_type"], rec["site"])
-    numeric = [
-        f
-        for f in features
-        if f != TYPE_FEATURE
-        and pd.api.types.is_numeric_dtype(recommendations[f])
-        and not isinstance(recommendations[f].dtype, pd.CategoricalDtype)
-    ]
-    out: dict[str, tuple[Any, Any, float, int, bool]] = {}
-    if numeric:
-        # Column by column: selecting the columns first would copy the whole log.
-        block = np.column_stack([_floats(recommendations[f])[pos] for f in numeric])
-        x = np.array([rec[f] for f in numeric], dtype="float64")
-        ok = np.isfinite(block)
-        n = ok.sum(axis=0)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns give NaN
-            median = np.array(
-                [np.median(block[ok[:, j], j]) if n[j] else np.nan for j in range(len(numeric))]
-            )
-            below = ((block <= x) & ok).sum(axis=0)
-            pct = np.where(np.isfinite(x) & (n > 0), below / np.maximum(n, 1) * 100, np.nan)
-            biggest = (
-                np.nanmax(np.abs(block), axis=0) if len(block) else np.full(len(numeric), np.nan)
-            )
-        for j, f in enumerate(numeric):
-            frac = f.endswith("_pct") and bool(n[j]) and float(biggest[j]) <= 1.0
-            out[f] = (float(x[j]), float(median[j]), float(pct[j]), int(n[j]), frac)
-    rows = []
-    for f in features:
-        if f in out:
-            rows.append((f, *out[f]))
-            continue
-        value = rec[f] if f in rec.index else None
-        if f == TYPE_FEATURE:
-            rows.append((f, str(value), str(value), float("nan"), len(pos), False))
-            continue
-        typical, n_peers = _mode(recommendations[f], pos)
-        raw = None if value is None or pd.isna(value) else str(value)
-        rows.append((f, raw, typical, float("nan"), n_peers, False))
-    return pd.DataFrame(
-        rows, columns=["feature", "value", "typical", "percentile", "n_peers", "pct_fraction"]
-    )
+    peers = one_group(recommendations, rec["rec_type"], rec["site"], features)
+    return peers.typical(rec, features)
 
 
 def _driver_phrase(row: pd.Series, typical_prefix: str) -> str:

@@ -27,6 +27,16 @@ def _progress(message: str, fraction: float) -> None:
     print(f"progress {fraction:.3f} {message}", file=sys.stderr, flush=True)
 
 
+def text_lines(report: dict[str, dict[str, Any]]) -> list[str]:
+    """``build_all``'s report for a terminal: one line per artefact, then the total."""
+    lines = []
+    for name, r in report.items():
+        detail = r.get("error") or f"{r['seconds']:.1f} s"
+        lines.append(f"  artefact {name:18s} {r['outcome']:8s} {detail}")
+    total = sum(r.get("seconds", 0.0) for r in report.values())
+    return [*lines, f"artefacts ready in {total:.1f} s"]
+
+
 def prepare(
     engine: Engine, *, quiet: bool = False, progress: bool = False
 ) -> dict[str, dict[str, Any]]:
@@ -46,7 +56,7 @@ def prepare(
                 "seconds": round(time.perf_counter() - t0, 3),
             }
     if not quiet:
-        print("\n".join(artefacts.text_lines(report)), file=sys.stderr)
+        print("\n".join(text_lines(report)), file=sys.stderr)
     return report
 
 

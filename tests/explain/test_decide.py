@@ -209,16 +209,25 @@ def test_row_hash_matches_a_reimport_of_the_same_decision(store, tmp_path: Path)
     assert decision_for(store, "R1")["reason"] == "sup late"
 
 
-def test_a_decision_extends_the_snapshot_as_a_read_of_the_store_would(store) -> None:
-    """After a decision the decisions snapshot is the previous one plus the new row; it must
-    equal reading the table back from the database (modified with a reason, and rejected)."""
+def _read_back(store: Engine) -> pd.DataFrame:
+    """The decisions as a read of the database types them, through a Parquet round trip."""
     import io
 
     from contract.tables import DECISIONS
-    from store.reads import _read_table, clear_memo, read_table
+    from store.reads import _read_table
+
+    buffer = io.BytesIO()
+    _read_table(store, DECISIONS).to_parquet(buffer, index=False)
+    return pd.read_parquet(buffer)
+
+
+def test_after_decisions_the_snapshot_is_the_previous_one_plus_them(store, monkeypatch) -> None:
+    """The first read after two decisions is the earlier snapshot plus the two rows (no pass
+    over the database), equal to reading the table back (modified with a reason, rejected)."""
+    import store.reads as reads
     from store.snapshots import snapshot_path
 
-    read_table(store, "decisions")  # the snapshot of the loaded version
+    reads.read_table(store, "decisions")  # the snapshot of the loaded version
     record_decision(
         store,
         "R2",
@@ -231,14 +240,36 @@ def test_a_decision_extends_the_snapshot_as_a_read_of_the_store_would(store) -> 
     record_decision(
         store, "R1", decision="rejected", reason="dup of R2", actor="ana", role="planner"
     )
-    version = data_versions(store)["decisions"]
-    assert snapshot_path(store, "decisions", version).exists()
-    clear_memo()
-    buffer = io.BytesIO()
-    _read_table(store, DECISIONS).to_parquet(buffer, index=False)
-    expected = pd.read_parquet(buffer)
+    expected = _read_back(store)
     assert list(expected["rec_id"]) == ["R1", "R2", "R4"]
-    pd.testing.assert_frame_equal(read_table(store, "decisions"), expected, check_exact=True)
+    reads.clear_memo()
+    with monkeypatch.context() as m:
+        m.setattr(reads, "_read_table", lambda *a: pytest.fail("read the whole table"))
+        got = reads.read_table(store, "decisions")
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert snapshot_path(store, "decisions", data_versions(store)["decisions"]).exists()
+
+
+def test_after_a_load_of_decisions_the_snapshot_is_read_from_the_store(store, tmp_path) -> None:
+    """A load between two decisions writes decisions the app did not record: the earlier
+    snapshot plus the app's rows would miss them, so the table is read again."""
+    import store.reads as reads
+    from contract.tables import DECISIONS
+
+    reads.read_table(store, "decisions")
+    record_decision(store, "R2", decision="accepted", actor="bo", role="planner")
+    more = "rec_id,decided_at,decided_by,decision,final_qty,reason\n"
+    more += "R3,2026-01-05T12:00:00Z,cy,rejected,0,down for PM\n"
+    bundle = write_bundle(tmp_path / "more", {"recommendations": RECS, "decisions": more})
+    assert not load_bundle(bundle, engine=store, role="admin").rejected
+    record_decision(
+        store, "R1", decision="rejected", reason="dup of R2", actor="ana", role="planner"
+    )
+    reads.clear_memo()
+    got = reads.read_table(store, "decisions")
+    assert list(got["rec_id"]) == ["R1", "R2", "R3", "R4"]
+    assert got["decided_by"].astype(str).tolist() == ["ana", "bo", "cy", "ana"]
+    pd.testing.assert_frame_equal(got, reads._read_table(store, DECISIONS), check_exact=True)
 
 
 def test_a_picked_theme_is_stored_as_the_reason_code_not_in_the_text(store) -> None:

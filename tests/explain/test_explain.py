@@ -28,8 +28,8 @@ from analytics.explain.precedent import (
     build_precedent_index,
     decision_lookup,
     find_precedents,
-    matching_rules,
 )
+from analytics.explain.rule_match import matching_rules
 from analytics.explain.surrogates import model_target, stratified_sample
 from analytics.explain.text import (
     explain_sentence,

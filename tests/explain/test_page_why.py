@@ -212,3 +212,41 @@ def test_a_picked_theme_is_stored_as_the_reason_code_twice_in_a_row(store: str) 
         stored = decision_for(engine, rec_id)
         assert stored["reason_code"] == code
         assert stored["reason"] == (typed or None)  # the label is not pasted into the text
+
+
+def test_decisions_show_at_once_before_the_views_are_rebuilt(store: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With the new version's views not built (no background build runs here), each decision
+    shows as decided at once, twice in a row, and a colleague's form left open on the first
+    is refused in words: the page laid the recorded decisions over the last views built."""
+    from flows import artefacts, background
+
+    monkeypatch.setattr(background, "start_build", lambda url: None)
+    engine = get_engine(store)
+    colleague = _open_why(AppTest.from_file(APP, default_timeout=120))
+    at = _open_why(AppTest.from_file(APP, default_timeout=120))
+    decided = []
+    for _ in range(2):
+        rec_id = at.selectbox(key="why_rec").value
+        at.radio(key=f"why_decision_{rec_id}").set_value("rejected")
+        at.text_area(key=f"why_reason_{rec_id}").set_value("line is down")
+        _submit(at, rec_id).click().run()
+        assert not at.exception, at.exception
+        assert f"Recorded: {rec_id} rejected" in at.success[0].value
+        offered = [o.split(" · ")[0] for o in at.selectbox(key="why_rec").options]
+        assert rec_id not in offered and not set(decided) & set(offered)
+        following = at.selectbox(key="why_rec").value
+        assert at.text_area(key=f"why_reason_{following}").value == ""
+        decided.append(rec_id)
+    assert not artefacts.read(engine, "pick_list")[0]  # what showed them was the overlay
+    first = decided[0]
+    assert colleague.selectbox(key="why_rec").value == first
+    _submit(colleague, first).click().run()
+    assert not colleague.exception, colleague.exception
+    assert any(
+        e.value.startswith(f"Not recorded: {first} is already decided by") for e in colleague.error
+    )
+    assert decision_for(engine, first)["reason"] == "line is down"
+    colleague.checkbox(key="why_open_only").uncheck()
+    colleague.text_input(key="why_search").set_value(first).run()
+    assert colleague.selectbox(key="why_rec").value == first
+    assert any("Already decided: **rejected**" in i.value for i in colleague.info)

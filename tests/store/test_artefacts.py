@@ -40,6 +40,7 @@ R, D, OUT, ORD, K, OWN = (
 # Written out by hand (not read from the registry): what each artefact must depend on.
 DEPENDS = {
     "surrogates": {R},
+    "peer_values": {R},
     "precedents": {R},
     "log_facts": {R, D, OWN},
     "data_overview": {R, D, OUT, ORD, K, OWN, "import_batch"},
@@ -144,6 +145,47 @@ def test_a_decision_rebuilds_what_depends_on_decisions_and_nothing_else(loaded: 
     ok, analysis = read(loaded, "override_analysis")
     assert ok and analysis.log.set_index("rec_id").loc["R110", "decision"] == "rejected"
     assert read(loaded, "ownership_base", before) == (False, None)
+
+
+def test_the_last_views_built_plus_the_decisions_since_are_the_rebuilt_ones(
+    loaded: Engine, tmp_path: Path
+) -> None:
+    """After decisions, the pick list and the decision lookup built before them with the
+    decisions recorded since laid over equal the ones rebuilt; after a load of decisions in
+    between nothing is laid over (the load's rows are not the workbench's)."""
+    from flows import explain
+    from store.reads import app_decisions
+
+    build_all(loaded)
+    record_decision(loaded, "R110", decision="rejected", reason="down", actor="ana", role="planner")
+    record_decision(loaded, "R111", decision="accepted", actor="bo", role="planner")
+    versions = data_versions(loaded)
+    laid = {}
+    for name in ("pick_list", "decision_lookup"):
+        key, before = artefacts.built_before(loaded, name, versions)
+        assert before == versions[D] - 2
+        base = artefacts.read_key(loaded, name, key)[1]
+        laid[name] = explain.since(name, base, before, app_decisions(loaded))
+    build_all(loaded)
+    rebuilt = {name: read(loaded, name)[1] for name in laid}
+    pd.testing.assert_frame_equal(laid["pick_list"], rebuilt["pick_list"])
+    assert laid["pick_list"].set_index("rec_id").loc["R110", "decision"] == "rejected"
+    ids = pd.Series(["R110", "R111", "R0", "R112"]).to_numpy(dtype=object)
+    at = laid["decision_lookup"].decided(ids)
+    assert (at >= 0).tolist() == [True, True, True, False]
+    pd.testing.assert_frame_equal(
+        laid["decision_lookup"].table(at[:3]),
+        rebuilt["decision_lookup"].table(rebuilt["decision_lookup"].decided(ids[:3])),
+    )
+
+    more = "rec_id,decided_at,decided_by,decision,final_qty,reason\nR112,2025-10-01T12:00:00Z,cy,accepted,,\n"
+    bundle = write_bundle(tmp_path / "more", {R: RECS, D: more})
+    assert not load_bundle(bundle, engine=loaded, actor="t", role="admin").rejected
+    record_decision(loaded, "R113", decision="accepted", actor="bo", role="planner")
+    for name in ("pick_list", "decision_lookup"):
+        key, before = artefacts.built_before(loaded, name, data_versions(loaded))
+        base = artefacts.read_key(loaded, name, key)[1]
+        assert explain.since(name, base, before, app_decisions(loaded)) is None
 
 
 def test_an_owner_change_rebuilds_only_what_reads_the_matrix(loaded: Engine) -> None:
