@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import SQLModel
 
 from store import models  # noqa: F401  (registers every table on SQLModel.metadata)
@@ -92,6 +92,7 @@ def get_engine(url: str | None = None) -> Engine:
             engine = create_engine(resolved, pool_pre_ping=True)
         SQLModel.metadata.create_all(engine)
         _add_new_columns(engine)
+        _add_app_decisions_index(engine)
         store_identity(engine)
         _engines[resolved] = engine
         return engine
@@ -112,6 +113,20 @@ def _add_new_columns(engine: Engine) -> None:
             present = {c["name"] for c in inspector.get_columns(table)}
             if column not in present:
                 conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {sql_type}'))
+
+
+def _add_app_decisions_index(engine: Engine) -> None:
+    """Index the decisions recorded in the workbench (``source = 'app'``) apart: the Why page
+    reads them after every decision (``store.reads.app_decisions``) and the audit check reads
+    them too; a partial index leaves a load of a million imported decisions untouched."""
+    if any(ix["name"] == "ix_decisions_app" for ix in inspect(engine).get_indexes("decisions")):
+        return
+    sql = "CREATE INDEX IF NOT EXISTS ix_decisions_app ON decisions (rec_id) WHERE source = 'app'"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql))
+    except (OperationalError, ProgrammingError, IntegrityError):  # another process made it
+        pass
 
 
 def dispose_engine(url: str | None = None) -> None:
