@@ -13,7 +13,7 @@ from analytics.explain.explanation import (
     global_drivers,
     waterfall_steps,
 )
-from analytics.explain.picker import filter_pick_list
+from analytics.explain.picker import filter_pick_list, pick_options
 from analytics.explain.precedent import precedent_summary
 from analytics.explain.rule_match import matching_rules, rules_table
 from analytics.explain.text import (
@@ -114,14 +114,10 @@ if not model.types:
 st.subheader("Pick a recommendation")
 c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 1.4])
 query = c1.text_input("Search id, SKU or supplier", key="why_search")
-all_types = sorted(map(str, table["rec_type"].dropna().unique()))
+all_types = pick_options(table, "rec_type")
 rec_type = c2.selectbox("Type", ["All types", *all_types], key="why_type")
-site = c3.selectbox(
-    "Site", ["All sites", *sorted(map(str, table["site"].dropna().unique()))], key="why_site"
-)
-owner = c4.selectbox(
-    "Owner", ["All owners", *sorted(map(str, table["owner"].dropna().unique()))], key="why_owner"
-)
+site = c3.selectbox("Site", ["All sites", *pick_options(table, "site")], key="why_site")
+owner = c4.selectbox("Owner", ["All owners", *pick_options(table, "owner")], key="why_owner")
 open_only = c5.checkbox("Open only", value=True, key="why_open_only")
 SORTS = {"impact": "Highest estimated impact", "propensity": "Most likely to be overridden"}
 sort = st.segmented_control(

@@ -302,8 +302,8 @@ def decisions_for(engine: Engine, rec_ids: list[str]) -> pd.DataFrame:
 
 
 def app_decisions(engine: Engine) -> tuple[int, pd.DataFrame]:
-    """(the decisions table's version, every decision recorded in the workbench), read in one
-    transaction so that the two agree.
+    """(the decisions table's version, every decision recorded in the workbench), the version
+    read first: a decision landing between the two reads adds a row the count below rejects.
 
     A decision recorded in the workbench (``source = "app"``) adds one row and bumps the
     version by exactly one; a load that writes decisions bumps it too, without adding app
