@@ -361,6 +361,21 @@ for _artefact in (
         inputs=("recommendations", "decisions", "owners"),
         build=_ownership_base,
     ),
+    # What of the Ownership page the clock does not change, so a view judges only the
+    # undecided recommendations: over the whole log, and since the saved go-live (a setting).
+    Artefact(
+        "ownership_settled",
+        needs=("ownership_base",),
+        build=lambda b: governance.ownership_settled(b.get("ownership_base")),
+    ),
+    Artefact(
+        "ownership_go_live",
+        inputs=("settings",),
+        needs=("ownership_base",),
+        build=lambda b: governance.ownership_settled(
+            b.get("ownership_base"), since=governance.go_live_for_store(b.engine)
+        ),
+    ),
     Artefact(
         "kpi_tables",
         inputs=TABLES_ALL,
