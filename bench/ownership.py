@@ -80,7 +80,8 @@ def main() -> None:
 
     from analytics.governance.digest import build_digest, digest_payload
     from analytics.governance.gates import gates_report
-    from analytics.governance.ownership import decision_status, ownership_overview
+    from analytics.governance.ownership import decision_status
+    from analytics.governance.ownership_overview import ownership_overview
     from store.db import get_engine
     from store.reads import import_batches, load_frames
     from store.settings import go_live

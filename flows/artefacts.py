@@ -17,14 +17,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import pandas as pd
 from sqlalchemy import Engine
 
-from analytics.governance.ownership import decision_base
 from contract.frames import Frames
 from contract.tables import TABLES
+from flows import builds
+from flows.builds import RuleCards  # noqa: F401  (re-exported: ui/cache reads it here)
 from flows.facts import log_facts
 from store.artefacts import (
     PICKLE,
@@ -39,10 +39,7 @@ from store.artefacts import (
 from store.artefacts import write_artefact as _write
 from store.db import data_versions
 from store.reads import load_frames
-from store.rule_status import read_rule_statuses
-
-if TYPE_CHECKING:
-    from analytics.overrides.analysis import OverrideAnalysis
+from store.settings import go_live
 
 Progress = Callable[[str, float], None]
 TABLES_ALL = tuple(TABLES)
@@ -231,105 +228,6 @@ def ensure(engine: Engine, name: str) -> Any:
 # conditions, seed 0).
 
 
-def _explain() -> Any:
-    # The explanation stack (shap, gradient boosting) is imported only by builds that need it,
-    # so a process that reads other artefacts does not pay for loading it.
-    from flows import explain
-
-    return explain
-
-
-# The analyses' stacks (scipy, scikit-learn) are imported by the builds that use them, so a
-# page that only reads artefacts through this registry does not load them.
-
-
-def _data_overview(b: Builder) -> dict[str, Any]:
-    from flows import governance
-
-    now = pd.Timestamp.now(tz="UTC")
-    return governance.data_overview(b.engine, b.frames_for("data_overview"), now=now)
-
-
-def _kpi_tables(b: Builder) -> Any:
-    from analytics.baseline.kpis import kpi_tables
-
-    return kpi_tables(b.frames_for("kpi_tables"))
-
-
-def _value_tables(b: Builder) -> dict[str, pd.DataFrame]:
-    from flows import overrides
-
-    return overrides.value_tables(b.get("override_analysis").log, random_state=0)
-
-
-def _ownership_base(b: Builder) -> pd.DataFrame:
-    frames = b.frames_for("ownership_base")
-    return decision_base(frames.recommendations, frames.decisions, frames.owners)
-
-
-def _override_parts(b: Builder) -> tuple[pd.DataFrame, pd.DataFrame]:
-    # (decided log, rules at the default settings): what the themes and the propensity share.
-    from flows import overrides
-
-    log = overrides.override_log(b.frames_for("override_parts"))
-    return log, overrides.default_rules(log)
-
-
-def _override_analysis(b: Builder) -> OverrideAnalysis:
-    # Built with the store: the themes keep the ids of the last fit (its theme memory, which
-    # this build replaces). The memory is not a data version, so it keys nothing.
-    from flows import overrides
-
-    log, rules = b.get("override_parts")
-    model, theme_id = overrides.themes(log, rules=rules, engine=b.engine, random_state=0)
-    return overrides.analysis(log, model, theme_id, random_state=0, rules=rules)
-
-
-def _propensity(b: Builder) -> tuple[Any, pd.DataFrame]:
-    from flows import policy
-
-    frames = b.frames_for("propensity")
-    model = policy.propensity_model(frames)
-    if model is None:
-        return None, policy.no_scores()
-    return model, policy.propensity_scores(frames, model, b.get("override_parts")[1])
-
-
-def _monitoring(b: Builder) -> Any:
-    # Acknowledgements are applied at view time: acknowledging an alert rebuilds nothing.
-    from flows import monitoring
-
-    return monitoring.monitor_for_store(
-        b.engine, frames=b.frames_for("monitoring"), apply_acknowledgements=False
-    )
-
-
-@dataclass(frozen=True)
-class RuleCards:
-    """What the Why page takes of the override analysis: its candidate rules (``rules_payload``)
-    and its themes, a few kilobytes instead of the whole decided log."""
-
-    rules: list[dict[str, Any]]
-    themes: pd.DataFrame
-
-
-def _rule_cards(b: Builder) -> RuleCards:
-    from analytics.overrides.analysis import rules_payload
-
-    analysis = b.get("override_analysis")
-    return RuleCards(rules=rules_payload(analysis)["rules"], themes=analysis.themes)
-
-
-def _gates(b: Builder) -> dict[str, Any]:
-    # At the saved go-live and the build's moment: the page uses it the same day and go-live.
-    from analytics.overrides.analysis import rules_payload
-    from flows import governance
-
-    statuses = read_rule_statuses(b.engine)
-    candidates = rules_payload(b.get("override_analysis"), statuses=statuses)["rules"]
-    return governance.gates_for_store(b.engine, frames=b.frames_for("gates"), candidates=candidates)
-
-
 _LOG = ("recommendations", "decisions", "outcomes")
 
 for _artefact in (
@@ -342,73 +240,91 @@ for _artefact in (
     Artefact(
         "data_overview",  # the stale-data finding is judged again at view time (overview_now)
         inputs=(*TABLES_ALL, "import_batch"),
-        build=_data_overview,
+        build=builds.data_overview,
     ),
     Artefact(
         "pick_base",  # the decisions are joined on at view time: a decision rebuilds nothing here
         inputs=("recommendations", "owners"),
-        build=lambda b: _explain().picker_base(b.frames_for("pick_base")),
+        build=lambda b: builds.explain().picker_base(b.frames_for("pick_base")),
     ),
     Artefact(
         "pick_list",  # after a decision, the page joins the decisions on the base until rebuilt
         inputs=("decisions",),
         needs=("pick_base",),
-        build=lambda b: _explain().picker_with_decisions(
+        build=lambda b: builds.explain().picker_with_decisions(
             b.get("pick_base"), b.frames_for("pick_list").decisions
         ),
     ),
     Artefact(
         "decision_lookup",
         inputs=_LOG,
-        build=lambda b: _explain().decisions(b.frames_for("decision_lookup")),
+        build=lambda b: builds.explain().decisions(b.frames_for("decision_lookup")),
         fmt=2,  # 2: ids as byte keys, only the columns a precedent shows
     ),
     Artefact(
         "ownership_base",
         inputs=("recommendations", "decisions", "owners"),
-        build=_ownership_base,
+        build=builds.ownership_base,
+    ),
+    # What of the Ownership page the clock does not change, so a view judges only the
+    # undecided recommendations: over the whole log, and since the saved go-live (a setting).
+    Artefact(
+        "ownership_settled",
+        needs=("ownership_base",),
+        build=lambda b: builds.governance().ownership_settled(b.get("ownership_base")),
+    ),
+    Artefact(
+        "ownership_go_live",
+        inputs=("settings",),
+        needs=("ownership_base", "log_facts"),
+        build=lambda b: builds.governance().ownership_settled(
+            b.get("ownership_base"),
+            since=go_live(b.engine, inferred=lambda: b.get("log_facts").inferred_go_live)[0],
+        ),
     ),
     Artefact(
         "kpi_tables",
         inputs=TABLES_ALL,
-        build=_kpi_tables,
+        build=builds.kpi_tables,
     ),
-    Artefact("override_parts", inputs=_LOG, build=_override_parts, persist=False),
-    Artefact("override_analysis", needs=("override_parts",), build=_override_analysis),
+    Artefact("override_parts", inputs=_LOG, build=builds.override_parts, persist=False),
+    Artefact("override_analysis", needs=("override_parts",), build=builds.override_analysis),
     Artefact(
         "value_tables",
         needs=("override_analysis",),
-        build=_value_tables,
+        build=builds.value_tables,
     ),
-    Artefact("rule_cards", needs=("override_analysis",), build=_rule_cards),
-    Artefact("propensity", inputs=_LOG, needs=("override_parts",), build=_propensity),
+    Artefact("rule_cards", needs=("override_analysis",), build=builds.rule_cards),
+    Artefact("propensity", inputs=_LOG, needs=("override_parts",), build=builds.propensity),
     # The reference window and calibration types are settings: a settings change rebuilds it.
-    Artefact("monitoring", inputs=(*_LOG, "settings"), build=_monitoring),
+    Artefact("monitoring", inputs=(*_LOG, "settings"), build=builds.monitoring),
     # The gates read every table, the import history, the KPI targets and go-live (settings)
     # and the rule lifecycle.
     Artefact(
         "gates",
         inputs=(*TABLES_ALL, "import_batch", "settings", "rule_status"),
         needs=("override_analysis",),
-        build=_gates,
+        build=builds.gates,
     ),
     Artefact(
         "surrogates",
         inputs=("recommendations",),
-        build=lambda b: _explain().surrogates(b.frames_for("surrogates")),
+        build=lambda b: builds.explain().surrogates(b.frames_for("surrogates")),
         fmt=2,  # 2: trees as leaf paths, no estimator or shap explainer pickled
     ),
     Artefact(
         "peer_values",  # typical values: the Why page never reads the whole log for them
         inputs=("recommendations",),
         needs=("surrogates",),
-        build=lambda b: _explain().peers(b.frames_for("peer_values"), b.get("surrogates")),
+        build=lambda b: builds.explain().peers(b.frames_for("peer_values"), b.get("surrogates")),
     ),
     Artefact(
         "precedents",
         inputs=("recommendations",),
         needs=("surrogates",),
-        build=lambda b: _explain().precedents(b.frames_for("precedents"), b.get("surrogates")),
+        build=lambda b: builds.explain().precedents(
+            b.frames_for("precedents"), b.get("surrogates")
+        ),
         fmt=2,  # 2: ids as byte keys, sites as categories
     ),
 ):

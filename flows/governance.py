@@ -20,8 +20,13 @@ from sqlalchemy import Engine
 from analytics.governance.digest import build_digest, digest_payload
 from analytics.governance.gates import gates_report
 from analytics.governance.health import overview, restale
-from analytics.governance.ownership import OwnershipOverview, judge_at, overview_of
-from analytics.governance.ownership import ownership_overview as _ownership_overview
+from analytics.governance.ownership_overview import (
+    OwnershipOverview,
+    Settled,
+    overview_at,
+    settle,
+)
+from analytics.governance.ownership_overview import ownership_overview as _ownership_overview
 from analytics.overrides.analysis import rules_report
 from contract.frames import Frames
 from contract.tables import TABLES
@@ -90,19 +95,19 @@ def ownership_overview(
     )
 
 
-def ownership_from_base(
-    base: pd.DataFrame,
-    *,
-    now: pd.Timestamp,
-    trend_by: str,
-    freq: str,
-    since: date | None = None,
+def ownership_settled(base: pd.DataFrame, *, since: date | None = None) -> Settled:
+    """What of the Ownership page does not depend on the moment of judging (built on write),
+    from the owner join (``analytics.governance.ownership.decision_base``), over recommendations
+    signalled from ``since`` (a UTC day) on, or all of them."""
+    return settle(base, since=since)
+
+
+def ownership_at(
+    settled: Settled, *, now: pd.Timestamp, trend_by: str, freq: str
 ) -> OwnershipOverview:
-    """``ownership_overview`` from the built owner join (``analytics.governance.ownership.
-    decision_base``) judged at ``now``: the same figures without redoing the join."""
-    if since is not None:
-        base = base[(base["signal_at"] >= pd.Timestamp(since, tz="UTC")).to_numpy()]
-    return overview_of(judge_at(base, now=now), now=now, trend_by=trend_by, freq=freq)
+    """``ownership_overview`` from ``ownership_settled``: only the undecided recommendations
+    are judged at ``now``, the same figures without a pass over the log."""
+    return overview_at(settled, now=now, trend_by=trend_by, freq=freq)
 
 
 def candidate_rules(

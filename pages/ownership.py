@@ -150,212 +150,239 @@ st.caption(
     + f", judged at {ov.as_of:%Y-%m-%d %H:%M} UTC. {SLA_MET_RULE}"
 )
 
+# Only the open tab is drawn; opening another reruns the page from the cached figures. Drawn
+# all at once, the seven tabs (two charts, eight tables) cost the browser seconds per visit.
 tab_queue, tab_sla, tab_unowned, tab_fatigue, tab_matrix, tab_routing, tab_gates = st.tabs(
     ["Breach queue", "SLA met", "Unowned", "Fatigue", "Ownership matrix", "Digest routing",
-     "Readiness gates"]
+     "Readiness gates"],
+    key="ownership_tab",
+    on_change="rerun",
 )  # fmt: skip
 
-with tab_queue:
-    if ov.n_breaches == 0:
-        session.empty_state("No open recommendation is past its SLA.")
-    else:
-        st.dataframe(
-            ov.breaches_by_owner,
-            hide_index=True,
-            key="ownership_breach_owners",
-            column_config=COLUMNS,
-        )
-        queue = ov.breach_queue
-        q1, q2, q3 = st.columns(3)
-        choose = {
-            col: box.selectbox(
-                GROUP_LABEL[col],
-                [ALL, *sorted(map(str, queue[col].dropna().unique()))],
-                key=f"ownership_queue_{col}",
-            )
-            for box, col in ((q1, "owner"), (q2, "rec_type"), (q3, "site"))
-        }
-        picked = filter_breaches(queue, **{c: None if v == ALL else v for c, v in choose.items()})
-        n_pages = max(1, -(-len(picked) // PAGE_ROWS))
-        # Keyed on the filters: a new filter starts again on its first page.
-        page = st.selectbox(
-            "Page",
-            range(n_pages),
-            format_func=lambda p: (
-                f"rows {p * PAGE_ROWS + 1:,}–{min((p + 1) * PAGE_ROWS, len(picked)):,}"
-            ),
-            key="ownership_queue_page_" + "|".join(choose.values()),
-            disabled=n_pages == 1,
-        )
-        shown = picked.iloc[page * PAGE_ROWS : (page + 1) * PAGE_ROWS]
-        st.caption(
-            f"Rows {page * PAGE_ROWS + 1:,}–{page * PAGE_ROWS + len(shown):,} of {len(picked):,} "
-            + ("breaches" if len(picked) == ov.n_breaches else f"matching (of {ov.n_breaches:,})")
-            + ", largest estimated impact first; each escalates to the person named in the "
-            "matrix. Narrow it with the filters or turn the pages; the download holds all "
-            f"{len(picked):,}."
-        )
-        st.dataframe(shown, hide_index=True, key="ownership_breach_queue", column_config=COLUMNS)
-        st.download_button(
-            f"Download all {len(picked):,} breaches shown by these filters (CSV)",
-            lambda: safe_csv(picked),  # built when clicked, every row
-            f"sla_breaches_{ov.as_of:%Y%m%d_%H%M}.csv",
-            "text/csv",
-            key="ownership_dl_queue",
-            on_click="ignore",
-        )
-
-with tab_sla:
-    st.caption(f"{SLA_MET_DEFINITION} Signals {period}. Wide intervals mean few decisions.")
-    for label, table, key in (
-        ("By recommendation type", ov.sla_by_type, "ownership_sla_type"),
-        ("By site", ov.sla_by_site, "ownership_sla_site"),
-        ("By owner", ov.sla_by_owner, "ownership_sla_owner"),
-    ):
-        st.markdown(f"**{label}**")
-        st.dataframe(table, hide_index=True, key=key, column_config=COLUMNS)
-    no_sla = sorted(map(str, ov.unowned.loc[ov.unowned["problem"] != "no escalation", "rec_type"]))
-    if no_sla:
-        st.caption(
-            f"No owner, no SLA: {', '.join(dict.fromkeys(no_sla))} "
-            "(at some or all sites) cannot meet or miss an SLA, so they are not in these tables."
-        )
-    trend = ov.sla_trend.dropna(subset=["sla_met_rate"])
-    if trend.empty:
-        session.empty_state("No recommendation with an owner and an SLA has been judged yet.")
-    else:
-        top = trend.groupby(trend_by)["n_rated"].sum().nlargest(8).index
-        fig = px.line(
-            trend[trend[trend_by].isin(top)],
-            x="period",
-            y="sla_met_rate",
-            color=trend_by,
-            markers=True,
-            labels={"sla_met_rate": "SLA met", "period": freq, trend_by: GROUP_LABEL[trend_by]},
-            title=f"SLA met by {GROUP_LABEL[trend_by].lower()} per {freq} of created_at (8 largest)",
-        )
-        fig.update_yaxes(tickformat=".0%", range=[0, 1])
-        st.plotly_chart(fig, key="ownership_sla_trend")
-
-with tab_unowned:
-    if ov.unowned.empty:
-        st.success(
-            "Every recommendation type has an owner, an SLA and an escalation at every site."
-        )
-    else:
-        st.caption(
-            "Types × sites with no owner (or no SLA / escalation), their volume and decision "
-            "latency (signal → decision, median hours) against all owned recommendations."
-        )
-        st.dataframe(ov.unowned, hide_index=True, key="ownership_unowned", column_config=COLUMNS)
-
-with tab_fatigue:
-    if ov.fatigue_summary.empty:
-        session.empty_state("No owned recommendations to measure load on.")
-    else:
-        st.caption(
-            "Load per owner per week against how fast and how they answer. A positive "
-            "'busy − quiet' gap (slower in heavy weeks) is the early sign people stop looking."
-        )
-        st.dataframe(
-            ov.fatigue_summary, hide_index=True, key="ownership_fatigue", column_config=COLUMNS
-        )
-        fig = px.scatter(
-            ov.fatigue_weekly.dropna(subset=["median_response_h"]),
-            x="n_recs",
-            y="median_response_h",
-            color="owner",
-            hover_data=["week", "override_rate"],
-            labels={
-                "n_recs": "recommendations that week",
-                "median_response_h": "median response h",
-            },
-            title="Weekly load against median response time",
-        )
-        st.plotly_chart(fig, key="ownership_fatigue_chart")
-
-with tab_matrix:
-    matrix = facts.owners.astype(
-        {c: "string" for c in ("rec_type", "site", "owner", "escalation_to")}
-    )
-    st.dataframe(matrix, hide_index=True, key="ownership_matrix")
-    st.download_button(
-        "Download the ownership matrix (CSV, the owners.csv layout)",
-        safe_csv(matrix),
-        "owners.csv",
-        "text/csv",
-        key="ownership_dl_matrix",
-    )
-    if not roles.can(session.current_role(), "ownership"):
-        st.caption(
-            f"Only an admin can change the matrix (you are {session.current_user()}, {session.current_role()})."
-        )
-    else:
-        types = sorted(set(facts.rec_types) | set(matrix["rec_type"].dropna()))
-        sites = ["*"] + list(facts.sites)
-        with st.form("ownership_edit_form"):
-            st.markdown("**Add or change a row** (recorded on the audit trail)")
-            f1, f2, f3, f4, f5 = st.columns(5)
-            rec_type = f1.selectbox(
-                "Type", types, key="ownership_edit_type", accept_new_options=True
-            )
-            site = f2.selectbox("Site", sites, key="ownership_edit_site", accept_new_options=True)
-            owner = f3.text_input("Owner", key="ownership_edit_owner")
-            escalation = f4.text_input("Escalates to", key="ownership_edit_escalation")
-            sla = f5.number_input("SLA hours", 0.0, 10_000.0, 24.0, key="ownership_edit_sla")
-            save = st.form_submit_button("Save row", type="primary")
-        keys = [f"{t}|{s}" for t, s in zip(matrix["rec_type"], matrix["site"], strict=True)]
-        r1, r2 = st.columns([3, 1])
-        to_remove = r1.selectbox("Remove a row", keys, index=None, key="ownership_remove_key")
-        remove = r2.button("Remove", key="ownership_remove", disabled=to_remove is None)
-        try:
-            if save:
-                entry = make_entry(rec_type, site, owner, escalation, sla)
-                done = apply_owner_changes(
-                    engine,
-                    upserts=[entry],
-                    actor=session.current_user(),
-                    role=session.current_role(),
-                )
-                st.session_state["ownership_flash"] = (
-                    f"Saved {rec_type}|{site}." if done.n_changed else "Nothing changed."
-                )
-            if remove and to_remove:
-                rt, st_site = to_remove.split("|", 1)
-                apply_owner_changes(
-                    engine,
-                    deletes=[(rt, st_site)],
-                    actor=session.current_user(),
-                    role=session.current_role(),
-                )
-                st.session_state["ownership_flash"] = f"Removed {to_remove}."
-        except (OwnershipError, roles.PermissionDenied) as exc:
-            st.error(escape_markdown(str(exc)))
+if tab_queue.open:
+    with tab_queue:
+        if ov.n_breaches == 0:
+            session.empty_state("No open recommendation is past its SLA.")
         else:
-            if save or remove:
-                cache.clear_after_write()
-                st.rerun()
-        if flash := st.session_state.pop("ownership_flash", None):
-            st.success(escape_markdown(flash))
-
-with tab_routing:
-    routing.render(engine, facts.owners)
-
-with tab_gates:
-    report = cache.readiness_gates(url, version, gl.isoformat() if gl else None, f"{now:%Y-%m-%d}")
-    ready = "ready" if report["ready"] else "not ready"
-    st.markdown(
-        f"**Go-live readiness: {ready}** — every hard gate must pass. Go-live: "
-        f"{gl or 'not set'}. Same as `python cli.py gates --json`."
-    )
-    for gate in report["gates"]:
-        kind = "hard" if gate["hard"] else "soft"
-        with st.expander(
-            f"{gate['name']} ({kind}) — {gate['status']}",
-            expanded=gate["status"] != "pass",
-            icon=GATE_ICON[gate["status"]],
-        ):
-            for check in gate["evidence"]["checks"]:
-                st.markdown(
-                    f"{GATE_ICON[check['status']]} **{check['check']}** ({check['status']}): {escape_markdown(check['detail'])}"
+            st.dataframe(
+                ov.breaches_by_owner,
+                hide_index=True,
+                key="ownership_breach_owners",
+                column_config=COLUMNS,
+            )
+            queue = ov.breach_queue
+            q1, q2, q3 = st.columns(3)
+            choose = {
+                col: box.selectbox(
+                    GROUP_LABEL[col],
+                    [ALL, *sorted(map(str, queue[col].dropna().unique()))],
+                    key=f"ownership_queue_{col}",
                 )
+                for box, col in ((q1, "owner"), (q2, "rec_type"), (q3, "site"))
+            }
+            picked = filter_breaches(
+                queue, **{c: None if v == ALL else v for c, v in choose.items()}
+            )
+            n_pages = max(1, -(-len(picked) // PAGE_ROWS))
+            # Keyed on the filters: a new filter starts again on its first page.
+            page = st.selectbox(
+                "Page",
+                range(n_pages),
+                format_func=lambda p: (
+                    f"rows {p * PAGE_ROWS + 1:,}–{min((p + 1) * PAGE_ROWS, len(picked)):,}"
+                ),
+                key="ownership_queue_page_" + "|".join(choose.values()),
+                disabled=n_pages == 1,
+            )
+            shown = picked.iloc[page * PAGE_ROWS : (page + 1) * PAGE_ROWS]
+            st.caption(
+                f"Rows {page * PAGE_ROWS + 1:,}–{page * PAGE_ROWS + len(shown):,} of {len(picked):,} "
+                + (
+                    "breaches"
+                    if len(picked) == ov.n_breaches
+                    else f"matching (of {ov.n_breaches:,})"
+                )
+                + ", largest estimated impact first; each escalates to the person named in the "
+                "matrix. Narrow it with the filters or turn the pages; the download holds all "
+                f"{len(picked):,}."
+            )
+            st.dataframe(
+                shown, hide_index=True, key="ownership_breach_queue", column_config=COLUMNS
+            )
+            st.download_button(
+                f"Download all {len(picked):,} breaches shown by these filters (CSV)",
+                lambda: safe_csv(picked),  # built when clicked, every row
+                f"sla_breaches_{ov.as_of:%Y%m%d_%H%M}.csv",
+                "text/csv",
+                key="ownership_dl_queue",
+                on_click="ignore",
+            )
+
+if tab_sla.open:
+    with tab_sla:
+        st.caption(f"{SLA_MET_DEFINITION} Signals {period}. Wide intervals mean few decisions.")
+        for label, table, key in (
+            ("By recommendation type", ov.sla_by_type, "ownership_sla_type"),
+            ("By site", ov.sla_by_site, "ownership_sla_site"),
+            ("By owner", ov.sla_by_owner, "ownership_sla_owner"),
+        ):
+            st.markdown(f"**{label}**")
+            st.dataframe(table, hide_index=True, key=key, column_config=COLUMNS)
+        no_sla = sorted(
+            map(str, ov.unowned.loc[ov.unowned["problem"] != "no escalation", "rec_type"])
+        )
+        if no_sla:
+            st.caption(
+                f"No owner, no SLA: {', '.join(dict.fromkeys(no_sla))} "
+                "(at some or all sites) cannot meet or miss an SLA, so they are not in these tables."
+            )
+        trend = ov.sla_trend.dropna(subset=["sla_met_rate"])
+        if trend.empty:
+            session.empty_state("No recommendation with an owner and an SLA has been judged yet.")
+        else:
+            top = trend.groupby(trend_by)["n_rated"].sum().nlargest(8).index
+            fig = px.line(
+                trend[trend[trend_by].isin(top)],
+                x="period",
+                y="sla_met_rate",
+                color=trend_by,
+                markers=True,
+                labels={"sla_met_rate": "SLA met", "period": freq, trend_by: GROUP_LABEL[trend_by]},
+                title=f"SLA met by {GROUP_LABEL[trend_by].lower()} per {freq} of created_at (8 largest)",
+            )
+            fig.update_yaxes(tickformat=".0%", range=[0, 1])
+            st.plotly_chart(fig, key="ownership_sla_trend")
+
+if tab_unowned.open:
+    with tab_unowned:
+        if ov.unowned.empty:
+            st.success(
+                "Every recommendation type has an owner, an SLA and an escalation at every site."
+            )
+        else:
+            st.caption(
+                "Types × sites with no owner (or no SLA / escalation), their volume and decision "
+                "latency (signal → decision, median hours) against all owned recommendations."
+            )
+            st.dataframe(
+                ov.unowned, hide_index=True, key="ownership_unowned", column_config=COLUMNS
+            )
+
+if tab_fatigue.open:
+    with tab_fatigue:
+        if ov.fatigue_summary.empty:
+            session.empty_state("No owned recommendations to measure load on.")
+        else:
+            st.caption(
+                "Load per owner per week against how fast and how they answer. A positive "
+                "'busy − quiet' gap (slower in heavy weeks) is the early sign people stop looking."
+            )
+            st.dataframe(
+                ov.fatigue_summary, hide_index=True, key="ownership_fatigue", column_config=COLUMNS
+            )
+            fig = px.scatter(
+                ov.fatigue_weekly.dropna(subset=["median_response_h"]),
+                x="n_recs",
+                y="median_response_h",
+                color="owner",
+                hover_data=["week", "override_rate"],
+                labels={
+                    "n_recs": "recommendations that week",
+                    "median_response_h": "median response h",
+                },
+                title="Weekly load against median response time",
+            )
+            st.plotly_chart(fig, key="ownership_fatigue_chart")
+
+if tab_matrix.open:
+    with tab_matrix:
+        matrix = facts.owners.astype(
+            {c: "string" for c in ("rec_type", "site", "owner", "escalation_to")}
+        )
+        st.dataframe(matrix, hide_index=True, key="ownership_matrix")
+        st.download_button(
+            "Download the ownership matrix (CSV, the owners.csv layout)",
+            safe_csv(matrix),
+            "owners.csv",
+            "text/csv",
+            key="ownership_dl_matrix",
+        )
+        if not roles.can(session.current_role(), "ownership"):
+            st.caption(
+                f"Only an admin can change the matrix (you are {session.current_user()}, {session.current_role()})."
+            )
+        else:
+            types = sorted(set(facts.rec_types) | set(matrix["rec_type"].dropna()))
+            sites = ["*"] + list(facts.sites)
+            with st.form("ownership_edit_form"):
+                st.markdown("**Add or change a row** (recorded on the audit trail)")
+                f1, f2, f3, f4, f5 = st.columns(5)
+                rec_type = f1.selectbox(
+                    "Type", types, key="ownership_edit_type", accept_new_options=True
+                )
+                site = f2.selectbox(
+                    "Site", sites, key="ownership_edit_site", accept_new_options=True
+                )
+                owner = f3.text_input("Owner", key="ownership_edit_owner")
+                escalation = f4.text_input("Escalates to", key="ownership_edit_escalation")
+                sla = f5.number_input("SLA hours", 0.0, 10_000.0, 24.0, key="ownership_edit_sla")
+                save = st.form_submit_button("Save row", type="primary")
+            keys = [f"{t}|{s}" for t, s in zip(matrix["rec_type"], matrix["site"], strict=True)]
+            r1, r2 = st.columns([3, 1])
+            to_remove = r1.selectbox("Remove a row", keys, index=None, key="ownership_remove_key")
+            remove = r2.button("Remove", key="ownership_remove", disabled=to_remove is None)
+            try:
+                if save:
+                    entry = make_entry(rec_type, site, owner, escalation, sla)
+                    done = apply_owner_changes(
+                        engine,
+                        upserts=[entry],
+                        actor=session.current_user(),
+                        role=session.current_role(),
+                    )
+                    st.session_state["ownership_flash"] = (
+                        f"Saved {rec_type}|{site}." if done.n_changed else "Nothing changed."
+                    )
+                if remove and to_remove:
+                    rt, st_site = to_remove.split("|", 1)
+                    apply_owner_changes(
+                        engine,
+                        deletes=[(rt, st_site)],
+                        actor=session.current_user(),
+                        role=session.current_role(),
+                    )
+                    st.session_state["ownership_flash"] = f"Removed {to_remove}."
+            except (OwnershipError, roles.PermissionDenied) as exc:
+                st.error(escape_markdown(str(exc)))
+            else:
+                if save or remove:
+                    cache.clear_after_write()
+                    st.rerun()
+            if flash := st.session_state.pop("ownership_flash", None):
+                st.success(escape_markdown(flash))
+
+if tab_routing.open:
+    with tab_routing:
+        routing.render(engine, facts.owners)
+
+if tab_gates.open:
+    with tab_gates:
+        report = cache.readiness_gates(
+            url, version, gl.isoformat() if gl else None, f"{now:%Y-%m-%d}"
+        )
+        ready = "ready" if report["ready"] else "not ready"
+        st.markdown(
+            f"**Go-live readiness: {ready}** — every hard gate must pass. Go-live: "
+            f"{gl or 'not set'}. Same as `python cli.py gates --json`."
+        )
+        for gate in report["gates"]:
+            kind = "hard" if gate["hard"] else "soft"
+            with st.expander(
+                f"{gate['name']} ({kind}) — {gate['status']}",
+                expanded=gate["status"] != "pass",
+                icon=GATE_ICON[gate["status"]],
+            ):
+                for check in gate["evidence"]["checks"]:
+                    st.markdown(
+                        f"{GATE_ICON[check['status']]} **{check['check']}** ({check['status']}): {escape_markdown(check['detail'])}"
+                    )

@@ -35,6 +35,8 @@ PAGES = [
     "pages/audit.py",
     "pages/health.py",
 ]
+# Pages whose tabs draw only when open (st.tabs(on_change="rerun")): the tabs' state key.
+LAZY_TABS = {"pages/ownership.py": "ownership_tab"}
 _MD = markdown_it.MarkdownIt("gfm-like", {"linkify": False}).enable(["table", "strikethrough"])
 _INJECTED = re.compile(
     r"<img[^>]*evil\.example|<a [^>]*(evil|phish)\.example|<strong>bold</strong>"
@@ -125,6 +127,12 @@ def test_page_labels_show_peoples_markup_as_text(hostile_store: str, page: str) 
     at.run()
     assert not at.exception, at.exception
     assert injected(at) == []
+    if page in LAZY_TABS:  # only the open tab is drawn: every tab, opened in turn
+        for label in [t.label for t in at.tabs]:
+            at.session_state[LAZY_TABS[page]] = label
+            at.run()
+            assert not at.exception, at.exception
+            assert injected(at) == [], label
     # Then the item whose own words carry the markup, where the page offers a pick.
     picks = {"pages/overrides.py": "overrides_theme_pick", "pages/why.py": "why_rec"}
     if page in picks:

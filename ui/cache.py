@@ -18,7 +18,8 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from analytics.governance.ownership import OwnershipOverview, decision_base
+from analytics.governance.ownership import decision_base
+from analytics.governance.ownership_overview import OwnershipOverview, Settled
 from contract.frames import Frames, frames_version
 from flows import artefacts, background, explain, facts
 from store.audit import COUNTER, read_events
@@ -349,17 +350,29 @@ def ownership_overview(
     url: str, version: str, as_of: str, trend_by: str, freq: str, since: str | None = None
 ) -> OwnershipOverview:
     """``flows.governance.ownership_overview`` for the log judged at ``as_of`` (ISO), over
-    recommendations signalled from ``since`` (ISO date) on, or all of them: the owner join
-    built on write (``decision_base``), judged at that moment."""
+    recommendations signalled from ``since`` (ISO date) on, or all of them: what the clock does
+    not change is built on write (``ownership_settled``), only the undecided are judged here."""
     from flows import governance
 
-    return governance.ownership_from_base(
-        _ownership_base(url, contract_version(url)),
+    return governance.ownership_at(
+        _ownership_settled(url, contract_version(url), since),
         now=pd.Timestamp(as_of),
         trend_by=trend_by,
         freq=freq,
-        since=date.fromisoformat(since) if since else None,
     )
+
+
+@st.cache_resource(show_spinner="Working out owners and SLAs…", max_entries=4)
+def _ownership_settled(url: str, version: str, since: str | None) -> Settled:
+    day = date.fromisoformat(since) if since else None
+    # Built on write over the whole log and since the saved go-live.
+    built = artefact("ownership_settled" if day is None else "ownership_go_live", url)
+    if built is not None and built.since == day:
+        return built
+    # Being prepared, or another go-live chosen for this session: from the owner join.
+    from flows import governance
+
+    return governance.ownership_settled(_ownership_base(url, version), since=day)
 
 
 @st.cache_resource(show_spinner="Working out owners and SLAs…", max_entries=2)
@@ -379,10 +392,10 @@ def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> 
 
     engine = engine_for(url)
     built = artefact("gates", url)
-    versions = data_versions(engine)
-    saved_go_live = _go_live(url, versions.get("recommendations", 0), versions.get("settings", 0))[
-        0
-    ]
+    versions = data_versions(engine)  # the sidebar's go-live, asked once per version
+    saved_go_live, _ = _go_live(
+        url, versions.get("recommendations", 0), versions.get("settings", 0)
+    )
     if (
         built is not None
         and str(built["as_of"])[:10] == today

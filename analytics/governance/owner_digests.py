@@ -19,9 +19,9 @@ from typing import Any
 
 import pandas as pd
 
+from analytics.governance.breaches import breach_queue, breaches_by_owner
 from analytics.governance.digest import digest_hash
 from analytics.governance.digest_items import DUE_SOON_H, by_impact, due_soon, num, rec_items, text
-from analytics.governance.ownership import breach_queue, breaches_by_owner
 
 
 def _as_utc(now: pd.Timestamp | str) -> pd.Timestamp:

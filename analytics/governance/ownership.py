@@ -15,13 +15,9 @@ functions summarise it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from analytics.governance.breaches import breach_queue, breaches_by_owner
-from analytics.governance.fatigue import fatigue_summary, fatigue_weekly
 from analytics.shared.figures import (
     EXPIRED,
     decision_hours,
@@ -38,7 +34,7 @@ SLA_STATES = ("met", "breached", "pending", "no SLA", "unowned")
 _Z95 = 1.959963984540054
 
 
-def _as_utc(now: pd.Timestamp | str) -> pd.Timestamp:
+def as_utc(now: pd.Timestamp | str) -> pd.Timestamp:
     ts = pd.Timestamp(now)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
@@ -132,7 +128,7 @@ def decision_base(
 def judge_at(base: pd.DataFrame, *, now: pd.Timestamp | str) -> pd.DataFrame:
     """``decision_base`` plus ``hours_overdue`` and ``sla_state`` as of ``now`` (a new frame;
     ``base`` is left as it is)."""
-    now_ts = _as_utc(now)
+    now_ts = as_utc(now)
     out = base.copy(deep=False)
     found = ~out["is_open"].to_numpy(dtype=bool)
     answered = out["decision"].isin(ANSWERED).to_numpy(dtype=bool)
@@ -202,6 +198,67 @@ def _wilson(k: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
     return pd.Series(lo, index=k.index), pd.Series(hi, index=k.index)
 
 
+SLA_COUNTS = ("met", "breached", "pending", "expired")
+# The cells SLA met is counted in: every grouping the page shows is a sum of them.
+SLA_CELL = ("rec_type", "site", "owner", "week", "month")
+
+
+def sla_counts(status: pd.DataFrame) -> pd.DataFrame:
+    """Rated recommendations (met, breached or pending) counted per type × site × owner × week
+    and month of ``created_at``: the cells ``rates_of`` sums into any grouping.
+
+    Returns
+    -------
+    DataFrame with ``rec_type, site, owner, week, month`` and the int64 counts ``met,
+    breached, pending, expired`` (``expired``: breached by running out).
+    """
+    rated = status[status["sla_state"].isin(["met", "breached", "pending"])]
+    codes = rated["sla_state"].cat.codes.to_numpy()
+    frame = pd.DataFrame(
+        {
+            "rec_type": rated["rec_type"],
+            "site": rated["site"],
+            "owner": rated["owner"],
+            "week": period_start(rated["created_at"], "week"),
+            "month": period_start(rated["created_at"], "month"),
+            **{
+                state: (codes == SLA_STATES.index(state)).astype("int64")
+                for state in SLA_COUNTS[:3]
+            },
+            "expired": rated["decision"].isin([EXPIRED]).to_numpy(dtype=bool).astype("int64"),
+        },
+        index=rated.index,
+    )
+    cells = frame.groupby(list(SLA_CELL), sort=False, observed=True, dropna=False)
+    return cells[list(SLA_COUNTS)].sum().reset_index()
+
+
+def rates_of(
+    counts: pd.DataFrame, *, by: str | None = None, freq: str | None = None
+) -> pd.DataFrame:
+    """``sla_rates`` from ``sla_counts`` cells (of one frame, or of several concatenated: the
+    cells of the same group add up)."""
+    if freq not in (None, "week", "month"):
+        raise ValueError(f"freq must be week, month or None, got {freq!r}")
+    keys = [k for k in (by, freq) if k is not None]
+    if keys:
+        agg = counts.groupby(keys, sort=True, observed=True)[list(SLA_COUNTS)].sum()
+        agg = agg.reset_index().rename(columns={freq: "period"} if freq else {})
+    else:
+        agg = counts[list(SLA_COUNTS)].sum().to_frame().T
+    out = pd.DataFrame({k: agg[k] for k in ([by] if by else []) + (["period"] if freq else [])})
+    if by is not None:
+        out[by] = out[by].astype("string")
+    out["n_met"] = agg["met"].astype("int64")
+    out["n_breached"] = agg["breached"].astype("int64")
+    out["n_rated"] = out["n_met"] + out["n_breached"]
+    out["n_expired"] = agg["expired"].astype("int64")
+    out["n_pending"] = agg["pending"].astype("int64")
+    out["sla_met_rate"] = out["n_met"] / out["n_rated"].where(out["n_rated"] > 0)
+    out["ci_low"], out["ci_high"] = _wilson(out["n_met"], out["n_rated"])
+    return out.reset_index(drop=True)
+
+
 def sla_rates(
     status: pd.DataFrame, *, by: str | None = None, freq: str | None = None
 ) -> pd.DataFrame:
@@ -225,38 +282,7 @@ def sla_rates(
     Wilson interval ``ci_low``/``ci_high``; only groups with an owner and SLA. Sorted by
     group then period.
     """
-    rated = status[status["sla_state"].isin(["met", "breached", "pending"])]
-    keys: list[str] = []
-    frame = pd.DataFrame(index=rated.index)
-    if by is not None:
-        frame[by] = rated[by]
-        keys.append(by)
-    if freq is not None:
-        frame["period"] = period_start(rated["created_at"], freq)
-        keys.append("period")
-    codes = rated["sla_state"].cat.codes.to_numpy()
-    frame["met"] = (codes == SLA_STATES.index("met")).astype("int64")
-    frame["breached"] = (codes == SLA_STATES.index("breached")).astype("int64")
-    frame["pending"] = (codes == SLA_STATES.index("pending")).astype("int64")
-    frame["expired"] = rated["decision"].isin(["expired"]).to_numpy(dtype=bool).astype("int64")
-    if keys:
-        agg = frame.groupby(keys, sort=True, observed=True)[
-            ["met", "breached", "pending", "expired"]
-        ].sum()
-        agg = agg.reset_index()
-    else:
-        agg = frame[["met", "breached", "pending", "expired"]].sum().to_frame().T
-    out = pd.DataFrame({k: agg[k] for k in keys})
-    if by is not None:
-        out[by] = out[by].astype("string")
-    out["n_met"] = agg["met"].astype("int64")
-    out["n_breached"] = agg["breached"].astype("int64")
-    out["n_rated"] = out["n_met"] + out["n_breached"]
-    out["n_expired"] = agg["expired"].astype("int64")
-    out["n_pending"] = agg["pending"].astype("int64")
-    out["sla_met_rate"] = out["n_met"] / out["n_rated"].where(out["n_rated"] > 0)
-    out["ci_low"], out["ci_high"] = _wilson(out["n_met"], out["n_rated"])
-    return out.reset_index(drop=True)
+    return rates_of(sla_counts(status), by=by, freq=freq)
 
 
 def unowned_groups(status: pd.DataFrame) -> pd.DataFrame:
@@ -314,75 +340,3 @@ def unowned_groups(status: pd.DataFrame) -> pd.DataFrame:
         ["n_recs", "rec_type", "site"], ascending=[False, True, True], kind="stable"
     )
     return out[cols].reset_index(drop=True)
-
-
-@dataclass(frozen=True)
-class OwnershipOverview:
-    """Everything the Ownership page shows, from one ``decision_status`` pass."""
-
-    as_of: pd.Timestamp
-    n_recs: int
-    first_signal: pd.Timestamp | None  # the period the figures cover (signal_at)
-    last_signal: pd.Timestamp | None
-    unowned: pd.DataFrame
-    sla_by_type: pd.DataFrame
-    sla_by_site: pd.DataFrame
-    sla_by_owner: pd.DataFrame
-    sla_trend: pd.DataFrame
-    sla_overall: pd.DataFrame
-    breach_queue: pd.DataFrame  # every open breach, largest impact first (not capped)
-    n_breaches: int
-    breach_impact_usd: float
-    breaches_by_owner: pd.DataFrame
-    fatigue_weekly: pd.DataFrame
-    fatigue_summary: pd.DataFrame
-
-
-def ownership_overview(
-    recommendations: pd.DataFrame,
-    decisions: pd.DataFrame,
-    owners: pd.DataFrame,
-    *,
-    now: pd.Timestamp | str,
-    trend_by: str = "owner",
-    freq: str = "week",
-    queue_limit: int | None = None,
-) -> OwnershipOverview:
-    """The page's figures in one call (see the functions above for each table).
-
-    ``breach_queue`` holds every open breach unless ``queue_limit`` caps it; ``n_breaches``
-    and ``breach_impact_usd`` are over all of them either way.
-    """
-    status = decision_status(recommendations, decisions, owners, now=now)
-    return overview_of(status, now=now, trend_by=trend_by, freq=freq, queue_limit=queue_limit)
-
-
-def overview_of(
-    status: pd.DataFrame,
-    *,
-    now: pd.Timestamp | str,
-    trend_by: str = "owner",
-    freq: str = "week",
-    queue_limit: int | None = None,
-) -> OwnershipOverview:
-    """``ownership_overview`` from a ``decision_status`` frame already judged at ``now``."""
-    queue = breach_queue(status)
-    weekly = fatigue_weekly(status)
-    return OwnershipOverview(
-        as_of=_as_utc(now),
-        n_recs=len(status),
-        first_signal=status["signal_at"].min() if len(status) else None,
-        last_signal=status["signal_at"].max() if len(status) else None,
-        unowned=unowned_groups(status),
-        sla_by_type=sla_rates(status, by="rec_type"),
-        sla_by_site=sla_rates(status, by="site"),
-        sla_by_owner=sla_rates(status, by="owner"),
-        sla_trend=sla_rates(status, by=trend_by, freq=freq),
-        sla_overall=sla_rates(status),
-        breach_queue=queue if queue_limit is None else queue.head(queue_limit),
-        n_breaches=len(queue),
-        breach_impact_usd=float(queue["est_impact_usd"].sum()),
-        breaches_by_owner=breaches_by_owner(status),
-        fatigue_weekly=weekly,
-        fatigue_summary=fatigue_summary(weekly, status),
-    )

@@ -10,12 +10,8 @@ from sqlalchemy import Engine, text
 
 from analytics.governance.breaches import breach_queue, breaches_by_owner
 from analytics.governance.fatigue import fatigue_summary, fatigue_weekly
-from analytics.governance.ownership import (
-    decision_status,
-    ownership_overview,
-    sla_rates,
-    unowned_groups,
-)
+from analytics.governance.ownership import decision_status, sla_rates, unowned_groups
+from analytics.governance.ownership_overview import ownership_overview
 from store.audit import read_events, verify_chain
 from store.db import data_versions
 from store.ingest.load import load_bundle

@@ -74,6 +74,14 @@ def _open_page() -> AppTest:
     return at
 
 
+def _open_tab(at: AppTest, label: str) -> AppTest:
+    """Click the tab ``label``: only the open tab is drawn, so opening one reruns the page."""
+    at.session_state["ownership_tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def _df(at: AppTest, *columns: str):  # type: ignore[no-untyped-def]
     """The first table showing all of ``columns`` (AppTest does not expose dataframe keys)."""
     return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
@@ -91,15 +99,31 @@ def test_page_shows_sla_breaches_unowned_and_gates(store: Engine) -> None:
     assert list(queue["rec_id"]) == ["r4", "r7", "r3"]
     downloads = [b.proto.label for b in at.get("download_button")]
     assert "Download all 3 breaches shown by these filters (CSV)" in downloads
-    assert any(label.startswith("Download the ownership matrix") for label in downloads)
     assert list(queue["escalation_to"]) == ["boss", "boss2", "boss"]
-    unowned = _df(at, "rec_type", "problem")
+    downloads = [b.proto.label for b in _open_tab(at, "Ownership matrix").get("download_button")]
+    assert any(label.startswith("Download the ownership matrix") for label in downloads)
+    unowned = _df(_open_tab(at, "Unowned"), "rec_type", "problem")
     assert ("maintenance", "no owner") in set(
         zip(unowned["rec_type"], unowned["problem"], strict=True)
     )
+    _open_tab(at, "Readiness gates")
     gates = [e.label for e in at.expander if "(hard)" in e.label or "(soft)" in e.label]
     assert len(gates) == 5
     assert gates[0] == "Decision ownership (hard) — fail"
+
+
+def test_every_tab_opens_twice_in_a_row_on_the_same_figures(store: Engine) -> None:
+    at = _open_page()
+    figures = {m.label: m.value for m in at.metric}
+    labels = [t.label for t in at.tabs]
+    assert labels[0] == "Breach queue" and len(labels) == 7
+    for label in labels * 2:
+        _open_tab(at, label)
+        assert {m.label: m.value for m in at.metric} == figures
+    # Only the open tab is drawn: with the gates open, the breach queue is not sent.
+    assert [t.label for t in at.tabs] == labels
+    assert len([e for e in at.expander if "(hard)" in e.label]) == 4
+    assert not [d for d in at.dataframe if "hours_overdue" in d.value.columns]
 
 
 def test_end_of_log_leaves_open_recommendations_inside_their_sla_out(store: Engine) -> None:
@@ -112,7 +136,7 @@ def test_end_of_log_leaves_open_recommendations_inside_their_sla_out(store: Engi
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["SLA met"] == "20.0%"
     assert metrics["Open past SLA"] == "2"
-    sla = _df(at, "n_met", "n_rated", "n_pending")
+    sla = _df(_open_tab(at, "SLA met"), "n_met", "n_rated", "n_pending")
     assert sla["n_pending"].sum() == 1
     assert any("left out" in c.value for c in at.caption)
 
@@ -166,7 +190,7 @@ def test_breach_queue_pages_through_every_breach_and_filters(
 
 
 def test_admin_adds_an_owner_row_through_the_form(store: Engine) -> None:
-    at = _open_page()
+    at = _open_tab(_open_page(), "Ownership matrix")
     at.selectbox(key="ownership_edit_type").set_value("maintenance")
     at.selectbox(key="ownership_edit_site").set_value("*")
     at.text_input(key="ownership_edit_owner").input("mo")
@@ -186,7 +210,7 @@ def test_admin_adds_an_owner_row_through_the_form(store: Engine) -> None:
     assert tuple(row) == ("mo", "boss", 48.0, None)
     event = read_events(store).iloc[0]
     assert event["action"] == "ownership_add" and event["entity_id"] == "maintenance|*"
-    unowned = _df(at, "rec_type", "problem")
+    unowned = _df(_open_tab(at, "Unowned"), "rec_type", "problem")
     assert "maintenance" not in set(unowned["rec_type"])
 
 
@@ -204,6 +228,7 @@ def test_non_admin_sees_the_matrix_read_only(store: Engine) -> None:
     at.switch_page(PAGE)
     at.run()
     assert not at.exception, at.exception
+    _open_tab(at, "Ownership matrix")
     assert any("Only an admin can change the matrix" in c.value for c in at.caption)
     assert not [b for b in at.button if b.label == "Save row"]
     assert len(_df(at, "rec_type", "site", "owner", "sla_hours")) == 3

@@ -9,7 +9,14 @@ from store.audit import read_events
 from store.settings import get_setting
 from store.users import add_user
 from store.webhooks import APP_URL, get_routes
-from tests.governance.test_page_ownership import APP, PAGE, _df, _open_page, store  # noqa: F401
+from tests.governance.test_page_ownership import (  # noqa: F401
+    APP,
+    PAGE,
+    _df,
+    _open_page,
+    _open_tab,
+    store,
+)
 
 HOOK_A = "https://hooks.example.com/services/T000/B000/SECRET-A"
 HOOK_B = "https://outlook.example.com/webhookb2/SECRET-B"
@@ -23,7 +30,7 @@ def _save(at: AppTest, label: str) -> AppTest:
 
 
 def test_admin_routes_two_people_and_sets_the_app_url(store: Engine) -> None:  # noqa: F811
-    at = _open_page()
+    at = _open_tab(_open_page(), "Digest routing")
     table = _df(at, "person", "as", "webhook")
     assert list(table["person"]) == ["ana", "bea", "boss", "boss2", "cy"]
     assert set(table["webhook"]) == {"none"}
@@ -58,7 +65,7 @@ def test_admin_routes_two_people_and_sets_the_app_url(store: Engine) -> None:  #
 
 
 def test_a_bad_url_is_refused_with_a_reason(store: Engine) -> None:  # noqa: F811
-    at = _open_page()
+    at = _open_tab(_open_page(), "Digest routing")
     at.selectbox(key="ownership_route_person").set_value("bea")
     at.text_input(key="ownership_route_url").input("ftp://files.example.com/x")
     _save(at, "Save route")
@@ -77,6 +84,7 @@ def test_a_reader_sees_the_routing_but_cannot_change_it(store: Engine) -> None: 
     at.run()
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
+    _open_tab(at, "Digest routing")
     assert any("Only an admin can change the routing" in c.value for c in at.caption)
     assert not [b for b in at.button if b.label == "Save route"]
     assert len(_df(at, "person", "as", "webhook")) == 5

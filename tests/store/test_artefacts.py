@@ -25,6 +25,7 @@ from store.learning.monitoring import save_reference
 from store.learning.theme_memory import read_theme_memory, save_theme_memory
 from store.owner_matrix import apply_owner_changes, make_entry
 from store.reads import clear_memo
+from store.settings import GO_LIVE, set_setting
 from tests.conftest import write_bundle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,6 +49,8 @@ DEPENDS = {
     "pick_list": {R, D, OWN},
     "decision_lookup": {R, D, OUT},
     "ownership_base": {R, D, OWN},
+    "ownership_settled": {R, D, OWN},
+    "ownership_go_live": {R, D, OWN, "settings"},
     "kpi_tables": {R, D, OUT, ORD, K, OWN},
     "override_analysis": {R, D, OUT},
     "value_tables": {R, D, OUT},
@@ -194,8 +197,8 @@ def test_an_owner_change_rebuilds_only_what_reads_the_matrix(loaded: Engine) -> 
         loaded, upserts=[make_entry("expedite", "P2", "cy", "boss", 4.0)], actor="t", role="admin"
     )
     rebuilt = {
-        "log_facts", "data_overview", "pick_base", "pick_list", "ownership_base", "kpi_tables",
-        "gates",
+        "log_facts", "data_overview", "pick_base", "pick_list", "ownership_base",
+        "ownership_settled", "ownership_go_live", "kpi_tables", "gates",
     }  # fmt: skip
     assert _built(build_all(loaded)) == rebuilt
     ok, base = read(loaded, "ownership_base")
@@ -208,12 +211,32 @@ def test_a_saved_reference_window_rebuilds_only_the_monitor(loaded: Engine) -> N
     ok, report = read(loaded, "monitoring")
     assert ok and report is not None
     save_reference(loaded, date(2025, 2, 1), date(2025, 4, 30), actor="t", role="admin")
-    assert _built(build_all(loaded)) == {"monitoring", "gates"}
+    assert _built(build_all(loaded)) == {"monitoring", "gates", "ownership_go_live"}
     ok, report = read(loaded, "monitoring")
     assert ok and (report.reference.start, report.reference.end) == (
         date(2025, 2, 1),
         date(2025, 4, 30),
     )
+
+
+def test_a_saved_go_live_rebuilds_the_ownership_figures_since_it_from_the_built_join(
+    loaded: Engine,
+) -> None:
+    build_all(loaded)
+    ok, whole = read(loaded, "ownership_settled")
+    # Decided rows are settled; the 20 recommendations without a decision are judged on view.
+    assert ok and whole.since is None and whole.n_recs == 120 and len(whole.live) == 20
+    assert int(whole.counts["met"].sum() + whole.counts["breached"].sum()) == 100
+    ok, since = read(loaded, "ownership_go_live")
+    assert ok and since.since == date(2025, 1, 1)  # inferred: the first recommendation's day
+    set_setting(loaded, GO_LIVE, "2025-05-01", actor="t", role="admin")
+    report = build_all(loaded)
+    assert _built(report) == {"ownership_go_live", "monitoring", "gates"}
+    assert report["ownership_base"]["outcome"] == "present"  # the join is not redone
+    ok, since = read(loaded, "ownership_go_live")
+    signal = pd.to_datetime(read(loaded, "ownership_base")[1]["signal_at"])
+    assert ok and since.since == date(2025, 5, 1)
+    assert since.n_recs == int((signal >= pd.Timestamp("2025-05-01", tz="UTC")).sum())
 
 
 def test_the_themes_are_built_with_the_store_and_keep_their_ids(loaded: Engine) -> None:
