@@ -193,11 +193,6 @@ def read(engine: Engine, name: str, versions: dict[str, int] | None = None) -> t
     return read_artefact(engine, name, key_for(engine, name, versions), serializer=art.serializer)
 
 
-def has(engine: Engine, name: str, versions: dict[str, int]) -> bool:
-    """Whether a verified file of ``name`` exists for ``versions`` (checked, not unpickled)."""
-    return verify_artefact(engine, name, key_for(engine, name, versions))
-
-
 def read_key(engine: Engine, name: str, key: str) -> tuple[bool, Any]:
     """``(True, artefact)`` for the verified file of ``name`` under ``key``, else ``(False, None)``."""
     return read_artefact(engine, name, key, serializer=REGISTRY[name].serializer)

@@ -126,11 +126,6 @@ def candidate_rules(
     return [dict(r) for r in report.get("rules", [])], None
 
 
-def go_live_for_store(engine: Engine) -> date | None:
-    """The saved (or inferred) go-live: the one ``gates_for_store`` judges at by default."""
-    return go_live(engine)[0]
-
-
 def gates_for_store(
     engine: Engine,
     *,

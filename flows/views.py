@@ -102,8 +102,6 @@ def warm_defaults(engine: Engine) -> dict[str, str]:
     Returns ``{view: "read" | "built"}``; empty when the artefacts they derive from are not
     built (or no go-live can be inferred)."""
     versions = data_versions(engine)
-    if not artefacts.has(engine, "kpi_tables", versions):
-        return {}
     facts_found, facts = artefacts.read(engine, "log_facts", versions)
     day, _ = go_live(engine, inferred=(lambda: facts.inferred_go_live) if facts_found else None)
     if day is None:
@@ -111,17 +109,27 @@ def warm_defaults(engine: Engine) -> dict[str, str]:
     targets = resolve_targets(get_setting(engine, SETTING_KEY))
     outcome: dict[str, str] = {}
 
-    def tables() -> baseline.KpiTables:  # read (112 MB at 1M rows) only if a view is missing
-        return artefacts.read(engine, "kpi_tables", versions)[1]
+    read: list[baseline.KpiTables] = []
 
-    for name in BASELINE:
-        baseline_view(
-            engine,
-            tables,
-            frames_version(versions),
-            name,
-            go_live_day=day,
-            expedite_target=targets.get("expedite_pct_cogs"),
-            outcome=outcome,
-        )
+    def tables() -> baseline.KpiTables:  # read (112 MB at 1M rows) once, if a view is missing
+        if not read:
+            found, built = artefacts.read(engine, "kpi_tables", versions)
+            if not found:
+                raise LookupError("kpi_tables")
+            read.append(built)
+        return read[0]
+
+    try:
+        for name in BASELINE:
+            baseline_view(
+                engine,
+                tables,
+                frames_version(versions),
+                name,
+                go_live_day=day,
+                expedite_target=targets.get("expedite_pct_cogs"),
+                outcome=outcome,
+            )
+    except LookupError:  # the KPI inputs are not built: nothing to derive the views from
+        return {}
     return outcome
