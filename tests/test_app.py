@@ -161,3 +161,53 @@ def test_app_start_removes_killed_loads_scratch_once_per_process(
     at.run()
     assert not at.exception, at.exception
     assert later.exists()
+
+
+def test_served_app_imports_what_the_pages_import_before_its_first_visitor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `streamlit run app.py` finds the ASGI app in app.py (by its source, without running it),
+    # and importing app.py as a module only builds that app: it draws nothing.
+    import importlib.util
+
+    import streamlit as st
+    from streamlit import config
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    # Building an App pins the process's script path for config: restored after the test.
+    monkeypatch.setattr(config, "_main_script_path", config._main_script_path)
+
+    repo = Path(APP).parent
+    found = discover_asgi_app(repo / "app.py")
+    assert found.is_asgi_app and found.import_string == "app:app"
+    spec = importlib.util.spec_from_file_location("app_as_module", repo / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert isinstance(module.app, st.App)
+
+    from ui.startup import imported_by, warm_imports
+
+    # What the shell and the pages import at their top level, not what functions import lazily.
+    names = imported_by([repo / "ui" / "app_shell.py", *(repo / p for p, *_ in module.PAGES)])
+    assert {"pandas", "streamlit", "ui.cache", "store.roles"} <= set(names)
+    assert "__future__" not in names and not {"scipy", "sklearn", "shap"} & set(names)
+    script = tmp_path / "page.py"
+    script.write_text(
+        "import json\nfrom os import path\nfrom collections import abc, OrderedDict\n"
+        "import no_such_module_here\n\ndef f():\n    import sqlite3\n",
+        encoding="utf-8",
+    )
+    names = imported_by([script])
+    assert names == [
+        "json",
+        "os",
+        "os.path",
+        "collections",
+        "collections.abc",
+        "collections.OrderedDict",
+        "no_such_module_here",
+    ]
+    # A missing module, or a name that is not a module, is skipped: the server still starts.
+    done, _seconds = warm_imports(names)
+    assert done == 5
