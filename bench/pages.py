@@ -92,7 +92,7 @@ def _visit(page, url: str, marker: str) -> tuple[float, float]:  # type: ignore[
     return time.perf_counter() - t0, _server_cpu() - c0
 
 
-def time_pages(db: Path) -> dict[str, dict[str, tuple[float, float]]]:
+def time_pages(db: Path, only: list[str] | None = None) -> dict[str, dict[str, tuple[float, float]]]:
     from playwright.sync_api import sync_playwright
 
     results: dict[str, dict[str, tuple[float, float]]] = {}
@@ -101,6 +101,8 @@ def time_pages(db: Path) -> dict[str, dict[str, tuple[float, float]]]:
             executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
         )
         for path, marker in PAGES:
+            if only and (path or "data") not in only:
+                continue
             with _serve(db) as server:
                 url = f"{server}/{path}"
                 first = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -134,13 +136,16 @@ def main() -> None:
     parser.add_argument(
         "--store", type=Path, nargs="+", help="SQLite stores already loaded and prepared (no load)"
     )
+    parser.add_argument(
+        "--pages", nargs="+", help="only these pages (data, baseline, overrides, why, …)"
+    )
     args = parser.parse_args()
     if not CHROMIUM.exists():
         sys.exit(f"needs headless Chromium at {CHROMIUM}")
     if args.store:
         for db in args.store:
             print(f"{db}:")
-            time_pages(db)
+            time_pages(db, args.pages)
         return
     growth: dict[int, dict[str, dict[str, tuple[float, float]]]] = {}
     loads: dict[int, float] = {}
@@ -156,7 +161,7 @@ def main() -> None:
             for line in log.splitlines():
                 if "ready in" in line or line.strip().startswith("artefact"):
                     print("   " + line.strip())
-            growth[rows] = time_pages(db)
+            growth[rows] = time_pages(db, args.pages)
     if len(args.rows) > 1:
         print("\ncold first visit by size (s), and the ratio per 10x rows:")
         sizes = sorted(growth)

@@ -198,159 +198,187 @@ priced = kpi_cache.money_view(
 )
 money_ui.late_cost_and_money_at_risk(priced)
 
-st.subheader("Trends")
-st.caption(
-    "Per week of each table's event time (stockouts per month). Grey band: the baseline's "
-    "interquartile range, dashed: its median; black: go-live; red dotted: target."
+# Only the open tab is drawn (opening another reruns the page from the cached views): the nine
+# trend charts drawn at every visit cost the browser a second or two on a 2-core machine.
+tab_breakdown, tab_trends, tab_export, tab_targets = st.tabs(
+    ["Breakdown", "Trends", "Export", "Targets"],
+    key="baseline_tab",
+    on_change="rerun",
 )
-trend, bands = view["trend"], view["band"].set_index("kpi")
-decisions_until = facts.last_decided  # None on an empty log
-if decisions_until is not None and len(trend) and trend["period_start"].max() >= decisions_until:
-    st.caption(
-        f"Decisions are logged up to {decisions_until:%Y-%m-%d}; the shaded weeks after it hold "
-        "recommendations that are still open, so decision latency, response time and override "
-        "rate read blank there and SLA met rests on few recommendations: open ones already "
-        "past their SLA count as breaches, open ones still inside it are left out until decided."
+trend = view["trend"]
+# The breakdown's choice outlives its tab (a widget not drawn on a run loses its state).
+by_label = st.session_state.get("baseline_by_kept", "Site")
+
+
+def _breakdown(by: str) -> pd.DataFrame:
+    return kpi_cache.kpi_breakdown(
+        url, version, go_live.isoformat(), site, rec_type, BREAKDOWNS[by]
     )
-shown = [
-    k
-    for k in KPIS
-    if not table.set_index("kpi").loc[k.key, "note"]
-    and not (NO_SLA_SCOPE and k.key == "sla_met_rate")
-]
-if NO_SLA_SCOPE:
-    st.caption(f"SLA met has no trend here. {NO_SLA}")
-if trend.empty:
-    session.empty_state("No data to draw a trend from in this scope.")
-for start in range(0, len(shown) if not trend.empty else 0, 2):
-    for col, kpi in zip(st.columns(2), shown[start : start + 2], strict=False):
-        col.plotly_chart(
-            trend_figure(
-                trend,
-                kpi=kpi.key,
-                go_live=go_live,
-                band=bands.loc[kpi.key] if kpi.key in bands.index else None,
-                target=targets.get(kpi.key),
-                decisions_until=decisions_until,
-            ),
-            key=f"baseline_trend_{kpi.key}",
-            config={"displayModeBar": False},
+
+
+if tab_breakdown.open:
+    with tab_breakdown:
+        by_label = st.segmented_control(
+            "Break down by", list(BREAKDOWNS), default=by_label, key="baseline_by", required=True
+        )
+        st.session_state["baseline_by_kept"] = by_label
+        breakdown = _breakdown(by_label)
+        shown_breakdown = breakdown.copy()
+        for key in KPI_BY_KEY:
+            if key in shown_breakdown:
+                shown_breakdown[key] = shown_breakdown[key] * display_factor(key)
+        st.dataframe(
+            shown_breakdown,
+            hide_index=True,
+            key="baseline_breakdown",
+            column_config={
+                "site": "Site",
+                "rec_type": "Type",
+                "owner": "Owner",
+                "period": "Period",
+                "n_recs": st.column_config.NumberColumn("Recs", format="%d"),
+                "n_decisions": st.column_config.NumberColumn("Decisions", format="%d"),
+                **{
+                    k.key: st.column_config.NumberColumn(
+                        f"{k.label} ({display_unit(k.key)})", format="%.1f"
+                    )
+                    for k in KPIS
+                },
+            },
         )
 
-st.subheader("Breakdown")
-by_label = st.segmented_control(
-    "Break down by", list(BREAKDOWNS), default="Site", key="baseline_by", required=True
-)
-breakdown = kpi_cache.kpi_breakdown(
-    url, version, go_live.isoformat(), site, rec_type, BREAKDOWNS[by_label]
-)
-shown_breakdown = breakdown.copy()
-for key in KPI_BY_KEY:
-    if key in shown_breakdown:
-        shown_breakdown[key] = shown_breakdown[key] * display_factor(key)
-st.dataframe(
-    shown_breakdown,
-    hide_index=True,
-    key="baseline_breakdown",
-    column_config={
-        "site": "Site",
-        "rec_type": "Type",
-        "owner": "Owner",
-        "period": "Period",
-        "n_recs": st.column_config.NumberColumn("Recs", format="%d"),
-        "n_decisions": st.column_config.NumberColumn("Decisions", format="%d"),
-        **{
-            k.key: st.column_config.NumberColumn(
-                f"{k.label} ({display_unit(k.key)})", format="%.1f"
+
+if tab_trends.open:
+    with tab_trends:
+        st.caption(
+            "Per week of each table's event time (stockouts per month). Grey band: the "
+            "baseline's interquartile range, dashed: its median; black: go-live; red dotted: "
+            "target."
+        )
+        trend, bands = view["trend"], view["band"].set_index("kpi")
+        decisions_until = facts.last_decided  # None on an empty log
+        if (
+            decisions_until is not None
+            and len(trend)
+            and trend["period_start"].max() >= decisions_until
+        ):
+            st.caption(
+                f"Decisions are logged up to {decisions_until:%Y-%m-%d}; the shaded weeks after "
+                "it hold recommendations that are still open, so decision latency, response time "
+                "and override rate read blank there and SLA met rests on few recommendations: "
+                "open ones already past their SLA count as breaches, open ones still inside it "
+                "are left out until decided."
             )
+        shown = [
+            k
             for k in KPIS
-        },
-    },
-)
+            if not table.set_index("kpi").loc[k.key, "note"]
+            and not (NO_SLA_SCOPE and k.key == "sla_met_rate")
+        ]
+        if NO_SLA_SCOPE:
+            st.caption(f"SLA met has no trend here. {NO_SLA}")
+        if trend.empty:
+            session.empty_state("No data to draw a trend from in this scope.")
+        for start in range(0, len(shown) if not trend.empty else 0, 2):
+            for col, kpi in zip(st.columns(2), shown[start : start + 2], strict=False):
+                col.plotly_chart(
+                    trend_figure(
+                        trend,
+                        kpi=kpi.key,
+                        go_live=go_live,
+                        band=bands.loc[kpi.key] if kpi.key in bands.index else None,
+                        target=targets.get(kpi.key),
+                        decisions_until=decisions_until,
+                    ),
+                    key=f"baseline_trend_{kpi.key}",
+                    config={"displayModeBar": False},
+                )
 
-st.subheader("Export")
-tag = f"{go_live.isoformat()}_{site or 'all'}_{rec_type or 'all'}"
-by_cols = BREAKDOWNS[by_label]
 
+if tab_export.open:
+    with tab_export:
+        tag = f"{go_live.isoformat()}_{site or 'all'}_{rec_type or 'all'}"
+        by_cols = BREAKDOWNS[by_label]
 
-def _report() -> str:
-    return kpi_report_html(
-        table,
-        trend,
-        view["band"],
-        go_live=go_live,
-        go_live_inferred=session.go_live_inferred(),
-        data_range=view["range"],
-        money=money,
-        scope=scope,
-        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        generated_by=session.current_user(),
-    )
-
-
-# Callables: each file is built only when its button is clicked.
-cols = st.columns(4)
-cols[0].download_button(
-    "KPI tiles (CSV)",
-    lambda: safe_csv(kpi_export(table, money)),
-    file_name=f"kpis_{tag}.csv",
-    mime="text/csv",
-    key="baseline_dl_kpis",
-    on_click="ignore",
-)
-cols[1].download_button(
-    "Trends (CSV)",
-    lambda: safe_csv(trend),
-    file_name=f"kpi_trends_{tag}.csv",
-    mime="text/csv",
-    key="baseline_dl_trends",
-    on_click="ignore",
-)
-cols[2].download_button(
-    f"Breakdown by {by_label.lower()} (CSV)",
-    lambda: safe_csv(breakdown),
-    file_name=f"kpi_breakdown_{'_'.join(by_cols)}_{tag}.csv",
-    mime="text/csv",
-    key="baseline_dl_breakdown",
-    on_click="ignore",
-)
-cols[3].download_button(
-    "Printable report (HTML)",
-    _report,
-    file_name=f"kpi_report_{tag}.html",
-    mime="text/html",
-    key="baseline_dl_report",
-    on_click="ignore",
-    type="primary",
-)
-
-can_edit = roles.can(session.current_role(), "settings")
-with st.expander("Targets", icon=":material/flag:"):
-    st.caption(
-        "Defaults are the figures practitioners quote as working. Leave a box empty for no "
-        "target." + ("" if can_edit else " Only an admin can change them.")
-    )
-    with st.form("baseline_targets_form", border=False):
-        edited: dict[str, float | None] = {}
-        cols = st.columns(3)
-        for i, kpi in enumerate(KPIS):
-            factor = display_factor(kpi.key)
-            current = targets.get(kpi.key)
-            value = cols[i % 3].number_input(
-                f"{kpi.label} {target_op(kpi.key)} ({display_unit(kpi.key)})",
-                min_value=0.0,
-                value=None if current is None else round(current * factor, 4),
-                step=0.5,
-                key=f"baseline_target_{kpi.key}",
-                disabled=not can_edit,
+        def _report() -> str:
+            return kpi_report_html(
+                table,
+                trend,
+                view["band"],
+                go_live=go_live,
+                go_live_inferred=session.go_live_inferred(),
+                data_range=view["range"],
+                money=money,
+                scope=scope,
+                generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                generated_by=session.current_user(),
             )
-            edited[kpi.key] = None if value is None else round(float(value) / factor, 10)
-        if st.form_submit_button("Save targets", disabled=not can_edit) and can_edit:
-            set_setting(
-                engine,
-                SETTING_KEY,
-                edited,
-                actor=session.current_user(),
-                role=session.current_role(),
-            )
-            st.rerun()
+
+        # Callables: each file is built only when its button is clicked.
+        cols = st.columns(4)
+        cols[0].download_button(
+            "KPI tiles (CSV)",
+            lambda: safe_csv(kpi_export(table, money)),
+            file_name=f"kpis_{tag}.csv",
+            mime="text/csv",
+            key="baseline_dl_kpis",
+            on_click="ignore",
+        )
+        cols[1].download_button(
+            "Trends (CSV)",
+            lambda: safe_csv(trend),
+            file_name=f"kpi_trends_{tag}.csv",
+            mime="text/csv",
+            key="baseline_dl_trends",
+            on_click="ignore",
+        )
+        cols[2].download_button(
+            f"Breakdown by {by_label.lower()} (CSV)",
+            lambda: safe_csv(_breakdown(by_label)),
+            file_name=f"kpi_breakdown_{'_'.join(by_cols)}_{tag}.csv",
+            mime="text/csv",
+            key="baseline_dl_breakdown",
+            on_click="ignore",
+        )
+        cols[3].download_button(
+            "Printable report (HTML)",
+            _report,
+            file_name=f"kpi_report_{tag}.html",
+            mime="text/html",
+            key="baseline_dl_report",
+            on_click="ignore",
+            type="primary",
+        )
+
+
+if tab_targets.open:
+    with tab_targets:
+        can_edit = roles.can(session.current_role(), "settings")
+        st.caption(
+            "Defaults are the figures practitioners quote as working. Leave a box empty for no "
+            "target." + ("" if can_edit else " Only an admin can change them.")
+        )
+        with st.form("baseline_targets_form", border=False):
+            edited: dict[str, float | None] = {}
+            cols = st.columns(3)
+            for i, kpi in enumerate(KPIS):
+                factor = display_factor(kpi.key)
+                current = targets.get(kpi.key)
+                value = cols[i % 3].number_input(
+                    f"{kpi.label} {target_op(kpi.key)} ({display_unit(kpi.key)})",
+                    min_value=0.0,
+                    value=None if current is None else round(current * factor, 4),
+                    step=0.5,
+                    key=f"baseline_target_{kpi.key}",
+                    disabled=not can_edit,
+                )
+                edited[kpi.key] = None if value is None else round(float(value) / factor, 10)
+            if st.form_submit_button("Save targets", disabled=not can_edit) and can_edit:
+                set_setting(
+                    engine,
+                    SETTING_KEY,
+                    edited,
+                    actor=session.current_user(),
+                    role=session.current_role(),
+                )
+                st.rerun()

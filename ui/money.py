@@ -49,8 +49,14 @@ def late_cost_and_money_at_risk(priced: dict[str, Any]) -> None:
                     f"(CI {late['bps_low']:,.0f} to {late['bps_high']:,.0f})"
                 )
             st.caption(" · ".join(parts))
-            with st.expander("Cost of late decisions by type and owner"):
-                st.dataframe(
+            # Drawn only when opened (the page reruns): a hidden table still costs the browser.
+            box = st.expander(
+                "Cost of late decisions by type and owner",
+                key="baseline_late_by_open",
+                on_change="rerun",
+            )
+            if box.open:
+                box.dataframe(
                     priced["late_by"].rename(columns=LATE_BY_LABELS),
                     hide_index=True,
                     key="baseline_late_by",

@@ -44,6 +44,14 @@ def _page(role: str | None = None, go_live: date = GO_LIVE) -> AppTest:
     return at
 
 
+def _open(at: AppTest, tab: str) -> AppTest:
+    """Open one of the page's tabs (only the open one is drawn), as a click on it does."""
+    at.session_state["baseline_tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -68,10 +76,34 @@ def test_page_renders_tiles_trends_and_breakdown(store: str) -> None:
     captions = " ".join(c.value for c in at.caption)
     assert "improved" in captions and "95% CI" in captions and "target ≤ 24.0 h" in captions
     assert "saved" in metrics["Expedite spend vs baseline rate, at current COGS"]
-    assert len(at.get("plotly_chart")) == 9
+    # The page opens on the breakdown; the trends are drawn when their tab is opened.
+    assert [t.label for t in at.tabs] == ["Breakdown", "Trends", "Export", "Targets"]
     breakdown = next(d.value for d in at.dataframe if "period" in d.value.columns)
     assert set(breakdown["period"]) == {"baseline", "current"}
     assert breakdown["site"].nunique() == 5
+    assert len(at.get("plotly_chart")) == 0
+    _open(at, "Trends")
+    assert len(at.get("plotly_chart")) == 9
+    assert not any("period" in d.value.columns for d in at.dataframe)
+
+
+def test_the_breakdown_keeps_its_choice_across_tabs_and_the_late_cost_opens(store: str) -> None:
+    at = _page()
+    at.segmented_control(key="baseline_by").set_value("Owner").run()
+    assert not at.exception, at.exception
+    owners = next(d.value for d in at.dataframe if "period" in d.value.columns)
+    assert "owner" in owners.columns
+    _open(at, "Trends")
+    _open(at, "Breakdown")
+    assert at.segmented_control(key="baseline_by").value == "Owner"
+    again = next(d.value for d in at.dataframe if "period" in d.value.columns)
+    pd.testing.assert_frame_equal(again, owners)
+    # The late-cost table is drawn only once its expander is opened.
+    assert not any("Late $" in d.value.columns for d in at.dataframe)
+    at.session_state["baseline_late_by_open"] = True
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Late $" in d.value.columns for d in at.dataframe)
 
 
 def test_changing_go_live_changes_the_figures(store: str) -> None:
@@ -99,7 +131,7 @@ def test_site_filter_narrows_tiles_and_breakdown(store: str) -> None:
 
 
 def test_admin_edits_a_target_and_the_tile_shows_it(store: str) -> None:
-    at = _page()
+    at = _open(_page(), "Targets")
     at.number_input(key="baseline_target_decision_latency_median_h").set_value(12.0)
     submit = [b for b in at.get("form_submit_button") if "Save targets" in b.label][0]
     submit.click().run()
@@ -113,7 +145,7 @@ def test_admin_edits_a_target_and_the_tile_shows_it(store: str) -> None:
 
 
 def test_targets_are_read_only_for_a_non_admin(store: str) -> None:
-    at = _page(role="exec")
+    at = _open(_page(role="exec"), "Targets")
     box = at.number_input(key="baseline_target_otif")
     assert box.disabled
     assert box.value == pytest.approx(94.0)
@@ -148,7 +180,7 @@ def test_missing_tables_say_what_to_load(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_tiles_say_their_period_and_a_type_without_owner_has_no_sla(store: str) -> None:
-    at = _page()
+    at = _open(_page(), "Trends")
     captions = " ".join(c.value for c in at.caption)
     # Each tile names the days each side covers by its own table's event time.
     assert "By signal: current 2025-10-01 – " in captions
