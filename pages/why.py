@@ -357,46 +357,56 @@ else:
         )
 
 # --- Global view --------------------------------------------------------------------------
-st.subheader("What drives each recommendation type")
-g1, g2 = st.columns(2)
-types = sorted(model.types)
-g_type = g1.selectbox(
-    "Type",
-    types,
-    index=types.index(ex.rec_type),
-    format_func=type_label,
-    key=f"why_global_type_{ex.rec_type}",  # follows the picked recommendation's type
-)
-gm = model.types[g_type]
-g_drivers = global_drivers(model, rec_type=g_type)
-g_feature = g2.selectbox(
-    "Dependence plot for",
-    list(g_drivers["feature"]),
-    format_func=feature_label,
-    key="why_dep_feature",
-)
-st.caption(
-    f"Mean |SHAP| on {len(gm.global_rows):,} held-out {type_label(g_type, plural=True)}, in "
-    f"{gm.target} units; surrogate fidelity R² {gm.fidelity_r2:.3f}."
-)
-if gm.fidelity_r2 < 0.8:
-    st.warning(f"Low fidelity for {type_label(g_type, plural=True)}: read these drivers loosely.")
-d1, d2 = st.columns(2)
-d1.plotly_chart(drivers_figure(g_drivers), key="why_global_drivers")
-highlight = rec.get(g_feature) if g_type == ex.rec_type else None
-d2.plotly_chart(
-    dependence_figure(
-        dependence(model, g_type, g_feature),
-        feature=g_feature,
-        highlight=float(highlight)
-        if isinstance(highlight, (int, float)) and pd.notna(highlight)
-        else None,
-    ),
-    key="why_dependence",
-)
-with st.expander("Surrogate fidelity by type"):
-    st.dataframe(model.fidelity_table(), hide_index=True, key="why_fidelity")
-    if model.skipped:
-        st.caption(
-            "Not explained: " + "; ".join(f"{t} ({why})" for t, why in model.skipped.items())
+# Drawn once opened (the page reruns): the two charts and their controls cost the browser most
+# of a visit, and the planner's question is about the recommendation above.
+box = session.opened("What drives each recommendation type", key="why_global_open")
+if box is not None:
+    with box:
+        g1, g2 = st.columns(2)
+        types = sorted(model.types)
+        g_type = g1.selectbox(
+            "Type",
+            types,
+            index=types.index(ex.rec_type),
+            format_func=type_label,
+            key=f"why_global_type_{ex.rec_type}",  # follows the picked recommendation's type
         )
+        gm = model.types[g_type]
+        g_drivers = global_drivers(model, rec_type=g_type)
+        g_feature = g2.selectbox(
+            "Dependence plot for",
+            list(g_drivers["feature"]),
+            format_func=feature_label,
+            key="why_dep_feature",
+        )
+        st.caption(
+            f"Mean |SHAP| on {len(gm.global_rows):,} held-out "
+            f"{type_label(g_type, plural=True)}, in {gm.target} units; surrogate fidelity R² "
+            f"{gm.fidelity_r2:.3f}."
+        )
+        if gm.fidelity_r2 < 0.8:
+            st.warning(
+                f"Low fidelity for {type_label(g_type, plural=True)}: read these drivers loosely."
+            )
+        d1, d2 = st.columns(2)
+        d1.plotly_chart(drivers_figure(g_drivers), key="why_global_drivers")
+        highlight = rec.get(g_feature) if g_type == ex.rec_type else None
+        d2.plotly_chart(
+            dependence_figure(
+                dependence(model, g_type, g_feature),
+                feature=g_feature,
+                highlight=float(highlight)
+                if isinstance(highlight, (int, float)) and pd.notna(highlight)
+                else None,
+            ),
+            key="why_dependence",
+        )
+
+fidelity_box = session.opened("Surrogate fidelity by type", key="why_fidelity_open")
+if fidelity_box is not None:
+    with fidelity_box:
+        st.dataframe(model.fidelity_table(), hide_index=True, key="why_fidelity")
+        if model.skipped:
+            st.caption(
+                "Not explained: " + "; ".join(f"{t} ({why})" for t, why in model.skipped.items())
+            )

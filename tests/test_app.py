@@ -211,3 +211,41 @@ def test_served_app_imports_what_the_pages_import_before_its_first_visitor(
     # A missing module, or a name that is not a module, is skipped: the server still starts.
     done, _seconds = warm_imports(names)
     assert done == 5
+
+
+def test_start_up_reads_what_the_pages_open_with_so_a_first_view_reads_no_file(
+    sample_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows import artefacts
+    from ui import cache
+    from ui.startup import warm_store
+
+    warm_store()  # the server's start-up hook, on the store WORKBENCH_DB names
+    took = cache.warm(sample_store)  # again: all of it is in memory now
+    assert set(took) == {"log_facts", "go_live", *cache.OPENED_WITH}
+
+    def no_file(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a first view read an artefact's file")
+
+    monkeypatch.setattr(artefacts, "read_key", no_file)
+    for name in cache.OPENED_WITH:
+        assert cache.artefact(name, sample_store) is not None, name
+    assert cache.log_facts().n_recs > 0
+    # A new session's first page then reads no artefact from disk either.
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/why.py").run()
+    assert not at.exception, at.exception
+    assert any(m.label == "Fidelity (held-out R²)" for m in at.metric)
+
+
+def test_start_up_leaves_an_empty_store_to_its_first_visitor(fresh_store: str) -> None:
+    from store.db import get_engine
+    from store.ingest.sample import store_is_empty
+    from ui.startup import warm_store
+
+    warm_store()  # nothing to read, and no build started on an empty store
+    assert store_is_empty(get_engine(fresh_store))
+    from flows import background
+
+    assert background.current_job(fresh_store) is None

@@ -10,6 +10,8 @@ read-only. No cached function reads session state: the URL it works on is an arg
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from datetime import date
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
+from streamlit.logger import get_logger
 
 from analytics.governance.ownership import decision_base
 from analytics.governance.ownership_overview import OwnershipOverview, Settled
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
     from analytics.monitoring.alerts import MonitorReport
     from analytics.overrides.analysis import OverrideAnalysis
     from analytics.policy.propensity import Propensity
+
+LOG = get_logger(__name__)
 
 
 @st.cache_resource(show_spinner=False)
@@ -161,6 +166,51 @@ def artefact(name: str, url: str | None = None) -> Any | None:
         if not failed:  # a build that failed on this version is reported, not retried in a loop
             background.start_build(url)
         return None
+
+
+# What the pages read on their first view, cheapest first (``warm``): ownership_go_live is
+# read as the saved go-live's settled view.
+OPENED_WITH = (
+    "data_overview",
+    "gates",
+    "rule_cards",
+    "value_tables",
+    "monitoring",
+    "ownership_settled",
+    "ownership_go_live",
+    "surrogates",
+    "peer_values",
+    "precedents",
+    "decision_lookup",
+    "pick_list",
+    "override_analysis",
+)
+
+
+def warm(url: str) -> dict[str, float]:
+    """Read what the pages open with into this process's memory, as their first view would:
+    the log's facts, the go-live and the artefacts of ``OPENED_WITH`` (the server's start-up
+    hook calls it before the first visitor). A missing artefact starts the background build,
+    as a page's read does; one that fails to read is left to the page. Seconds per item."""
+    took: dict[str, float] = {}
+    version = contract_version(url)
+    versions = data_versions(engine_for(url))
+    readers: list[tuple[str, Callable[[], object]]] = [
+        ("log_facts", lambda: _log_facts(url, version)),
+        (
+            "go_live",
+            lambda: _go_live(url, versions.get("recommendations", 0), versions.get("settings", 0)),
+        ),
+        *((name, lambda name=name: artefact(name, url)) for name in OPENED_WITH),
+    ]
+    for name, read in readers:
+        t0 = time.perf_counter()
+        try:
+            read()
+        except Exception as exc:  # noqa: BLE001 - the page reads it again and says what failed
+            LOG.warning("warm-up: reading %s failed: %s", name, exc)
+        took[name] = time.perf_counter() - t0
+    return took
 
 
 def build_job() -> background.BuildJob | None:

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.baseline.text import fmt_usd
+from ui import session
 
 LATE_BY_LABELS = {"rec_type": "Type", "owner": "Owner", "late_decision_usd": "Late $",
                   "late_decision_n": "Late", "n_rated": "Owned decisions",
@@ -49,13 +50,10 @@ def late_cost_and_money_at_risk(priced: dict[str, Any]) -> None:
                     f"(CI {late['bps_low']:,.0f} to {late['bps_high']:,.0f})"
                 )
             st.caption(" · ".join(parts))
-            # Drawn only when opened (the page reruns): a hidden table still costs the browser.
-            box = st.expander(
-                "Cost of late decisions by type and owner",
-                key="baseline_late_by_open",
-                on_change="rerun",
+            box = session.opened(
+                "Cost of late decisions by type and owner", key="baseline_late_by_open"
             )
-            if box.open:
+            if box is not None:
                 box.dataframe(
                     priced["late_by"].rename(columns=LATE_BY_LABELS),
                     hide_index=True,

@@ -196,6 +196,7 @@ def propensity_note(rec_id: str, scores: pd.DataFrame) -> None:
     url = cache.current_url()
     model = cache.propensity_model(url, cache.contract_version(url))
     if model is not None:
-        with st.expander("How the propensity model was validated"):
-            st.caption(propensity_text(model.evaluation))
-            st.dataframe(model.calibration, hide_index=True, key="why_calibration")
+        box = session.opened("How the propensity model was validated", key="why_calibration_open")
+        if box is not None:
+            box.caption(propensity_text(model.evaluation))
+            box.dataframe(model.calibration, hide_index=True, key="why_calibration")

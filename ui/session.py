@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from ui import cache
 
@@ -61,6 +62,14 @@ def current_user() -> str:
 def current_role() -> str:
     """The acting role the sign-in gate set; read-only when none was set (fail closed)."""
     return st.session_state.get("role") or "exec"
+
+
+def opened(label: str, *, key: str, icon: str | None = None) -> DeltaGenerator | None:
+    """An expander whose content is drawn only once it is opened (opening it reruns the page):
+    the browser draws a closed expander's tables and charts all the same. The container to
+    draw into while it is open, else None."""
+    box = st.expander(label, key=key, icon=icon, on_change="rerun")
+    return box if box.open else None
 
 
 def empty_state(message: str, *, hint: str | None = None) -> None:

@@ -2,10 +2,12 @@
 
 Without it the first visitor after every restart pays Python's start-up: importing pandas,
 pyarrow, SQLAlchemy/SQLModel, plotly and the workbench's own modules costs about two seconds of
-CPU on a 2-core machine, before any of the page's own work. ``app.py`` hands :func:`lifespan`
-to Streamlit's ASGI app, which runs it after the runtime starts and before the server takes
-connections; so the health check answers once the imports are done, and a failure here is only
-logged: the pages then import what they need themselves, as they always can.
+CPU on a 2-core machine, and reading the artefacts a page opens with another second, before any
+of the page's own work. ``app.py`` hands :func:`lifespan_for`'s hook to Streamlit's ASGI app,
+which runs it after the runtime starts and before the server takes connections: the health
+check answers once the imports are done and the store's artefacts are in memory (``ui.cache``
+keeps them for every session). A failure here is only logged: the pages then import and read
+what they need themselves, as they always can.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ def warm_imports(modules: Iterable[str]) -> tuple[int, float]:
 
 
 def warm_up(scripts: Iterable[Path]) -> None:
-    """Import what ``scripts`` import, then draw one chart off screen (plotly builds its
-    validators on the first figure)."""
+    """Import what ``scripts`` import, draw one chart off screen (plotly builds its validators
+    on the first figure), then read what the pages open with."""
     done, seconds = warm_imports(imported_by(scripts))
     try:
         import plotly.graph_objects as go
@@ -71,6 +73,30 @@ def warm_up(scripts: Iterable[Path]) -> None:
     except Exception as exc:  # noqa: BLE001 - never keep the server from starting
         LOG.warning("start-up: the first chart failed: %s", exc)
     LOG.info("start-up: %d modules imported in %.1f s", done, seconds)
+    warm_store()
+
+
+def warm_store() -> None:
+    """Read what the pages open with from the store the server serves (``WORKBENCH_DB``) into
+    its memory; an empty store has nothing to read (its first visitor loads the sample)."""
+    try:
+        from store.db import resolve_url
+        from store.ingest.sample import store_is_empty
+        from ui import cache
+
+        url = resolve_url(None)
+        if store_is_empty(cache.engine_for(url)):
+            return
+        took = cache.warm(url)
+    except Exception as exc:  # noqa: BLE001 - never keep the server from starting
+        LOG.warning("start-up: reading the store failed: %s", exc)
+        return
+    LOG.info(
+        "start-up: %d views of the store read in %.1f s (slowest: %s)",
+        len(took),
+        sum(took.values()),
+        ", ".join(f"{k} {v:.1f} s" for k, v in sorted(took.items(), key=lambda kv: -kv[1])[:3]),
+    )
 
 
 def lifespan_for(scripts: list[Path]) -> Callable[[Any], AbstractAsyncContextManager[None]]:

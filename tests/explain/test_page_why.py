@@ -250,3 +250,36 @@ def test_decisions_show_at_once_before_the_views_are_rebuilt(store: str, monkeyp
     colleague.text_input(key="why_search").set_value(first).run()
     assert colleague.selectbox(key="why_rec").value == first
     assert any("Already decided: **rejected**" in i.value for i in colleague.info)
+
+
+def test_global_drivers_and_fidelity_are_drawn_once_opened_and_follow_the_pick(
+    store: str,
+) -> None:
+    at = _open_why(AppTest.from_file(APP, default_timeout=120))
+    assert len(at.get("plotly_chart")) == 1  # the waterfall; the global view waits closed
+    assert "What drives each recommendation type" in [e.label for e in at.expander]
+    at.session_state["why_global_open"] = True
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 3  # plus global drivers and the dependence plot
+    first_type = next(s for s in at.selectbox if s.key.startswith("why_global_type_")).value
+    features = at.selectbox(key="why_dep_feature").options
+    assert len(features) >= 2
+    at.selectbox(key="why_dep_feature").set_value(at.selectbox(key="why_dep_feature").options[1])
+    at.run()
+    assert not at.exception, at.exception
+    # Another recommendation of another type: the open view follows its type (no stale pick).
+    other = next(
+        t for t in at.selectbox(key="why_type").options if t not in ("All types", first_type)
+    )
+    at.selectbox(key="why_type").set_value(other).run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 3
+    now = next(s for s in at.selectbox if s.key.startswith("why_global_type_")).value
+    assert now == other
+    # The fidelity table, too, is drawn only once its expander is opened.
+    before = len(at.dataframe)
+    at.session_state["why_fidelity_open"] = True
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.dataframe) == before + 1
