@@ -92,7 +92,9 @@ def _visit(page, url: str, marker: str) -> tuple[float, float]:  # type: ignore[
     return time.perf_counter() - t0, _server_cpu() - c0
 
 
-def time_pages(db: Path, only: list[str] | None = None) -> dict[str, dict[str, tuple[float, float]]]:
+def time_pages(
+    db: Path, only: list[str] | None = None
+) -> dict[str, dict[str, tuple[float, float]]]:
     from playwright.sync_api import sync_playwright
 
     results: dict[str, dict[str, tuple[float, float]]] = {}
