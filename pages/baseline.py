@@ -207,7 +207,7 @@ tab_breakdown, tab_trends, tab_export, tab_targets = st.tabs(
 )
 trend = view["trend"]
 # The breakdown's choice outlives its tab (a widget not drawn on a run loses its state).
-by_label = st.session_state.get("baseline_by_kept", "Site")
+by_label = session.kept("baseline_by", list(BREAKDOWNS), "Site")
 
 
 def _breakdown(by: str) -> pd.DataFrame:

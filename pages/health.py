@@ -54,52 +54,65 @@ role, user = session.current_role(), session.current_user()
 is_admin = roles.can(role, "settings")
 
 saved = saved_reference(engine)
-with st.expander("Reference window and calibration types", icon=":material/tune:"):
-    if report is None:
-        st.caption(
-            "No go-live can be inferred (no recommendation has a model_version): pick a window."
+# Drawn once opened (the page reruns); open from the start when there is no window to judge by.
+reference_box = session.opened(
+    "Reference window and calibration types",
+    key="health_reference_open",
+    icon=":material/tune:",
+    expanded=report is None,
+)
+if reference_box is not None:
+    with reference_box:
+        if report is None:
+            st.caption(
+                "No go-live can be inferred (no recommendation has a model_version): pick a window."
+            )
+        else:
+            st.caption(
+                f"Reference: **{day_text(report.reference.start)} – {day_text(report.reference.end)}** "
+                + (
+                    "(saved by an admin)."
+                    if saved
+                    else "(default: the first 8 weeks from go-live)."
+                )
+            )
+        first_day, last_day = facts.first_created.date(), facts.last_created.date()
+        default = (first_day, last_day)
+        if report is not None:  # a window may reach past the data: keep the picker inside it
+            start = min(max(report.reference.start, first_day), last_day)
+            default = (start, min(max(report.reference.end, start), last_day))
+        picked = st.date_input(
+            "Reference window", value=default, min_value=first_day, max_value=last_day,
+            key="health_reference", disabled=not is_admin,
+        )  # fmt: skip
+        types_all = list(facts.rec_types)
+        chosen_types = st.multiselect(
+            "Types whose score is a stockout probability",
+            types_all,
+            default=report.calibration_types if report else [],
+            key="health_cal_types",
+            disabled=not is_admin,
+            help="Default: types whose score lies in 0..1 and whose outcomes carry stockout.",
         )
-    else:
-        st.caption(
-            f"Reference: **{day_text(report.reference.start)} – {day_text(report.reference.end)}** "
-            + ("(saved by an admin)." if saved else "(default: the first 8 weeks from go-live).")
-        )
-    first_day, last_day = facts.first_created.date(), facts.last_created.date()
-    default = (first_day, last_day)
-    if report is not None:  # a window may reach past the data: keep the picker inside it
-        start = min(max(report.reference.start, first_day), last_day)
-        default = (start, min(max(report.reference.end, start), last_day))
-    picked = st.date_input(
-        "Reference window", value=default, min_value=first_day, max_value=last_day,
-        key="health_reference", disabled=not is_admin,
-    )  # fmt: skip
-    types_all = list(facts.rec_types)
-    chosen_types = st.multiselect(
-        "Types whose score is a stockout probability",
-        types_all,
-        default=report.calibration_types if report else [],
-        key="health_cal_types",
-        disabled=not is_admin,
-        help="Default: types whose score lies in 0..1 and whose outcomes carry stockout.",
-    )
-    c1, c2 = st.columns(2)
-    if not is_admin:
-        st.caption("Only an admin can change the reference window and calibration types.")
-    elif c1.button("Save for everyone", key="health_save_settings", type="primary"):
-        if isinstance(picked, tuple) and len(picked) == 2:
-            save_reference(engine, picked[0], picked[1], actor=user, role=role)
-            save_calibration_types(engine, chosen_types, actor=user, role=role)
+        c1, c2 = st.columns(2)
+        if not is_admin:
+            st.caption("Only an admin can change the reference window and calibration types.")
+        elif c1.button("Save for everyone", key="health_save_settings", type="primary"):
+            if isinstance(picked, tuple) and len(picked) == 2:
+                save_reference(engine, picked[0], picked[1], actor=user, role=role)
+                save_calibration_types(engine, chosen_types, actor=user, role=role)
+                cache.clear_after_write()
+                st.rerun()
+            else:
+                st.warning("Pick both ends of the reference window.")
+        if is_admin and c2.button("Back to the defaults", key="health_reset_settings"):
+            save_reference(engine, None, None, actor=user, role=role)
+            save_calibration_types(engine, None, actor=user, role=role)
             cache.clear_after_write()
             st.rerun()
-        else:
-            st.warning("Pick both ends of the reference window.")
-    if is_admin and c2.button("Back to the defaults", key="health_reset_settings"):
-        save_reference(engine, None, None, actor=user, role=role)
-        save_calibration_types(engine, None, actor=user, role=role)
-        cache.clear_after_write()
-        st.rerun()
-    if saved_calibration_types(engine) is not None:
-        st.caption("Calibration types: saved by an admin.")
+        if saved_calibration_types(engine) is not None:
+            st.caption("Calibration types: saved by an admin.")
+
 
 if report is None:
     session.empty_state(f"Model health: {NOT_ENOUGH}.", hint="Set a go-live or a reference window.")
@@ -155,98 +168,112 @@ for alert in report.alerts:
 if open_alerts and not may_ack:
     st.caption(f"Your role ({role}) can read alerts; an admin or S&OP lead acknowledges them.")
 
+
+# Only the open tab is drawn (opening another reruns the page from the cached report): four
+# charts and five tables drawn at every visit cost the browser seconds on a 2-core machine.
 tab_drift, tab_cal, tab_acc, tab_versions = st.tabs(
-    ["Feature drift", "Calibration & false positives", "Acceptance drift", "Model versions"]
+    ["Feature drift", "Calibration & false positives", "Acceptance drift", "Model versions"],
+    key="health_tab",
+    on_change="rerun",
 )
 ref = report.reference
 
-with tab_drift:
-    summary = report.drift.summary
-    if summary.empty:
-        session.empty_state("No f_* feature columns in the recommendations.")
-    else:
+if tab_drift.open:
+    with tab_drift:
+        summary = report.drift.summary
+        if summary.empty:
+            session.empty_state("No f_* feature columns in the recommendations.")
+        else:
+            st.caption(
+                "PSI of each week against the reference (10 reference-decile bins; 0.0001 for an "
+                f"empty bin). An alert needs {2} weeks in a row at PSI ≥ 0.2. Test on the latest "
+                "week: Kolmogorov–Smirnov (numeric), chi-square (categorical)."
+            )
+            st.dataframe(summary, hide_index=True, key="health_drift_table",
+                         column_config={"p_value": st.column_config.NumberColumn("p (latest)", format="%.2g")})  # fmt: skip
+            judged_feats = summary.loc[summary["kind"].notna(), "feature"].tolist()
+            if judged_feats:
+                first = drifting[0] if drifting else judged_feats[0]
+                first = session.kept("health_feature", judged_feats, first)
+                feat = st.selectbox("Feature", judged_feats, index=judged_feats.index(first),
+                                    key="health_feature")  # fmt: skip
+                st.session_state["health_feature_kept"] = feat
+                st.plotly_chart(charts.psi_figure(report.drift.weekly, feature=feat, reference=ref,
+                                                  threshold=0.2), key="health_psi_chart")  # fmt: skip
+                shares = report.drift.shares.get(feat)
+                if shares is not None:
+                    st.plotly_chart(charts.distribution_figure(shares, feature=feat,
+                                                               latest_label="latest week"),
+                                    key="health_dist_chart")  # fmt: skip
+                else:
+                    st.caption(f"{feat}: {NOT_ENOUGH} in a recent week to compare.")
+
+if tab_cal.open:
+    with tab_cal:
         st.caption(
-            "PSI of each week against the reference (10 reference-decile bins; 0.0001 for an "
-            f"empty bin). An alert needs {2} weeks in a row at PSI ≥ 0.2. Test on the latest "
-            "week: Kolmogorov–Smirnov (numeric), chi-square (categorical)."
+            "Judged only where acting could not have changed the outcome: recommendations rejected, "
+            "expired or left open that have an outcome. Types: "
+            + (", ".join(report.calibration_types) or "none")
+            + ". ECE over 10 equal-width score bins; false-positive rate = share of scores ≥ 0.5 "
+            "with no stockout after. 95% intervals."
         )
-        st.dataframe(summary, hide_index=True, key="health_drift_table",
-                     column_config={"p_value": st.column_config.NumberColumn("p (latest)", format="%.2g")})  # fmt: skip
-        judged_feats = summary.loc[summary["kind"].notna(), "feature"].tolist()
-        if judged_feats:
-            first = drifting[0] if drifting else judged_feats[0]
-            feat = st.selectbox("Feature", judged_feats, index=judged_feats.index(first),
-                                key="health_feature")  # fmt: skip
-            st.plotly_chart(charts.psi_figure(report.drift.weekly, feature=feat, reference=ref,
-                                              threshold=0.2), key="health_psi_chart")  # fmt: skip
-            shares = report.drift.shares.get(feat)
-            if shares is not None:
-                st.plotly_chart(charts.distribution_figure(shares, feature=feat,
-                                                           latest_label="latest week"),
-                                key="health_dist_chart")  # fmt: skip
-            else:
-                st.caption(f"{feat}: {NOT_ENOUGH} in a recent week to compare.")
+        if report.calibration.empty:
+            session.empty_state(f"Calibration: {NOT_ENOUGH} (no judged recommendation).")
+        else:
+            st.dataframe(report.calibration.drop(columns=["first_week"]), hide_index=True,
+                         key="health_cal_versions")  # fmt: skip
+            st.dataframe(report.calibration_by_type.drop(columns=["first_week"]), hide_index=True,
+                         key="health_cal_types_table")  # fmt: skip
+            if len(report.calibration_by_site):
+                st.caption("By type × site (where at least 50 are judged):")
+                st.dataframe(report.calibration_by_site.drop(columns=["first_week"]), hide_index=True,
+                             key="health_cal_sites_table")  # fmt: skip
+            judged = report.judged.assign(
+                model_version=report.judged["model_version"].astype("string").fillna("(none)")
+            )
+            points = {str(v): reliability(g) for v, g in judged.groupby("model_version")}
+            st.plotly_chart(charts.reliability_figure(points), key="health_reliability")
 
-with tab_cal:
-    st.caption(
-        "Judged only where acting could not have changed the outcome: recommendations rejected, "
-        "expired or left open that have an outcome. Types: "
-        + (", ".join(report.calibration_types) or "none")
-        + ". ECE over 10 equal-width score bins; false-positive rate = share of scores ≥ 0.5 "
-        "with no stockout after. 95% intervals."
-    )
-    if report.calibration.empty:
-        session.empty_state(f"Calibration: {NOT_ENOUGH} (no judged recommendation).")
-    else:
-        st.dataframe(report.calibration.drop(columns=["first_week"]), hide_index=True,
-                     key="health_cal_versions")  # fmt: skip
-        st.dataframe(report.calibration_by_type.drop(columns=["first_week"]), hide_index=True,
-                     key="health_cal_types_table")  # fmt: skip
-        if len(report.calibration_by_site):
-            st.caption("By type × site (where at least 50 are judged):")
-            st.dataframe(report.calibration_by_site.drop(columns=["first_week"]), hide_index=True,
-                         key="health_cal_sites_table")  # fmt: skip
-        judged = report.judged.assign(
-            model_version=report.judged["model_version"].astype("string").fillna("(none)")
-        )
-        points = {str(v): reliability(g) for v, g in judged.groupby("model_version")}
-        st.plotly_chart(charts.reliability_figure(points), key="health_reliability")
+if tab_acc.open:
+    with tab_acc:
+        chart = report.weekly_overrides
+        if chart.empty or "judged" not in chart or not chart["judged"].any():
+            session.empty_state(
+                f"Acceptance drift: {NOT_ENOUGH} (decisions per type × site in the reference)."
+            )
+        else:
+            st.caption(
+                "Binomial CUSUM of each type × site's weekly override rate against its reference rate "
+                "(odds × 2 up or ÷ 2 down; signal at 5). The change is dated from the week after the "
+                "sum last stood at zero."
+            )
+            pairs = chart.loc[chart["judged"], ["rec_type", "site"]].drop_duplicates()
+            labels = [f"{t} @ {s}" for t, s in pairs.itertuples(index=False)]
+            flagged = [f"{s.rec_type} @ {s.site}" for s in report.shifts]
+            first = session.kept("health_pair", labels, flagged[0] if flagged else labels[0])
+            pick = st.selectbox("Type @ site", labels, index=labels.index(first), key="health_pair")
+            st.session_state["health_pair_kept"] = pick
+            rec_type, site = pick.split(" @ ", 1)
+            st.plotly_chart(charts.override_rate_figure(chart, rec_type=rec_type, site=site,
+                                                        reference=ref), key="health_acc_chart")  # fmt: skip
 
-with tab_acc:
-    chart = report.weekly_overrides
-    if chart.empty or "judged" not in chart or not chart["judged"].any():
-        session.empty_state(
-            f"Acceptance drift: {NOT_ENOUGH} (decisions per type × site in the reference)."
-        )
-    else:
+if tab_versions.open:
+    with tab_versions:
+        ages = ["whole history", "first 8 weeks of each version"]
+        age = st.radio("Compare", ages, horizontal=True, key="health_versions_age",
+                       index=ages.index(session.kept("health_versions_age", ages, ages[0])))  # fmt: skip
+        st.session_state["health_versions_age_kept"] = age
+        table = (
+            report.versions if age == "whole history"
+            else cache.model_versions_at_age(url, cache.contract_version(), cache.table_version("settings"), 8)
+        )  # fmt: skip
+        st.dataframe(table, hide_index=True, key="health_versions_table",
+                     column_config={
+                         "acceptance_rate": st.column_config.NumberColumn("acceptance", format="percent"),
+                         "override_rate": st.column_config.NumberColumn("override rate", format="percent"),
+                         "false_positive_rate": st.column_config.NumberColumn("false positives", format="percent"),
+                     })  # fmt: skip
         st.caption(
-            "Binomial CUSUM of each type × site's weekly override rate against its reference rate "
-            "(odds × 2 up or ÷ 2 down; signal at 5). The change is dated from the week after the "
-            "sum last stood at zero."
+            "Value added in the recommendation's units (positive: overrides beat the model); latency "
+            "= median hours from signal to recommendation; response = median hours to a decision."
         )
-        pairs = chart.loc[chart["judged"], ["rec_type", "site"]].drop_duplicates()
-        labels = [f"{t} @ {s}" for t, s in pairs.itertuples(index=False)]
-        flagged = [f"{s.rec_type} @ {s.site}" for s in report.shifts]
-        pick = st.selectbox("Type @ site", labels,
-                            index=labels.index(flagged[0]) if flagged else 0, key="health_pair")  # fmt: skip
-        rec_type, site = pick.split(" @ ", 1)
-        st.plotly_chart(charts.override_rate_figure(chart, rec_type=rec_type, site=site,
-                                                    reference=ref), key="health_acc_chart")  # fmt: skip
-
-with tab_versions:
-    age = st.radio("Compare", ["whole history", "first 8 weeks of each version"], horizontal=True,
-                   key="health_versions_age")  # fmt: skip
-    table = (
-        report.versions if age == "whole history"
-        else cache.model_versions_at_age(url, cache.contract_version(), cache.table_version("settings"), 8)
-    )  # fmt: skip
-    st.dataframe(table, hide_index=True, key="health_versions_table",
-                 column_config={
-                     "acceptance_rate": st.column_config.NumberColumn("acceptance", format="percent"),
-                     "override_rate": st.column_config.NumberColumn("override rate", format="percent"),
-                     "false_positive_rate": st.column_config.NumberColumn("false positives", format="percent"),
-                 })  # fmt: skip
-    st.caption(
-        "Value added in the recommendation's units (positive: overrides beat the model); latency "
-        "= median hours from signal to recommendation; response = median hours to a decision."
-    )

@@ -36,7 +36,11 @@ PAGES = [
     "pages/health.py",
 ]
 # Pages whose tabs draw only when open (st.tabs(on_change="rerun")): the tabs' state key.
-LAZY_TABS = {"pages/ownership.py": "ownership_tab", "pages/baseline.py": "baseline_tab"}
+LAZY_TABS = {
+    "pages/ownership.py": "ownership_tab",
+    "pages/baseline.py": "baseline_tab",
+    "pages/health.py": "health_tab",
+}
 _MD = markdown_it.MarkdownIt("gfm-like", {"linkify": False}).enable(["table", "strikethrough"])
 _INJECTED = re.compile(
     r"<img[^>]*evil\.example|<a [^>]*(evil|phish)\.example|<strong>bold</strong>"

@@ -64,12 +64,22 @@ def current_role() -> str:
     return st.session_state.get("role") or "exec"
 
 
-def opened(label: str, *, key: str, icon: str | None = None) -> DeltaGenerator | None:
+def opened(
+    label: str, *, key: str, icon: str | None = None, expanded: bool = False
+) -> DeltaGenerator | None:
     """An expander whose content is drawn only once it is opened (opening it reruns the page):
     the browser draws a closed expander's tables and charts all the same. The container to
     draw into while it is open, else None."""
-    box = st.expander(label, key=key, icon=icon, on_change="rerun")
+    box = st.expander(label, expanded, key=key, icon=icon, on_change="rerun")
     return box if box.open else None
+
+
+def kept(key: str, options: list[str], default: str) -> str:
+    """The choice last made in widget ``key`` (saved by the page as ``{key}_kept``) if it is
+    still offered, else ``default``: a widget not drawn on a run (its tab closed) loses its
+    state, and the user's choice should not go with it."""
+    value = st.session_state.get(f"{key}_kept")
+    return value if value in options else default
 
 
 def empty_state(message: str, *, hint: str | None = None) -> None:

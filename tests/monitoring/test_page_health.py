@@ -62,6 +62,15 @@ def _open_page() -> AppTest:
     return at
 
 
+def _show(at: AppTest, key: str, value: str | bool) -> AppTest:
+    """Open a tab (``health_tab``) or the reference expander, as a click does: only what is
+    open is drawn."""
+    at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def _tag(key: str) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:10]
 
@@ -84,12 +93,20 @@ def test_page_lists_the_planted_alerts_with_what_to_check(store: Engine) -> None
     assert any("override expedite at P3 much more" in t for t in texts)
     assert int(_metrics(at)["Open alerts"]) >= 3
     assert _metrics(at)["Acknowledged"] == "0"
-    # The judged set is said plainly on the page.
-    assert any("acting could not have changed the outcome" in c.value for c in at.caption)
-    # Drift plots follow the picked feature; the stable one shows no alert marker run.
+    # Drift plots follow the picked feature; the stable one shows no alert marker run. Only
+    # the open tab (drift, first) is drawn.
+    assert [t.label for t in at.tabs][:1] == ["Feature drift"]
+    assert {c.key for c in at.get("plotly_chart")} == {"health_psi_chart", "health_dist_chart"}
     at.selectbox(key="health_feature").set_value("f_demand_cv")
     at.run()
     assert not at.exception
+    # The judged set is said plainly on the page.
+    _show(at, "health_tab", "Calibration & false positives")
+    assert any("acting could not have changed the outcome" in c.value for c in at.caption)
+    assert {c.key for c in at.get("plotly_chart")} == {"health_reliability"}
+    _show(at, "health_tab", "Feature drift")
+    assert at.selectbox(key="health_feature").value == "f_demand_cv"  # the choice outlives its tab
+    _show(at, "health_tab", "Model versions")
     at.radio(key="health_versions_age").set_value("first 8 weeks of each version")
     at.run()
     assert not at.exception
@@ -142,7 +159,7 @@ def test_admin_saves_a_reference_window(store: Engine) -> None:
 
     from store.learning.monitoring import saved_reference
 
-    at = _open_page()
+    at = _show(_open_page(), "health_reference_open", True)
     at.date_input(key="health_reference").set_value((date(2025, 1, 13), date(2025, 3, 9)))
     at.button(key="health_save_settings").click()
     at.run()
@@ -187,6 +204,7 @@ def test_a_planner_reads_alerts_an_sop_lead_acknowledges(store: Engine) -> None:
     assert any(t.startswith("f_lead_time_days rose") for t in _alert_texts(planner))
     assert not [b for b in planner.button if (b.key or "").startswith("health_ack_")]
     assert any("an admin or S&OP lead acknowledges" in c.value for c in planner.caption)
+    _show(planner, "health_reference_open", True)
     assert planner.date_input(key="health_reference").disabled  # an admin's setting
     lead = _signed_in("sam", "lead-pass")
     buttons = [b for b in lead.button if (b.key or "").startswith("health_ack_")]
