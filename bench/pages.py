@@ -12,14 +12,17 @@ starts ``streamlit run app.py`` on 127.0.0.1, opens the page by URL in headless 
 
 * ``cold``   — first visit right after the server start (a fresh server per page);
 * ``warm``   — the same page opened again in the same browser session;
-* ``new session`` — the page in a second browser context (a new Streamlit session).
+* ``new session`` — the page in a second browser context (a new Streamlit session);
+* ``decision`` — on a copy of the store, a planner's decisions in a row on the Why page: from
+  the click on *Record decision* until it shows recorded and the next recommendation's form.
 
 Each figure is printed with the server's CPU seconds over the same visit (from /proc): on a
 machine shared with other work the wall time swings with their load, the CPU much less.
 Note that ``warm`` reloads the page, which Streamlit serves as a new session too; the
 difference from ``new session`` is the browser's cache.
 
-Targets at 1M on a 2-core machine: cold ≤ 3 s, warm ≤ 1 s, new session ≤ 1.5 s. The
+Targets at 1M on a 2-core machine: cold ≤ 3 s, warm ≤ 1 s, new session ≤ 1.5 s, a decision
+and the next render ≤ 1 s. The
 growth table prints, per page, the cold visit at each size, so the cost per 10× rows shows.
 """
 
@@ -92,6 +95,52 @@ def _visit(page, url: str, marker: str) -> tuple[float, float]:  # type: ignore[
     return time.perf_counter() - t0, _server_cpu() - c0
 
 
+def time_decisions(db: Path, n: int) -> list[tuple[float, float]]:
+    """A planner's decisions in a row on the Why page, in one browser session, on a copy of
+    ``db`` (a decision writes): for each, from the click on *Record decision* until the
+    page shows it recorded, then until the next recommendation's form is drawn; (wall seconds,
+    server CPU seconds) of each."""
+    import sqlite3
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import copy_store
+
+    with sqlite3.connect(db) as conn:  # the copy must hold what the WAL holds
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    out: list[tuple[float, float]] = []
+    with tempfile.TemporaryDirectory(prefix="wb-decide-") as tmp:
+        copy = Path(tmp) / "store.db"
+        copy_store(db, copy)
+        with sync_playwright() as p, _serve(copy) as server:
+            browser = p.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.set_default_timeout(300_000)
+            page.goto(f"{server}/why")
+            page.get_by_text(dict(PAGES)["why"]).first.wait_for()
+            time.sleep(2)  # the planner reads the page first: nothing of it is still running
+            for _ in range(n):
+                button = page.get_by_role("button", name="Record decision on")
+                label = button.first.inner_text()
+                rec_id = label.rsplit(" ", 1)[-1]
+                c0, t0 = _server_cpu(), time.perf_counter()
+                button.first.click()
+                page.get_by_text(f"Recorded: {rec_id} accepted").first.wait_for()
+                # The next open recommendation's form, ready for the next decision.
+                page.get_by_role("button", name="Record decision on").filter(
+                    has_not_text=rec_id
+                ).first.wait_for()
+                out.append((time.perf_counter() - t0, _server_cpu() - c0))
+                print(
+                    f"  decision on {rec_id}: {out[-1][0]:.2f} s (server CPU {out[-1][1]:.2f} s)",
+                    flush=True,
+                )
+            browser.close()
+    return out
+
+
 def time_pages(
     db: Path, only: list[str] | None = None
 ) -> dict[str, dict[str, tuple[float, float]]]:
@@ -141,6 +190,12 @@ def main() -> None:
     parser.add_argument(
         "--pages", nargs="+", help="only these pages (data, baseline, overrides, why, …)"
     )
+    parser.add_argument(
+        "--decide",
+        type=int,
+        default=3,
+        help="decisions in a row on the Why page, timed to the next form (0: none)",
+    )
     args = parser.parse_args()
     if not CHROMIUM.exists():
         sys.exit(f"needs headless Chromium at {CHROMIUM}")
@@ -148,6 +203,8 @@ def main() -> None:
         for db in args.store:
             print(f"{db}:")
             time_pages(db, args.pages)
+            if args.decide:
+                time_decisions(db, args.decide)
         return
     growth: dict[int, dict[str, dict[str, tuple[float, float]]]] = {}
     loads: dict[int, float] = {}
@@ -164,6 +221,8 @@ def main() -> None:
                 if "ready in" in line or line.strip().startswith("artefact"):
                     print("   " + line.strip())
             growth[rows] = time_pages(db, args.pages)
+            if args.decide:
+                time_decisions(db, args.decide)
     if len(args.rows) > 1:
         print("\ncold first visit by size (s), and the ratio per 10x rows:")
         sizes = sorted(growth)
