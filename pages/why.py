@@ -23,7 +23,7 @@ from analytics.explain.text import (
     type_label,
 )
 from analytics.overrides.theme_labels import theme_picks
-from analytics.shared.safe_text import escape_markdown
+from analytics.shared.safe_text import escape_markdown, markdown_table
 from store import roles
 from store.decisions import DecisionError, RenderToken, decision_for, record_decision
 from ui import cache, deep_links, session
@@ -220,26 +220,24 @@ st.caption(
     f"Typical values are among {escape_markdown(ex.site)} {type_label(ex.rec_type, plural=True)}."
 )
 drivers = ex.contributions.head(8)
-st.dataframe(
-    pd.DataFrame(
-        {
-            "driver": drivers["label"],
-            "value": drivers["value_text"],
-            "typical (median)": drivers["typical_text"],
-            "percentile": drivers["percentile"].round(0),
-            f"effect on {ex.target}": drivers["shap"].round(4),
-        }
-    ),
-    hide_index=True,
-    key="why_drivers",
+# A few rows each: plain tables, which the browser draws in a fraction of a data grid's time.
+drivers_table = pd.DataFrame(
+    {
+        "driver": drivers["label"],
+        "value": drivers["value_text"],
+        "typical (median)": drivers["typical_text"],
+        "percentile": drivers["percentile"].round(0),
+        f"effect on {ex.target}": drivers["shap"].round(4),
+    }
 )
+st.table(markdown_table(drivers_table), hide_index=True)
 
 # --- Precedent ---------------------------------------------------------------------------
 st.subheader("Last times something like this came up")
 prec = ex.precedents
 st.caption(escape_markdown(precedent_summary(prec, type_label(ex.rec_type, plural=True))))
 if not prec.empty:
-    st.dataframe(prec.drop(columns=["distance"]), hide_index=True, key="why_precedents")
+    st.table(markdown_table(prec.drop(columns=["distance"])), hide_index=True)
 
 # --- Matching candidate rules -------------------------------------------------------------
 st.subheader("Candidate rules that match")
@@ -276,7 +274,7 @@ else:
             f"recommendation (with decided_by = {escape_markdown(who)})."
         )
     else:
-        st.dataframe(rules_table(hits), hide_index=True, key="why_rules")
+        st.table(markdown_table(rules_table(hits)), hide_index=True)
 
 # --- Decision -----------------------------------------------------------------------------
 if not existing:

@@ -98,6 +98,10 @@ def _texts(node: Any) -> Iterator[tuple[str, str]]:
             yield from ((f"{kind}.option", str(o)) for o in proto.options)
         if kind == "button_group":
             yield from ((f"{kind}.option", o.content) for o in proto.options)
+    if kind == "table":  # st.table renders its text cells and headers as Markdown
+        frame = node.value
+        yield from ((f"{kind}.header", str(c)) for c in frame.columns)
+        yield from ((f"{kind}.cell", v) for v in frame.to_numpy().ravel() if isinstance(v, str))
     for child in getattr(node, "children", {}).values():
         yield from _texts(child)
 
@@ -118,9 +122,11 @@ def test_the_collector_sees_unescaped_markup() -> None:
         f"st.selectbox('pick', ['a'], format_func=lambda o: {HOSTILE!r})\n"
         f"with st.expander({HOSTILE!r}):\n    st.radio('r', [{HOSTILE!r}])\n"
         f"st.tabs([{HOSTILE!r}])\nst.metric({HOSTILE!r}, 1)\n"
+        f"st.table({{{HOSTILE!r}: [{HOSTILE!r}]}})\n"
     ).run()
     where = {w for w, _ in injected(at)}
     assert {"expander.label", "radio.option", "tab.label", "metric.label"} <= where
+    assert {"table.header", "table.cell"} <= where
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -9,7 +9,13 @@ import markdown_it
 import pandas as pd
 import pytest
 
-from analytics.shared.safe_text import escape_markdown, escape_slack, neutralise_cell, safe_csv
+from analytics.shared.safe_text import (
+    escape_markdown,
+    escape_slack,
+    markdown_table,
+    neutralise_cell,
+    safe_csv,
+)
 
 
 def _html(text: str) -> str:
@@ -113,3 +119,20 @@ def test_override_texts_escape_what_people_typed() -> None:
 )
 def test_slack_escape_leaves_no_mention_link_or_mark(text: str, shown: str) -> None:
     assert escape_slack(text) == shown
+
+
+def test_markdown_table_escapes_text_cells_and_headers_and_keeps_numbers() -> None:
+    frame = pd.DataFrame(
+        {
+            "reason [link](https://evil.example)": ["![x](https://evil.example/p.png)", None],
+            "n": [3, 4],
+            "who": pd.Series(["**bold**", "a_b"], dtype="string"),
+        }
+    )
+    out = markdown_table(frame)
+    assert list(out["n"]) == [3, 4]
+    assert out.iloc[0, 0] == r"\!\[x\](https:\/\/evil.example/p.png)"
+    assert pd.isna(out.iloc[1, 0])
+    assert list(out["who"]) == [r"\*\*bold\*\*", r"a\_b"]
+    assert out.columns[0] == r"reason \[link\](https:\/\/evil.example)"
+    assert frame.iloc[0, 0] == "![x](https://evil.example/p.png)"  # the input is left as it was

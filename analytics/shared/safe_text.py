@@ -10,6 +10,7 @@ digest and export passes such text through one of these functions.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -55,8 +56,11 @@ def neutralise_cell(value: object) -> object:
     return value
 
 
-def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` with every text cell (and column name) neutralised."""
+def _map_text(
+    frame: pd.DataFrame, cell: Callable[[object], object], header: Callable[[str], object]
+) -> pd.DataFrame:
+    """A copy of ``frame`` with ``cell`` applied to every cell of its text columns and
+    ``header`` to every column name."""
     out = frame.copy()
     for col in out.columns:
         s = out[col]
@@ -65,9 +69,23 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
             or pd.api.types.is_string_dtype(s)
             or isinstance(s.dtype, pd.CategoricalDtype)
         ):
-            out[col] = s.astype(object).map(neutralise_cell)
-    out.columns = [neutralise_cell(str(c)) for c in out.columns]
+            out[col] = s.astype(object).map(cell)
+    out.columns = [header(str(c)) for c in out.columns]
     return out
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every text cell (and column name) neutralised."""
+    return _map_text(frame, neutralise_cell, neutralise_cell)
+
+
+def markdown_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` for ``st.table``, which renders its text cells and headers as
+    Markdown: each text cell and column name escaped (``escape_markdown``), other values as
+    they are. For the small tables a page shows whole."""
+    return _map_text(
+        frame, lambda v: escape_markdown(v) if isinstance(v, str) else v, escape_markdown
+    )
 
 
 def safe_csv(frame: pd.DataFrame, **to_csv: object) -> str:

@@ -47,7 +47,7 @@ def test_pick_explain_and_record_a_decision(store: str) -> None:
     sentence = at.info[0].value
     assert sentence.startswith(("Fired mainly because", "Scored below a typical"))
     assert any(c.proto.id for c in at.get("plotly_chart"))  # the waterfall is drawn
-    assert len(at.dataframe) >= 2  # drivers beside typical values, and precedents
+    assert len(at.table) >= 2  # drivers beside typical values, and precedents
     assert decision_for(get_engine(store), rec_id) is None
 
     # a rejection without a reason is refused, and nothing is written
@@ -181,7 +181,7 @@ def test_a_read_only_role_sees_the_explanation_but_cannot_decide(store: str) -> 
     rec_id = str(open_l07["rec_id"].iloc[0])
     at.text_input(key="why_search").set_value(rec_id).run()
     assert at.selectbox(key="why_rec").value == rec_id
-    rules = next(d.value for d in at.dataframe if "conditions" in d.value.columns)
+    rules = next(d.value for d in at.table if "conditions" in d.value.columns)
     hit = rules[rules["conditions"].str.contains("resource = L07")]
     assert not hit.empty and (hit["planners usually"] == "reject").all()
 
