@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from sqlalchemy import Engine, create_engine, text
+from streamlit.testing.v1 import AppTest
 
 from flows import background
 from flows.cli.prepare import prepare
@@ -25,7 +26,28 @@ from store.reads import clear_memo
 PG_URL = os.environ.get("WORKBENCH_TEST_PG_URL")
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data" / "bundle"
-APP = str(REPO / "app.py")  # what AppTest runs: the whole shell, then switch_page
+APP = str(REPO / "app.py")
+WIDGETS = ("selectbox", "multiselect", "number_input", "radio", "text_input", "text_area",
+           "button_group", "checkbox", "toggle", "date_input", "slider")  # fmt: skip  # what AppTest runs: the whole shell, then switch_page
+
+
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Open tab ``label`` of the lazy tabs ``key`` (a page draws only its open tab) and rerun."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def drop_undrawn(at: AppTest, keys: list[str]) -> None:
+    """Forget the state of those widgets ``keys`` the last run did not draw (a closed tab's),
+    as a served Streamlit does at the end of such a run. AppTest keeps it: every run through ``app.py`` ends in
+    ``ensure_shell``'s ``st.stop()``, which skips that clean-up, so a test of a choice that
+    outlives its tab must drop the state itself or it could not fail."""
+    drawn = {getattr(w, "key", None) for kind in WIDGETS for w in at.get(kind)}
+    for key in keys:
+        if key in at.session_state and key not in drawn:
+            del at.session_state[key]
 
 
 def clear_streamlit() -> None:

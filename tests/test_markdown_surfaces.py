@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.rule_status import read_rule_statuses
-from tests.conftest import APP, SAMPLE, prepare_store, private_store
+from tests.conftest import APP, SAMPLE, open_tab, prepare_store, private_store
 
 HOSTILE = "![x](https://evil.example/p.png) [click](https://phish.example) **bold**"
 PAGES = [
@@ -37,6 +37,7 @@ PAGES = [
 ]
 # Pages whose tabs draw only when open (st.tabs(on_change="rerun")): the tabs' state key.
 LAZY_TABS = {
+    "pages/overrides.py": "overrides_tab",
     "pages/ownership.py": "ownership_tab",
     "pages/baseline.py": "baseline_tab",
     "pages/health.py": "health_tab",
@@ -138,11 +139,11 @@ def test_page_labels_show_peoples_markup_as_text(hostile_store: str, page: str) 
     assert not at.exception, at.exception
     assert injected(at) == []
     if page in LAZY_TABS:  # only the open tab is drawn: every tab, opened in turn
-        for label in [t.label for t in at.tabs]:
-            at.session_state[LAZY_TABS[page]] = label
-            at.run()
-            assert not at.exception, at.exception
+        labels = [t.label for t in at.tabs]
+        for label in labels:
+            open_tab(at, LAZY_TABS[page], label)
             assert injected(at) == [], label
+        open_tab(at, LAZY_TABS[page], labels[0])  # back to the first, where the pick is
     # Then the item whose own words carry the markup, where the page offers a pick.
     picks = {"pages/overrides.py": "overrides_theme_pick", "pages/why.py": "why_rec"}
     if page in picks:
@@ -194,6 +195,7 @@ def test_an_adopted_rules_owner_and_note_show_as_text(hostile_store: str) -> Non
     at.run()
     at.switch_page("pages/overrides.py")
     at.run()
+    open_tab(at, "overrides_tab", "Candidate rules")
     at.radio(key="overrides_new_status").set_value("adopted")
     at.text_input(key="overrides_owner").set_value(f"bob {HOSTILE}")
     at.text_area(key="overrides_note").set_value(HOSTILE)
@@ -201,6 +203,9 @@ def test_an_adopted_rules_owner_and_note_show_as_text(hostile_store: str) -> Non
     at.run()
     assert not at.exception, at.exception
     assert len(read_rule_statuses(get_engine(hostile_store))) == 1
+    assert injected(at) == []
+    assert shown(at) > 0
+    open_tab(at, "overrides_tab", "Adopted rules")
     assert injected(at) == []
     assert shown(at) > 0
     at.switch_page("pages/audit.py")

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from store.db import get_engine
 from store.reads import load_frames
 from store.users import add_user
-from tests.conftest import APP
+from tests.conftest import APP, open_tab
 from tests.explain.test_page_why import PAGE, _open_why
 
 
@@ -78,17 +78,24 @@ def test_overrides_opens_on_the_linked_rule(sample_store: str) -> None:
     at.run()
     at.switch_page("pages/overrides.py").run()
     assert not at.exception, at.exception
+    open_tab(at, "overrides_tab", "Candidate rules")
     rules = next(d.value for d in at.dataframe if {"id", "verdict"} <= set(d.value.columns))
     assert len(rules) >= 2
     target = str(rules["id"].iloc[-1])  # not the default pick (the first)
     assert at.selectbox(key="overrides_rule_pick").value != target
+    open_tab(at, "overrides_tab", "Reason themes")  # the link opens the rules' tab itself
     at.query_params["rule"] = target
     at.run()
     assert not at.exception, at.exception
+    assert at.session_state["overrides_tab"] == "Candidate rules"
     assert at.selectbox(key="overrides_rule_pick").value == target
     assert any(target in i.value and "Opened on rule" in i.value for i in at.info)
     at.run()  # and again: still there
     assert at.selectbox(key="overrides_rule_pick").value == target
+    open_tab(at, "overrides_tab", "Did it pay off?")  # the link opened the tab once
+    at.run()
+    assert at.session_state["overrides_tab"] == "Did it pay off?"
+    open_tab(at, "overrides_tab", "Candidate rules")
     at.query_params["rule"] = "no-such-rule"
     at.run()
     assert any("no-such-rule" in w.value and "does not hold" in w.value for w in at.warning)

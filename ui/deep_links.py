@@ -42,3 +42,12 @@ def linked_row(
         st.session_state[key] = linked_id
         st.session_state[widget] = linked_id
     return rows.head(1)
+
+
+def linked_tab(linked_id: str | None, *, tab_key: str, label: str) -> None:
+    """Open the tabs ``tab_key`` on ``label`` the first time ``linked_id`` arrives (before
+    the tabs are drawn): a link opens the tab that shows its item, and after that the
+    user's own choice of tab stands."""
+    if linked_id and st.session_state.get(f"{tab_key}_linked") != linked_id:
+        st.session_state[f"{tab_key}_linked"] = linked_id
+        st.session_state[tab_key] = label

@@ -34,16 +34,19 @@ def rule_action_and_backtest(url: str, version: str, rule: pd.Series) -> dict[st
         st.caption("This rule has no median adjustment to act on, so it cannot be backtested.")
         return None
     if action["kind"] == "adjust_pct":
+        key = f"overrides_action_{rid}"  # keyed on the rule: each starts at its own median
         value = st.number_input(
             "Action: adjust the recommended quantity by (%)",
             min_value=MIN_ADJUST_PCT,
             max_value=MAX_ADJUST_PCT,
-            value=float(round(action["value"])),
+            # the value last typed outlives a closed tab (the widget is drawn anew)
+            value=st.session_state.get(f"{key}_kept", float(round(action["value"]))),
             step=1.0,
-            key=f"overrides_action_{rid}",  # keyed on the rule: each starts at its own median
+            key=key,
             help=f"The rule's median adjustment is {action['value']:+.1f}%; round it as you "
             "would write it into the planning system.",
         )
+        st.session_state[f"{key}_kept"] = value
         action = {"kind": "adjust_pct", "value": float(value)}
     else:
         st.markdown("Action: **reject** the recommendation (commit nothing).")

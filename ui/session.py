@@ -5,10 +5,11 @@ from __future__ import annotations
 import getpass
 import runpy
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -80,6 +81,17 @@ def kept(key: str, options: list[str], default: str) -> str:
     state, and the user's choice should not go with it."""
     value = st.session_state.get(f"{key}_kept")
     return value if value in options else default
+
+
+def restore(key: str, options: Collection[Any]) -> None:
+    """Give widget ``key`` back the choice last made in it (saved by the page as
+    ``{key}_kept``) when it is drawn again after a run without it (its tab closed), if that
+    choice is still offered. Call it before the widget; the widget takes no default then."""
+    value = st.session_state.get(f"{key}_kept")
+    if key not in st.session_state and value is not None:
+        wanted = value if isinstance(value, list) else [value]
+        if all(v in options for v in wanted):
+            st.session_state[key] = value
 
 
 def empty_state(message: str, *, hint: str | None = None) -> None:

@@ -14,9 +14,10 @@ from store.db import dispose_engine, get_engine
 from store.ingest.sample import SAMPLE_BUNDLE
 from store.rule_status import read_rule_statuses
 from store.users import add_user
-from tests.conftest import APP, clear_streamlit
+from tests.conftest import APP, clear_streamlit, drop_undrawn, open_tab
 
 PAGE = "pages/overrides.py"
+RULES = "Candidate rules"
 
 
 @pytest.fixture
@@ -24,12 +25,13 @@ def store(sample_store: str) -> str:
     return sample_store
 
 
-def _open(at: AppTest) -> AppTest:
+def _open(at: AppTest, tab: str | None = RULES) -> AppTest:
+    """The page, on ``tab`` (it opens on Reason themes; only the open tab is drawn)."""
     at.run()
     at.switch_page(PAGE)
     at.run()
     assert not at.exception, at.exception
-    return at
+    return open_tab(at, "overrides_tab", tab) if tab else at
 
 
 def _rules_table(at: AppTest) -> pd.DataFrame:
@@ -55,7 +57,9 @@ def test_page_shows_themes_rules_and_value_added(store: str) -> None:
     assert set(top["status"]) == {"candidate"}
     # evidence for the selected rule: example reasons as quotes, and the overrides behind it
     assert any(md.value.startswith("> ") for md in at.markdown)
+    open_tab(at, "overrides_tab", "Did it pay off?")
     assert any("Costing more than they saved" in md.value for md in at.markdown)
+    open_tab(at, "overrides_tab", "Adopted rules")
     assert any("No adopted rules yet" in i.value for i in at.info)
 
 
@@ -75,6 +79,7 @@ def test_sop_lead_adopts_a_rule_and_it_is_monitored(store: str) -> None:
     assert read_events(engine).iloc[0]["action"] == "rule_adopted"
     assert any("Status: **adopted**" in md.value for md in at.markdown)
     assert _rules_table(at).set_index("id").at[rid, "status"] == "adopted"
+    open_tab(at, "overrides_tab", "Adopted rules")
     assert any("Encoding: Encode as a planning parameter" in md.value for md in at.markdown)
     assert not any("No adopted rules yet" in i.value for i in at.info)
 
@@ -111,14 +116,14 @@ def test_store_without_decisions_shows_an_empty_state(
     monkeypatch.setenv("WORKBENCH_DB", url)
     monkeypatch.setattr(store.ingest.sample, "SAMPLE_BUNDLE", Path("/nonexistent"))
     clear_streamlit()
-    at = _open(AppTest.from_file(APP, default_timeout=60))
+    at = _open(AppTest.from_file(APP, default_timeout=60), tab=None)
     assert any("no overrides to learn from" in i.value for i in at.info)
     clear_streamlit()
     dispose_engine(url)
 
 
 def test_themes_and_rules_say_how_they_were_made_and_sort_by_value_added(store: str) -> None:
-    at = _open(AppTest.from_file(APP, default_timeout=180))
+    at = _open(AppTest.from_file(APP, default_timeout=180), tab=None)  # Reason themes
     # themes: labels a person would say, representatives per language, a second pick too
     pick = at.selectbox(key="overrides_theme_pick")
     ids = [int(o.split(" · ")[0]) for o in pick.options if o[0].isdigit()]
@@ -133,6 +138,7 @@ def test_themes_and_rules_say_how_they_were_made_and_sort_by_value_added(store: 
         assert lines and words[0] in lines[0] and "**Spanish** —" in lines[0], lines
         assert words[1].lower() in lines[0].lower()
     # rules: the ranking and the multiple-testing control are stated
+    open_tab(at, "overrides_tab", RULES)
     assert any(
         "Benjamini–Hochberg" in c.value and "candidates tested" in c.value for c in at.caption
     )
@@ -151,3 +157,35 @@ def test_themes_and_rules_say_how_they_were_made_and_sort_by_value_added(store: 
         assert not at.exception, at.exception
         shown = _rules_table(at)["value_added"].dropna()
         assert shown.iloc[0] == (shown.min() if pick_min else shown.max())
+
+
+def test_only_the_open_tab_is_drawn_and_choices_outlive_a_closed_tab(store: str) -> None:
+    at = _open(AppTest.from_file(APP, default_timeout=180), tab=None)
+    assert at.session_state["overrides_tab"] == "Reason themes"
+    assert not any("direction" in d.value and "lift" in d.value for d in at.dataframe)
+    theme = at.selectbox(key="overrides_theme_pick")
+    theme.select(theme.options[2]).run()
+    picked_theme = at.selectbox(key="overrides_theme_pick").value
+    open_tab(at, "overrides_tab", RULES)
+    assert not any("representatives" in d.value for d in at.dataframe)  # nor the themes now
+    at.selectbox(key="overrides_rules_sort").set_value("support").run()
+    at.multiselect(key="overrides_status_filter").set_value(["candidate", "watch"]).run()
+    for option in at.selectbox(key="overrides_rule_pick").options[1:]:  # not the first
+        at.selectbox(key="overrides_rule_pick").select(option).run()
+        rid = at.selectbox(key="overrides_rule_pick").value
+        if any(n.key == f"overrides_action_{rid}" for n in at.number_input):
+            break  # a rule with an adjustment to edit
+    action = at.number_input(key=f"overrides_action_{rid}")
+    typed = action.value + 3
+    action.set_value(typed).run()
+    widgets = ["overrides_rules_sort", "overrides_status_filter", "overrides_rule_pick",
+               f"overrides_action_{rid}", "overrides_theme_pick"]  # fmt: skip
+    for tab in ("Did it pay off?", "Reason themes", RULES):  # away, elsewhere, and back
+        open_tab(at, "overrides_tab", tab)
+        drop_undrawn(at, widgets)  # what a served Streamlit forgets of the undrawn widgets
+        if tab == "Reason themes":
+            assert at.selectbox(key="overrides_theme_pick").value == picked_theme
+    assert at.selectbox(key="overrides_rules_sort").value == "support"
+    assert at.multiselect(key="overrides_status_filter").value == ["candidate", "watch"]
+    assert at.selectbox(key="overrides_rule_pick").value == rid
+    assert at.number_input(key=f"overrides_action_{rid}").value == typed

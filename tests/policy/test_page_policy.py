@@ -15,6 +15,7 @@ from store.db import get_engine
 from store.decisions import decision_for
 from store.reads import load_frames
 from store.rule_status import read_rule_statuses, set_rule_status
+from tests.conftest import open_tab
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 R1 = {"supplier": "SUP-017", "quarter": "Q4", "rec_type": "stockout_risk"}
@@ -43,7 +44,9 @@ def _pick_rule(at: AppTest, conditions: dict[str, str], direction: str) -> str:
 
 def test_backtest_then_adopt_with_an_edited_action_twice(store: str) -> None:
     at = _open(AppTest.from_file(APP, default_timeout=180), "pages/overrides.py")
+    open_tab(at, "overrides_tab", "Policy")
     assert any("the policy is empty" in i.value for i in at.info)
+    open_tab(at, "overrides_tab", "Candidate rules")
     rid = _pick_rule(at, R1, "increase")
     # The planted +25% rule: its median is about +25%, its backtest helps.
     value = at.number_input(key=f"overrides_action_{rid}")
@@ -74,6 +77,7 @@ def test_backtest_then_adopt_with_an_edited_action_twice(store: str) -> None:
     assert stored.at[rid, "action"]["value"] == 24.0
 
     # The Policy tab lists both with their backtests; exporting is audited and versioned.
+    open_tab(at, "overrides_tab", "Policy")
     policy = next(d.value for d in at.dataframe if "overridden on top" in d.value.columns
                   or "on_top_share" in d.value.columns)  # fmt: skip
     assert set(policy["rule"]) == {rid, rid2}
