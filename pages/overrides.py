@@ -36,8 +36,6 @@ DRILL = ["rec_id", "created_at", "rec_type", "site", "sku", "supplier", "custome
 RULE_COLUMNS = ["id", "rule", "direction", "median_adjustment_pct", "support", "coverage",
                 "confidence", "base_rate", "lift", "p_adjusted", "value_added", "win_rate",
                 "verdict", "theme_label", "status", "first_seen", "last_seen"]  # fmt: skip
-THEME_COLUMNS = ["theme_id", "label", "size", "share", "context", "representatives",
-                 "n_distinct", "established"]  # fmt: skip
 SORTS = {
     "score (excess overrides × confidence)": ("score", False),
     "value added (best first)": ("value_added", False),
@@ -116,7 +114,7 @@ if values is None:
 status_version = cache.rule_status_version()
 statuses = cache.rule_statuses(url, status_version).set_index("rule_key", drop=False)
 key = overrides_cache.analysis_key(url)
-views = overrides_cache.theme_views(analysis, url, key, settings, tuple(THEME_COLUMNS))
+views = overrides_cache.theme_views(analysis, url, key, settings)
 labels, gap, overall = views.labels, views.gap, values["overall"].iloc[0]
 
 c1, c2, c3, c4, c5 = st.columns(5)

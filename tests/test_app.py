@@ -237,6 +237,13 @@ def test_start_up_reads_what_the_pages_open_with_so_a_first_view_reads_no_file(
     at.switch_page("pages/why.py").run()
     assert not at.exception, at.exception
     assert any(m.label == "Fidelity (held-out R²)" for m in at.metric)
+    # Nor does Override patterns compute its theme views: they were summarised at start-up.
+    from ui import overrides_cache
+
+    monkeypatch.setattr(overrides_cache, "capture_gap", no_file)
+    at.switch_page("pages/overrides.py").run()
+    assert not at.exception, at.exception
+    assert any(m.label == "Capture gap" for m in at.metric)
 
 
 def test_start_up_leaves_an_empty_store_to_its_first_visitor(fresh_store: str) -> None:

@@ -23,7 +23,7 @@ from analytics.overrides.charts import (
     value_added_group_figure,
 )
 from analytics.overrides.theme_views import capture_gap, theme_concentration, theme_trend
-from ui.cache import artefact_key
+from ui.cache import DEFAULT_MINING, artefact, artefact_key
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from analytics.overrides.analysis import OverrideAnalysis
 
 Settings = tuple[int | None, int, int]  # (min_support, max_conditions, random_state)
+THEME_COLUMNS = ("theme_id", "label", "size", "share", "context", "representatives",
+                 "n_distinct", "established")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,12 @@ def analysis_key(url: str) -> str:
 
 
 @st.cache_resource(show_spinner="Summarising the reason themes…", max_entries=8)
-def theme_views(
-    _analysis: OverrideAnalysis, url: str, key: str, settings: Settings, columns: tuple[str, ...]
-) -> ThemeViews:
+def theme_views(_analysis: OverrideAnalysis, url: str, key: str, settings: Settings) -> ThemeViews:
     """The theme views of ``_analysis`` (the analysis of ``url`` built under ``key`` with
     ``settings``; the analysis itself is not hashed)."""
     log = _analysis.log
     labels = {0: "no reason given", **_analysis.theme_labels()}
-    themes = _analysis.themes[list(columns)].copy()
+    themes = _analysis.themes[list(THEME_COLUMNS)].copy()
     themes["representatives"] = themes["representatives"].map(" | ".join)
     return ThemeViews(
         labels=labels,
@@ -105,3 +105,14 @@ def value_figures(
         ),
         stockout=stockout_figure(_values["stockout"]),
     )
+
+
+def warm(url: str) -> bool:
+    """Compute the theme views of the built analysis of ``url`` at the default settings (the
+    server's start-up hook calls it, after ``ui.cache.warm``): the page opens on them. Whether
+    there was an analysis to summarise."""
+    analysis = artefact("override_analysis", url)
+    if analysis is None:
+        return False
+    theme_views(analysis, url, analysis_key(url), DEFAULT_MINING)
+    return True

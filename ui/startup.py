@@ -88,6 +88,11 @@ def warm_store() -> None:
         if store_is_empty(cache.engine_for(url)):
             return
         took = cache.warm(url)
+        from ui import overrides_cache
+
+        t0 = time.perf_counter()
+        if overrides_cache.warm(url):
+            took["theme_views"] = time.perf_counter() - t0
     except Exception as exc:  # noqa: BLE001 - never keep the server from starting
         LOG.warning("start-up: reading the store failed: %s", exc)
         return
