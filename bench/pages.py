@@ -12,11 +12,15 @@ starts ``streamlit run app.py`` on 127.0.0.1, opens the page by URL in headless 
 
 * ``cold``   — first visit right after the server start (a fresh server per page);
 * ``warm``   — the same page opened again in the same browser session;
-* ``new session`` — the page in a second browser context (a new Streamlit session);
+* ``new session`` — the page in a new browser context (a new Streamlit session, nothing in
+  the browser's cache);
 * ``decision`` — on a copy of the store, a planner's decisions in a row on the Why page: from
   the click on *Record decision* until it shows recorded and the next recommendation's form.
 
-Each figure is printed with the server's CPU seconds over the same visit (from /proc): on a
+Each page is timed ``--repeat`` times (3), each on a freshly started server, and each visit
+starts once the one before it has finished drawing (untimed): the median of each figure is
+printed with the range. Wall times on this machine swing by a second from run to run. Each
+figure is printed with the server's CPU seconds over the same visit (from /proc): on a
 machine shared with other work the wall time swings with their load, the CPU much less.
 Note that ``warm`` reloads the page, which Streamlit serves as a new session too; the
 difference from ``new session`` is the browser's cache.
@@ -88,11 +92,26 @@ def _server_cpu() -> float:
 
 
 def _visit(page, url: str, marker: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """(wall seconds until ``marker`` shows, server CPU seconds meanwhile)."""
+    """(wall seconds until ``marker`` shows, server CPU seconds meanwhile), then waits, untimed,
+    until the page has finished drawing the rest: the browser shares the machine's two cores
+    with the server, and the next visit should not pay for this one's charts."""
     c0, t0 = _server_cpu(), time.perf_counter()
     page.goto(url)
     page.get_by_text(marker).first.wait_for()
-    return time.perf_counter() - t0, _server_cpu() - c0
+    timed = time.perf_counter() - t0, _server_cpu() - c0
+    _settle(page)
+    return timed
+
+
+def _settle(page) -> None:  # type: ignore[no-untyped-def]
+    """Until the script run is over (Streamlit's status widget gone) and a second has passed."""
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+    page.wait_for_timeout(1000)
+
+
+def _median(visits: list[tuple[float, float]]) -> tuple[float, float]:
+    """The visit with the median wall time (of an odd number of visits)."""
+    return sorted(visits)[len(visits) // 2]
 
 
 def time_decisions(db: Path, n: int) -> list[tuple[float, float]]:
@@ -142,8 +161,10 @@ def time_decisions(db: Path, n: int) -> list[tuple[float, float]]:
 
 
 def time_pages(
-    db: Path, only: list[str] | None = None
+    db: Path, only: list[str] | None = None, repeat: int = 3
 ) -> dict[str, dict[str, tuple[float, float]]]:
+    """Each page ``repeat`` times, each time on a freshly started server: cold, warm, then a new
+    browser session; the median of each (by wall time) is kept and printed with the spread."""
     from playwright.sync_api import sync_playwright
 
     results: dict[str, dict[str, tuple[float, float]]] = {}
@@ -154,25 +175,30 @@ def time_pages(
         for path, marker in PAGES:
             if only and (path or "data") not in only:
                 continue
-            with _serve(db) as server:
-                url = f"{server}/{path}"
-                first = browser.new_context(viewport={"width": 1400, "height": 1000})
-                page = first.new_page()
-                page.set_default_timeout(300_000)
-                cold = _visit(page, url, marker)
-                warm = _visit(page, url, marker)
-                second = browser.new_context(viewport={"width": 1400, "height": 1000})
-                page2 = second.new_page()
-                page2.set_default_timeout(300_000)
-                fresh = _visit(page2, url, marker)
-                first.close()
-                second.close()
-            results[path or "data"] = {"cold": cold, "warm": warm, "new_session": fresh}
+            runs: dict[str, list[tuple[float, float]]] = {"cold": [], "warm": [], "new session": []}
+            for _ in range(repeat):
+                with _serve(db) as server:
+                    url = f"{server}/{path}"
+                    for kind, visits in (("cold", 2), ("new session", 1)):
+                        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                        page = context.new_page()
+                        page.set_default_timeout(300_000)
+                        runs[kind].append(_visit(page, url, marker))
+                        if visits == 2:  # the same page again, in the same browser session
+                            runs["warm"].append(_visit(page, url, marker))
+                        context.close()
+            medians = {kind: _median(visits) for kind, visits in runs.items()}
+            results[path or "data"] = {
+                "cold": medians["cold"],
+                "warm": medians["warm"],
+                "new_session": medians["new session"],
+            }
             print(
                 f"  {path or 'data':10s} "
                 + "   ".join(
-                    f"{k} {w:6.2f} s (server CPU {c:5.2f} s)"
-                    for k, (w, c) in (("cold", cold), ("warm", warm), ("new session", fresh))
+                    f"{kind} {w:5.2f} s ({min(runs[kind])[0]:.2f}–{max(runs[kind])[0]:.2f}; "
+                    f"server CPU {c:4.2f} s)"
+                    for kind, (w, c) in medians.items()
                 ),
                 flush=True,
             )
@@ -191,6 +217,9 @@ def main() -> None:
         "--pages", nargs="+", help="only these pages (data, baseline, overrides, why, …)"
     )
     parser.add_argument(
+        "--repeat", type=int, default=3, help="server starts per page (the median is printed)"
+    )
+    parser.add_argument(
         "--decide",
         type=int,
         default=3,
@@ -202,7 +231,7 @@ def main() -> None:
     if args.store:
         for db in args.store:
             print(f"{db}:")
-            time_pages(db, args.pages)
+            time_pages(db, args.pages, args.repeat)
             if args.decide:
                 time_decisions(db, args.decide)
         return
@@ -220,7 +249,7 @@ def main() -> None:
             for line in log.splitlines():
                 if "ready in" in line or line.strip().startswith("artefact"):
                     print("   " + line.strip())
-            growth[rows] = time_pages(db, args.pages)
+            growth[rows] = time_pages(db, args.pages, args.repeat)
             if args.decide:
                 time_decisions(db, args.decide)
     if len(args.rows) > 1:
