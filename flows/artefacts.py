@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -58,6 +59,10 @@ class Artefact:
     serializer: Serializer = PICKLE
     persist: bool = True  # False: an intermediate shared by builds within one pass only
     fmt: int = 1  # bump when the build's output changes shape, so old files are not read
+    # True: its figures depend on the day (the gates judge freshness against today), so it is
+    # also keyed on the UTC day: the first read of a new day finds it missing and it is built
+    # again in the background, as after a write.
+    daily: bool = False
 
 
 REGISTRY: dict[str, Artefact] = {}
@@ -81,10 +86,22 @@ def input_tables(name: str) -> tuple[str, ...]:
     return tuple(sorted(tables))
 
 
+def today() -> date:
+    """The UTC day a ``daily`` artefact is keyed on (a function, so tests can move the clock)."""
+    return datetime.now(UTC).date()
+
+
+def key_inputs(name: str, versions: dict[str, int]) -> dict[str, int]:
+    """What keys ``name``: the versions of its input tables, and the UTC day if it is daily."""
+    inputs = {t: versions.get(t, 0) for t in input_tables(name)}
+    if REGISTRY[name].daily:
+        inputs["utc_day"] = today().toordinal()
+    return inputs
+
+
 def key_for(engine: Engine, name: str, versions: dict[str, int]) -> str:
     """The file key of ``name`` for the store's ``versions`` (``store.db.data_versions``)."""
-    inputs = {t: versions.get(t, 0) for t in input_tables(name)}
-    return artefact_key(engine, name, inputs, fmt=REGISTRY[name].fmt)
+    return artefact_key(engine, name, key_inputs(name, versions), fmt=REGISTRY[name].fmt)
 
 
 class Builder:
@@ -139,7 +156,7 @@ class Builder:
                         self.outcome[name] = "read"
                     else:
                         obj = art.build(self)
-                        inputs = {t: self.versions.get(t, 0) for t in input_tables(name)}
+                        inputs = key_inputs(name, self.versions)
                         _write(
                             self.engine, name, key, obj, inputs=inputs, serializer=art.serializer
                         )
@@ -300,6 +317,7 @@ for _artefact in (
         inputs=(*TABLES_ALL, "import_batch", "settings", "rule_status"),
         needs=("override_analysis",),
         build=builds.gates,
+        daily=True,
     ),
     Artefact(
         "surrogates",

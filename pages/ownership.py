@@ -367,9 +367,20 @@ if tab_routing.open:
 
 if tab_gates.open:
     with tab_gates:
-        report = cache.readiness_gates(
+        report, current = cache.readiness_gates(
             url, version, gl.isoformat() if gl else None, f"{now:%Y-%m-%d}"
         )
+        if report is None:
+            session.preparing("The readiness gates")
+            st.stop()
+        if not current:  # an earlier day's (or data's) gates while today's are prepared
+            st.info(
+                f"These are the gates as of **{str(report['as_of'])[:16].replace('T', ' ')} "
+                "UTC**: they judge the data's freshness against the day, and today's are "
+                "being prepared in the background. This tab fills in by itself.",
+                icon=":material/history:",
+            )
+            session.build_status()
         ready = "ready" if report["ready"] else "not ready"
         st.markdown(
             f"**Go-live readiness: {ready}** — every hard gate must pass. Go-live: "

@@ -434,24 +434,38 @@ def _ownership_base(url: str, version: str) -> pd.DataFrame:
     return decision_base(frames.recommendations, frames.decisions, frames.owners)
 
 
-@st.cache_data(ttl=600, max_entries=4, show_spinner="Checking the readiness gates…")
-def readiness_gates(url: str, version: str, go_live: str | None, today: str) -> dict[str, Any]:
-    """The five gates (``flows.governance.gates_for_store``) for one go-live (ISO date) and day,
-    reusing the cached override analysis for the candidate rules."""
-    from flows import governance
+def readiness_gates(
+    url: str, version: str, go_live: str | None, today: str
+) -> tuple[dict[str, Any] | None, bool]:
+    """(the five gates for one go-live (ISO date) and day, whether they are today's).
 
-    engine = engine_for(url)
-    built = artefact("gates", url)
-    versions = data_versions(engine)  # the sidebar's go-live, asked once per version
+    At the saved go-live they are built on write, and again each day (``daily``): while
+    today's are being prepared, the newest built ones are returned, said to be older (None
+    when there are none). Another go-live (a what-if) is checked here, from the whole log.
+    """
+    versions = data_versions(engine_for(url))  # the sidebar's go-live, asked once per version
     saved_go_live, _ = _go_live(
         url, versions.get("recommendations", 0), versions.get("settings", 0)
     )
-    if (
-        built is not None
-        and str(built["as_of"])[:10] == today
-        and go_live == (saved_go_live.isoformat() if saved_go_live else None)
-    ):  # built on write today for the saved go-live: no pass over the log here
-        return built
+    if go_live != (saved_go_live.isoformat() if saved_go_live else None):
+        return _gates_at(url, version, go_live, today), True
+    built = artefact("gates", url)
+    if built is not None:
+        return built, True
+    key = artefacts.latest(engine_for(url), "gates")
+    try:
+        return (None if key is None else _artefact(url, "gates", key)), False
+    except _NotBuilt:  # replaced since
+        return None, False
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner="Checking the readiness gates…")
+def _gates_at(url: str, version: str, go_live: str | None, today: str) -> dict[str, Any]:
+    # A go-live other than the saved one: the gates from the whole log, with the cached
+    # override analysis's candidate rules.
+    from flows import governance
+
+    engine = engine_for(url)
     candidates: list[dict[str, Any]] | None | EllipsisType = ...
     try:
         analysis = artefact("override_analysis", url)

@@ -206,6 +206,22 @@ def test_an_owner_change_rebuilds_only_what_reads_the_matrix(loaded: Engine) -> 
     assert ok and row["owner"] == "cy" and row["sla_hours"] == 4.0
 
 
+def test_a_new_day_rebuilds_only_the_gates(loaded: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gates judge the data's freshness against the day: they are keyed on the UTC day,
+    so the next day's build makes them again, and only them; the day before's stay readable."""
+    build_all(loaded)
+    ok, before = read(loaded, "gates")
+    assert ok
+    yesterday = artefacts.key_for(loaded, "gates", data_versions(loaded))
+    monkeypatch.setattr(artefacts, "today", lambda: date(2031, 1, 2))
+    assert read(loaded, "gates") == (False, None)  # not shown as today's
+    assert artefacts.latest(loaded, "gates") == yesterday  # what a page shows meanwhile
+    assert _built(build_all(loaded)) == {"gates"}
+    ok, after = read(loaded, "gates")
+    assert ok and after["as_of"] >= before["as_of"]
+    assert _built(build_all(loaded)) == set()  # and once a day
+
+
 def test_a_saved_reference_window_rebuilds_only_the_monitor(loaded: Engine) -> None:
     build_all(loaded)
     ok, report = read(loaded, "monitoring")
