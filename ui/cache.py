@@ -307,13 +307,19 @@ def recent_rule_cards() -> tuple[artefacts.RuleCards | None, bool]:
     """(the override analysis's rules and themes, whether they are the current data's): the
     current ones, else the newest built for an earlier version while the current ones are
     being prepared (the themes keep their ids: the store's theme memory), else None."""
-    url = current_url()
-    current = artefact("rule_cards", url)
+    return recent("rule_cards", current_url())
+
+
+def recent(name: str, url: str) -> tuple[Any | None, bool]:
+    """(artefact ``name`` of ``url``, whether it is the current data's (and day's)): the
+    current one, else the newest built for an earlier version or day while the current one
+    is being prepared (the background build is then started), else None."""
+    current = artefact(name, url)
     if current is not None:
         return current, True
-    key = artefacts.latest(engine_for(url), "rule_cards")
+    key = artefacts.latest(engine_for(url), name)
     try:
-        return (None if key is None else _artefact(url, "rule_cards", key)), False
+        return (None if key is None else _artefact(url, name, key)), False
     except _NotBuilt:  # replaced since
         return None, False
 
@@ -449,14 +455,7 @@ def readiness_gates(
     )
     if go_live != (saved_go_live.isoformat() if saved_go_live else None):
         return _gates_at(url, version, go_live, today), True
-    built = artefact("gates", url)
-    if built is not None:
-        return built, True
-    key = artefacts.latest(engine_for(url), "gates")
-    try:
-        return (None if key is None else _artefact(url, "gates", key)), False
-    except _NotBuilt:  # replaced since
-        return None, False
+    return recent("gates", url)
 
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner="Checking the readiness gates…")
