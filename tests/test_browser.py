@@ -236,3 +236,59 @@ def test_sign_in_survives_a_reload_and_a_new_tab_on_the_asked_for_page(
             assert tab.locator('[data-testid="stException"]').count() == 0
     finally:
         context.close()
+
+
+def _click_tab(page, name: str, shows) -> None:  # type: ignore[no-untyped-def]
+    """Click tab ``name`` until ``shows`` (a locator of its content) is drawn: a click that
+    lands while the page is rerunning (the analyses finishing in the background) is lost."""
+    for _ in range(5):
+        page.get_by_role("tab", name=name).click()
+        try:
+            shows.first.wait_for(timeout=10_000)
+            return
+        except Exception:  # noqa: BLE001 - click again
+            continue
+    raise AssertionError(f"tab {name} did not open")
+
+
+def _option_text(page, pick, index: int) -> str:  # type: ignore[no-untyped-def]
+    """The text of option ``index`` of the selectbox ``pick`` (a react-aria combo box), its
+    list opened and closed again; opened again if a rerun closed it first."""
+    options = page.get_by_role("option")
+    for _ in range(5):
+        pick.get_by_role("button", name="Open").click()
+        try:
+            options.nth(index).wait_for(timeout=5_000)
+            text = options.nth(index).inner_text().strip()
+        except Exception:  # noqa: BLE001 - closed by a rerun: open it again
+            continue
+        page.keyboard.press("Escape")
+        return text
+    raise AssertionError("the selectbox's list did not open")
+
+
+def test_a_rule_picked_on_override_patterns_outlives_another_tab(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    """Only the open tab is drawn, so a served Streamlit forgets the closed tab's widgets: the
+    rule picked under Candidate rules must still be the one shown after a look elsewhere."""
+    idle = page.locator('[data-testid="stStatusWidget"]')
+    page.goto(f"{server}/overrides")
+    page.get_by_text("Capture gap").first.wait_for()
+    idle.wait_for(state="hidden")
+    pick = page.locator('[data-testid="stSelectbox"]', has_text="Evidence for rule")
+    _click_tab(page, "Candidate rules", pick)
+    idle.wait_for(state="hidden")
+    second = _option_text(page, pick, 1)
+    box = pick.get_by_role("combobox")
+    assert box.input_value() != second
+    options = page.get_by_role("option")
+    box.fill(second)  # typed, as a planner narrows a long list, and taken with Enter
+    options.first.wait_for()
+    page.keyboard.press("Enter")
+    page.get_by_text("What if this rule had been policy?").wait_for()
+    page.wait_for_function("([el, want]) => el.value === want", arg=[box.element_handle(), second])
+    _click_tab(page, "Did it pay off?", page.get_by_text("Costing more than they saved"))
+    _click_tab(page, "Reason themes", page.get_by_text("Drill into a theme"))
+    _click_tab(page, "Candidate rules", pick)
+    page.get_by_text("What if this rule had been policy?").wait_for()
+    assert pick.get_by_role("combobox").input_value() == second
+    assert page.locator('[data-testid="stException"]').count() == 0
