@@ -40,7 +40,7 @@ def test_missing_artefacts_are_prepared_in_the_background(sample_store: str) -> 
         _drop_artefacts(sample_store, names)
         clear_streamlit()  # as after a server restart
         at = _open(page)
-        assert "is being prepared for the latest data" in _texts(at)
+        assert "for the latest data: built once per data version" in _texts(at)
         assert ready not in [m.label for m in at.metric]
         job = background.wait(sample_store)
         assert job is not None and not job.running and job.error is None
@@ -48,7 +48,7 @@ def test_missing_artefacts_are_prepared_in_the_background(sample_store: str) -> 
             at.run()
             assert not at.exception, at.exception
             assert ready in [m.label for m in at.metric]
-            assert "is being prepared" not in _texts(at)
+            assert "for the latest data: built once" not in _texts(at)
 
 
 def test_a_decision_keeps_the_model_and_rebuilds_what_reads_decisions(sample_store: str) -> None:

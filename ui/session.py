@@ -99,11 +99,11 @@ def empty_state(message: str, *, hint: str | None = None) -> None:
 
 
 def preparing(what: str) -> None:
-    """Say that ``what`` is being prepared for the latest data, with the background build's
-    progress; the page draws itself again when the build is done."""
+    """Say that ``what`` ("The readiness gates") is being prepared for the latest data, with
+    the background build's progress; the page draws itself again when the build is done."""
     st.info(
-        f"{what} is being prepared for the latest data: it is built once per data version, in "
-        "the background, and this page fills in by itself when it is ready.",
+        f"Preparing {what[:1].lower()}{what[1:]} for the latest data: built once per data "
+        "version, in the background. This page fills in by itself when the build is done.",
         icon=":material/hourglass_top:",
     )
     build_status()

@@ -109,7 +109,7 @@ def test_page_shows_sla_breaches_unowned_and_gates(store: Engine) -> None:
     )
     _open_tab(at, "Readiness gates")
     # Loaded without its artefacts: the gates are built in the background, never on a view.
-    assert any("readiness gates is being prepared" in i.value for i in at.info)
+    assert any("Preparing the readiness gates for the latest data" in i.value for i in at.info)
     from flows import background
 
     background.wait(store.url.render_as_string(hide_password=False))
