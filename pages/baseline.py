@@ -221,7 +221,7 @@ if tab_breakdown.open:
         by_label = st.segmented_control(
             "Break down by", list(BREAKDOWNS), default=by_label, key="baseline_by", required=True
         )
-        st.session_state["baseline_by_kept"] = by_label
+        session.keep("baseline_by", by_label)
         breakdown = _breakdown(by_label)
         shown_breakdown = breakdown.copy()
         for key in KPI_BY_KEY:

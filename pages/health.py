@@ -197,7 +197,7 @@ if tab_drift.open:
                 first = session.kept("health_feature", judged_feats, first)
                 feat = st.selectbox("Feature", judged_feats, index=judged_feats.index(first),
                                     key="health_feature")  # fmt: skip
-                st.session_state["health_feature_kept"] = feat
+                session.keep("health_feature", feat)
                 st.plotly_chart(charts.psi_figure(report.drift.weekly, feature=feat, reference=ref,
                                                   threshold=0.2), key="health_psi_chart")  # fmt: skip
                 shares = report.drift.shares.get(feat)
@@ -252,7 +252,7 @@ if tab_acc.open:
             flagged = [f"{s.rec_type} @ {s.site}" for s in report.shifts]
             first = session.kept("health_pair", labels, flagged[0] if flagged else labels[0])
             pick = st.selectbox("Type @ site", labels, index=labels.index(first), key="health_pair")
-            st.session_state["health_pair_kept"] = pick
+            session.keep("health_pair", pick)
             rec_type, site = pick.split(" @ ", 1)
             st.plotly_chart(charts.override_rate_figure(chart, rec_type=rec_type, site=site,
                                                         reference=ref), key="health_acc_chart")  # fmt: skip
@@ -262,7 +262,7 @@ if tab_versions.open:
         ages = ["whole history", "first 8 weeks of each version"]
         age = st.radio("Compare", ages, horizontal=True, key="health_versions_age",
                        index=ages.index(session.kept("health_versions_age", ages, ages[0])))  # fmt: skip
-        st.session_state["health_versions_age_kept"] = age
+        session.keep("health_versions_age", age)
         table = (
             report.versions if age == "whole history"
             else cache.model_versions_at_age(url, cache.contract_version(), cache.table_version("settings"), 8)

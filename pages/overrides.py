@@ -181,7 +181,7 @@ if tab_themes.open:
             format_func=lambda t: f"{t} · {labels[t]}",
             key="overrides_theme_pick",
         )
-        st.session_state["overrides_theme_pick_kept"] = pick
+        session.keep("overrides_theme_pick", pick)
         picked_row = analysis.themes.set_index("theme_id").loc[pick]
         st.markdown("\n".join(f"- {line}" for line in language_lines(picked_row["by_language"])))
         concentration = views.concentration
@@ -226,8 +226,8 @@ if tab_rules.open:
         )
         session.restore("overrides_rules_sort", list(SORTS))
         sort_by = st.selectbox("Sort by", list(SORTS), key="overrides_rules_sort")
-        st.session_state["overrides_status_filter_kept"] = shown
-        st.session_state["overrides_rules_sort_kept"] = sort_by
+        session.keep("overrides_status_filter", shown)
+        session.keep("overrides_rules_sort", sort_by)
         column, ascending = SORTS[sort_by]
         view = rules[rules["status"].isin(shown)].sort_values(
             column, ascending=ascending, kind="stable", na_position="last"
@@ -279,7 +279,7 @@ if tab_rules.open:
                 key="overrides_rule_pick",
                 format_func=lambda r: rule_title(by_id.loc[r]),
             )
-            st.session_state["overrides_rule_pick_kept"] = rid
+            session.keep("overrides_rule_pick", rid)
             rule = by_id.loc[rid]
             st.markdown(rule_evidence_text(rule))
             for reason in rule["example_reasons"]:

@@ -40,13 +40,13 @@ def rule_action_and_backtest(url: str, version: str, rule: pd.Series) -> dict[st
             min_value=MIN_ADJUST_PCT,
             max_value=MAX_ADJUST_PCT,
             # the value last typed outlives a closed tab (the widget is drawn anew)
-            value=st.session_state.get(f"{key}_kept", float(round(action["value"]))),
+            value=session.kept(key, None, float(round(action["value"]))),
             step=1.0,
             key=key,
             help=f"The rule's median adjustment is {action['value']:+.1f}%; round it as you "
             "would write it into the planning system.",
         )
-        st.session_state[f"{key}_kept"] = value
+        session.keep(key, value)
         action = {"kind": "adjust_pct", "value": float(value)}
     else:
         st.markdown("Action: **reject** the recommendation (commit nothing).")

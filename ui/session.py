@@ -75,23 +75,36 @@ def opened(
     return box if box.open else None
 
 
-def kept(key: str, options: list[str], default: str) -> str:
-    """The choice last made in widget ``key`` (saved by the page as ``{key}_kept``) if it is
-    still offered, else ``default``: a widget not drawn on a run (its tab closed) loses its
-    state, and the user's choice should not go with it."""
+# A widget not drawn on a run (its tab closed) loses its state, and the user's choice should
+# not go with it: the page saves each such choice with ``keep`` and gives it back with ``kept``
+# (as the widget's default) or ``restore`` (into its state, for widgets without a default).
+
+
+def keep(key: str, value: Any) -> None:  # noqa: ANN401 - any widget's value
+    """Remember the choice just made in widget ``key`` beyond the runs that do not draw it."""
+    st.session_state[f"{key}_kept"] = value
+
+
+def _last(key: str, options: Collection[Any] | None) -> Any | None:  # noqa: ANN401
+    """The choice last kept for ``key`` if it is still offered (any, with no ``options``)."""
     value = st.session_state.get(f"{key}_kept")
-    return value if value in options else default
+    wanted = value if isinstance(value, list) else [value]
+    offered = value is not None and (options is None or all(v in options for v in wanted))
+    return value if offered else None
+
+
+def kept(key: str, options: Collection[Any] | None, default: Any) -> Any:  # noqa: ANN401
+    """The choice last kept for widget ``key`` if it is still offered, else ``default``."""
+    value = _last(key, options)
+    return default if value is None else value
 
 
 def restore(key: str, options: Collection[Any]) -> None:
-    """Give widget ``key`` back the choice last made in it (saved by the page as
-    ``{key}_kept``) when it is drawn again after a run without it (its tab closed), if that
-    choice is still offered. Call it before the widget; the widget takes no default then."""
-    value = st.session_state.get(f"{key}_kept")
+    """Give widget ``key`` back its last kept choice, if still offered, when it is drawn again
+    after a run without it. Call it before the widget; the widget takes no default then."""
+    value = _last(key, options)
     if key not in st.session_state and value is not None:
-        wanted = value if isinstance(value, list) else [value]
-        if all(v in options for v in wanted):
-            st.session_state[key] = value
+        st.session_state[key] = value
 
 
 def empty_state(message: str, *, hint: str | None = None) -> None:
