@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.ingest.sample import SAMPLE_BUNDLE
-from tests.conftest import APP, clear_streamlit
+from tests.conftest import APP, clear_streamlit, drop_undrawn
 
 PAGE = "pages/baseline.py"
 GO_LIVE = date(2025, 10, 1)  # the sample bundle's planted go-live (truth/meta.json)
@@ -94,6 +94,7 @@ def test_the_breakdown_keeps_its_choice_across_tabs_and_the_late_cost_opens(stor
     owners = next(d.value for d in at.dataframe if "period" in d.value.columns)
     assert "owner" in owners.columns
     _open(at, "Trends")
+    drop_undrawn(at, ["baseline_by"])  # as a served Streamlit forgets a closed tab's widgets
     _open(at, "Breakdown")
     assert at.segmented_control(key="baseline_by").value == "Owner"
     again = next(d.value for d in at.dataframe if "period" in d.value.columns)

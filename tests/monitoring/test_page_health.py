@@ -17,7 +17,7 @@ from store.audit import read_events
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
-from tests.conftest import prepare_store
+from tests.conftest import drop_undrawn, prepare_store
 from tests.monitoring import monitor_data as md
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -104,6 +104,7 @@ def test_page_lists_the_planted_alerts_with_what_to_check(store: Engine) -> None
     _show(at, "health_tab", "Calibration & false positives")
     assert any("acting could not have changed the outcome" in c.value for c in at.caption)
     assert {c.key for c in at.get("plotly_chart")} == {"health_reliability"}
+    drop_undrawn(at, ["health_feature"])  # as a served Streamlit forgets a closed tab's widgets
     _show(at, "health_tab", "Feature drift")
     assert at.selectbox(key="health_feature").value == "f_demand_cv"  # the choice outlives its tab
     _show(at, "health_tab", "Model versions")
