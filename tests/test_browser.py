@@ -292,3 +292,29 @@ def test_a_rule_picked_on_override_patterns_outlives_another_tab(page, server: s
     page.get_by_text("What if this rule had been policy?").wait_for()
     assert pick.get_by_role("combobox").input_value() == second
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_the_go_live_picked_in_the_sidebar_holds_across_pages(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    """The go-live picker sits in a popover (drawn only when opened): a date picked there is the
+    one the label shows and the next page keeps, and a second pick replaces the first."""
+    idle = page.locator('[data-testid="stStatusWidget"]')
+    page.goto(f"{server}/baseline")
+    page.get_by_text("Decision latency (median)").first.wait_for()
+    idle.wait_for(state="hidden")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.locator('[data-testid="stDateInput"]').count() == 0  # not drawn until opened
+    sidebar.get_by_role("button", name="Go-live:").click()
+    for day in ("15", "20"):
+        page.get_by_role("spinbutton", name="day, Go-live date").click()
+        page.keyboard.type(day)
+        page.keyboard.press("Tab")  # the typed date is taken when the field is left
+        page.keyboard.press("Tab")
+        sidebar.get_by_role("button", name=re.compile(rf"^\W*Go-live: {day} ")).wait_for()
+        idle.wait_for(state="hidden")
+    page.keyboard.press("Escape")
+    page.get_by_text(re.compile(r"Go-live \d{4}-\d\d-20")).first.wait_for()  # the page uses it
+    sidebar.get_by_role("link", name="Why this fired").click()
+    page.get_by_text("Fidelity (held-out R²)").first.wait_for()
+    sidebar.get_by_role("button", name=re.compile(r"^\W*Go-live: 20 ")).wait_for()
+    assert sidebar.get_by_role("button", name="Save go-live for everyone").is_enabled()
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -96,13 +96,21 @@ def _sidebar(engine: Engine) -> None:
             st.session_state["go_live_value"] = None
             st.caption("Go-live: load recommendations to set it.")
         else:
-            chosen = st.date_input(
-                "Go-live date" + ("" if was_set else " (inferred)"),
-                value=saved,
-                key="app_go_live",
-                help="Before it is the pre-AI baseline, from it on is current. Inferred from the "
-                "first recommendation with a model_version until someone sets it.",
+            # The picker sits in a popover: its content is drawn only when opened, and a date
+            # picker on every page's first screen cost a new browser session 0.6 s (its
+            # front-end chunk). The label says the go-live in force for this session.
+            shown = st.session_state.get("app_go_live", saved)
+            label = f"Go-live: {shown:%d %b %Y}" + (
+                "" if was_set or shown != saved else " (inferred)"
             )
+            with st.popover(label, icon=":material/event:", width="stretch"):
+                chosen = st.date_input(
+                    "Go-live date" + ("" if was_set else " (inferred)"),
+                    value=saved,
+                    key="app_go_live",
+                    help="Before it is the pre-AI baseline, from it on is current. Inferred from "
+                    "the first recommendation with a model_version until someone sets it.",
+                )
             st.session_state["go_live_value"] = chosen
             st.session_state["go_live_inferred"] = not was_set and chosen == saved
             if chosen != saved or not was_set:
