@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics.explain.charts import dependence_figure, drivers_figure, waterfall_figure
+from analytics.explain.charts import dependence_figure, drivers_figure, waterfall_spec
 from analytics.explain.explanation import (
     NotExplainable,
     dependence,
@@ -202,13 +202,14 @@ m4.metric("Fidelity (held-out R²)", f"{ex.fidelity_r2:.3f}")
 if ex.warning:
     st.warning(ex.warning, icon=":material/warning:")
 st.info(escape_markdown(ex.sentence), icon=":material/lightbulb:")
-st.plotly_chart(
-    waterfall_figure(
+st.vega_lite_chart(
+    waterfall_spec(
         waterfall_steps(ex, top=6),
         base_value=ex.base_value,
         prediction=ex.prediction,
         target=ex.target,
     ),
+    width="stretch",
     key="why_waterfall",
 )
 tm = model.types[ex.rec_type]

@@ -1,6 +1,9 @@
-"""Pure Plotly figure builders for explanations (no Streamlit, no I/O)."""
+"""Pure figure builders for explanations (no Streamlit, no I/O): Plotly figures, and the
+first-screen waterfall as a Vega-Lite spec."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,10 +20,14 @@ def _fmt_step(x: float) -> str:
     return f"{x:.3f}" if x < 10 else f"{x:,.1f}"
 
 
-def waterfall_figure(
+def waterfall_spec(
     steps: pd.DataFrame, *, base_value: float, prediction: float, target: str = "score"
-) -> go.Figure:
-    """A horizontal waterfall from the surrogate's average output to this recommendation's.
+) -> dict[str, Any]:
+    """A horizontal waterfall from the surrogate's average output to this recommendation's, as
+    a Vega-Lite spec (``st.vega_lite_chart``).
+
+    It is the Why page's first screen, so it is drawn with Vega-Lite rather than Plotly: a new
+    browser session loads a front-end chunk a sixth of Plotly's size before the page shows.
 
     Parameters
     ----------
@@ -30,37 +37,93 @@ def waterfall_figure(
         Start and end of the waterfall, in the model's output units.
     target : str
         Name of that output, for the axis title.
+
+    Returns
+    -------
+    dict
+        The spec, its data inline: one row per bar, top to bottom, with ``label``, ``start``
+        and ``end`` (where the bar begins and ends), ``kind`` (``start``, ``up``, ``down`` or
+        ``total``) and ``text`` (the bar's value as shown).
     """
-    labels = ["average " + target] + steps["label"].astype(str).tolist() + ["this recommendation"]
-    values = [base_value] + steps["shap"].astype(float).tolist() + [prediction]
-    measure = ["absolute"] + ["relative"] * len(steps) + ["total"]
-    text = (
-        [format_output(base_value)]
-        + [("+" if v >= 0 else "−") + _fmt_step(abs(v)) for v in steps["shap"]]
-        + [format_output(prediction)]
-    )
-    fig = go.Figure(
-        go.Waterfall(
-            orientation="h",
-            y=labels,
-            x=values,
-            measure=measure,
-            text=text,
-            textposition="outside",
-            increasing={"marker": {"color": _UP}},
-            decreasing={"marker": {"color": _DOWN}},
-            totals={"marker": {"color": _TOTAL}},
-            connector={"line": {"color": "#bbbbbb", "width": 1}},
+    shap = steps["shap"].astype(float).to_numpy()
+    ends = base_value + np.cumsum(shap)
+    starts = np.concatenate([[base_value], ends[:-1]]) if len(shap) else np.array([])
+    rows = [
+        {
+            "label": "average " + target,
+            "start": 0.0,
+            "end": float(base_value),
+            "kind": "start",
+            "text": format_output(base_value),
+        }
+    ]
+    for label, lo, hi, v in zip(steps["label"].astype(str), starts, ends, shap, strict=True):
+        rows.append(
+            {
+                "label": label,
+                "start": float(lo),
+                "end": float(hi),
+                "kind": "up" if v >= 0 else "down",
+                "text": ("+" if v >= 0 else "−") + _fmt_step(abs(v)),
+            }
         )
+    rows.append(
+        {
+            "label": "this recommendation",
+            "start": 0.0,
+            "end": float(prediction),
+            "kind": "total",
+            "text": format_output(prediction),
+        }
     )
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(
-        xaxis_title=f"{target} (model output units)",
-        height=120 + 36 * len(labels),
-        margin={"l": 10, "r": 40, "t": 30, "b": 40},
-        showlegend=False,
-    )
-    return fig
+    for r in rows:
+        r["right"] = max(r["start"], r["end"])
+    y = {
+        "field": "label",
+        "type": "nominal",
+        "sort": None,
+        "title": None,
+        "axis": {"labelLimit": 360},
+    }
+    return {
+        "data": {"values": rows},
+        "height": 36 * len(rows),
+        "layer": [
+            {
+                "mark": {"type": "bar"},
+                "encoding": {
+                    "y": y,
+                    "x": {
+                        "field": "start",
+                        "type": "quantitative",
+                        "title": f"{target} (model output units)",
+                    },
+                    "x2": {"field": "end"},
+                    "color": {
+                        "field": "kind",
+                        "type": "nominal",
+                        "scale": {
+                            "domain": ["start", "up", "down", "total"],
+                            "range": [_TOTAL, _UP, _DOWN, _TOTAL],
+                        },
+                        "legend": None,
+                    },
+                    "tooltip": [
+                        {"field": "label", "title": "bar"},
+                        {"field": "text", "title": "value"},
+                    ],
+                },
+            },
+            {
+                "mark": {"type": "text", "align": "left", "dx": 4},
+                "encoding": {
+                    "y": y,
+                    "x": {"field": "right", "type": "quantitative"},
+                    "text": {"field": "text"},
+                },
+            },
+        ],
+    }
 
 
 def drivers_figure(drivers: pd.DataFrame, *, title: str = "", top: int = 12) -> go.Figure:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.explain.charts import dependence_figure, drivers_figure, waterfall_figure
+from analytics.explain.charts import dependence_figure, drivers_figure, waterfall_spec
 from analytics.explain.explanation import (
     NotExplainable,
     RecNotFound,
@@ -505,18 +505,18 @@ def test_pick_list_orders_by_impact_and_filters_open_ones() -> None:
 def test_figures_start_at_the_base_and_end_at_the_prediction(synth, synth_model) -> None:
     ex = explain_rec(synth_model, synth, "R00001")
     steps = waterfall_steps(ex, top=3)
-    fig = waterfall_figure(steps, base_value=ex.base_value, prediction=ex.prediction)
-    bar = fig.data[0]
-    assert list(bar.measure) == [
-        "absolute",
-        "relative",
-        "relative",
-        "relative",
-        "relative",
-        "total",
-    ]
-    assert bar.x[0] == ex.base_value and bar.x[-1] == ex.prediction
-    assert list(bar.y[1:4]) == steps["label"].tolist()[:3]
+    bars = waterfall_spec(steps, base_value=ex.base_value, prediction=ex.prediction)["data"]
+    rows = bars["values"]
+    assert [r["kind"] for r in rows][0] == "start" and rows[-1]["kind"] == "total"
+    assert rows[0]["start"] == 0 and rows[0]["end"] == pytest.approx(ex.base_value)
+    assert rows[-1]["start"] == 0 and rows[-1]["end"] == pytest.approx(ex.prediction)
+    assert [r["label"] for r in rows[1:4]] == steps["label"].tolist()[:3]
+    for before, step, shap in zip(rows[:-2], rows[1:-1], steps["shap"], strict=True):
+        # each step starts where the one above ended and moves by its SHAP value
+        assert step["start"] == pytest.approx(before["end"])
+        assert step["end"] - step["start"] == pytest.approx(shap)
+        assert step["kind"] == ("up" if shap >= 0 else "down")
+    assert rows[-2]["end"] == pytest.approx(ex.prediction)  # exact SHAP: the steps add up
     drivers = drivers_figure(global_drivers(synth_model, rec_type="stockout_risk"))
     assert drivers.data[0].y[0] == "days of cover"
     cat = dependence(synth_model, "stockout_risk", "f_abc_class")

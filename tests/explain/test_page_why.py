@@ -46,7 +46,7 @@ def test_pick_explain_and_record_a_decision(store: str) -> None:
     assert float(metrics["Fidelity (held-out R²)"]) >= 0.8
     sentence = at.info[0].value
     assert sentence.startswith(("Fired mainly because", "Scored below a typical"))
-    assert any(c.proto.id for c in at.get("plotly_chart"))  # the waterfall is drawn
+    assert len(at.get("vega_lite_chart")) == 1  # the waterfall is drawn
     assert len(at.table) >= 2  # drivers beside typical values, and precedents
     assert decision_for(get_engine(store), rec_id) is None
 
@@ -256,12 +256,13 @@ def test_global_drivers_and_fidelity_are_drawn_once_opened_and_follow_the_pick(
     store: str,
 ) -> None:
     at = _open_why(AppTest.from_file(APP, default_timeout=120))
-    assert len(at.get("plotly_chart")) == 1  # the waterfall; the global view waits closed
+    assert len(at.get("vega_lite_chart")) == 1  # the waterfall
+    assert not at.get("plotly_chart")  # the global view waits closed
     assert "What drives each recommendation type" in [e.label for e in at.expander]
     at.session_state["why_global_open"] = True
     at.run()
     assert not at.exception, at.exception
-    assert len(at.get("plotly_chart")) == 3  # plus global drivers and the dependence plot
+    assert len(at.get("plotly_chart")) == 2  # global drivers and the dependence plot
     first_type = next(s for s in at.selectbox if s.key.startswith("why_global_type_")).value
     features = at.selectbox(key="why_dep_feature").options
     assert len(features) >= 2
@@ -274,7 +275,7 @@ def test_global_drivers_and_fidelity_are_drawn_once_opened_and_follow_the_pick(
     )
     at.selectbox(key="why_type").set_value(other).run()
     assert not at.exception, at.exception
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 2
     now = next(s for s in at.selectbox if s.key.startswith("why_global_type_")).value
     assert now == other
     # The fidelity table, too, is drawn only once its expander is opened.
