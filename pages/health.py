@@ -198,13 +198,14 @@ if tab_drift.open:
                 feat = st.selectbox("Feature", judged_feats, index=judged_feats.index(first),
                                     key="health_feature")  # fmt: skip
                 session.keep("health_feature", feat)
-                st.plotly_chart(charts.psi_figure(report.drift.weekly, feature=feat, reference=ref,
-                                                  threshold=0.2), key="health_psi_chart")  # fmt: skip
+                st.vega_lite_chart(charts.psi_spec(report.drift.weekly, feature=feat, reference=ref,
+                                                   threshold=0.2), width="stretch",
+                                   key="health_psi_chart")  # fmt: skip
                 shares = report.drift.shares.get(feat)
                 if shares is not None:
-                    st.plotly_chart(charts.distribution_figure(shares, feature=feat,
-                                                               latest_label="latest week"),
-                                    key="health_dist_chart")  # fmt: skip
+                    st.vega_lite_chart(charts.distribution_spec(shares, feature=feat,
+                                                                latest_label="latest week"),
+                                       width="stretch", key="health_dist_chart")  # fmt: skip
                 else:
                     st.caption(f"{feat}: {NOT_ENOUGH} in a recent week to compare.")
 

@@ -1,6 +1,9 @@
-"""Plotly figures of model health: pure builders over the frames of this wing."""
+"""Figures of model health: pure builders over the frames of this wing (Plotly figures, and
+the drift tab's two as Vega-Lite specs)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -22,49 +25,76 @@ def _reference_band(reference: Reference) -> dict:
     }  # fmt: skip
 
 
-def psi_figure(weekly: pd.DataFrame, *, feature: str, reference: Reference,
-               threshold: float, height: int = 260) -> go.Figure:  # fmt: skip
+def psi_spec(weekly: pd.DataFrame, *, feature: str, reference: Reference,
+             threshold: float, height: int = 260) -> dict[str, Any]:  # fmt: skip
     """PSI per week of one feature (``drift.FeatureDrift.weekly`` rows), the threshold as a
-    line, the reference window shaded; weeks with too few values are left out."""
+    dashed line, the weeks past it marked, the reference window shaded; weeks with too few
+    values are left out. A Vega-Lite spec (``st.vega_lite_chart``): the drift tab is the page's
+    first screen, and Vega's front-end chunk is a sixth of Plotly's.
+
+    The data rows of the second layer are the weeks: ``week`` (ISO day, UTC), ``psi``, ``n``,
+    ``past`` (PSI ≥ ``threshold``) and ``week_text`` (the day as shown)."""
     rows = weekly[(weekly["feature"] == feature) & weekly["judged"]]
     x = week_timestamps(rows["week"].to_numpy())
-    over = rows["psi"] >= threshold
-    fig = go.Figure(
-        [
-            go.Scatter(x=x, y=rows["psi"], mode="lines+markers", name="PSI",
-                       line={"color": _LINE}, customdata=rows["n"],
-                       hovertemplate="week of %{x|%d %b %Y}: PSI %{y:.3f} (%{customdata:,} values)<extra></extra>"),
-            go.Scatter(x=x[over.to_numpy()], y=rows["psi"][over], mode="markers",
-                       name="past threshold", marker={"color": _ALERT, "size": 9}),
-        ],  # fmt: skip
-        layout={
-            "height": height, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-            "title": {"text": f"{feature}: PSI per week against the reference", "font": {"size": 14}},
-            "yaxis": {"title": "PSI", "rangemode": "tozero"},
-            "shapes": [_reference_band(reference), {
-                "type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": threshold,
-                "y1": threshold, "line": {"color": _ALERT, "dash": "dash", "width": 1}}],
-            "showlegend": False,
-        },
-    )  # fmt: skip
-    return fig
-
-
-def distribution_figure(shares: pd.DataFrame, *, feature: str, latest_label: str,
-                        height: int = 260) -> go.Figure:  # fmt: skip
-    """The feature's share per bin in the reference window and in the latest week."""
-    return go.Figure(
-        [
-            go.Bar(x=shares["bin"], y=shares["reference"], name="reference", marker_color=_REF),
-            go.Bar(x=shares["bin"], y=shares["latest"], name=latest_label, marker_color=_LINE),
+    psi = rows["psi"].astype(float).to_numpy()
+    weeks = [
+        {"week": t.strftime("%Y-%m-%d"), "week_text": t.strftime("%d %b %Y"), "psi": float(v),
+         "n": int(n), "past": bool(v >= threshold)}
+        for t, v, n in zip(x, psi, rows["n"].to_numpy(), strict=True)
+    ]  # fmt: skip
+    band = {"start": pd.Timestamp(reference.start).strftime("%Y-%m-%d"),
+            "end": (pd.Timestamp(reference.end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")}  # fmt: skip
+    week_x = {"field": "week", "type": "temporal", "title": None, "scale": {"type": "utc"}}
+    return {
+        "title": {"text": f"{feature}: PSI per week against the reference", "fontSize": 14},
+        "height": height,
+        "layer": [
+            {"data": {"values": [band]}, "mark": {"type": "rect", "color": _REF, "opacity": 0.15},
+             "encoding": {"x": {**week_x, "field": "start"}, "x2": {"field": "end"}}},
+            {"data": {"values": weeks}, "mark": {"type": "line", "point": True, "color": _LINE},
+             "encoding": {"x": week_x, "y": {"field": "psi", "type": "quantitative", "title": "PSI"},
+                          "tooltip": [{"field": "week_text", "title": "week of"},
+                                      {"field": "psi", "title": "PSI", "format": ".3f"},
+                                      {"field": "n", "title": "values", "format": ","}]}},
+            {"data": {"values": [w for w in weeks if w["past"]]},
+             "mark": {"type": "point", "filled": True, "size": 90, "color": _ALERT},
+             "encoding": {"x": week_x, "y": {"field": "psi", "type": "quantitative"}}},
+            {"data": {"values": [{"threshold": threshold}]},
+             "mark": {"type": "rule", "color": _ALERT, "strokeDash": [4, 4]},
+             "encoding": {"y": {"field": "threshold", "type": "quantitative"}}},
         ],
-        layout={
-            "barmode": "group", "height": height, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-            "title": {"text": f"{feature}: reference vs {latest_label}", "font": {"size": 14}},
-            "yaxis": {"title": "share", "tickformat": ".0%"},
-            "legend": {"orientation": "h", "y": -0.25},
+    }  # fmt: skip
+
+
+def distribution_spec(shares: pd.DataFrame, *, feature: str, latest_label: str,
+                      height: int = 260) -> dict[str, Any]:  # fmt: skip
+    """The feature's share per bin in the reference window and in the latest week, side by
+    side, as a Vega-Lite spec; its rows are ``bin``, ``window`` (``reference`` or
+    ``latest_label``) and ``share``, bins in the frame's order."""
+    bins = shares["bin"].astype(str).tolist()
+    rows = [
+        {"bin": b, "window": window, "share": float(v)}
+        for window, column in (("reference", "reference"), (latest_label, "latest"))
+        for b, v in zip(bins, shares[column].astype(float), strict=True)
+    ]
+    return {
+        "title": {"text": f"{feature}: reference vs {latest_label}", "fontSize": 14},
+        "height": height,
+        "data": {"values": rows},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {"field": "bin", "type": "nominal", "sort": bins, "title": None,
+                  "axis": {"labelAngle": 0}},
+            "xOffset": {"field": "window", "sort": ["reference", latest_label]},
+            "y": {"field": "share", "type": "quantitative", "title": "share",
+                  "axis": {"format": ".0%"}},
+            "color": {"field": "window", "type": "nominal", "title": None,
+                      "scale": {"domain": ["reference", latest_label], "range": [_REF, _LINE]},
+                      "legend": {"orient": "bottom"}},
+            "tooltip": [{"field": "bin"}, {"field": "window"},
+                        {"field": "share", "format": ".1%"}],
         },
-    )  # fmt: skip
+    }  # fmt: skip
 
 
 def reliability_figure(points: dict[str, pd.DataFrame], *, height: int = 340) -> go.Figure:

@@ -370,17 +370,23 @@ def test_charts_show_what_they_say(planted) -> None:  # type: ignore[no-untyped-
     from analytics.monitoring.calibration import reliability
 
     ref = planted.reference
-    fig = charts.psi_figure(planted.drift.weekly, feature="f_lead_time_days", reference=ref,
-                            threshold=0.2)  # fmt: skip
-    line, over = fig.data
-    assert len(over.y) >= 2 and min(over.y) >= 0.2  # the weeks past the threshold, marked
-    assert fig.layout.shapes[1].y0 == 0.2
+    spec = charts.psi_spec(planted.drift.weekly, feature="f_lead_time_days", reference=ref,
+                           threshold=0.2)  # fmt: skip
+    band, line, over, rule = (layer["data"]["values"] for layer in spec["layer"])
+    past = [w["psi"] for w in over]
+    assert len(past) >= 2 and min(past) >= 0.2  # the weeks past the threshold, marked
+    assert len(past) == sum(w["psi"] >= 0.2 for w in line) < len(line)
+    assert rule == [{"threshold": 0.2}]
+    assert band[0]["start"] == str(ref.start) and line[0]["week"] >= band[0]["start"]
     points = {v: reliability(g) for v, g in planted.judged.groupby("model_version")}
     rel = charts.reliability_figure(points)
     assert [t.name for t in rel.data] == ["calibrated", "m1", "m2"]
     acc = charts.override_rate_figure(planted.weekly_overrides, rec_type="expedite", site="P3",
                                       reference=ref)  # fmt: skip
     assert {t.name for t in acc.data} >= {"override rate", "reference rate", "CUSUM up"}
-    dist = charts.distribution_figure(planted.drift.shares["f_abc_class"], feature="f_abc_class",
-                                      latest_label="latest week")  # fmt: skip
-    assert list(dist.data[0].x)[:3] == ["A", "B", "C"]
+    shares = planted.drift.shares["f_abc_class"]
+    dist = charts.distribution_spec(shares, feature="f_abc_class", latest_label="latest week")
+    bars = dist["data"]["values"]
+    assert [b["bin"] for b in bars if b["window"] == "reference"][:3] == ["A", "B", "C"]
+    latest = {b["bin"]: b["share"] for b in bars if b["window"] == "latest week"}
+    assert latest == pytest.approx(dict(zip(shares["bin"], shares["latest"], strict=True)))
