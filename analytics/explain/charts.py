@@ -47,7 +47,7 @@ def waterfall_spec(
     """
     shap = steps["shap"].astype(float).to_numpy()
     ends = base_value + np.cumsum(shap)
-    starts = np.concatenate([[base_value], ends[:-1]]) if len(shap) else np.array([])
+    starts = ends - shap  # each step starts where the one above it ended
     rows = [
         {
             "label": "average " + target,
