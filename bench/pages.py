@@ -8,7 +8,9 @@ For each size: generates the full six-table bundle (cached under bench/out/, as
 bench/load.py does), loads it with ``cli.py load`` into a fresh SQLite store (which also
 builds the derived artefacts: the load and the build are timed apart), then for each page
 starts ``streamlit run app.py`` on 127.0.0.1, opens the page by URL in headless Chromium
-(Playwright, /usr/bin/chromium) and times until its real content shows:
+(Playwright, /usr/bin/chromium) and times until its real content is drawn (checked on every
+animation frame: Playwright's own waits poll every 500 ms once they have lasted a quarter
+of a second, which made every figure up to half a second late):
 
 * ``cold``   — first visit right after the server start (a fresh server per page);
 * ``warm``   — the same page opened again in the same browser session;
@@ -91,13 +93,34 @@ def _server_cpu() -> float:
     return total
 
 
+# True once a visible element's own text holds ``a.text`` and is not ``a.other_than`` (every text node of the page, walked once
+# per animation frame). Playwright's own waits poll every 500 ms once a wait has lasted about a
+# quarter of a second (its retry intervals are 0, 20, 50, 100, 100, 500 ms), so a figure timed
+# with them is late by up to half a second; this one is late by a frame at most.
+_SHOWN = """a => {
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const e = n.parentElement;
+    const t = n.textContent;
+    if (t.includes(a.text) && t.trim() !== a.other_than && e && e.checkVisibility()) return true;
+  }
+  return false;
+}"""
+
+
+def _shown(page, text: str, other_than: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Until ``text`` is drawn on ``page`` (in a text other than ``other_than``): checked on
+    every animation frame, not polled."""
+    page.wait_for_function(_SHOWN, arg={"text": text, "other_than": other_than}, polling="raf")
+
+
 def _visit(page, url: str, marker: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """(wall seconds until ``marker`` shows, server CPU seconds meanwhile), then waits, untimed,
     until the page has finished drawing the rest: the browser shares the machine's two cores
     with the server, and the next visit should not pay for this one's charts."""
     c0, t0 = _server_cpu(), time.perf_counter()
     page.goto(url)
-    page.get_by_text(marker).first.wait_for()
+    _shown(page, marker)
     timed = time.perf_counter() - t0, _server_cpu() - c0
     _settle(page)
     return timed
@@ -107,6 +130,21 @@ def _settle(page) -> None:  # type: ignore[no-untyped-def]
     """Until the script run is over (Streamlit's status widget gone) and a second has passed."""
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
     page.wait_for_timeout(1000)
+
+
+def _builders(db: Path) -> list[int]:
+    """The pids of the ``cli.py prepare`` processes building artefacts of ``db`` (Linux /proc):
+    the server starts one after a decision, and it outlives the server."""
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"prepare" in cmdline and str(db).encode() in environ:
+            pids.append(int(proc.name))
+    return pids
 
 
 def _median(visits: list[tuple[float, float]]) -> tuple[float, float]:
@@ -138,7 +176,7 @@ def time_decisions(db: Path, n: int) -> list[tuple[float, float]]:
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             page.set_default_timeout(300_000)
             page.goto(f"{server}/why")
-            page.get_by_text(dict(PAGES)["why"]).first.wait_for()
+            _shown(page, dict(PAGES)["why"])
             time.sleep(2)  # the planner reads the page first: nothing of it is still running
             for _ in range(n):
                 button = page.get_by_role("button", name="Record decision on")
@@ -146,17 +184,21 @@ def time_decisions(db: Path, n: int) -> list[tuple[float, float]]:
                 rec_id = label.rsplit(" ", 1)[-1]
                 c0, t0 = _server_cpu(), time.perf_counter()
                 button.first.click()
-                page.get_by_text(f"Recorded: {rec_id} accepted").first.wait_for()
+                _shown(page, f"Recorded: {rec_id} accepted")
                 # The next open recommendation's form, ready for the next decision.
-                page.get_by_role("button", name="Record decision on").filter(
-                    has_not_text=rec_id
-                ).first.wait_for()
+                _shown(page, "Record decision on", other_than=label.strip())
                 out.append((time.perf_counter() - t0, _server_cpu() - c0))
                 print(
                     f"  decision on {rec_id}: {out[-1][0]:.2f} s (server CPU {out[-1][1]:.2f} s)",
                     flush=True,
                 )
             browser.close()
+            # The artefacts of the new decisions, built in the background: until they are done
+            # (the copy is removed next), and how long that took after the last decision.
+            t0 = time.perf_counter()
+            while _builders(copy):
+                time.sleep(0.5)
+            print(f"  background rebuild after the last decision: {time.perf_counter() - t0:.1f} s")
     return out
 
 
