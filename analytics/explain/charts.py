@@ -78,6 +78,10 @@ def waterfall_spec(
     )
     for r in rows:
         r["right"] = max(r["start"], r["end"])
+    lo = min(0.0, *(min(r["start"], r["end"]) for r in rows))
+    hi = max(r["right"] for r in rows)
+    # Room right of the rightmost bar for its value label, which would be cut off at the edge.
+    domain = [lo, hi + 0.15 * ((hi - lo) or 1.0)]
     y = {
         "field": "label",
         "type": "nominal",
@@ -97,6 +101,7 @@ def waterfall_spec(
                         "field": "start",
                         "type": "quantitative",
                         "title": f"{target} (model output units)",
+                        "scale": {"domain": domain, "nice": False},
                     },
                     "x2": {"field": "end"},
                     "color": {

@@ -505,8 +505,12 @@ def test_pick_list_orders_by_impact_and_filters_open_ones() -> None:
 def test_figures_start_at_the_base_and_end_at_the_prediction(synth, synth_model) -> None:
     ex = explain_rec(synth_model, synth, "R00001")
     steps = waterfall_steps(ex, top=3)
-    bars = waterfall_spec(steps, base_value=ex.base_value, prediction=ex.prediction)["data"]
-    rows = bars["values"]
+    spec = waterfall_spec(steps, base_value=ex.base_value, prediction=ex.prediction)
+    rows = spec["data"]["values"]
+    # The x axis holds every bar, and room right of the rightmost one for its value label.
+    lo, hi = spec["layer"][0]["encoding"]["x"]["scale"]["domain"]
+    edges = [v for r in rows for v in (r["start"], r["end"])]
+    assert lo <= min(edges) and hi > max(edges) + 0.1 * (max(edges) - min(edges))
     assert [r["kind"] for r in rows][0] == "start" and rows[-1]["kind"] == "total"
     assert rows[0]["start"] == 0 and rows[0]["end"] == pytest.approx(ex.base_value)
     assert rows[-1]["start"] == 0 and rows[-1]["end"] == pytest.approx(ex.prediction)
