@@ -112,24 +112,26 @@ if not model.types:
 
 # --- Pick a recommendation ------------------------------------------------------------------
 st.subheader("Pick a recommendation")
-c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 1.4])
+c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
 query = c1.text_input("Search id, SKU or supplier", key="why_search")
 all_types = pick_options(table, "rec_type")
 rec_type = c2.selectbox("Type", ["All types", *all_types], key="why_type")
 site = c3.selectbox("Site", ["All sites", *pick_options(table, "site")], key="why_site")
 owner = c4.selectbox("Owner", ["All owners", *pick_options(table, "owner")], key="why_owner")
-open_only = c5.checkbox("Open only", value=True, key="why_open_only")
 SORTS = {"impact": "Highest estimated impact", "propensity": "Most likely to be overridden"}
-sort = st.segmented_control(
+c5, c6, _ = st.columns([3, 2, 4], vertical_alignment="bottom")
+# A select box like its neighbours, not a segmented control: in a new browser session each
+# kind of element on the first screen is a front-end chunk whose arrival React reveals in a
+# wave of its own (at least 300 ms apart); this one cost the page 0.3-0.5 s.
+sort = c5.selectbox(
     "Sort",
     list(SORTS),
     format_func=SORTS.get,
-    default="impact",
     key="why_sort",
-    required=True,
     # A new order starts at its top: drop the kept pick so the first of the new order shows.
     on_change=lambda: st.session_state.pop("why_rec", None),
 )
+open_only = c6.checkbox("Open only", value=True, key="why_open_only")
 scores = policy_ui.propensity_scores() if sort == "propensity" else None
 if sort == "propensity" and scores is None:
     st.caption("The override-propensity model is being prepared for the latest data.")

@@ -137,7 +137,7 @@ def test_why_page_proposes_the_rule_and_accepts_it_in_one_click_twice(store: str
 
 def test_picker_sorts_by_override_propensity(store: str) -> None:
     at = _open(AppTest.from_file(APP, default_timeout=180), "pages/why.py")
-    at.segmented_control(key="why_sort").set_value("propensity").run()
+    at.selectbox(key="why_sort").set_value("propensity").run()
     assert not at.exception, at.exception
     assert any("most likely to be overridden first" in c.value for c in at.caption)
     picked = at.selectbox(key="why_rec").value
