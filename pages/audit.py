@@ -6,6 +6,7 @@ import streamlit as st
 
 from analytics.shared.safe_text import safe_csv
 from ui import cache, session
+from ui.tiles import tile
 
 session.ensure_shell()  # before anything renders: see ui/session.py
 
@@ -88,7 +89,7 @@ if text:
     mask &= haystack.str.contains(needle, regex=False)
 shown = events[mask]
 
-st.metric("Events shown", f"{len(shown):,}", help=f"of {len(events):,} in the trail")
+tile(st, "Events shown", f"{len(shown):,}", help=f"of {len(events):,} in the trail")
 st.dataframe(
     shown,
     hide_index=True,

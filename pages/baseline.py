@@ -29,6 +29,7 @@ from store import roles
 from store.settings import get_setting, set_setting
 from ui import cache, kpi_cache, session
 from ui import money as money_ui
+from ui.tiles import tile
 
 session.ensure_shell()  # before anything renders: see ui/session.py
 
@@ -138,10 +139,11 @@ for start in range(0, len(rows), 3):
         kpi = row["kpi"]
         with col.container(border=True):
             if row["note"] or _no_sla(row):
-                st.metric(row["label"], "—")
+                tile(st, row["label"], "—")
                 st.caption(row["note"] or NO_SLA)
                 continue
-            st.metric(
+            tile(
+                st,
                 row["label"],
                 fmt_value(kpi, row["current"]),
                 delta=None if pd.isna(row["delta"]) else fmt_delta(kpi, row["delta"]),
@@ -169,10 +171,11 @@ money = view["money"]
 with st.container(border=True):
     saved = money["saved_usd"]
     if saved is None:
-        st.metric("Expedite spend vs baseline rate", "—")
+        tile(st, "Expedite spend vs baseline rate", "—")
         st.caption("Not available — load kpi_periods.csv with cogs_usd and expedite_usd.")
     else:
-        st.metric(
+        tile(
+            st,
             "Expedite spend vs baseline rate, at current COGS",
             f"{fmt_usd(abs(saved))} {'saved' if saved >= 0 else 'lost'}",
             help="(baseline % − current %) × current COGS "

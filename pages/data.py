@@ -12,6 +12,7 @@ from store.ingest.load import load_bundle
 from store.ingest.server_paths import confined_path
 from store.reads import import_batches, quarantine, quarantine_summary
 from ui import cache, session
+from ui.tiles import tile
 
 session.ensure_shell()  # before anything renders: see ui/session.py
 
@@ -40,7 +41,7 @@ info = cache.data_overview(url, version)
 counts = info["counts"]
 cols = st.columns(len(counts))
 for col, (name, n) in zip(cols, counts.items(), strict=True):
-    col.metric(name.replace("_", " ").capitalize(), f"{n:,}")
+    tile(col, name.replace("_", " ").capitalize(), f"{n:,}")
 if counts["recommendations"] == 0:
     session.empty_state(
         "The store has no recommendations yet.",

@@ -21,6 +21,7 @@ from store.learning.monitoring import (
     saved_reference,
 )
 from ui import cache, session
+from ui.tiles import tile
 
 session.ensure_shell()  # before anything renders: see ui/session.py
 
@@ -121,10 +122,10 @@ if report is None:
 open_alerts = report.unacknowledged
 drifting = sorted({a["feature"] for a in report.alerts if a["kind"] == "feature_drift"})
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Open alerts", f"{len(open_alerts):,}")
-m2.metric("Acknowledged", f"{len(report.alerts) - len(open_alerts):,}")
-m3.metric("Features drifting", f"{len(drifting):,}", help=", ".join(drifting) or None)
-m4.metric("Judged for calibration", f"{len(report.judged):,}")
+tile(m1, "Open alerts", f"{len(open_alerts):,}")
+tile(m2, "Acknowledged", f"{len(report.alerts) - len(open_alerts):,}")
+tile(m3, "Features drifting", f"{len(drifting):,}", help=", ".join(drifting) or None)
+tile(m4, "Judged for calibration", f"{len(report.judged):,}")
 for note in report.notes:
     st.info(note, icon=":material/info:")
 

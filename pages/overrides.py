@@ -25,6 +25,7 @@ from store import roles
 from store.rule_status import STATUSES, RuleStatusError, rule_history, set_rule_status
 from ui import cache, deep_links, overrides_cache, session
 from ui import policy as policy_ui
+from ui.tiles import tile
 
 session.ensure_shell()  # before anything renders: see ui/session.py
 
@@ -118,12 +119,14 @@ views = overrides_cache.theme_views(analysis, url, key, settings)
 labels, gap, overall = views.labels, views.gap, values["overall"].iloc[0]
 
 c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric(
+tile(
+    c1,
     "Overrides",
     f"{int(gap['n_overrides']):,}",
     help=f"{gap['n_overrides'] / len(log):.0%} of {len(log):,} decided recommendations",
 )
-c2.metric(
+tile(
+    c2,
     "Capture gap",
     f"{gap['gap']:.0%}",
     delta="target ≤ 10%",
@@ -131,13 +134,15 @@ c2.metric(
     help="Reason capture gap: share of overrides with no reason, the earliest sign that a "
     "deployment is failing.",
 )
-c3.metric("Themes", f"{len(analysis.themes) - 1}", help="Reason themes, plus 'no reason given'.")
-c4.metric(
+tile(c3, "Themes", f"{len(analysis.themes) - 1}", help="Reason themes, plus 'no reason given'.")
+tile(
+    c4,
     "Rules",
     f"{len(analysis.rules):,}",
     help=f"Candidate rules; minimum support {analysis.min_support} overrides.",
 )
-c5.metric(
+tile(
+    c5,
     "Value added",
     f"{overall['value_added']:+,.1f} units",
     help=f"Units closer to actual per override. 90% CI {overall['ci_low']:+,.1f} to {overall['ci_high']:+,.1f} over "

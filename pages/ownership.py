@@ -12,6 +12,7 @@ from analytics.shared.safe_text import escape_markdown, safe_csv
 from store import roles
 from store.owner_matrix import OwnershipError, apply_owner_changes, make_entry
 from ui import cache, routing, session
+from ui.tiles import tile
 
 session.ensure_shell()  # before anything renders: see ui/session.py
 
@@ -126,7 +127,8 @@ unowned_share = (
     else 0.0
 )
 c1, c2, c3, c4 = st.columns(4)
-c1.metric(
+tile(
+    c1,
     "SLA met",
     "—" if pd.isna(overall["sla_met_rate"]) else f"{overall['sla_met_rate']:.1%}",
     help=f"{int(overall['n_met']):,} met of {int(overall['n_rated']):,} judged "
@@ -137,13 +139,14 @@ c1.metric(
     )
     + f"; {int(overall['n_pending']):,} open inside their SLA left out. {SLA_MET_DEFINITION}",
 )
-c2.metric("Open past SLA", f"{ov.n_breaches:,}")
-c3.metric(
+tile(c2, "Open past SLA", f"{ov.n_breaches:,}")
+tile(
+    c3,
     "Impact at stake",
     f"${ov.breach_impact_usd:,.0f}",
     help="Σ est_impact_usd of the open breaches",
 )
-c4.metric("Recommendations with no owner", f"{unowned_share:.1%}")
+tile(c4, "Recommendations with no owner", f"{unowned_share:.1%}")
 st.caption(
     f"{'All ' if since is None else ''}{ov.n_recs:,} recommendations signalled {period}"
     + ("" if since is None else f" (since go-live, {since})")

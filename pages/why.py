@@ -28,6 +28,7 @@ from store import roles
 from store.decisions import DecisionError, RenderToken, decision_for, record_decision
 from ui import cache, deep_links, session
 from ui import policy as policy_ui
+from ui.tiles import tile
 
 session.ensure_shell()  # before anything renders: see ui/session.py
 
@@ -192,15 +193,16 @@ rec = row.iloc[0]
 # --- Why -------------------------------------------------------------------------------------
 st.subheader("Why it fired")
 m1, m2, m3, m4 = st.columns(4)
-m1.metric(f"Logged {ex.target}", format_output(ex.logged_value))
-m2.metric(
+tile(m1, f"Logged {ex.target}", format_output(ex.logged_value))
+tile(
+    m2,
     f"Surrogate {ex.target}",
     format_output(ex.prediction),
     delta=f"{ex.prediction - ex.base_value:+.2f} vs typical",
     delta_color="off",
 )
-m3.metric(f"Typical {type_label(ex.rec_type)}", format_output(ex.base_value))
-m4.metric("Fidelity (held-out R²)", f"{ex.fidelity_r2:.3f}")
+tile(m3, f"Typical {type_label(ex.rec_type)}", format_output(ex.base_value))
+tile(m4, "Fidelity (held-out R²)", f"{ex.fidelity_r2:.3f}")
 if ex.warning:
     st.warning(ex.warning, icon=":material/warning:")
 st.info(escape_markdown(ex.sentence), icon=":material/lightbulb:")

@@ -22,6 +22,7 @@ from flows.cli.prepare import prepare
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
+from ui.tiles import Tile, read_tile
 
 PG_URL = os.environ.get("WORKBENCH_TEST_PG_URL")
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +38,12 @@ def open_tab(at: AppTest, key: str, label: str) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def tiles(at: AppTest) -> list[Tile]:
+    """The figure tiles (``ui.tiles``) a run drew, in page order, with their tooltips."""
+    read = (read_tile(m.value, help=m.proto.help or None) for m in at.markdown)
+    return [t for t in read if t is not None]
 
 
 def drop_undrawn(at: AppTest, keys: list[str]) -> None:

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from store.db import dispose_engine
 from store.ingest.sample import SAMPLE_BUNDLE
 from store.reads import clear_memo
-from tests.conftest import APP, clear_streamlit
+from tests.conftest import APP, clear_streamlit, tiles
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_first_start_loads_sample_and_data_page_shows_counts(fresh_store: str) -
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
     assert not at.exception
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in tiles(at)}
     expected = sum(1 for _ in open(SAMPLE_BUNDLE / "recommendations.csv", encoding="utf-8")) - 1
     assert metrics["Recommendations"] == f"{expected:,}"
     assert int(metrics["Decisions"].replace(",", "")) > 0
@@ -89,7 +89,7 @@ R3,expedite,2025-03-05T08:00:00Z,2025-03-05T09:00:00Z,P200,S3,10,1.7,v1
     assert summary.loc["recommendations", "loaded"] == 1
     kept = next(f for f in frames if "raw" in f.columns)
     assert sorted(kept["row"]) == [3, 4] and kept["raw"].str.contains("fifty").any()
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in tiles(at)}
     assert metrics["Recommendations"] == "1"
 
 
@@ -118,7 +118,7 @@ def test_data_page_refuses_server_paths_outside_the_import_folder_alike(
     assert all(len(e) == 1 and e == errors[0] for e in errors), errors
     assert "inside the import folder" in errors[0][0]
     assert not any("secret-line" in str(d.value) for d in at.dataframe)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in tiles(at)}
     assert metrics["Recommendations"] == "0"
 
 
@@ -236,14 +236,14 @@ def test_start_up_reads_what_the_pages_open_with_so_a_first_view_reads_no_file(
     at.run()
     at.switch_page("pages/why.py").run()
     assert not at.exception, at.exception
-    assert any(m.label == "Fidelity (held-out R²)" for m in at.metric)
+    assert any(m.label == "Fidelity (held-out R²)" for m in tiles(at))
     # Nor does Override patterns compute its theme views: they were summarised at start-up.
     from ui import overrides_cache
 
     monkeypatch.setattr(overrides_cache, "capture_gap", no_file)
     at.switch_page("pages/overrides.py").run()
     assert not at.exception, at.exception
-    assert any(m.label == "Capture gap" for m in at.metric)
+    assert any(m.label == "Capture gap" for m in tiles(at))
 
 
 def test_start_up_leaves_an_empty_store_to_its_first_visitor(fresh_store: str) -> None:

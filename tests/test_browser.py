@@ -121,9 +121,10 @@ def page(server: str) -> Iterator[object]:
 
 
 def _metric_value(pg, label: str) -> str:  # type: ignore[no-untyped-def]
-    metric = pg.locator('[data-testid="stMetric"]', has_text=label).first
-    metric.wait_for()
-    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    # A figure tile (ui.tiles): one Markdown element, its label a paragraph, its value a heading.
+    tile = pg.locator('[data-testid="stMarkdown"]', has=pg.get_by_text(label, exact=True)).first
+    tile.wait_for()
+    return tile.locator("h2").inner_text().strip()
 
 
 def test_data_page_renders_real_counts(page, server: str) -> None:  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.rule_status import read_rule_statuses
 from tests.conftest import APP, SAMPLE, open_tab, prepare_store, private_store
+from ui.tiles import Tile, read_tile, tile_markdown
 
 HOSTILE = "![x](https://evil.example/p.png) [click](https://phish.example) **bold**"
 PAGES = [
@@ -212,3 +213,29 @@ def test_an_adopted_rules_owner_and_note_show_as_text(hostile_store: str) -> Non
     at.run()
     assert not at.exception, at.exception
     assert injected(at) == []
+
+
+def test_a_figure_tile_shows_peoples_markup_as_text_and_reads_back() -> None:
+    label, value = f"Typical {HOSTILE}", f"$1,200 {HOSTILE}"
+    body = tile_markdown(label, value, f"+3 {HOSTILE}", "normal")
+    assert not _INJECTED.search(_MD.render(body))
+    assert read_tile(body, help="h") == Tile(label, value, f"+3 {HOSTILE}", "good", "h")
+
+
+@pytest.mark.parametrize(
+    ("delta", "colour", "badge"),
+    [
+        ("+2.0 pp", "normal", ":green-badge[↑ +2.0 pp]"),
+        ("-2.0 pp", "normal", ":red-badge[↓ -2.0 pp]"),
+        ("−2 h", "inverse", ":green-badge[↓ −2 h]"),
+        ("+2 h", "inverse", ":red-badge[↑ +2 h]"),
+        ("+0.21 vs typical", "off", ":gray-badge[↑ +0.21 vs typical]"),
+        ("target ≤ 10%", "off", ":gray-badge[target ≤ 10%]"),
+    ],
+)
+def test_a_tiles_delta_gets_st_metrics_arrow_and_colour(
+    delta: str, colour: str, badge: str
+) -> None:
+    body = tile_markdown("OTIF", "91%", delta, colour)  # type: ignore[arg-type]
+    assert body.endswith("\n\n" + badge)
+    assert tile_markdown("OTIF", "91%") == "OTIF\n\n## 91%"

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from flows import artefacts, background
 from store.db import data_versions, get_engine
-from tests.conftest import APP, clear_streamlit
+from tests.conftest import APP, clear_streamlit, tiles
 
 
 def _drop_artefacts(url: str, names: tuple[str, ...]) -> None:
@@ -41,13 +41,13 @@ def test_missing_artefacts_are_prepared_in_the_background(sample_store: str) -> 
         clear_streamlit()  # as after a server restart
         at = _open(page)
         assert "for the latest data: built once per data version" in _texts(at)
-        assert ready not in [m.label for m in at.metric]
+        assert ready not in [m.label for m in tiles(at)]
         job = background.wait(sample_store)
         assert job is not None and not job.running and job.error is None
         for _ in range(2):  # the page fills in, and stays so on the next run
             at.run()
             assert not at.exception, at.exception
-            assert ready in [m.label for m in at.metric]
+            assert ready in [m.label for m in tiles(at)]
             assert "for the latest data: built once" not in _texts(at)
 
 
@@ -62,7 +62,7 @@ def test_a_decision_keeps_the_model_and_rebuilds_what_reads_decisions(sample_sto
     assert not at.exception, at.exception
     assert f"Recorded: {rec_id} accepted" in at.success[0].value
     # The model did not change with the decision: the page shows it at once.
-    assert "Fidelity (held-out R²)" in [m.label for m in at.metric]
+    assert "Fidelity (held-out R²)" in [m.label for m in tiles(at)]
     assert artefacts.key_for(engine, "surrogates", data_versions(engine)) == surrogates_key
     job = background.wait(sample_store)
     assert job is not None and job.error is None

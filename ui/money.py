@@ -9,6 +9,7 @@ import streamlit as st
 
 from analytics.baseline.text import fmt_usd
 from ui import session
+from ui.tiles import tile
 
 LATE_BY_LABELS = {"rec_type": "Type", "owner": "Owner", "late_decision_usd": "Late $",
                   "late_decision_n": "Late", "n_rated": "Owned decisions",
@@ -26,13 +27,14 @@ def late_cost_and_money_at_risk(priced: dict[str, Any]) -> None:
     late = priced["late"]
     with st.container(border=True):
         if late["usd"] is None:
-            st.metric("Cost of late decisions (current)", "—")
+            tile(st, "Cost of late decisions (current)", "—")
             st.caption(
                 "Not available — needs decisions.csv and owners.csv, and a decided recommendation "
                 "with an owner row since go-live."
             )
         else:
-            st.metric(
+            tile(
+                st,
                 "Cost of late decisions (current)",
                 fmt_usd(late["usd"]),
                 help="Σ est_impact_usd of recommendations with an owner row that were decided after "

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.ingest.sample import SAMPLE_BUNDLE
-from tests.conftest import APP, clear_streamlit, drop_undrawn
+from tests.conftest import APP, clear_streamlit, drop_undrawn, tiles
 
 PAGE = "pages/baseline.py"
 GO_LIVE = date(2025, 10, 1)  # the sample bundle's planted go-live (truth/meta.json)
@@ -53,7 +53,7 @@ def _open(at: AppTest, tab: str) -> AppTest:
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return {m.label: m.value for m in tiles(at)}
 
 
 def test_page_renders_tiles_trends_and_breakdown(store: str) -> None:

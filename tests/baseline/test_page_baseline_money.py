@@ -16,7 +16,7 @@ from store.ingest.load import load_bundle
 from store.reads import clear_memo
 from store.settings import set_setting
 from tests.baseline.test_late_cost import DECS, OWNERS, PERIODS, RECS
-from tests.conftest import APP
+from tests.conftest import APP, tiles
 
 PAGE = "pages/baseline.py"
 
@@ -62,7 +62,7 @@ def test_money_tile_and_money_at_risk_by_hand(store: str) -> None:
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     for visit in range(2):  # and again, as a person reloads
-        metrics = {m.label: m.value for m in at.metric}
+        metrics = {m.label: m.value for m in tiles(at)}
         assert metrics["Cost of late decisions (current)"] == "$1K"
         captions = " ".join(c.value for c in at.caption)
         assert "1 of 2 owned decisions late" in captions and "175 bps of revenue" in captions
@@ -92,7 +92,7 @@ def test_money_tile_and_money_at_risk_by_hand(store: str) -> None:
     # for expedite; the tile says why instead of showing $0 as a fact.
     at.selectbox(key="baseline_site").set_value("B").run()
     assert not at.exception, at.exception
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in tiles(at)}
     assert metrics["Cost of late decisions (current)"] == "$0"
     risk = _risk(at)
     assert risk.set_index("Cause").loc["No owner: expired or waited past 24 h", "$ a year"] == (

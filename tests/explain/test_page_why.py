@@ -11,7 +11,7 @@ from store.db import get_engine
 from store.decisions import decision_for, record_decision
 from store.reads import load_frames
 from store.users import add_user
-from tests.conftest import APP, session_token
+from tests.conftest import APP, session_token, tiles
 
 PAGE = "pages/why.py"
 
@@ -42,7 +42,7 @@ def test_pick_explain_and_record_a_decision(store: str) -> None:
     rec_id = at.selectbox(key="why_rec").value
     # the default pick is the open recommendation with the highest estimated impact
     assert "·" in at.selectbox(key="why_rec").format_func(rec_id)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in tiles(at)}
     assert float(metrics["Fidelity (held-out R²)"]) >= 0.8
     sentence = at.info[0].value
     assert sentence.startswith(("Fired mainly because", "Scored below a typical"))

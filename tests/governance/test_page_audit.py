@@ -13,7 +13,7 @@ from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
 from store.settings import set_setting
-from tests.conftest import APP, clear_streamlit, write_bundle
+from tests.conftest import APP, clear_streamlit, tiles, write_bundle
 
 PAGE = "pages/audit.py"
 RECS = """rec_id,rec_type,signal_at,created_at,site
@@ -54,13 +54,13 @@ def _audit_page() -> AppTest:
 def test_browse_filter_and_export(store: Engine) -> None:
     at = _audit_page()
     assert any("Chain intact: 3 events verified" in s.value for s in at.success)
-    assert {m.label: m.value for m in at.metric}["Events shown"] == "3"
+    assert {m.label: m.value for m in tiles(at)}["Events shown"] == "3"
     table = at.dataframe[0].value
     assert list(table["action"]) == ["setting", "setting", "import"]
     assert list(table["actor"]) == ["bo", "ana", "loader"]
     at.multiselect(key="audit_actor").select("ana")
     at.run()
-    assert {m.label: m.value for m in at.metric}["Events shown"] == "1"
+    assert {m.label: m.value for m in tiles(at)}["Events shown"] == "1"
     assert list(at.dataframe[0].value["entity_id"]) == ["kpi_targets"]
     at.multiselect(key="audit_actor").unselect("ana")
     at.text_input(key="audit_text").input("go_live")
@@ -78,7 +78,7 @@ def test_the_chain_banner_counts_a_new_event_at_once(store: Engine) -> None:
     set_setting(store, "go_live", "2025-02-01", actor="cy", role="admin")
     at.run()
     assert not at.exception, at.exception
-    assert {m.label: m.value for m in at.metric}["Events shown"] == "4"
+    assert {m.label: m.value for m in tiles(at)}["Events shown"] == "4"
     assert any("Chain intact: 4 events verified" in s.value for s in at.success)
     set_setting(store, "go_live", "2025-03-01", actor="cy", role="admin")
     at.run()

@@ -16,7 +16,7 @@ from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
 from store.users import add_user
-from tests.conftest import APP, clear_streamlit, write_bundle
+from tests.conftest import APP, clear_streamlit, tiles, write_bundle
 
 PAGE = "pages/ownership.py"
 
@@ -90,7 +90,7 @@ def _df(at: AppTest, *columns: str):  # type: ignore[no-untyped-def]
 
 def test_page_shows_sla_breaches_unowned_and_gates(store: Engine) -> None:
     at = _open_page()
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in tiles(at)}
     # 6 owned with an SLA, 1 met (r1); judged now, r3 is past due too.
     assert metrics["SLA met"] == "16.7%"
     assert metrics["Open past SLA"] == "3"
@@ -124,12 +124,12 @@ def test_every_tab_opens_twice_in_a_row_on_the_same_figures(store: Engine) -> No
 
     at = _open_page()
     background.wait(store.url.render_as_string(hide_password=False))  # the gates: built on write
-    figures = {m.label: m.value for m in at.metric}
+    figures = {m.label: m.value for m in tiles(at)}
     labels = [t.label for t in at.tabs]
     assert labels[0] == "Breach queue" and len(labels) == 7
     for label in labels * 2:
         _open_tab(at, label)
-        assert {m.label: m.value for m in at.metric} == figures
+        assert {m.label: m.value for m in tiles(at)} == figures
     # Only the open tab is drawn: with the gates open, the breach queue is not sent.
     assert [t.label for t in at.tabs] == labels
     assert len([e for e in at.expander if "(hard)" in e.label]) == 4
@@ -143,7 +143,7 @@ def test_end_of_log_leaves_open_recommendations_inside_their_sla_out(store: Engi
     assert not at.exception, at.exception
     # The log ends at r3's created_at (01-09 12:00): r3 is due 01-10 12:00, still inside
     # its SLA, so it is left out — 1 met (r1) of 5 judged, as the Baseline page counts it.
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in tiles(at)}
     assert metrics["SLA met"] == "20.0%"
     assert metrics["Open past SLA"] == "2"
     sla = _df(_open_tab(at, "SLA met"), "n_met", "n_rated", "n_pending")
@@ -253,7 +253,7 @@ def test_wrong_password_is_refused(store: Engine) -> None:
     next(b for b in at.button if b.label == "Sign in").click()
     at.run()
     assert any("Wrong user name or password" in e.value for e in at.error)
-    assert not at.metric  # no page content behind the sign-in screen
+    assert not tiles(at)  # no page content behind the sign-in screen
 
 
 OIDC = {
@@ -272,7 +272,7 @@ def test_oidc_configured_asks_to_sign_in_through_the_provider(store: Engine) -> 
     assert not at.exception, at.exception
     assert [t.value for t in at.title] == ["Sign in"]
     assert [b.label for b in at.button] == ["Sign in"]
-    assert not at.metric and "user" not in at.session_state
+    assert not tiles(at) and "user" not in at.session_state
 
 
 @pytest.mark.parametrize(("registered", "role"), [(True, "planner"), (False, "exec")])
@@ -320,9 +320,9 @@ def test_since_go_live_at_the_log_end_is_the_baseline_pages_sla_met(
     assert not at.exception, at.exception
     # Since 01-05: r3 (pending at the log end, left out), r4 (breached), r7 (breached):
     # 0 met of 2 judged — the same figure the KPI report gives for "current".
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in tiles(at)}
     assert metrics["SLA met"] == "0.0%"
-    tile = next(m for m in at.metric if m.label == "SLA met")
+    tile = next(m for m in tiles(at) if m.label == "SLA met")
     assert tile.help.startswith("0 met of 2 judged") and "1 open inside" in tile.help
     cli = kpi_report(load_frames(store), go_live=date(2025, 1, 5))["current"]["sla_met_rate"]
     assert cli == 0.0

@@ -19,6 +19,7 @@ from store.auth.keyfile import KeyFileError, key_path, session_secret
 from store.auth.passwords import check_password, hash_password, needs_rehash
 from store.auth.signin import FREE_FAILURES, pause_seconds, sign_in, sign_out
 from store.users import add_user, remove_user
+from tests.conftest import tiles
 from ui.signin import AuthConfigError, auth_config, open_mode_allowed, verified_identity
 
 PW = "correct horse battery"
@@ -271,7 +272,7 @@ def test_no_users_off_loopback_asks_for_the_first_admin(
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception, at.exception
     assert any("open mode is off here" in e.value for e in at.error)
-    assert not at.metric and "user" not in at.session_state
+    assert not tiles(at) and "user" not in at.session_state
     monkeypatch.setenv("WORKBENCH_OPEN_MODE", "1")
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception and at.session_state["role"] == "admin"

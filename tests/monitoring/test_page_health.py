@@ -18,7 +18,7 @@ from store.audit import read_events
 from store.db import dispose_engine, get_engine
 from store.ingest.load import load_bundle
 from store.reads import clear_memo
-from tests.conftest import drop_undrawn, prepare_store
+from tests.conftest import drop_undrawn, prepare_store, tiles
 from tests.monitoring import monitor_data as md
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -88,7 +88,7 @@ def _chart_titles(at: AppTest) -> list[str]:
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return {m.label: m.value for m in tiles(at)}
 
 
 def test_page_lists_the_planted_alerts_with_what_to_check(store: Engine) -> None:

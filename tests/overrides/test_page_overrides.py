@@ -14,7 +14,7 @@ from store.db import dispose_engine, get_engine
 from store.ingest.sample import SAMPLE_BUNDLE
 from store.rule_status import read_rule_statuses
 from store.users import add_user
-from tests.conftest import APP, clear_streamlit, drop_undrawn, open_tab
+from tests.conftest import APP, clear_streamlit, drop_undrawn, open_tab, tiles
 
 PAGE = "pages/overrides.py"
 RULES = "Candidate rules"
@@ -40,7 +40,7 @@ def _rules_table(at: AppTest) -> pd.DataFrame:
 
 def test_page_shows_themes_rules_and_value_added(store: str) -> None:
     at = _open(AppTest.from_file(APP, default_timeout=180))
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in tiles(at)}
     assert int(metrics["Overrides"].replace(",", "")) > 1000
     assert metrics["Capture gap"].endswith("%")
     assert int(metrics["Themes"]) >= 5
