@@ -93,7 +93,7 @@ def _server_cpu() -> float:
     return total
 
 
-# True once a visible element's own text holds ``a.text`` and is not ``a.other_than`` (every text node of the page, walked once
+# True once a visible element's own text holds one of ``a.texts`` and is not ``a.other_than`` (every text node of the page, walked once
 # per animation frame). Playwright's own waits poll every 500 ms once a wait has lasted about a
 # quarter of a second (its retry intervals are 0, 20, 50, 100, 100, 500 ms), so a figure timed
 # with them is late by up to half a second; this one is late by a frame at most.
@@ -102,16 +102,18 @@ _SHOWN = """a => {
   for (let n = walk.nextNode(); n; n = walk.nextNode()) {
     const e = n.parentElement;
     const t = n.textContent;
-    if (t.includes(a.text) && t.trim() !== a.other_than && e && e.checkVisibility()) return true;
+    if (a.texts.some(x => t.includes(x)) && t.trim() !== a.other_than && e && e.checkVisibility())
+      return true;
   }
   return false;
 }"""
 
 
-def _shown(page, text: str, other_than: str = "") -> None:  # type: ignore[no-untyped-def]
-    """Until ``text`` is drawn on ``page`` (in a text other than ``other_than``): checked on
-    every animation frame, not polled."""
-    page.wait_for_function(_SHOWN, arg={"text": text, "other_than": other_than}, polling="raf")
+def _shown(page, text: str | list[str], other_than: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Until ``text`` (or one of them) is drawn on ``page``, in a text other than
+    ``other_than``: checked on every animation frame, not polled."""
+    texts = [text] if isinstance(text, str) else text
+    page.wait_for_function(_SHOWN, arg={"texts": texts, "other_than": other_than}, polling="raf")
 
 
 def _visit(page, url: str, marker: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -202,6 +204,52 @@ def time_decisions(db: Path, n: int) -> list[tuple[float, float]]:
     return out
 
 
+# Ownership's tabs, each drawn only once opened (a rerun): (tab, what only it shows, last:
+# the SLA trend and the fatigue chart are timed until their Plotly chart is drawn).
+OWNERSHIP_TABS = [
+    ("SLA met", ["of created_at (8 largest)", "No recommendation with an owner and an SLA"]),
+    ("Unowned", ["Types × sites with no owner", "Every recommendation type has an owner"]),
+    ("Fatigue", ["Weekly load against median response", "No owned recommendations to measure"]),
+    ("Ownership matrix", ["Download the ownership matrix"]),
+    ("Digest routing", ["digest to their webhook below"]),
+    ("Readiness gates", ["Go-live readiness", "The readiness gates"]),
+    ("Breach queue", ["largest estimated impact first", "No open recommendation is past"]),
+]
+
+
+def time_tabs(db: Path, rounds: int = 2) -> dict[str, list[float]]:
+    """Ownership's tab switches in one warm browser session: from the click on a tab until
+    its content is drawn, each tab ``rounds`` times; wall seconds of each."""
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, list[float]] = {tab: [] for tab, _ in OWNERSHIP_TABS}
+    with sync_playwright() as p, _serve(db) as server:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.set_default_timeout(300_000)
+        page.goto(f"{server}/ownership")
+        _shown(page, dict(PAGES)["ownership"])
+        _settle(page)
+        for _ in range(rounds):
+            for tab, markers in OWNERSHIP_TABS:
+                t0 = time.perf_counter()
+                page.get_by_role("tab", name=tab).click()
+                _shown(page, markers)
+                out[tab].append(time.perf_counter() - t0)
+                _settle(page)
+        browser.close()
+    print(
+        "  ownership tab switches (s): "
+        + ", ".join(f"{tab} {max(ts):.2f}" for tab, ts in out.items())
+        + " (the slower of "
+        + f"{rounds})",
+        flush=True,
+    )
+    return out
+
+
 def time_pages(
     db: Path, only: list[str] | None = None, repeat: int = 3
 ) -> dict[str, dict[str, tuple[float, float]]]:
@@ -274,6 +322,8 @@ def main() -> None:
         for db in args.store:
             print(f"{db}:")
             time_pages(db, args.pages, args.repeat)
+            if not args.pages or "ownership" in args.pages:
+                time_tabs(db)
             if args.decide:
                 time_decisions(db, args.decide)
         return
@@ -292,6 +342,8 @@ def main() -> None:
                 if "ready in" in line or line.strip().startswith("artefact"):
                     print("   " + line.strip())
             growth[rows] = time_pages(db, args.pages, args.repeat)
+            if not args.pages or "ownership" in args.pages:
+                time_tabs(db)
             if args.decide:
                 time_decisions(db, args.decide)
     if len(args.rows) > 1:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from analytics.governance.breaches import filter_breaches
+from analytics.governance.charts import fatigue_spec, sla_trend_spec
 from analytics.shared.figures import SLA_MET_DEFINITION, SLA_MET_RULE, fmt_period
 from analytics.shared.safe_text import escape_markdown, safe_csv
 from store import roles
@@ -244,17 +244,16 @@ if tab_sla.open:
             session.empty_state("No recommendation with an owner and an SLA has been judged yet.")
         else:
             top = trend.groupby(trend_by)["n_rated"].sum().nlargest(8).index
-            fig = px.line(
-                trend[trend[trend_by].isin(top)],
-                x="period",
-                y="sla_met_rate",
-                color=trend_by,
-                markers=True,
-                labels={"sla_met_rate": "SLA met", "period": freq, trend_by: GROUP_LABEL[trend_by]},
-                title=f"SLA met by {GROUP_LABEL[trend_by].lower()} per {freq} of created_at (8 largest)",
+            st.vega_lite_chart(
+                sla_trend_spec(
+                    trend[trend[trend_by].isin(top)],
+                    by=trend_by,
+                    by_label=GROUP_LABEL[trend_by],
+                    freq=freq,
+                ),
+                width="stretch",
+                key="ownership_sla_trend",
             )
-            fig.update_yaxes(tickformat=".0%", range=[0, 1])
-            st.plotly_chart(fig, key="ownership_sla_trend")
 
 if tab_unowned.open:
     with tab_unowned:
@@ -283,19 +282,9 @@ if tab_fatigue.open:
             st.dataframe(
                 ov.fatigue_summary, hide_index=True, key="ownership_fatigue", column_config=COLUMNS
             )
-            fig = px.scatter(
-                ov.fatigue_weekly.dropna(subset=["median_response_h"]),
-                x="n_recs",
-                y="median_response_h",
-                color="owner",
-                hover_data=["week", "override_rate"],
-                labels={
-                    "n_recs": "recommendations that week",
-                    "median_response_h": "median response h",
-                },
-                title="Weekly load against median response time",
+            st.vega_lite_chart(
+                fatigue_spec(ov.fatigue_weekly), width="stretch", key="ownership_fatigue_chart"
             )
-            st.plotly_chart(fig, key="ownership_fatigue_chart")
 
 if tab_matrix.open:
     with tab_matrix:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
@@ -134,6 +137,43 @@ def test_every_tab_opens_twice_in_a_row_on_the_same_figures(store: Engine) -> No
     assert [t.label for t in at.tabs] == labels
     assert len([e for e in at.expander if "(hard)" in e.label]) == 4
     assert not [d for d in at.dataframe if "hours_overdue" in d.value.columns]
+
+
+def _charts(at: AppTest) -> list[tuple[dict, pd.DataFrame]]:
+    """The Vega-Lite charts drawn: each spec and its data (Streamlit sends the inline rows
+    as Arrow beside the spec)."""
+    return [
+        (json.loads(c.proto.spec), pa.ipc.open_stream(c.proto.data.data).read_pandas())
+        for c in at.get("vega_lite_chart")
+    ]
+
+
+def test_sla_trend_and_fatigue_charts_follow_the_grouping_and_show_what_the_tables_do(
+    store: Engine,
+) -> None:
+    at = _open_tab(_open_page(), "SLA met")
+    assert not at.get("plotly_chart")  # Vega-Lite: no Plotly chunk for a tab's first opening
+    ((spec, data),) = _charts(at)
+    assert spec["title"].startswith("SLA met by owner per week")
+    rows = data.to_dict("records")
+    by_owner = _df(at, "owner", "n_rated").set_index("owner")["n_rated"]
+    judged: dict[str, int] = {}
+    for r in rows:  # every point is a judged rate of a known owner
+        assert 0 <= r["sla_met_rate"] <= 1 and r["owner"] in by_owner.index
+        judged[r["owner"]] = judged.get(r["owner"], 0) + r["n_rated"]
+    assert judged == {o: n for o, n in by_owner.items() if o in judged}  # weeks add up
+    at.selectbox(key="ownership_trend_by").set_value("site").run()
+    ((spec, data),) = _charts(at)
+    assert spec["title"].startswith("SLA met by site per week")
+    assert {"site", "period"} <= set(data.columns)
+    _open_tab(at, "Fatigue")
+    ((spec, data),) = _charts(at)
+    assert spec["title"] == "Weekly load against median response time"
+    points = data.to_dict("records")
+    assert points and all(p["median_response_h"] >= 0 and p["n_recs"] > 0 for p in points)
+    summary = _df(at, "owner", "weeks").set_index("owner")["weeks"]
+    for owner in {p["owner"] for p in points}:  # at most one point per owner and week
+        assert sum(p["owner"] == owner for p in points) <= summary[owner]
 
 
 def test_end_of_log_leaves_open_recommendations_inside_their_sla_out(store: Engine) -> None:
