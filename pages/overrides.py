@@ -171,8 +171,8 @@ if tab_themes.open:
             "ids stay the same as new decisions arrive."
         )
         themes = views.themes
-        st.plotly_chart(views.size_figure, key="overrides_theme_sizes")
-        st.plotly_chart(views.trend_figure, key="overrides_trend")
+        st.vega_lite_chart(views.size_chart, width="stretch", key="overrides_theme_sizes")
+        st.vega_lite_chart(views.trend_chart, width="stretch", key="overrides_trend")
         st.dataframe(themes, hide_index=True, key="overrides_themes", column_config={"share": PCT})
         st.markdown("**Reason capture gap by planner** — a coaching prompt, not a score.")
         st.dataframe(

@@ -17,8 +17,8 @@ import streamlit as st
 
 from analytics.overrides.charts import (
     stockout_figure,
-    theme_size_figure,
-    theme_trend_figure,
+    theme_size_spec,
+    theme_trend_spec,
     value_added_band_figure,
     value_added_group_figure,
 )
@@ -44,8 +44,8 @@ class ThemeViews:
     by_planner: pd.DataFrame  # the capture gap per planner, worst first
     concentration: pd.DataFrame  # where each theme concentrates (attribute, value, lift)
     themes: pd.DataFrame  # the themes table as shown (representatives joined)
-    size_figure: go.Figure
-    trend_figure: go.Figure
+    size_chart: dict  # Vega-Lite specs (analytics.overrides.charts)
+    trend_chart: dict
 
 
 def analysis_key(url: str) -> str:
@@ -67,8 +67,8 @@ def theme_views(_analysis: OverrideAnalysis, url: str, key: str, settings: Setti
         by_planner=capture_gap(log, by="decided_by").sort_values("gap", ascending=False),
         concentration=theme_concentration(log, labels=labels),
         themes=themes,
-        size_figure=theme_size_figure(_analysis.themes),
-        trend_figure=theme_trend_figure(theme_trend(log, labels=labels)),
+        size_chart=theme_size_spec(_analysis.themes),
+        trend_chart=theme_trend_spec(theme_trend(log, labels=labels)),
     )
 
 

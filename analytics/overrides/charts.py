@@ -1,6 +1,9 @@
-"""Plotly figures of override learning: pure builders over the frames of the override analytics."""
+"""Figures of override learning: pure builders over the frames of the override analytics
+(Plotly figures, and the Reason themes tab's two as Vega-Lite specs)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -33,56 +36,86 @@ def _error_bars(table: pd.DataFrame) -> dict:
     }
 
 
-def theme_trend_figure(trend: pd.DataFrame, *, height: int = 320) -> go.Figure:
-    """Share of each month's overrides per theme (stacked), "no reason given" in grey.
-
-    ``trend`` is :func:`analytics.overrides.theme_views.theme_trend` output.
-    """
-    fig = go.Figure()
-    for (tid, label), rows in trend.groupby(["theme_id", "theme_label"], sort=True):
-        fig.add_trace(
-            go.Scatter(
-                x=rows["month"],
-                y=rows["share"] * 100,
-                name=f"{tid} · {label}" if tid != NO_REASON_ID else str(label),
-                stackgroup="one",
-                mode="lines",
-                line={"width": 0.5, **({"color": _NO_REASON} if tid == NO_REASON_ID else {})},
-                customdata=rows["n"],
-                hovertemplate="%{x|%b %Y}: %{y:.0f}% (%{customdata} overrides)<extra>%{fullData.name}</extra>",
-            )
-        )
-    fig.update_layout(
-        title="Themes by month (share of overrides)",
-        yaxis={"title": "% of overrides", "range": [0, 100]},
-        legend={"font": {"size": 10}},
-        height=height,
-        **_LAYOUT,
-    )
-    return fig
+# Vega's ten-colour category scheme (tableau10), for the themes; "no reason given" is grey.
+_CATEGORY = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2",
+             "#ff9da6", "#9d755d", "#bab0ac"]  # fmt: skip
 
 
-def theme_size_figure(themes: pd.DataFrame, *, height: int = 300) -> go.Figure:
-    """Overrides per theme (``ThemeModel.themes``), the no-reason bucket in grey."""
-    rows = themes.sort_values("size", ascending=True, kind="stable")
-    names = [
-        lab if tid == NO_REASON_ID else f"{tid} · {lab}"
-        for tid, lab in zip(rows["theme_id"], rows["label"], strict=True)
-    ]
-    colours = [_NO_REASON if t == NO_REASON_ID else "#1f4e79" for t in rows["theme_id"]]
-    fig = go.Figure(
-        go.Bar(
-            x=rows["size"],
-            y=names,
-            orientation="h",
-            marker_color=colours,
-            text=[f"{s:.0%}" for s in rows["share"]],
-            textposition="auto",
-            hovertemplate="%{y}: %{x} overrides<extra></extra>",
-        )
-    )
-    fig.update_layout(title="Overrides per theme", height=height, **_LAYOUT)
-    return fig
+def _theme_name(tid: int, label: str) -> str:
+    return str(label) if tid == NO_REASON_ID else f"{tid} · {label}"
+
+
+def theme_trend_spec(trend: pd.DataFrame, *, height: int = 320) -> dict[str, Any]:
+    """Share of each month's overrides per theme (stacked areas), "no reason given" in grey,
+    as a Vega-Lite spec (``st.vega_lite_chart``).
+
+    The Reason themes tab is the Override patterns page's first screen: drawn with Plotly, it
+    loaded Plotly's 4.7 MB front-end chunk in every new browser session; Vega's is a sixth of
+    that. ``trend`` is :func:`analytics.overrides.theme_views.theme_trend` output; the data
+    rows are ``month`` (ISO day), ``theme`` (id · label), ``share`` and ``n``."""
+    pairs = trend[["theme_id", "theme_label"]].drop_duplicates().sort_values("theme_id")
+    names = [_theme_name(t, lab) for t, lab in zip(pairs["theme_id"], pairs["theme_label"],
+                                                   strict=True)]  # fmt: skip
+    others = iter(_CATEGORY * (len(names) // len(_CATEGORY) + 1))
+    colours = [_NO_REASON if t == NO_REASON_ID else next(others) for t in pairs["theme_id"]]
+    rows = [
+        {"month": pd.Timestamp(m).strftime("%Y-%m-%d"), "theme": _theme_name(t, lab),
+         "share": float(sh), "n": int(n)}
+        for m, t, lab, sh, n in zip(trend["month"], trend["theme_id"], trend["theme_label"],
+                                    trend["share"], trend["n"], strict=True)
+    ]  # fmt: skip
+    return {
+        "data": {"values": rows},
+        "height": height,
+        "title": "Themes by month (share of overrides)",
+        "mark": {"type": "area", "line": {"strokeWidth": 0.5}},
+        "encoding": {
+            "x": {"field": "month", "type": "temporal", "title": None},
+            "y": {"field": "share", "type": "quantitative", "stack": "zero",
+                  "title": "% of overrides", "axis": {"format": ".0%"},
+                  "scale": {"domain": [0, 1]}},
+            "color": {"field": "theme", "type": "nominal", "title": None,
+                      "scale": {"domain": names, "range": colours},
+                      "legend": {"labelLimit": 320}},
+            "order": {"field": "theme", "sort": "ascending"},
+            "tooltip": [{"field": "theme"},
+                        {"field": "month", "type": "temporal", "format": "%b %Y"},
+                        {"field": "share", "type": "quantitative", "format": ".0%"},
+                        {"field": "n", "type": "quantitative", "title": "overrides"}],
+        },
+    }  # fmt: skip
+
+
+def theme_size_spec(themes: pd.DataFrame, *, height: int = 300) -> dict[str, Any]:
+    """Overrides per theme (``ThemeModel.themes``), largest on top, each bar labelled with its
+    share and the no-reason bucket in grey, as a Vega-Lite spec (see ``theme_trend_spec``).
+    The data rows are ``theme``, ``size``, ``share`` and ``no_reason``."""
+    ordered = themes.sort_values("size", ascending=False, kind="stable")
+    rows = [
+        {"theme": _theme_name(t, lab), "size": int(n), "share": float(sh),
+         "share_text": f"{sh:.0%}", "no_reason": bool(t == NO_REASON_ID)}
+        for t, lab, n, sh in zip(ordered["theme_id"], ordered["label"], ordered["size"],
+                                 ordered["share"], strict=True)
+    ]  # fmt: skip
+    y = {"field": "theme", "type": "nominal", "sort": None, "title": None,
+         "axis": {"labelLimit": 360}}  # fmt: skip
+    return {
+        "data": {"values": rows},
+        "height": max(height, 22 * len(rows)),
+        "title": "Overrides per theme",
+        "layer": [
+            {"mark": {"type": "bar"},
+             "encoding": {
+                 "y": y, "x": {"field": "size", "type": "quantitative", "title": "overrides"},
+                 "color": {"field": "no_reason", "type": "nominal", "legend": None,
+                           "scale": {"domain": [False, True], "range": ["#1f4e79", _NO_REASON]}},
+                 "tooltip": [{"field": "theme"}, {"field": "size", "title": "overrides"},
+                             {"field": "share_text", "title": "share"}]}},
+            {"mark": {"type": "text", "align": "left", "dx": 4},
+             "encoding": {"y": y, "x": {"field": "size", "type": "quantitative"},
+                          "text": {"field": "share_text"}}},
+        ],
+    }  # fmt: skip
 
 
 def value_added_band_figure(table: pd.DataFrame, *, height: int = 340) -> go.Figure:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -61,6 +62,27 @@ def test_page_shows_themes_rules_and_value_added(store: str) -> None:
     assert any("Costing more than they saved" in md.value for md in at.markdown)
     open_tab(at, "overrides_tab", "Adopted rules")
     assert any("No adopted rules yet" in i.value for i in at.info)
+
+
+def test_reason_themes_charts_draw_the_themes_table_and_every_months_overrides(
+    store: str,
+) -> None:
+    at = _open(AppTest.from_file(APP, default_timeout=180), tab=None)
+    assert not at.get("plotly_chart")  # Vega-Lite: the first screen loads no Plotly chunk
+    charts = {
+        json.loads(c.proto.spec)["title"]: pa.ipc.open_stream(c.proto.data.data).read_pandas()
+        for c in at.get("vega_lite_chart")
+    }
+    sizes, trend = charts["Overrides per theme"], charts["Themes by month (share of overrides)"]
+    themes = next(d.value for d in at.dataframe if {"theme_id", "size"} <= set(d.value.columns))
+    assert sizes["size"].tolist() == sorted(themes["size"], reverse=True)  # largest on top
+    assert sizes["size"].sum() == themes["size"].sum()
+    assert sizes["no_reason"].sum() == 1 and sizes.loc[sizes["no_reason"], "theme"].item() == (
+        "no reason given"
+    )
+    monthly = trend.groupby("month")["share"].sum()
+    assert ((monthly - 1).abs() < 1e-9).all()  # each month's shares stack to 100%
+    assert trend["n"].sum() == themes["size"].sum()  # every override is in a month
 
 
 def test_sop_lead_adopts_a_rule_and_it_is_monitored(store: str) -> None:
