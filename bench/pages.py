@@ -116,6 +116,22 @@ def _shown(page, text: str | list[str], other_than: str = "") -> None:  # type: 
     page.wait_for_function(_SHOWN, arg={"texts": texts, "other_than": other_than}, polling="raf")
 
 
+def _launch(p):  # type: ignore[no-untyped-def]
+    """Headless Chromium from the machine's package manager (Playwright's ``p``)."""
+    return p.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+    )
+
+
+def _opened(browser, server: str, path: str):  # type: ignore[no-untyped-def]
+    """A new browser session on page ``path`` of ``server``, once its marker is drawn."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.set_default_timeout(300_000)
+    page.goto(f"{server}/{path}")
+    _shown(page, dict(PAGES)[path])
+    return page
+
+
 def _visit(page, url: str, marker: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """(wall seconds until ``marker`` shows, server CPU seconds meanwhile), then waits, untimed,
     until the page has finished drawing the rest: the browser shares the machine's two cores
@@ -172,13 +188,8 @@ def time_decisions(db: Path, n: int) -> list[tuple[float, float]]:
         copy = Path(tmp) / "store.db"
         copy_store(db, copy)
         with sync_playwright() as p, _serve(copy) as server:
-            browser = p.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
-            )
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            page.set_default_timeout(300_000)
-            page.goto(f"{server}/why")
-            _shown(page, dict(PAGES)["why"])
+            browser = _launch(p)
+            page = _opened(browser, server, "why")
             time.sleep(2)  # the planner reads the page first: nothing of it is still running
             for _ in range(n):
                 button = page.get_by_role("button", name="Record decision on")
@@ -224,13 +235,8 @@ def time_tabs(db: Path, rounds: int = 2) -> dict[str, list[float]]:
 
     out: dict[str, list[float]] = {tab: [] for tab, _ in OWNERSHIP_TABS}
     with sync_playwright() as p, _serve(db) as server:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        page.set_default_timeout(300_000)
-        page.goto(f"{server}/ownership")
-        _shown(page, dict(PAGES)["ownership"])
+        browser = _launch(p)
+        page = _opened(browser, server, "ownership")
         _settle(page)
         for _ in range(rounds):
             for tab, markers in OWNERSHIP_TABS:
@@ -259,9 +265,7 @@ def time_pages(
 
     results: dict[str, dict[str, tuple[float, float]]] = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
+        browser = _launch(p)
         for path, marker in PAGES:
             if only and (path or "data") not in only:
                 continue
